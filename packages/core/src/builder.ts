@@ -1,0 +1,122 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import type { CellPlugin } from './cell.js';
+import { layerSeed } from './cell-layer.js';
+import { layerClassOf } from './define-cell.js';
+import { CellstackError, closest } from './errors.js';
+import { isCellLayer, validateIR, type ModelIR } from './ir.js';
+import { LastStep } from './layers/last-step.js';
+
+/** Look up a cell by name, with a "did you mean" hint and the list of known cells. */
+export function findCell(cells: ReadonlyMap<string, CellPlugin>, name: string, path: string): CellPlugin {
+  const plugin = cells.get(name);
+  if (plugin) return plugin;
+  const names = [...cells.keys()];
+  const guess = closest(name, names);
+  throw new CellstackError(path, `unknown cell '${name}'; registered cells: ${names.join(', ') || '(none)'}`, guess ? `did you mean ${guess}?` : 'install and register its plugin with runtime.use()');
+}
+
+/**
+ * Check an IR against the registered cells and return it with every default filled in
+ * (layer defaults and each cell's options), plus checks of layer order and shapes.
+ */
+export function resolveIR(irIn: unknown, cells: ReadonlyMap<string, CellPlugin>): ModelIR {
+  const ir = validateIR(irIn);
+  let [T, F] = ir.input.shape;
+  let sequence = true;
+  let pooledAt = -1;
+  ir.layers.forEach((layer, i) => {
+    const path = `layers[${i}]`;
+    if (isCellLayer(layer)) {
+      const plugin = findCell(cells, layer.cell, `${path}.cell`);
+      if (!sequence) {
+        throw new CellstackError(path, `a ${layer.cell} cell needs a sequence, but layers[${pooledAt}] already pooled over time`, 'move the pooling after the last cell');
+      }
+      const ctx = { inputSize: F, timesteps: T };
+      layer.options = plugin.resolveOptions(layer.options ?? {}, `${path}.options`, ctx) as Record<string, unknown>;
+      const out = plugin.create(layer.options as never, ctx).outputSize;
+      // Later copies in a repeat see the cell's own output size.
+      if ((layer.repeat ?? 1) > 1) plugin.resolveOptions(layer.options, `${path}.options`, { inputSize: out, timesteps: T });
+      F = out;
+      return;
+    }
+    switch (layer.type) {
+      case 'dense':
+        F = layer.units;
+        return;
+      case 'embedding':
+        if (i !== 0) throw new CellstackError(path, 'an embedding must be the first layer');
+        if (F !== 1) throw new CellstackError('input.shape', `an embedding layer needs input [timesteps, 1] of token ids (got features ${F})`);
+        F = layer.dim;
+        return;
+      case 'last':
+      case 'mean':
+        if (!sequence) throw new CellstackError(path, `'${layer.type}' pools over time, but layers[${pooledAt}] already did`);
+        sequence = false;
+        pooledAt = i;
+        T = null;
+        return;
+      default:
+        return;
+    }
+  });
+  return ir;
+}
+
+/** Build a tf.LayersModel from a resolved IR (see resolveIR). */
+export function buildLayersModel(ir: ModelIR, cells: ReadonlyMap<string, CellPlugin>): tfl.LayersModel {
+  const seed = ir.seed ?? Math.floor(Math.random() * 2 ** 31);
+  const [T, F] = ir.input.shape;
+  const input = tfl.input({ shape: [T, F], dtype: ir.input.dtype ?? 'float32', name: 'input' });
+  let x = input as tfl.SymbolicTensor;
+  let index = 0;
+  const name = (base: string) => `${base.toLowerCase().replace(/[^a-z0-9_]/g, '_')}_${index}`;
+  const apply = (layer: tfl.layers.Layer) => {
+    x = layer.apply(x) as tfl.SymbolicTensor;
+    index++;
+  };
+  ir.layers.forEach((layer, i) => {
+    if (isCellLayer(layer)) {
+      const Cls = layerClassOf(findCell(cells, layer.cell, `layers[${i}].cell`));
+      const repeat = layer.repeat ?? 1;
+      // A following `last` is folded into the final cell: it returns only its last step.
+      const next = ir.layers[i + 1];
+      const lastOnly = next !== undefined && !isCellLayer(next) && next.type === 'last';
+      for (let r = 0; r < repeat; r++) {
+        apply(new Cls({ options: layer.options, returnSequences: !(lastOnly && r === repeat - 1), seed: layerSeed(seed, index), name: name(layer.cell) }));
+      }
+      return;
+    }
+    const prev = ir.layers[i - 1];
+    switch (layer.type) {
+      case 'last':
+        if (prev && isCellLayer(prev)) return; // folded into the cell above
+        return apply(new LastStep({ name: name('last') }));
+      case 'mean':
+        return apply(tfl.layers.globalAveragePooling1d({ name: name('mean') }));
+      case 'dense':
+        return apply(tfl.layers.dense({
+          units: layer.units,
+          activation: layer.activation as never,
+          useBias: layer.useBias,
+          kernelInitializer: tfl.initializers.glorotUniform({ seed: layerSeed(seed, index) }),
+          name: name('dense'),
+        }));
+      case 'dropout':
+        return apply(tfl.layers.dropout({ rate: layer.rate, seed: layerSeed(seed, index), name: name('dropout') }));
+      case 'layerNorm':
+        return apply(tfl.layers.layerNormalization({ epsilon: layer.epsilon, name: name('layer_norm') }));
+      case 'embedding':
+        apply(tfl.layers.reshape({ targetShape: [T ?? -1], name: name('tokens') }));
+        return apply(tfl.layers.embedding({
+          inputDim: layer.vocab,
+          outputDim: layer.dim,
+          embeddingsInitializer: tfl.initializers.randomUniform({ minval: -0.05, maxval: 0.05, seed: layerSeed(seed, index) }),
+          name: name('embedding'),
+        }));
+    }
+  });
+  const model = tfl.model({ inputs: input, outputs: x, name: 'cellstack' });
+  model.setUserDefinedMetadata({ cellstack: { ir: { ...ir, seed } } as unknown as tf.serialization.ConfigDict });
+  return model;
+}

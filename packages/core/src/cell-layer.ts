@@ -1,0 +1,122 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { layers, type LayerVariable } from '@tensorflow/tfjs-layers';
+import type { CellInstance, CellPlugin, Params } from './cell.js';
+import { createRng, hashSeed } from './rng.js';
+import { runSequence } from './sequence.js';
+
+type Shape = Array<number | null>;
+
+export interface CellLayerArgs {
+  /** The cell's options; defaults are filled from its schema. */
+  options?: Record<string, unknown>;
+  /** Output every step ([B, T, out], default) or only the last ([B, out]). */
+  returnSequences?: boolean;
+  /** Seed of this layer's parameter initialisation (random when absent). */
+  seed?: number;
+  name?: string;
+  trainable?: boolean;
+  inputShape?: Shape;
+  batchInputShape?: Shape;
+}
+
+/**
+ * A sequence layer that runs one cell over time. Each plugin gets its own subclass
+ * (class name `cellstack.<cell>`, set by defineCell) so saved models name the cell
+ * they need; the config holds only plain options, never code.
+ */
+export abstract class CellLayer extends layers.Layer {
+  /** Set on each plugin's subclass. */
+  static plugin: CellPlugin;
+  readonly cellOptions: Record<string, unknown>;
+  readonly returnSequences: boolean;
+  readonly seed: number;
+  cell?: CellInstance;
+  private vars: Record<string, LayerVariable> = {};
+  /** When true, `call` keeps the cell's signals of the last forward pass in `lastSignals`. */
+  recordSignals = false;
+  lastSignals?: Record<string, tf.Tensor>;
+
+  constructor(args: CellLayerArgs = {}) {
+    super(args);
+    this.cellOptions = this.plugin.resolveOptions(args.options ?? {}, 'options') as Record<string, unknown>;
+    this.returnSequences = args.returnSequences ?? true;
+    this.seed = args.seed ?? Math.floor(Math.random() * 2 ** 31);
+    this.supportsMasking = false;
+  }
+
+  get plugin(): CellPlugin {
+    return (this.constructor as typeof CellLayer).plugin;
+  }
+
+  override build(inputShape: Shape | Shape[]): void {
+    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as Shape;
+    const ctx = { inputSize: shape[shape.length - 1] as number, timesteps: shape.length === 3 ? shape[1] : null };
+    if (shape.length !== 3 || !(ctx.inputSize > 0)) {
+      throw new Error(`${this.plugin.name} layer '${this.name}' needs input [batch, time, features] with known features, got [${shape}]`);
+    }
+    this.plugin.resolveOptions(this.cellOptions, 'options', ctx);
+    this.cell = this.plugin.create(this.cellOptions as never, ctx);
+    const rng = createRng(this.seed);
+    for (const [pname, spec] of Object.entries(this.cell.params)) {
+      const init = { apply: (s: number[]) => tf.tensor(spec.init(s, rng.fork(pname)), s) };
+      this.vars[pname] = this.addWeight(pname, spec.shape, 'float32', init as never, undefined, spec.trainable ?? true);
+    }
+    this.built = true;
+  }
+
+  override computeOutputShape(inputShape: Shape | Shape[]): Shape {
+    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as Shape;
+    const out = this.outputSize(shape);
+    return this.returnSequences ? [shape[0], shape[1], out] : [shape[0], out];
+  }
+
+  private outputSize(shape: Shape): number {
+    if (this.cell) return this.cell.outputSize;
+    const ctx = { inputSize: shape[shape.length - 1] as number, timesteps: shape[1] ?? null };
+    return this.plugin.create(this.cellOptions as never, ctx).outputSize;
+  }
+
+  /** Current parameter tensors by the cell's names. */
+  params(): Params {
+    const p: Params = {};
+    for (const [k, v] of Object.entries(this.vars)) p[k] = v.read();
+    return p;
+  }
+
+  /** Variable name → learning-rate multiplier, for the grouped optimiser. */
+  lrMultipliers(): Map<string, number> {
+    const m = new Map<string, number>();
+    for (const [k, v] of Object.entries(this.vars)) {
+      const mult = this.cell?.params[k].lrMultiplier;
+      if (mult !== undefined && mult !== 1) m.set(v.name, mult);
+    }
+    return m;
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: { training?: boolean }): tf.Tensor {
+    const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor3D;
+    const record = this.recordSignals;
+    const r = runSequence(this.cell!, this.params(), x, {
+      training: kwargs.training ?? false,
+      returnSequences: this.returnSequences,
+      recordSignals: record,
+    });
+    if (record) {
+      for (const s of Object.values(this.lastSignals ?? {})) s.dispose();
+      this.lastSignals = Object.fromEntries(Object.entries(r.signals ?? {}).map(([k, v]) => [k, tf.keep(v)]));
+    }
+    return r.output;
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return {
+      ...super.getConfig(),
+      options: this.cellOptions as tf.serialization.ConfigDict,
+      returnSequences: this.returnSequences,
+      seed: this.seed,
+    };
+  }
+}
+
+/** Layer seed for position `index` of a model built with `seed`. */
+export const layerSeed = (seed: number, index: number) => hashSeed(seed, 'layer', index);

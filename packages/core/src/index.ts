@@ -1,0 +1,29 @@
+export type {
+  CellContext,
+  CellDefinition,
+  CellInstance,
+  CellPlugin,
+  JsonSchema,
+  OptionsSchema,
+  ParamSpec,
+  Params,
+  State,
+  StepContext,
+  StepResult,
+} from './cell.js';
+export { defineCell, layerClassOf } from './define-cell.js';
+export { CellLayer, type CellLayerArgs } from './cell-layer.js';
+export { runSequence, initialState, type SequenceOptions, type SequenceResult } from './sequence.js';
+export * as init from './init.js';
+export type { Init } from './init.js';
+export { createRng, hashSeed, type Rng } from './rng.js';
+export { CellstackError, closest, editDistance } from './errors.js';
+export { validate, describeSchema, joinPath } from './schema.js';
+export { modelIRSchema, layerSchemas, validateIR, isCellLayer } from './ir.js';
+export type { ModelIR, LayerIR, CellLayerIR, DenseIR, DropoutIR, EmbeddingIR, PoolIR, LayerNormIR, Activation } from './ir.js';
+export { createRuntime, runtimeOf, type Runtime, type RuntimeOptions, type CellInfo } from './runtime.js';
+export { selectBackend, BACKENDS, EMBEDDED_DEFAULT, type BackendChoice, type BackendInfo } from './backend.js';
+export { GroupedOptimizer, createOptimizer, modelMultipliers, type OptimizerOptions, type OptimizerName } from './optimizer.js';
+export { saveTo, loadModel, writeFileAtomic } from './io.js';
+export { LastStep } from './layers/last-step.js';
+export { LSTM, GRU, SimpleRNN, JANET, baselineCells } from './baselines/index.js';

@@ -1,0 +1,131 @@
+import { CellstackError } from './errors.js';
+import { validate } from './schema.js';
+import type { JsonSchema } from './cell.js';
+
+/**
+ * The model IR: a plain-JSON description of a stacked model. It is what the DSL
+ * compiles to and what `runtime.build` turns into a tf.LayersModel.
+ */
+export interface ModelIR {
+  /** Per-example input: [timesteps | null, features]. */
+  input: { shape: [number | null, number]; dtype?: 'float32' | 'int32' };
+  layers: LayerIR[];
+  /** Seed of all parameter initialisation (random when absent). */
+  seed?: number;
+}
+
+export interface CellLayerIR {
+  cell: string;
+  options?: Record<string, unknown>;
+  /** Stack this many copies (default 1). */
+  repeat?: number;
+}
+export type Activation = 'linear' | 'relu' | 'tanh' | 'sigmoid' | 'softmax' | 'elu' | 'selu' | 'softplus';
+export interface DenseIR { type: 'dense'; units: number; activation?: Activation; useBias?: boolean }
+export interface DropoutIR { type: 'dropout'; rate: number }
+export interface EmbeddingIR { type: 'embedding'; vocab: number; dim: number }
+export interface PoolIR { type: 'last' | 'mean' }
+export interface LayerNormIR { type: 'layerNorm'; epsilon?: number }
+export type LayerIR = CellLayerIR | DenseIR | DropoutIR | EmbeddingIR | PoolIR | LayerNormIR;
+
+export const isCellLayer = (l: LayerIR): l is CellLayerIR => 'cell' in l;
+
+const int1 = { type: 'integer', minimum: 1 };
+const activations: Activation[] = ['linear', 'relu', 'tanh', 'sigmoid', 'softmax', 'elu', 'selu', 'softplus'];
+
+/** JSON Schema of each non-cell layer, keyed by `type`. */
+export const layerSchemas: Record<string, JsonSchema> = {
+  dense: {
+    type: 'object',
+    properties: {
+      type: { const: 'dense' },
+      units: int1,
+      activation: { enum: activations, default: 'linear' },
+      useBias: { type: 'boolean', default: true },
+    },
+    required: ['type', 'units'],
+    additionalProperties: false,
+  },
+  dropout: {
+    type: 'object',
+    properties: { type: { const: 'dropout' }, rate: { type: 'number', minimum: 0, exclusiveMaximum: 1 } },
+    required: ['type', 'rate'],
+    additionalProperties: false,
+  },
+  embedding: {
+    type: 'object',
+    properties: { type: { const: 'embedding' }, vocab: int1, dim: int1 },
+    required: ['type', 'vocab', 'dim'],
+    additionalProperties: false,
+  },
+  last: { type: 'object', properties: { type: { const: 'last' } }, required: ['type'], additionalProperties: false },
+  mean: { type: 'object', properties: { type: { const: 'mean' } }, required: ['type'], additionalProperties: false },
+  layerNorm: {
+    type: 'object',
+    properties: { type: { const: 'layerNorm' }, epsilon: { type: 'number', exclusiveMinimum: 0, default: 1e-3 } },
+    required: ['type'],
+    additionalProperties: false,
+  },
+};
+
+const cellLayerSchema: JsonSchema = {
+  type: 'object',
+  properties: {
+    cell: { type: 'string', pattern: '^[A-Za-z][A-Za-z0-9_-]*$' },
+    options: { type: 'object' },
+    repeat: { ...int1, default: 1 },
+  },
+  required: ['cell'],
+  additionalProperties: false,
+};
+
+/** The whole IR's JSON Schema (for editors and external tools). */
+export const modelIRSchema: JsonSchema = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  title: 'cellstack model IR',
+  type: 'object',
+  properties: {
+    input: {
+      type: 'object',
+      properties: {
+        shape: { type: 'array', items: [{ type: ['integer', 'null'], minimum: 1 }, int1], minItems: 2, maxItems: 2 },
+        dtype: { enum: ['float32', 'int32'], default: 'float32' },
+      },
+      required: ['shape'],
+      additionalProperties: false,
+    },
+    layers: { type: 'array', minItems: 1, items: { anyOf: [cellLayerSchema, ...Object.values(layerSchemas)] } },
+    seed: { type: 'integer', minimum: 0 },
+  },
+  required: ['input', 'layers'],
+  additionalProperties: false,
+};
+
+const topSchema: JsonSchema = {
+  ...modelIRSchema,
+  properties: { ...(modelIRSchema.properties as object), layers: { type: 'array', minItems: 1 } },
+};
+
+/**
+ * Structural validation of an IR (layer by layer, so every error names its exact
+ * path, e.g. `layers[2].units`). Cell options are checked by the runtime, which knows
+ * the cells. Returns a copy with layer defaults filled in.
+ */
+export function validateIR(ir: unknown): ModelIR {
+  const out = validate<ModelIR>(topSchema, ir, '');
+  out.layers = out.layers.map((layer, i) => {
+    const path = `layers[${i}]`;
+    if (layer === null || typeof layer !== 'object' || Array.isArray(layer)) {
+      throw new CellstackError(path, "must be a layer object: {cell, options?, repeat?} or {type: 'dense' | 'dropout' | 'embedding' | 'last' | 'mean' | 'layerNorm', …}");
+    }
+    if ('cell' in layer) return validate<CellLayerIR>(cellLayerSchema, layer, path);
+    const type = (layer as { type?: unknown }).type;
+    const schema = typeof type === 'string' ? layerSchemas[type] : undefined;
+    if (!schema) {
+      throw new CellstackError(`${path}.type`, `must be one of ${Object.keys(layerSchemas).map((t) => `'${t}'`).join(' | ')}, or the layer must name a 'cell' (got ${JSON.stringify(type)})`);
+    }
+    return validate<LayerIR>(schema, layer, path);
+  });
+  return out;
+}
+

@@ -1,0 +1,135 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { LayersModel } from '@tensorflow/tfjs-layers';
+import type { CellLayer } from './cell-layer.js';
+import { CellstackError } from './errors.js';
+
+type NamedTensor = { name: string; tensor: tf.Tensor };
+
+export type OptimizerName = 'adam' | 'sgd' | 'rmsprop' | 'momentum';
+
+export interface OptimizerOptions {
+  name?: OptimizerName;
+  learningRate?: number;
+  /** Clip gradients to this global L2 norm (every paper in cellstack clips). */
+  clipNorm?: number;
+  /** Extra learning-rate multipliers by variable name (added to those the cells declare). */
+  multipliers?: Record<string, number>;
+  /** Momentum for 'momentum' (default 0.9). */
+  momentum?: number;
+}
+
+const makeInner = (name: OptimizerName, lr: number, momentum: number): tf.Optimizer => {
+  switch (name) {
+    case 'adam':
+      return tf.train.adam(lr);
+    case 'sgd':
+      return tf.train.sgd(lr);
+    case 'rmsprop':
+      return tf.train.rmsprop(lr);
+    case 'momentum':
+      return tf.train.momentum(lr, momentum);
+  }
+};
+
+/**
+ * An optimiser with real per-group learning rates and global-norm clipping, usable
+ * with model.fit. Scaling gradients would not scale Adam's step (Adam divides the
+ * scale out), so each multiplier gets its own inner optimiser with rate lr·multiplier.
+ */
+export class GroupedOptimizer extends tf.Optimizer {
+  static className = 'cellstack.GroupedOptimizer';
+  readonly options: Required<Omit<OptimizerOptions, 'multipliers' | 'clipNorm'>> & { clipNorm?: number };
+  private readonly multipliers: Map<string, number>;
+  private readonly inner = new Map<number, tf.Optimizer>();
+  /** Global gradient norm of the last step (before clipping), when `trackNorm` is on. */
+  lastGradNorm: number | undefined;
+  trackNorm = false;
+
+  constructor(options: OptimizerOptions = {}, multipliers = new Map<string, number>()) {
+    super();
+    const name = options.name ?? 'adam';
+    if (!['adam', 'sgd', 'rmsprop', 'momentum'].includes(name)) {
+      throw new CellstackError('optimizer.name', `must be one of 'adam' | 'sgd' | 'rmsprop' | 'momentum' (got ${JSON.stringify(name)})`);
+    }
+    const learningRate = options.learningRate ?? 1e-3;
+    if (!(learningRate > 0)) throw new CellstackError('optimizer.learningRate', `must be a number > 0 (got ${learningRate})`);
+    if (options.clipNorm !== undefined && !(options.clipNorm > 0)) {
+      throw new CellstackError('optimizer.clipNorm', `must be a number > 0 (got ${options.clipNorm})`);
+    }
+    this.options = { name, learningRate, momentum: options.momentum ?? 0.9, clipNorm: options.clipNorm };
+    this.multipliers = new Map([...multipliers, ...Object.entries(options.multipliers ?? {})]);
+    for (const [k, m] of this.multipliers) {
+      if (!(m > 0)) throw new CellstackError(`optimizer.multipliers.${k}`, `must be a number > 0 (got ${m})`);
+    }
+  }
+
+  /** The learning-rate multiplier applied to a variable. */
+  multiplierOf(variableName: string): number {
+    return this.multipliers.get(variableName) ?? 1;
+  }
+
+  private group(mult: number): tf.Optimizer {
+    let opt = this.inner.get(mult);
+    if (!opt) {
+      opt = makeInner(this.options.name, this.options.learningRate * mult, this.options.momentum);
+      this.inner.set(mult, opt);
+    }
+    return opt;
+  }
+
+  override applyGradients(variableGradients: tf.NamedTensorMap | NamedTensor[]): void {
+    const list: NamedTensor[] = Array.isArray(variableGradients)
+      ? variableGradients.filter((g) => g.tensor != null)
+      : Object.entries(variableGradients).filter(([, t]) => t != null).map(([name, tensor]) => ({ name, tensor }));
+    tf.tidy(() => {
+      let grads = list;
+      const { clipNorm } = this.options;
+      if (clipNorm !== undefined || this.trackNorm) {
+        const norm = tf.sqrt(tf.addN(list.map((g) => tf.sum(tf.square(g.tensor)))));
+        if (this.trackNorm) this.lastGradNorm = norm.dataSync()[0];
+        if (clipNorm !== undefined) {
+          const scale = tf.div(clipNorm, tf.maximum(norm, clipNorm));
+          grads = list.map((g) => ({ name: g.name, tensor: tf.mul(g.tensor, scale) }));
+        }
+      }
+      const byMult = new Map<number, NamedTensor[]>();
+      for (const g of grads) {
+        const m = this.multiplierOf(g.name);
+        if (!byMult.has(m)) byMult.set(m, []);
+        byMult.get(m)!.push(g);
+      }
+      for (const [m, gs] of byMult) this.group(m).applyGradients(gs);
+    });
+    this.incrementIterations();
+  }
+
+  override dispose(): void {
+    for (const opt of this.inner.values()) opt.dispose();
+    super.dispose();
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...this.options, clipNorm: this.options.clipNorm ?? null, multipliers: Object.fromEntries(this.multipliers) };
+  }
+
+  static override fromConfig<T extends tf.serialization.Serializable>(cls: tf.serialization.SerializableConstructor<T>, config: tf.serialization.ConfigDict): T {
+    const { multipliers, clipNorm, ...rest } = config as unknown as OptimizerOptions & { clipNorm: number | null };
+    return new (cls as unknown as typeof GroupedOptimizer)({ ...rest, clipNorm: clipNorm ?? undefined, multipliers }) as unknown as T;
+  }
+}
+
+/** The learning-rate multipliers that a model's cells declare, by variable name. */
+export function modelMultipliers(model: LayersModel): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const layer of model.layers) {
+    // Duck-typed, so layers from a second copy of core still count.
+    const cell = layer as Partial<CellLayer>;
+    if (typeof cell.lrMultipliers === 'function') for (const [k, m] of cell.lrMultipliers()) out.set(k, m);
+  }
+  return out;
+}
+
+/** An optimiser for `model` honouring its cells' learning-rate multipliers. */
+export function createOptimizer(model: LayersModel, options: OptimizerOptions = {}): GroupedOptimizer {
+  return new GroupedOptimizer(options, modelMultipliers(model));
+}

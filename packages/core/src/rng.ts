@@ -1,0 +1,62 @@
+/**
+ * A small seeded PRNG (mulberry32) so initialisation and data generation are
+ * reproducible independently of tf's global random state.
+ */
+export interface Rng {
+  /** Uniform in [0, 1). */
+  next(): number;
+  uniform(lo: number, hi: number): number;
+  /** Standard normal (Box–Muller). */
+  normal(): number;
+  /** Integer in [0, n). */
+  int(n: number): number;
+  /** A fresh independent stream derived from this one and a label. */
+  fork(label: string | number): Rng;
+  readonly seed: number;
+}
+
+export function hashSeed(...parts: Array<string | number>): number {
+  let h = 2166136261 >>> 0;
+  for (const p of parts) {
+    const s = String(p);
+    for (let i = 0; i < s.length; i++) {
+      h ^= s.charCodeAt(i);
+      h = Math.imul(h, 16777619) >>> 0;
+    }
+    h ^= 0x9e3779b9;
+    h = Math.imul(h, 16777619) >>> 0;
+  }
+  return h >>> 0;
+}
+
+export function createRng(seed: number): Rng {
+  let a = seed >>> 0;
+  let spare: number | undefined;
+  const next = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return {
+    seed,
+    next,
+    uniform: (lo, hi) => lo + (hi - lo) * next(),
+    normal() {
+      if (spare !== undefined) {
+        const s = spare;
+        spare = undefined;
+        return s;
+      }
+      let u = 0;
+      while (u === 0) u = next();
+      const v = next();
+      const r = Math.sqrt(-2 * Math.log(u));
+      spare = r * Math.sin(2 * Math.PI * v);
+      return r * Math.cos(2 * Math.PI * v);
+    },
+    int: (n) => Math.floor(next() * n),
+    fork: (label) => createRng(hashSeed(seed, label)),
+  };
+}

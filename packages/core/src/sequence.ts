@@ -1,0 +1,70 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { CellInstance, Params, State } from './cell.js';
+
+export interface SequenceOptions {
+  training: boolean;
+  /** Return [B, T, out] (true) or only the last step's [B, out] (false). */
+  returnSequences: boolean;
+  /** Start from this state instead of the cell's own initial state. */
+  initialState?: State;
+  /** Collect the cell's named signals, stacked time-major [T, B, k]. */
+  recordSignals?: boolean;
+}
+
+export interface SequenceResult {
+  output: tf.Tensor;
+  state: State;
+  signals?: Record<string, tf.Tensor>;
+}
+
+/** The cell's own initial state, or zeros of its declared sizes. */
+export function initialState(cell: CellInstance, batch: number, params: Params): State {
+  if (cell.initialState) return cell.initialState(batch, params);
+  const s: State = {};
+  for (const [name, size] of Object.entries(cell.state)) s[name] = tf.zeros([batch, size]);
+  return s;
+}
+
+/**
+ * Split a time-major [T, B, k] tensor into T slices of [B, k]. `tf.split` along axis 0
+ * is a contiguous copy whose gradient is one concat (tf.unstack is far slower on wasm;
+ * see research/perf-notes.md).
+ */
+function timeSlices(x: tf.Tensor3D): tf.Tensor2D[] {
+  const [T, B, k] = x.shape;
+  if (T === 1) return [tf.reshape(x, [B, k])];
+  return tf.split(x, T, 0).map((s) => tf.reshape(s, [B, k]) as tf.Tensor2D);
+}
+
+/**
+ * The generic time loop: project inputs for all steps in one batched op, then run the
+ * cell's step T times. A fused whole-sequence kernel may replace this function for a
+ * cell without changing the cell's definition.
+ */
+export function runSequence(cell: CellInstance, params: Params, x: tf.Tensor3D, opts: SequenceOptions): SequenceResult {
+  const [B, T, F] = x.shape;
+  const timeMajor = tf.transpose(x, [1, 0, 2]) as tf.Tensor3D;
+  const inputs: Record<string, tf.Tensor2D[]> = {};
+  if (cell.project) {
+    const projected = cell.project(tf.reshape(timeMajor, [T * B, F]) as tf.Tensor2D, params);
+    for (const [name, p] of Object.entries(projected)) inputs[name] = timeSlices(tf.reshape(p, [T, B, -1]) as tf.Tensor3D);
+  } else {
+    inputs.x = timeSlices(timeMajor);
+  }
+  const constants = cell.begin ? cell.begin({ training: opts.training, batch: B }, params) : {};
+  let state = opts.initialState ?? initialState(cell, B, params);
+  const outputs: tf.Tensor2D[] = [];
+  const signals: Record<string, tf.Tensor[]> = {};
+  for (let t = 0; t < T; t++) {
+    const stepInputs: Record<string, tf.Tensor2D> = {};
+    for (const name in inputs) stepInputs[name] = inputs[name][t];
+    const r = cell.step(stepInputs, state, params, { training: opts.training, batch: B, t, constants });
+    state = r.state;
+    if (opts.returnSequences || t === T - 1) outputs.push(r.output);
+    if (opts.recordSignals && r.signals) for (const [k, v] of Object.entries(r.signals)) (signals[k] ??= []).push(v);
+  }
+  const output = opts.returnSequences ? tf.transpose(tf.stack(outputs, 0), [1, 0, 2]) : outputs[outputs.length - 1];
+  const result: SequenceResult = { output, state };
+  if (opts.recordSignals) result.signals = Object.fromEntries(Object.entries(signals).map(([k, v]) => [k, tf.stack(v, 0)]));
+  return result;
+}

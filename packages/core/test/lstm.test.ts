@@ -1,0 +1,90 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { describe, expect, it } from 'vitest';
+import { LSTM, createOptimizer, createRng, runtimeOf } from '@cellstack/core';
+import { buildCell, forward, gradCheck, randomArray3, ref, runCell, saveAndLoad, sigmoid } from '@cellstack/core/testing';
+import { addingTask, toTensors } from '@cellstack/tasks';
+
+const rt = runtimeOf({ name: tf.getBackend(), reason: 'test' });
+
+describe('LSTM', () => {
+  it('one step equals the equations on tiny weights', () => {
+    // x 2, h 2: kernel [2, 8], recurrent [2, 8], bias [8], gate order i f c o.
+    const kernel = [
+      [0.1, -0.2, 0.3, 0.05, -0.1, 0.2, 0.15, -0.05],
+      [0.2, 0.1, -0.3, 0.25, 0.05, -0.15, 0.1, 0.3],
+    ];
+    const recurrent = [
+      [0.05, 0.1, -0.1, 0.2, 0.3, -0.2, 0.1, 0.05],
+      [-0.1, 0.2, 0.15, -0.05, 0.1, 0.25, -0.3, 0.2],
+    ];
+    const bias = [0, 0, 1, 1, 0, 0, 0, 0];
+    const cell = buildCell(LSTM, { units: 2 }, { inputSize: 2, values: { kernel, recurrent, bias } });
+    const x = [[[0.5, -1]]];
+    const h0 = [[0.3, -0.2]];
+    const c0 = [[0.1, 0.4]];
+    const r = runCell(cell, x, { initialState: { h: h0, c: c0 } });
+    const z = ref.add(ref.vecMat(x[0][0], kernel), ref.vecMat(h0[0], recurrent), bias);
+    const i = z.slice(0, 2).map(sigmoid);
+    const f = z.slice(2, 4).map(sigmoid);
+    const g = z.slice(4, 6).map(Math.tanh);
+    const o = z.slice(6, 8).map(sigmoid);
+    const c = ref.add(ref.mul(f, c0[0]), ref.mul(i, g));
+    const h = ref.mul(o, c.map(Math.tanh));
+    r.state.c[0].forEach((v, k) => expect(v).toBeCloseTo(c[k], 6));
+    r.outputs[0][0].forEach((v, k) => expect(v).toBeCloseTo(h[k], 6));
+    expect(r.signals.forget[0][0][1]).toBeCloseTo(f[1], 6);
+    cell.dispose();
+  });
+
+  it('initialises the forget bias to 1 and the rest of the bias to 0', () => {
+    const cell = buildCell(LSTM, { units: 3 }, { inputSize: 2 });
+    expect(Array.from(cell.params.bias.dataSync())).toEqual([0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0]);
+    cell.dispose();
+  });
+
+  it('gradients match finite differences', () => {
+    const cell = buildCell(LSTM, { units: 3 }, { inputSize: 2, seed: 4 });
+    const x = tf.variable(tf.tensor3d(randomArray3(2, 4, 2, 5)));
+    const loss = () => tf.tidy(() => tf.sum(tf.square(forward(cell, x))) as tf.Scalar);
+    const r = gradCheck(loss, { ...cell.params, x });
+    expect(r.maxRelError, r.worst).toBeLessThan(2e-2);
+    cell.dispose();
+    x.dispose();
+  });
+
+  it('learns the adding task (length 20) below 0.05 MSE (baseline 0.167)', async () => {
+    const task = addingTask({ length: 20 });
+    const model = rt.build({ input: { shape: task.inputShape }, layers: [{ cell: 'LSTM', options: { units: 16 } }, { type: 'last' }, { type: 'dense', units: 1 }], seed: 1 });
+    model.compile({ optimizer: createOptimizer(model, { learningRate: 0.01, clipNorm: 1 }), loss: task.loss });
+    const rng = createRng(11);
+    let loss = Infinity;
+    for (let step = 0; step < 500 && loss > 0.02; step++) {
+      const { x, y } = toTensors(task.batch(32, rng));
+      loss = (await model.trainOnBatch(x, y)) as number;
+      tf.dispose([x, y]);
+    }
+    const { x, y } = toTensors(task.batch(256, createRng(99)));
+    const evalLoss = (model.evaluate(x, y) as tf.Scalar).dataSync()[0];
+    expect(evalLoss).toBeLessThan(0.05);
+    tf.dispose([x, y]);
+  });
+
+  it('leaks no tensors over 50 training steps', async () => {
+    const task = addingTask({ length: 8 });
+    const model = rt.build({ input: { shape: task.inputShape }, layers: [{ cell: 'LSTM', options: { units: 4 } }, { type: 'last' }, { type: 'dense', units: 1 }], seed: 2 });
+    model.compile({ optimizer: createOptimizer(model, { clipNorm: 1 }), loss: task.loss });
+    const { x, y } = toTensors(task.batch(8, createRng(1)));
+    await model.trainOnBatch(x, y); // optimiser slots are created on the first step
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 50; i++) await model.trainOnBatch(x, y);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([x, y]);
+  });
+
+  it('saves and loads with identical predictions', async () => {
+    const model = rt.build({ input: { shape: [5, 3] }, layers: [{ cell: 'LSTM', options: { units: 4 }, repeat: 2 }, { type: 'dense', units: 2 }], seed: 3 });
+    const x = tf.tensor3d(randomArray3(2, 5, 3, 8));
+    const loaded = await saveAndLoad(model);
+    expect(Array.from((loaded.predict(x) as tf.Tensor).dataSync())).toEqual(Array.from((model.predict(x) as tf.Tensor).dataSync()));
+  });
+});

@@ -1,0 +1,75 @@
+import { CellstackError } from '@cellstack/core';
+import type { Task } from './task.js';
+
+/**
+ * Adding problem as in the STAR/UR code (Le et al. 2015): x ∈ R^{T×2}, values U(0,1),
+ * marker 1 at one index in [0, T/2) and one in [T/2, T); target the sum of the two
+ * marked values at the last step; MSE; baseline Var = 1/6.
+ */
+export function addingTask({ length }: { length: number }): Task {
+  if (!Number.isInteger(length) || length < 2) throw new CellstackError('task.length', `must be an integer >= 2 (got ${length})`);
+  const T = length;
+  const half = Math.floor(T / 2);
+  return {
+    name: 'adding',
+    description: `adding problem, length ${T} (U(0,1) values, two markers)`,
+    inputShape: [T, 2],
+    outputs: 1,
+    perStep: false,
+    loss: 'meanSquaredError',
+    baseline: 1 / 6,
+    batch(B, rng) {
+      const x = new Float32Array(B * T * 2);
+      const y = new Float32Array(B);
+      for (let b = 0; b < B; b++) {
+        for (let t = 0; t < T; t++) x[(b * T + t) * 2] = rng.next();
+        const i = rng.int(half);
+        const j = half + rng.int(T - half);
+        x[(b * T + i) * 2 + 1] = 1;
+        x[(b * T + j) * 2 + 1] = 1;
+        y[b] = x[(b * T + i) * 2] + x[(b * T + j) * 2];
+      }
+      return { x, xShape: [B, T, 2], y, yShape: [B, 1] };
+    },
+  };
+}
+
+/**
+ * Adding problem of Hochreiter & Schmidhuber (1997, exp. 4) as the DMU code generates
+ * it (fuine/dmu data/addition_sequence.py), at a fixed length per batch: values
+ * U(−1, 1), first mark in the first min(10, L−1) steps, second in the first half,
+ * marks[0] = marks[L−1] = −1, X_i = value unless the mark sits at index 0,
+ * target 0.5 + (X1 + X2)/4. Baseline Var(y) ≈ 0.0394 (Monte Carlo, T = 100).
+ */
+export function addingHSTask({ length }: { length: number }): Task {
+  if (!Number.isInteger(length) || length < 8) throw new CellstackError('task.length', `must be an integer >= 8 (got ${length})`);
+  const L = length;
+  return {
+    name: 'adding-hs',
+    description: `adding problem (Hochreiter & Schmidhuber 1997, DMU variant), length ${L}`,
+    inputShape: [L, 2],
+    outputs: 1,
+    perStep: false,
+    loss: 'meanSquaredError',
+    baseline: 0.0394,
+    batch(B, rng) {
+      const x = new Float32Array(B * L * 2);
+      const y = new Float32Array(B);
+      for (let b = 0; b < B; b++) {
+        for (let t = 0; t < L; t++) x[(b * L + t) * 2] = rng.uniform(-1, 1);
+        const first = rng.int(Math.min(10, L - 1));
+        let second = first;
+        while (second === first) second = rng.int(Math.floor(L / 2 - 1));
+        const marks = new Float32Array(L);
+        marks[first] = 1;
+        marks[second] = 1;
+        marks[0] = -1;
+        marks[L - 1] = -1;
+        for (let t = 0; t < L; t++) x[(b * L + t) * 2 + 1] = marks[t];
+        const X = (i: number) => (i > 0 ? x[(b * L + i) * 2] : 0);
+        y[b] = 0.5 + (X(first) + X(second)) / 4;
+      }
+      return { x, xShape: [B, L, 2], y, yShape: [B, 1] };
+    },
+  };
+}
