@@ -5,7 +5,6 @@ import { buildLayersModel, findCell, resolveIR } from './builder.js';
 import type { CellPlugin, OptionsSchema } from './cell.js';
 import { CellstackError } from './errors.js';
 import type { ModelIR } from './ir.js';
-import { validate } from './schema.js';
 
 export interface RuntimeOptions {
   backend?: BackendChoice;
@@ -62,12 +61,8 @@ export function runtimeOf(backend: BackendInfo, options: Omit<RuntimeOptions, 'b
     },
     cells: () =>
       [...registry.values()].map((p) => {
-        let defaults: Record<string, unknown> = {};
-        try {
-          defaults = validate(p.schema, {});
-        } catch {
-          defaults = Object.fromEntries(Object.entries(p.schema.properties).filter(([, s]) => 'default' in s).map(([k, s]) => [k, s.default]));
-        }
+        // Options without a default are required; list only those that have one.
+        const defaults = Object.fromEntries(Object.entries(p.schema.properties).filter(([, s]) => 'default' in s).map(([k, s]) => [k, s.default]));
         return { name: p.name, description: p.description, schema: p.schema, defaults, positional: p.positional ?? [], source: p.source };
       }),
     cell: (name) => findCell(registry, name, 'cell'),

@@ -55,9 +55,10 @@ export function describeSchema(s: JsonSchema | undefined): string {
   if (t === 'null') return 'null';
   if (t === 'string') return s.pattern ? `a string matching ${s.pattern}` : 'a string';
   if (t === 'array') {
+    if (Array.isArray(s.items)) return `an array [${(s.items as JsonSchema[]).map(describeSchema).join(', ')}]`;
     const items = s.items as JsonSchema | undefined;
     const n = s.minItems !== undefined ? ` (at least ${s.minItems})` : '';
-    return `an array of ${items ? describeSchema(items).replace(/^an? /, '') + 's' : 'values'}${n}`;
+    return `an array${items ? ` of ${describeSchema(items).replace(/^an? /, '')}s` : ''}${n}`;
   }
   if (t === 'object') return 'an object';
   return 'a valid value';
@@ -70,6 +71,7 @@ function subSchema(schema: JsonSchema, pointer: string): JsonSchema | undefined 
     if (!s) return undefined;
     const props = s.properties as Record<string, JsonSchema> | undefined;
     if (props && seg in props) s = props[seg];
+    else if (Array.isArray(s.items) && /^\d+$/.test(seg)) s = (s.items as JsonSchema[])[Number(seg)];
     else if (s.items && /^\d+$/.test(seg)) s = s.items as JsonSchema;
     else return undefined;
   }

@@ -164,3 +164,33 @@ export const ref = {
     return Array.from({ length: rows }, (_, r) => Array.from({ length: cols }, (_, c) => v[r * cols + c]));
   },
 };
+
+/**
+ * Train `model` (already compiled) on batches from `next` until the loss of a step is
+ * below `target` or `maxSteps` pass; returns every step's loss.
+ */
+export async function trainUntil(
+  model: LayersModel,
+  next: () => { x: tf.Tensor; y: tf.Tensor },
+  { target, maxSteps }: { target: number; maxSteps: number },
+): Promise<number[]> {
+  const losses: number[] = [];
+  while (losses.length < maxSteps) {
+    const { x, y } = next();
+    losses.push((await model.trainOnBatch(x, y)) as number);
+    tf.dispose([x, y]);
+    if (losses[losses.length - 1] < target) break;
+  }
+  return losses;
+}
+
+/**
+ * Tensors left behind by `steps` training steps on one batch (0 for a leak-free
+ * model). One warm-up step runs first, since optimisers create their slots lazily.
+ */
+export async function leakedTensors(model: LayersModel, x: tf.Tensor, y: tf.Tensor, steps = 50): Promise<number> {
+  await model.trainOnBatch(x, y);
+  const before = tf.memory().numTensors;
+  for (let i = 0; i < steps; i++) await model.trainOnBatch(x, y);
+  return tf.memory().numTensors - before;
+}

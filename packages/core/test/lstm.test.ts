@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { LSTM, createOptimizer, createRng, runtimeOf } from '@cellstack/core';
-import { buildCell, forward, gradCheck, randomArray3, ref, runCell, saveAndLoad, sigmoid } from '@cellstack/core/testing';
+import { buildCell, forward, gradCheck, leakedTensors, randomArray3, ref, runCell, saveAndLoad, sigmoid, trainUntil } from '@cellstack/core/testing';
 import { addingTask, toTensors } from '@cellstack/tasks';
 
 const rt = runtimeOf({ name: tf.getBackend(), reason: 'test' });
@@ -57,12 +57,7 @@ describe('LSTM', () => {
     const model = rt.build({ input: { shape: task.inputShape }, layers: [{ cell: 'LSTM', options: { units: 16 } }, { type: 'last' }, { type: 'dense', units: 1 }], seed: 1 });
     model.compile({ optimizer: createOptimizer(model, { learningRate: 0.01, clipNorm: 1 }), loss: task.loss });
     const rng = createRng(11);
-    let loss = Infinity;
-    for (let step = 0; step < 500 && loss > 0.02; step++) {
-      const { x, y } = toTensors(task.batch(32, rng));
-      loss = (await model.trainOnBatch(x, y)) as number;
-      tf.dispose([x, y]);
-    }
+    await trainUntil(model, () => toTensors(task.batch(32, rng)), { target: 0.02, maxSteps: 500 });
     const { x, y } = toTensors(task.batch(256, createRng(99)));
     const evalLoss = (model.evaluate(x, y) as tf.Scalar).dataSync()[0];
     expect(evalLoss).toBeLessThan(0.05);
@@ -74,10 +69,7 @@ describe('LSTM', () => {
     const model = rt.build({ input: { shape: task.inputShape }, layers: [{ cell: 'LSTM', options: { units: 4 } }, { type: 'last' }, { type: 'dense', units: 1 }], seed: 2 });
     model.compile({ optimizer: createOptimizer(model, { clipNorm: 1 }), loss: task.loss });
     const { x, y } = toTensors(task.batch(8, createRng(1)));
-    await model.trainOnBatch(x, y); // optimiser slots are created on the first step
-    const before = tf.memory().numTensors;
-    for (let i = 0; i < 50; i++) await model.trainOnBatch(x, y);
-    expect(tf.memory().numTensors).toBe(before);
+    expect(await leakedTensors(model, x, y, 50)).toBe(0);
     tf.dispose([x, y]);
   });
 

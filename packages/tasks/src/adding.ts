@@ -1,23 +1,36 @@
-import { CellstackError } from '@cellstack/core';
-import type { Task } from './task.js';
+import { integer, taskOptions } from './options.js';
+import type { Task, TaskEntry } from './task.js';
+
+export interface AddingOptions {
+  /** Sequence length T. */
+  length?: number;
+}
+
+const addingSchema = {
+  type: 'object',
+  properties: { length: integer(2, 'Sequence length T (STAR default 200; UR 2000).', 200) },
+  additionalProperties: false,
+};
 
 /**
  * Adding problem as in the STAR/UR code (Le et al. 2015): x ∈ R^{T×2}, values U(0,1),
  * marker 1 at one index in [0, T/2) and one in [T/2, T); target the sum of the two
  * marked values at the last step; MSE; baseline Var = 1/6.
  */
-export function addingTask({ length }: { length: number }): Task {
-  if (!Number.isInteger(length) || length < 2) throw new CellstackError('task.length', `must be an integer >= 2 (got ${length})`);
-  const T = length;
+export function addingTask(options: AddingOptions = {}): Task {
+  const o = taskOptions<Required<AddingOptions>>(addingSchema, options);
+  const T = o.length;
   const half = Math.floor(T / 2);
   return {
     name: 'adding',
     description: `adding problem, length ${T} (U(0,1) values, two markers)`,
+    options: o,
     inputShape: [T, 2],
     outputs: 1,
     perStep: false,
     loss: 'meanSquaredError',
     baseline: 1 / 6,
+    metrics: [],
     batch(B, rng) {
       const x = new Float32Array(B * T * 2);
       const y = new Float32Array(B);
@@ -34,6 +47,12 @@ export function addingTask({ length }: { length: number }): Task {
   };
 }
 
+const addingHSSchema = {
+  type: 'object',
+  properties: { length: integer(8, 'Sequence length L (the DMU minimum length T, default 100).', 100) },
+  additionalProperties: false,
+};
+
 /**
  * Adding problem of Hochreiter & Schmidhuber (1997, exp. 4) as the DMU code generates
  * it (fuine/dmu data/addition_sequence.py), at a fixed length per batch: values
@@ -41,17 +60,19 @@ export function addingTask({ length }: { length: number }): Task {
  * marks[0] = marks[L−1] = −1, X_i = value unless the mark sits at index 0,
  * target 0.5 + (X1 + X2)/4. Baseline Var(y) ≈ 0.0394 (Monte Carlo, T = 100).
  */
-export function addingHSTask({ length }: { length: number }): Task {
-  if (!Number.isInteger(length) || length < 8) throw new CellstackError('task.length', `must be an integer >= 8 (got ${length})`);
-  const L = length;
+export function addingHSTask(options: AddingOptions = {}): Task {
+  const o = taskOptions<Required<AddingOptions>>(addingHSSchema, options);
+  const L = o.length;
   return {
     name: 'adding-hs',
     description: `adding problem (Hochreiter & Schmidhuber 1997, DMU variant), length ${L}`,
+    options: o,
     inputShape: [L, 2],
     outputs: 1,
     perStep: false,
     loss: 'meanSquaredError',
     baseline: 0.0394,
+    metrics: [],
     batch(B, rng) {
       const x = new Float32Array(B * L * 2);
       const y = new Float32Array(B);
@@ -73,3 +94,8 @@ export function addingHSTask({ length }: { length: number }): Task {
     },
   };
 }
+
+export const addingEntries: TaskEntry[] = [
+  { name: 'adding', description: 'adding problem: sum of two marked U(0,1) values (STAR/UR code), MSE', schema: addingSchema, positional: ['length'], create: addingTask },
+  { name: 'adding-hs', description: 'adding problem of Hochreiter & Schmidhuber 1997 as in the DMU code, MSE', schema: addingHSSchema, positional: ['length'], create: addingHSTask },
+];

@@ -1,4 +1,10 @@
-export type { Batch, Task, TaskLoss } from './task.js';
-export { copyTask, type CopyOptions } from './copy.js';
-export { addingTask, addingHSTask } from './adding.js';
+export type { Batch, MetricName, Split, Task, TaskEntry, TaskLoss } from './task.js';
+export { copyTask, urCopyTask, variableCopyTask, type CopyOptions, type VariableCopyOptions } from './copy.js';
+export { denoiseTask, type DenoiseOptions } from './denoise.js';
+export { addingTask, addingHSTask, type AddingOptions } from './adding.js';
+export { temporalOrderTask, noisySequenceTask, type TemporalOrderOptions, type NoisySequenceOptions } from './dmu-sequences.js';
+export { mnistTask, bitReversalPermutation, randomPermutation, type MnistOptions, type Permutation } from './mnist.js';
+export { charLMTask, type CharLMOptions } from './char-lm.js';
+export { taskLoss, taskMetrics, derivedMetrics, type HeadOptions } from './loss.js';
+export { tasks, findTask, createTask, describeTaskOptions } from './registry.js';
 export { toTensors } from './tensors.js';

@@ -1,0 +1,157 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { defineCell, init, type Init } from '@cellstack/core';
+
+export interface NRUOptions {
+  hidden: number;
+  memory: number;
+  heads: number;
+  headReduce: 'mean' | 'sum';
+  headInputs: 'hm' | 'xhm';
+  outerProduct: 'shared' | 'perHead';
+  useRelu: boolean;
+  layerNorm: boolean;
+}
+
+/** PyTorch's default nn.Linear init (weights and bias): U(±1/√fanIn) — the authors' code keeps it. */
+const torchLinear = (fanIn: number): Init => init.uniform(-1 / Math.sqrt(fanIn), 1 / Math.sqrt(fanIn));
+
+/** PyTorch nn.LayerNorm's epsilon (the authors' optional layer norm). */
+const LN_EPS = 1e-5;
+/**
+ * Floor of Σ|v|⁵ before the 1/5 power, i.e. an L5-norm floor of 1e-6. PyTorch's
+ * F.normalize floors the norm at 1e-12, but 1e-60 is not a float32; the floor also keeps
+ * the gradient finite for an all-zero head (possible with useRelu).
+ */
+const SUM5_FLOOR = 1e-30;
+
+const isSquare = (n: number) => Number.isInteger(Math.sqrt(n));
+
+/** Nearest values of `key` (searching 1..limit) for which `ok` holds, closest first. */
+function nearest(target: number, ok: (v: number) => boolean, count: number, limit: number): number[] {
+  const found: number[] = [];
+  for (let d = 0; found.length < count && d <= limit; d++) {
+    for (const v of d === 0 ? [target] : [target - d, target + d]) if (v >= 1 && v <= limit && ok(v) && found.length < count) found.push(v);
+  }
+  return found.sort((a, b) => a - b);
+}
+
+/** Column layout of the head pre-activations u (width D). */
+function headLayout({ memory: M, heads: k, outerProduct }: Pick<NRUOptions, 'memory' | 'heads' | 'outerProduct'>) {
+  // shared: one p, q ∈ R^s per direction set, s = √(k·M); perHead: k pairs of size r = √M.
+  const groups = outerProduct === 'shared' ? 1 : k;
+  const r = outerProduct === 'shared' ? Math.round(Math.sqrt(k * M)) : Math.round(Math.sqrt(M));
+  const vWidth = 2 * groups * r; // p then q, for one of write / erase
+  return { groups, r, vWidth, width: 2 * k + 2 * vWidth };
+}
+
+/**
+ * Non-saturating Recurrent Unit (Chandar et al., AAAI 2019), eqs. 9–17, as the authors'
+ * code (apsarath/NRU NRU.py:NRUCell) computes it unless an option says otherwise:
+ *   h_t = ReLU(LN?(W_i x_t + W_h h_{t−1} + W_c m_{t−1} + b))
+ *   u   = [h_t, m_{t−1}] (headInputs 'hm') or [x_t, h_t, m_{t−1}] ('xhm')
+ *   α, β = relu?(W_α u + b_α), relu?(W_β u + b_β) ∈ R^k
+ *   v^w_i, v^e_i = L5-normalised relu?(outer-product directions) ∈ R^M
+ *   m_t = m_{t−1} + reduce_i(α_i v^w_i − β_i v^e_i)   (reduce = mean or sum over heads)
+ * Parameters: kernel [F, H(+D)] (x rows of the h map, and of the heads with 'xhm'),
+ * recurrent [H+M, H] (h rows then m rows), bias [H], headKernel [H+M, D] (h_t rows then
+ * m rows; columns α | β | p^w q^w | p^e q^e), headBias [D], and lnGain/lnBias [H].
+ */
+export const NRU = defineCell<NRUOptions>({
+  name: 'NRU',
+  description: 'Non-saturating Recurrent Unit: ReLU hidden state plus a flat additive memory written and erased by k linear heads',
+  positional: ['hidden'],
+  source: { paper: 'Chandar, Sankar, Vorontsov, Kahou, Bengio: Towards Non-saturating Recurrent Units for Modelling Long-term Dependencies (AAAI 2019)', url: 'https://arxiv.org/abs/1902.06704' },
+  schema: {
+    type: 'object',
+    properties: {
+      hidden: { type: 'integer', minimum: 1, default: 80, description: 'size of the ReLU hidden state h (paper copy-task configuration: 80)' },
+      memory: { type: 'integer', minimum: 1, default: 64, description: 'size of the flat memory m (authors\' code default and copy configuration: 64)' },
+      heads: { type: 'integer', minimum: 1, default: 4, description: 'k: number of write heads and of erase heads (authors\' code default: 4)' },
+      headReduce: { enum: ['mean', 'sum'], default: 'mean', description: "how the k heads' updates combine: 'mean' (authors' code, torch.mean) or 'sum' (paper eq. 10)" },
+      headInputs: { enum: ['hm', 'xhm'], default: 'hm', description: "inputs of α, β and the directions: 'hm' = [h_t, m_{t-1}] (authors' code) or 'xhm' = [x_t, h_t, m_{t-1}] (paper eqs. 11-16)" },
+      outerProduct: { enum: ['shared', 'perHead'], default: 'shared', description: "'shared': one outer product of two √(k·memory) vectors cut into k heads (authors' code; paper: 'we do this trick in our implementation'); 'perHead': an outer product of two √memory vectors per head (paper eqs. 15-17)" },
+      useRelu: { type: 'boolean', default: false, description: 'ReLU on α, β and the directions (off in the paper\'s synthetic and pMNIST runs and the code default; on for char-PTB)' },
+      layerNorm: { type: 'boolean', default: false, description: 'layer normalisation of the hidden pre-activation before the ReLU (authors\' code option, default off)' },
+    },
+    additionalProperties: false,
+  },
+  validate({ memory: M, heads: k, outerProduct }) {
+    if (outerProduct === 'shared' && !isSquare(k * M)) {
+      const mems = nearest(M, (m) => isSquare(k * m), 4, 1 << 20);
+      const ks = nearest(k, (h) => isSquare(h * M), 3, Math.max(64, M));
+      return {
+        path: 'memory',
+        message:
+          `heads × memory must be a perfect square for the shared outer product (√(${k}·${M}) = ${Math.sqrt(k * M).toFixed(2)}); ` +
+          `with heads ${k} use memory ${mems.join(', ')}` +
+          (ks.length ? `, or with memory ${M} use heads ${ks.join(', ')}` : '') +
+          ", or outerProduct 'perHead' with a square memory",
+      };
+    }
+    if (outerProduct === 'perHead' && !isSquare(M)) {
+      return { path: 'memory', message: `must be a perfect square for outerProduct 'perHead' (√${M} = ${Math.sqrt(M).toFixed(2)}); use memory ${nearest(M, isSquare, 4, 1 << 20).join(', ')}` };
+    }
+    return undefined;
+  },
+  create(o, { inputSize: F }) {
+    const { hidden: H, memory: M, heads: k } = o;
+    const { groups, r, width: D } = headLayout(o);
+    const xhm = o.headInputs === 'xhm';
+    const hInit = torchLinear(F + H + M);
+    const headInit = torchLinear(xhm ? F + H + M : H + M);
+    const params: Record<string, { shape: number[]; init: Init }> = {
+      kernel: { shape: [F, xhm ? H + D : H], init: xhm ? init.concatLast([[H, hInit], [D, headInit]]) : hInit },
+      recurrent: { shape: [H + M, H], init: hInit },
+      bias: { shape: [H], init: hInit },
+      headKernel: { shape: [H + M, D], init: headInit },
+      headBias: { shape: [D], init: headInit },
+    };
+    if (o.layerNorm) {
+      params.lnGain = { shape: [H], init: init.constant(1) };
+      params.lnBias = { shape: [H], init: init.zeros };
+    }
+    const scale = o.headReduce === 'mean' ? 1 / k : 1;
+    const maybeRelu = <T extends tf.Tensor>(t: T): T => (o.useRelu ? tf.relu(t) : t);
+
+    /** Directions [B, 2k, M] (write heads then erase heads), L5-normalised per head. */
+    const directions = (v: tf.Tensor2D, B: number) => {
+      // v = [p^w | q^w | p^e | q^e]; each p, q holds `groups` vectors of size r.
+      const pq = tf.reshape(v, [B, 2, 2, groups, r]);
+      const p = tf.reshape(tf.slice(pq, [0, 0, 0, 0, 0], [B, 2, 1, groups, r]), [B * 2 * groups, r, 1]);
+      const q = tf.reshape(tf.slice(pq, [0, 0, 1, 0, 0], [B, 2, 1, groups, r]), [B * 2 * groups, 1, r]);
+      // Row-major vec of each r×r outer product; 'shared' cuts its s×s matrix into k rows of M.
+      const dirs = maybeRelu(tf.reshape(tf.mul(p, q), [B, 2 * k, M]));
+      const sum5 = tf.sum(tf.pow(tf.abs(dirs), 5), 2, true);
+      return tf.div(dirs, tf.pow(tf.maximum(sum5, SUM5_FLOOR), 0.2)) as tf.Tensor3D;
+    };
+
+    return {
+      state: { h: H, m: M },
+      outputSize: H,
+      params,
+      // Input-only work: W_i x + b (and, with 'xhm', the heads' x part plus their bias).
+      project: (x, p) => ({ x: tf.add(tf.matMul(x, p.kernel as tf.Tensor2D), xhm ? tf.concat([p.bias, p.headBias]) : p.bias) }),
+      step({ x }, { h, m }, p) {
+        const B = h.shape[0];
+        let z = tf.matMul(tf.concat([h, m], 1), p.recurrent as tf.Tensor2D);
+        z = tf.add(z, xhm ? tf.slice(x, [0, 0], [B, H]) : x);
+        if (o.layerNorm) {
+          const { mean, variance } = tf.moments(z, 1, true);
+          z = tf.add(tf.mul(tf.div(tf.sub(z, mean), tf.sqrt(tf.add(variance, LN_EPS))), p.lnGain), p.lnBias);
+        }
+        const h2 = tf.relu(z) as tf.Tensor2D;
+        let u = tf.matMul(tf.concat([h2, m], 1), p.headKernel as tf.Tensor2D);
+        u = tf.add(u, xhm ? tf.slice(x, [0, H], [B, D]) : p.headBias);
+        const [alpha, beta, v] = tf.split(u, [k, k, D - 2 * k], 1);
+        const a = maybeRelu(alpha);
+        const b = maybeRelu(beta);
+        // One batched matmul: [α, −β]·scale [B,1,2k] × directions [B,2k,M] = Σ α_i v^w_i − β_i v^e_i.
+        const coef = tf.reshape(tf.mul(tf.concat([a, tf.neg(b)], 1), scale), [B, 1, 2 * k]);
+        const write = tf.reshape(tf.matMul(coef as tf.Tensor3D, directions(v as tf.Tensor2D, B)), [B, M]);
+        const m2 = tf.add(m, write) as tf.Tensor2D;
+        return { output: h2, state: { h: h2, m: m2 }, signals: { m: m2, alpha: a, beta: b } };
+      },
+      signals: ['m', 'alpha', 'beta'],
+    };
+  },
+});

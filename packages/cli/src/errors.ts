@@ -1,0 +1,29 @@
+/** Exit codes of the `cellstack` command (documented in the README). */
+export const EXIT = {
+  ok: 0,
+  /** A spec, task or data file has errors (diagnostics printed), or `check`/`fmt --check` found problems. */
+  input: 1,
+  /** Bad command line: unknown flag or command, missing or malformed argument. */
+  usage: 2,
+  /** Training diverged (the loss became NaN or infinite). */
+  diverged: 3,
+  /** An unexpected internal error (a bug): rerun with --debug for the stack trace. */
+  internal: 70,
+  /** Interrupted with Ctrl-C (SIGINT) or SIGTERM after saving a checkpoint. */
+  interrupted: 130,
+} as const;
+
+/** An error the user can fix: printed as one line (plus optional detail lines), never with a stack. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly code: number = EXIT.input,
+    /** Extra lines printed after the message (diagnostics, hints). */
+    readonly lines: string[] = [],
+  ) {
+    super(message);
+    this.name = 'CliError';
+  }
+}
+
+export const usage = (message: string) => new CliError(message, EXIT.usage);

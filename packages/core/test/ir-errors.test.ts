@@ -1,0 +1,89 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { describe, expect, it } from 'vitest';
+import { CellstackError, runtimeOf } from '@cellstack/core';
+
+const rt = runtimeOf({ name: tf.getBackend(), reason: 'test' });
+const ok = { input: { shape: [10, 3] }, layers: [{ cell: 'LSTM', options: { units: 4 } }, { type: 'last' }, { type: 'dense', units: 2 }] };
+
+/** The CellstackError a bad IR raises (fails the test if none is raised). */
+function errorOf(ir: unknown): CellstackError {
+  try {
+    rt.resolve(ir);
+  } catch (e) {
+    expect(e).toBeInstanceOf(CellstackError);
+    return e as CellstackError;
+  }
+  throw new Error('expected the IR to be rejected');
+}
+
+describe('IR validation names the bad field and what is allowed', () => {
+  it.each([
+    [{ ...ok, layers: [ok.layers[0], ok.layers[1], { type: 'dense', units: 0 }] }, 'layers[2].units: must be an integer >= 1 (got 0)'],
+    [{ ...ok, layers: [{ cell: 'LSTM', options: { units: 1.5 } }] }, 'layers[0].options.units: must be an integer >= 1 (got 1.5)'],
+    [{ ...ok, layers: [{ cell: 'LSTM', options: { unit: 4 } }] }, "layers[0].options.unit: unknown option 'unit'; allowed: units, forgetBias (did you mean 'units'?)"],
+    [{ ...ok, layers: [{ cell: 'LSTN' }] }, "layers[0].cell: unknown cell 'LSTN'; registered cells: LSTM, GRU, SimpleRNN, JANET (did you mean LSTM?)"],
+    [{ ...ok, layers: [{ cell: 'LSTM', repeat: 0 }] }, 'layers[0].repeat: must be an integer >= 1 (got 0)'],
+    [{ ...ok, layers: [{ type: 'pool' }] }, "layers[0].type: must be one of 'dense' | 'dropout' | 'embedding' | 'last' | 'mean' | 'layerNorm', or the layer must name a 'cell' (got \"pool\")"],
+    [{ ...ok, layers: [{ type: 'dropout', rate: 1 }] }, 'layers[0].rate: must be a number >= 0 < 1 (got 1)'],
+    [{ ...ok, layers: [{ type: 'dense', units: 3, activation: 'swish' }] }, "layers[0].activation: must be one of 'linear' | 'relu' | 'tanh' | 'sigmoid' | 'softmax' | 'elu' | 'selu' | 'softplus' (got 'swish')"],
+    [{ ...ok, input: { shape: [10] } }, 'input.shape: must be an array [an integer >= 1 or null, an integer >= 1] (got [10])'],
+    [{ ...ok, input: { shape: [10, 0] } }, 'input.shape[1]: must be an integer >= 1 (got 0)'],
+    [{ ...ok, layers: [] }, 'layers: must be an array (at least 1) (got [])'],
+    [{ layers: ok.layers }, 'input: is required: an object'],
+    [{ ...ok, extra: 1 }, "extra: unknown option 'extra'; allowed: input, layers, seed"],
+    [{ ...ok, layers: [{ type: 'last' }, { cell: 'LSTM' }] }, 'layers[1]: a LSTM cell needs a sequence, but layers[0] already pooled over time (move the pooling after the last cell)'],
+    [{ ...ok, layers: [{ cell: 'LSTM' }, { type: 'mean' }, { type: 'last' }] }, "layers[2]: 'last' pools over time, but layers[1] already did"],
+    [{ ...ok, layers: [{ cell: 'LSTM' }, { type: 'embedding', vocab: 5, dim: 2 }] }, 'layers[1]: an embedding must be the first layer'],
+    [{ ...ok, layers: [{ type: 'embedding', vocab: 5, dim: 2 }] }, 'input.shape: an embedding layer needs input [timesteps, 1] of token ids (got features 3)'],
+    [{ ...ok, layers: [42] }, "layers[0]: must be a layer object: {cell, options?, repeat?} or {type: 'dense' | 'dropout' | 'embedding' | 'last' | 'mean' | 'layerNorm', …}"],
+    [{ ...ok, layers: [{ cell: 'LSTM', options: 'big' }] }, 'layers[0].options: must be an object (got \'big\')'],
+  ])('%#: %s', (ir, message) => {
+    expect(errorOf(ir).message).toBe(message);
+  });
+
+  it('fills every default into the resolved IR', () => {
+    const r = rt.resolve(ok);
+    expect(r.layers[0]).toEqual({ cell: 'LSTM', options: { units: 4, forgetBias: 1 }, repeat: 1 });
+    expect(r.layers[2]).toEqual({ type: 'dense', units: 2, activation: 'linear', useBias: true });
+    expect(r.input).toEqual({ shape: [10, 3], dtype: 'float32' });
+  });
+
+  it('build never leaks tf internals for bad IR: the error is a CellstackError', () => {
+    expect(() => rt.build({ ...ok, layers: [{ cell: 'GRU', options: { units: -1 } }] })).toThrow(CellstackError);
+  });
+});
+
+describe('model IR features', () => {
+  it('builds every layer type with the expected shapes', () => {
+    const seq = rt.build({
+      input: { shape: [null, 1] },
+      layers: [
+        { type: 'embedding', vocab: 20, dim: 6 },
+        { cell: 'GRU', options: { units: 5 }, repeat: 2 },
+        { type: 'layerNorm' },
+        { type: 'dropout', rate: 0.1 },
+        { type: 'dense', units: 20, activation: 'softmax' },
+      ],
+      seed: 1,
+    });
+    expect(seq.outputs[0].shape).toEqual([null, null, 20]);
+    const x = tf.tensor3d([[[1], [4], [19]]]);
+    const y = seq.predict(x) as tf.Tensor;
+    expect(y.shape).toEqual([1, 3, 20]);
+    expect(tf.sum(y, -1).dataSync()[2]).toBeCloseTo(1, 5);
+    const pooled = rt.build({ input: { shape: [7, 2] }, layers: [{ cell: 'SimpleRNN', options: { units: 3 } }, { type: 'mean' }, { type: 'dense', units: 1 }] });
+    expect(pooled.outputs[0].shape).toEqual([null, 1]);
+    tf.dispose([x, y]);
+  });
+
+  it('is reproducible for a seed and records the IR in the model metadata', () => {
+    const ir = { ...ok, seed: 42 };
+    const a = rt.build(ir);
+    const b = rt.build(ir);
+    const wa = a.getWeights().map((w) => Array.from(w.dataSync()));
+    const wb = b.getWeights().map((w) => Array.from(w.dataSync()));
+    expect(wa).toEqual(wb);
+    expect(wa).not.toEqual(rt.build({ ...ok, seed: 43 }).getWeights().map((w) => Array.from(w.dataSync())));
+    expect((a.getUserDefinedMetadata() as { cellstack: { ir: { seed: number } } }).cellstack.ir.seed).toBe(42);
+  });
+});

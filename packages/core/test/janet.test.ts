@@ -1,0 +1,77 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { describe, expect, it } from 'vitest';
+import { JANET, createOptimizer, createRng, runtimeOf } from '@cellstack/core';
+import { buildCell, forward, gradCheck, leakedTensors, randomArray3, ref, runCell, saveAndLoad, sigmoid, trainUntil } from '@cellstack/core/testing';
+import { addingTask, toTensors } from '@cellstack/tasks';
+
+const rt = runtimeOf({ name: tf.getBackend(), reason: 'test' });
+const head = [{ type: 'last' as const }, { type: 'dense' as const, units: 1 }];
+
+describe('JANET', () => {
+  it('one step equals the equations on tiny weights (beta 1)', () => {
+    const kernel = [
+      [0.1, -0.2, 0.3, 0.05],
+      [0.2, 0.1, -0.3, 0.25],
+    ];
+    const recurrent = [
+      [0.05, 0.1, -0.1, 0.2],
+      [-0.1, 0.2, 0.15, -0.05],
+    ];
+    const bias = [1.5, 2, 0, 0];
+    const cell = buildCell(JANET, { units: 2 }, { inputSize: 2, values: { kernel, recurrent, bias } });
+    const x = [0.5, -1];
+    const h0 = [0.3, -0.2];
+    const r = runCell(cell, [[x]], { initialState: { h: [h0] } });
+    const z = ref.add(ref.vecMat(x, kernel), ref.vecMat(h0, recurrent), bias);
+    const s = z.slice(0, 2);
+    const cand = z.slice(2, 4).map(Math.tanh);
+    const h = ref.add(ref.mul(s.map(sigmoid), h0), ref.mul(s.map((v) => 1 - sigmoid(v - 1)), cand));
+    r.outputs[0][0].forEach((v, k) => expect(v).toBeCloseTo(h[k], 6));
+    expect(r.signals.forget[0][0][0]).toBeCloseTo(sigmoid(s[0]), 6);
+    cell.dispose();
+  });
+
+  it('chrono-initialises the forget bias from the sequence length: log U[1, T−1]', () => {
+    const cell = buildCell(JANET, { units: 500 }, { inputSize: 1, timesteps: 50 });
+    const b = Array.from(cell.params.bias.dataSync());
+    const forget = b.slice(0, 500);
+    expect(Math.min(...forget)).toBeGreaterThanOrEqual(0);
+    expect(Math.max(...forget)).toBeLessThanOrEqual(Math.log(49) + 1e-6);
+    // exp(b) is uniform on [1, 49]: its mean is 25 (±3 for 500 draws)
+    const m = forget.reduce((a, v) => a + Math.exp(v), 0) / 500;
+    expect(Math.abs(m - 25)).toBeLessThan(3);
+    expect(b.slice(500).every((v) => v === 0)).toBe(true);
+    cell.dispose();
+  });
+
+  it('gradients match finite differences', () => {
+    const cell = buildCell(JANET, { units: 3 }, { inputSize: 2, seed: 4, timesteps: 10 });
+    const x = tf.variable(tf.tensor3d(randomArray3(2, 4, 2, 5)));
+    const r = gradCheck(() => tf.tidy(() => tf.sum(tf.square(forward(cell, x))) as tf.Scalar), { ...cell.params, x });
+    expect(r.maxRelError, r.worst).toBeLessThan(2e-2);
+    cell.dispose();
+    x.dispose();
+  });
+
+  it('learns the adding task (length 20) below 0.05 MSE (baseline 0.167)', async () => {
+    const task = addingTask({ length: 20 });
+    const model = rt.build({ input: { shape: task.inputShape }, layers: [{ cell: 'JANET', options: { units: 16 } }, ...head], seed: 1 });
+    model.compile({ optimizer: createOptimizer(model, { learningRate: 0.01, clipNorm: 1 }), loss: task.loss });
+    const rng = createRng(11);
+    await trainUntil(model, () => toTensors(task.batch(32, rng)), { target: 0.02, maxSteps: 500 });
+    const { x, y } = toTensors(task.batch(256, createRng(99)));
+    expect((model.evaluate(x, y) as tf.Scalar).dataSync()[0]).toBeLessThan(0.05);
+    tf.dispose([x, y]);
+  });
+
+  it('leaks no tensors over 50 training steps, and saves/loads identically', async () => {
+    const task = addingTask({ length: 8 });
+    const model = rt.build({ input: { shape: task.inputShape }, layers: [{ cell: 'JANET', options: { units: 4 } }, ...head], seed: 2 });
+    model.compile({ optimizer: createOptimizer(model, { clipNorm: 1 }), loss: task.loss });
+    const { x, y } = toTensors(task.batch(8, createRng(1)));
+    expect(await leakedTensors(model, x, y, 50)).toBe(0);
+    const loaded = await saveAndLoad(model);
+    expect(Array.from((loaded.predict(x) as tf.Tensor).dataSync())).toEqual(Array.from((model.predict(x) as tf.Tensor).dataSync()));
+    tf.dispose([x, y]);
+  });
+});

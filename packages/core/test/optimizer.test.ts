@@ -1,0 +1,69 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { describe, expect, it } from 'vitest';
+import { GroupedOptimizer, createOptimizer, defineCell, init, modelMultipliers, runtimeOf } from '@cellstack/core';
+
+// Two parameters with different declared learning-rate multipliers.
+const Scaled = defineCell<{ units: number }>({
+  name: 'ScaledToy',
+  description: 'toy with per-parameter learning-rate multipliers',
+  schema: { type: 'object', properties: { units: { type: 'integer', minimum: 1, default: 3 } }, additionalProperties: false },
+  create: ({ units }, { inputSize }) => ({
+    state: { h: units },
+    outputSize: units,
+    params: {
+      slow: { shape: [inputSize, units], init: init.glorotUniform(), lrMultiplier: 0.25 },
+      fast: { shape: [units], init: init.zeros, lrMultiplier: 1 },
+    },
+    project: (x, p) => ({ x: tf.matMul(x, p.slow) }),
+    step: ({ x }, { h }, p) => {
+      const h2 = tf.tanh(tf.add(tf.add(x, tf.mul(h, 0.5)), p.fast)) as tf.Tensor2D;
+      return { output: h2, state: { h: h2 } };
+    },
+  }),
+});
+
+const rt = runtimeOf({ name: tf.getBackend(), reason: 'test' }).use(Scaled);
+const ir = { input: { shape: [4, 2] as [number, number] }, layers: [{ cell: 'ScaledToy' }, { type: 'last' as const }, { type: 'dense' as const, units: 1 }], seed: 5 };
+
+describe('GroupedOptimizer', () => {
+  it('moves each group by its multiplier times the base Adam step', async () => {
+    const model = rt.build(ir);
+    expect([...modelMultipliers(model).values()]).toEqual([0.25]);
+    const lr = 0.01;
+    model.compile({ optimizer: createOptimizer(model, { learningRate: lr }), loss: 'meanSquaredError' });
+    const before = model.getWeights().map((w) => Array.from(w.dataSync()));
+    const x = tf.randomUniform([8, 4, 2], -1, 1, 'float32', 1);
+    const y = tf.ones([8, 1]);
+    await model.trainOnBatch(x, y);
+    const after = model.getWeights().map((w) => Array.from(w.dataSync()));
+    // Adam's first step moves every weight by lr·g/(|g|+ε) ≈ ±lr (for |g| ≫ ε).
+    const steps = after.map((w, i) => w.map((v, j) => Math.abs(v - before[i][j])));
+    const names = model.weights.map((w) => w.name);
+    const slow = steps[names.findIndex((n) => n.includes('slow'))];
+    const fast = steps[names.findIndex((n) => n.includes('fast'))];
+    for (const s of slow) expect(s).toBeCloseTo(0.25 * lr, 4);
+    for (const s of fast) expect(s).toBeCloseTo(lr, 4);
+    tf.dispose([x, y]);
+  });
+
+  it('clips the global gradient norm', () => {
+    const v = tf.variable(tf.tensor1d([0, 0]), true, 'clipTarget');
+    const opt = new GroupedOptimizer({ name: 'sgd', learningRate: 1, clipNorm: 1 });
+    opt.trackNorm = true;
+    opt.applyGradients([{ name: v.name, tensor: tf.tensor1d([3, 4]) }]);
+    expect(opt.lastGradNorm).toBeCloseTo(5, 5);
+    // SGD with lr 1 moves by the clipped gradient: [3, 4] / 5
+    expect(Array.from(v.dataSync())).toEqual([expect.closeTo(-0.6, 5), expect.closeTo(-0.8, 5)]);
+    opt.applyGradients([{ name: v.name, tensor: tf.tensor1d([0.3, 0.4]) }]); // under the norm: unchanged
+    expect(Array.from(v.dataSync())).toEqual([expect.closeTo(-0.9, 5), expect.closeTo(-1.2, 5)]);
+    opt.dispose();
+    v.dispose();
+  });
+
+  it('rejects bad options with their path', () => {
+    expect(() => new GroupedOptimizer({ name: 'adamw' as never })).toThrow("optimizer.name: must be one of 'adam' | 'sgd' | 'rmsprop' | 'momentum' (got \"adamw\")");
+    expect(() => new GroupedOptimizer({ learningRate: 0 })).toThrow('optimizer.learningRate: must be a number > 0 (got 0)');
+    expect(() => new GroupedOptimizer({ clipNorm: -1 })).toThrow('optimizer.clipNorm: must be a number > 0 (got -1)');
+    expect(() => new GroupedOptimizer({ multipliers: { w: 0 } })).toThrow('optimizer.multipliers.w: must be a number > 0 (got 0)');
+  });
+});

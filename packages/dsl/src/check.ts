@@ -1,0 +1,265 @@
+import { CellstackError, closest, layerSchemas, validate, type CellPlugin, type JsonSchema, type LayerIR, type ModelIR, type Runtime } from '@cellstack/core';
+import type { Arg, Span, SpecAST, Stage } from './ast.js';
+import { DEFAULT_FILE, diagnostic, FILE_START, hasErrors, sortDiagnostics, type Diagnostic } from './diagnostics.js';
+import { readTraining, type TrainingSpec } from './training.js';
+import { layerOf } from './to-ir.js';
+import { plainValue, spanAt } from './values.js';
+
+export type InputShape = [number | null, number];
+
+/** Built-in (non-cell) layers: the options each takes positionally, and its schema without `type`. */
+export const BUILTINS: Record<string, { positional: string[]; schema: JsonSchema }> = Object.fromEntries(
+  Object.entries(layerSchemas).map(([name, s]) => {
+    const { type: _type, ...properties } = s.properties as Record<string, JsonSchema>;
+    const required = ((s.required as string[] | undefined) ?? []).filter((r) => r !== 'type');
+    const positional = { dense: ['units'], dropout: ['rate'], embedding: ['vocab', 'dim'], layerNorm: ['epsilon'] }[name] ?? [];
+    return [name, { positional, schema: { ...s, properties, required } }];
+  }),
+);
+const POOLING = ['last', 'mean'];
+/** Names people reach for when they mean a pooling over time. */
+const POOLING_WORDS = new Set(['max', 'min', 'sum', 'first', 'avg', 'average', 'pool', 'maxpool', 'avgpool', 'meanpool', 'final', 'attention', 'flatten']);
+
+export interface Analysis {
+  diagnostics: Diagnostic[];
+  /** The model IR, when there are no errors. */
+  ir?: ModelIR;
+  training?: TrainingSpec;
+}
+
+/** One stage after binding: its options as named JSON, with where each came from. */
+export interface BoundStage {
+  stage: Stage;
+  options: Record<string, unknown>;
+  where: Map<string, Arg>;
+}
+
+/** Merge the file's `input` with the caller's: the features must agree; a known length wins over null. */
+function inputShape(ast: SpecAST, given: InputShape | undefined, report: (span: Span, code: string, msg: string, hint?: string) => void): InputShape | undefined {
+  const decl = ast.input;
+  if (!decl) {
+    if (given) return given;
+    report(ast.pipeline[0]?.nameSpan ?? FILE_START, 'no-input', 'no input shape: the model needs [timesteps, features]', "add a line such as 'input [784, 1]' (null timesteps for any length), or pass the input shape to the compiler");
+    return undefined;
+  }
+  let ok = true;
+  if (decl.timesteps !== null && !(Number.isInteger(decl.timesteps) && decl.timesteps >= 1)) {
+    report(decl.timestepsSpan, 'bad-input', `timesteps must be a whole number >= 1 or null (got ${decl.timestepsRaw})`);
+    ok = false;
+  }
+  if (!(Number.isInteger(decl.features) && decl.features >= 1)) {
+    report(decl.featuresSpan, 'bad-input', `features must be a whole number >= 1 (got ${decl.featuresRaw})`);
+    ok = false;
+  }
+  if (decl.dtype && !['float32', 'int32'].includes(decl.dtype.name)) {
+    report(decl.dtype.span, 'bad-input', `input dtype must be float32 or int32 (got ${decl.dtype.name})`);
+  }
+  if (!ok) return undefined;
+  if (given) {
+    const [gt, gf] = given;
+    if (gf !== decl.features || (gt !== null && decl.timesteps !== null && gt !== decl.timesteps)) {
+      report(decl.span, 'input-mismatch', `this file's input [${decl.timestepsRaw}, ${decl.featuresRaw}] does not match the data's [${gt}, ${gf}]`, `change it to 'input [${gt}, ${gf}]' or remove it`);
+      return undefined;
+    }
+    return [decl.timesteps ?? gt, decl.features];
+  }
+  return [decl.timesteps, decl.features];
+}
+
+/**
+ * Bind a stage's arguments to option names: positional ones by the plugin's
+ * `positional` list, then named ones. Reports misplaced, surplus and duplicate options
+ * and values that are not plain (calls).
+ */
+function bindArgs(stage: Stage, positional: string[], report: (span: Span, code: string, msg: string, hint?: string) => void): BoundStage {
+  const options: Record<string, unknown> = {};
+  const where = new Map<string, Arg>();
+  let index = 0;
+  let sawNamed = false;
+  for (const arg of stage.args ?? []) {
+    let name = arg.name;
+    if (name === undefined) {
+      if (sawNamed) {
+        report(arg.span, 'positional-after-named', `positional option after a named one in ${stage.name}(…)`, 'put positional options first, or name this one');
+        continue;
+      }
+      name = positional[index++];
+      if (name === undefined) {
+        const takes = positional.length ? `at most ${positional.length} positional option${positional.length > 1 ? 's' : ''} (${positional.join(', ')})` : 'no positional options';
+        report(arg.span, 'too-many-positional', `${stage.name} takes ${takes}`, 'name the option, e.g. name: value');
+        continue;
+      }
+    } else sawNamed = true;
+    if (where.has(name)) {
+      report(arg.nameSpan ?? arg.span, 'duplicate-option', `option '${name}' is given twice`, 'remove one');
+      continue;
+    }
+    const plain = plainValue(arg.value);
+    if (!plain.ok) {
+      report(plain.span, 'bad-option', `option '${name}' must be a plain value, not a call '${plain.name}(…)'`, `write ${name}: ${plain.name} for a name`);
+      continue;
+    }
+    options[name] = plain.value;
+    where.set(name, arg);
+  }
+  return { stage, options, where };
+}
+
+/** Map an options error (`options.units`, `options.sizes[1]`) back to the source. */
+function optionDiagnostics(err: unknown, bound: BoundStage, report: (span: Span, code: string, msg: string, hint?: string) => void): void {
+  if (!(err instanceof CellstackError)) {
+    report(bound.stage.nameSpan, 'bad-option', `${bound.stage.name}: ${err instanceof Error ? err.message : String(err)}`);
+    return;
+  }
+  const all = ((err as CellstackError & { all?: CellstackError[] }).all ?? [err]);
+  const seen = new Set<string>();
+  for (const e of all) {
+    if (seen.has(e.path)) continue;
+    seen.add(e.path);
+    const m = /^options(?:\.([^.[]+))?((?:\[\d+\])*)/.exec(e.path);
+    const name = m?.[1];
+    const indices = [...(m?.[2] ?? '').matchAll(/\[(\d+)\]/g)].map((x) => Number(x[1]));
+    const arg = name ? bound.where.get(name) : undefined;
+    const field = e.path.replace(/^options\.?/, '');
+    if (/^unknown option/.test(e.detail)) {
+      report(arg?.nameSpan ?? arg?.span ?? bound.stage.nameSpan, 'unknown-option', `${bound.stage.name}: ${e.detail}`, e.hint);
+    } else if (/^is required/.test(e.detail)) {
+      report(bound.stage.nameSpan, 'missing-option', `${bound.stage.name} option '${field}' ${e.detail}`, e.hint ?? `write ${bound.stage.name}(${field}: …)`);
+    } else {
+      const span = arg ? spanAt(arg, indices) : bound.stage.nameSpan;
+      report(span, 'bad-option', field ? `${bound.stage.name} option '${field}' ${e.detail}` : `${bound.stage.name}: ${e.detail}`, e.hint);
+    }
+  }
+}
+
+function unknownName(stage: Stage, cells: string[], report: (span: Span, code: string, msg: string, hint?: string) => void): void {
+  const name = stage.name;
+  const builtins = Object.keys(BUILTINS);
+  const guess = closest(name, [...cells, ...builtins]);
+  const list = `registered cells: ${cells.join(', ') || '(none)'}`;
+  if (POOLING_WORDS.has(name.toLowerCase()) || (guess && POOLING.includes(guess))) {
+    report(stage.nameSpan, 'unknown-pooling', `unknown pooling '${name}'; a sequence is pooled over time with 'last' or 'mean'`, guess && POOLING.includes(guess) ? `did you mean ${guess}?` : "use 'last' (the final step) or 'mean' (the average over steps)");
+  } else if (guess && builtins.includes(guess) && !cells.includes(guess)) {
+    report(stage.nameSpan, 'unknown-layer', `unknown layer '${name}'; layers: ${builtins.join(', ')}; ${list}`, `did you mean ${guess}?`);
+  } else {
+    report(stage.nameSpan, 'unknown-cell', `unknown cell '${name}'; ${list}`, guess ? `did you mean ${guess}?` : "load the cell's package with use \"<package>\" (and allow it)");
+  }
+}
+
+/**
+ * The semantic pass: names, options (each cell's JSON schema through its plugin),
+ * repeat counts, layer order and shapes, and the train block. Produces the IR when
+ * there are no errors, so toIR and check can never disagree.
+ */
+export function analyze(ast: SpecAST, opts: { runtime: Runtime; file?: string; input?: InputShape }): Analysis {
+  const file = opts.file ?? ast.file ?? DEFAULT_FILE;
+  const rt = opts.runtime;
+  const out: Diagnostic[] = [];
+  const report = (span: Span, code: string, message: string, hint?: string) => out.push(diagnostic(file, span, code, message, hint));
+  const warn = (span: Span, code: string, message: string, hint?: string) => out.push(diagnostic(file, span, code, message, hint, 'warning'));
+
+  const training = ast.training ? readTraining(ast.training, file, out) : undefined;
+  if (ast.pipeline.length === 0) {
+    report(FILE_START, 'no-pipeline', 'no model: the file has no pipeline', "add one, e.g. 'LSTM(64) -> last -> dense(10)'");
+    return { diagnostics: sortDiagnostics(out) };
+  }
+  const shape = inputShape(ast, opts.input, report);
+  const cellNames = rt.cells().map((c) => c.name);
+
+  // Shape tracking stops (known = false) once a layer's output size cannot be known.
+  let [T, F] = shape ?? [null, 0];
+  let known = shape !== undefined;
+  let pooled: Stage | undefined;
+  let seenCell = false;
+  const layers: LayerIR[] = [];
+
+  ast.pipeline.forEach((stage, i) => {
+    const repeat = stage.repeat;
+    if (repeat && !(Number.isInteger(repeat.value) && repeat.value >= 1)) {
+      report(repeat.span, 'bad-repeat', `repeat count must be a whole number >= 1 (got ${repeat.raw})`, `write e.g. ${stage.name} x${Math.max(1, Math.round(repeat.value) || 1)}`);
+    }
+    const builtin = BUILTINS[stage.name];
+    if (builtin) {
+      if (repeat) report(repeat.span, 'bad-repeat', `only cells repeat; '${stage.name}' cannot take ${repeat.raw}`, `write '-> ${stage.name}' as often as you need it`);
+      const bound = bindArgs(stage, builtin.positional, report);
+      // `dense` without units keeps the input's width (sequence-to-sequence models).
+      if (stage.name === 'dense' && !('units' in bound.options)) bound.options.units = known ? F : 1;
+      try {
+        validate(builtin.schema, bound.options, 'options');
+      } catch (e) {
+        optionDiagnostics(e, bound, report);
+      }
+      layers.push(layerOf(bound, undefined));
+      switch (stage.name) {
+        case 'last':
+        case 'mean':
+          if (pooled) report(stage.nameSpan, 'pooling-twice', `'${stage.name}' pools over time, but '${pooled.name}' (line ${pooled.nameSpan.line}) already did`, 'pool once, after the last cell');
+          pooled = stage;
+          T = null;
+          return;
+        case 'dense':
+          if (!pooled && !seenCell) {
+            warn(stage.nameSpan, 'dense-before-cell', "'dense' before any cell acts on each time step of the raw input", "if you meant a classifier, put it after the cells and a pooling: '… -> last -> dense(…)'");
+          }
+          if (typeof bound.options.units === 'number') F = bound.options.units;
+          else known = false;
+          return;
+        case 'embedding':
+          if (i !== 0) report(stage.nameSpan, 'embedding-not-first', 'an embedding must be the first layer', 'move it to the start of the pipeline');
+          else if (known && F !== 1) report(ast.input?.featuresSpan ?? stage.nameSpan, 'embedding-input', `an embedding reads one token id per step: the input must be [timesteps, 1] (got ${F} features)`);
+          if (typeof bound.options.dim === 'number') F = bound.options.dim;
+          else known = false;
+          return;
+        default:
+          return;
+      }
+    }
+
+    const plugin: CellPlugin | undefined = rt.has(stage.name) ? rt.cell(stage.name) : undefined;
+    if (!plugin) {
+      unknownName(stage, cellNames, report);
+      known = false;
+      return;
+    }
+    seenCell = true;
+    const bound = bindArgs(stage, plugin.positional ?? [], report);
+    if (pooled) {
+      report(stage.nameSpan, 'cell-after-pooling', `${stage.name} needs a sequence, but '${pooled.name}' (line ${pooled.nameSpan.line}) already pooled over time`, 'move the pooling after the last cell');
+    }
+    layers.push(layerOf(bound, repeat && Number.isInteger(repeat.value) ? repeat.value : undefined));
+    const ctx = known ? { inputSize: F, timesteps: T } : undefined;
+    try {
+      const full = plugin.resolveOptions(bound.options, 'options', ctx);
+      if (!ctx) return;
+      const outSize = plugin.create(full, ctx).outputSize;
+      // Later copies of a repeated cell see its own output size.
+      if (repeat && repeat.value > 1 && outSize !== F) plugin.resolveOptions(bound.options, 'options', { inputSize: outSize, timesteps: T });
+      F = outSize;
+    } catch (e) {
+      optionDiagnostics(e, bound, report);
+      known = false;
+    }
+  });
+
+  if (hasErrors(out) || !shape) return { diagnostics: sortDiagnostics(out), training };
+  const ir: ModelIR = { input: { shape }, layers };
+  if (ast.input?.dtype) ir.input.dtype = ast.input.dtype.name as 'float32' | 'int32';
+  if (training?.seed !== undefined) ir.seed = training.seed;
+  // The runtime's own resolution is the final word; map anything it still finds back to the source.
+  try {
+    rt.resolve(ir);
+  } catch (e) {
+    const path = e instanceof CellstackError ? e.path : '';
+    const m = /^layers\[(\d+)\]/.exec(path);
+    const stage = m ? ast.pipeline[Number(m[1])] : undefined;
+    const message = e instanceof CellstackError ? e.detail : String(e);
+    report(stage?.nameSpan ?? ast.input?.span ?? FILE_START, 'invalid-model', message, e instanceof CellstackError ? e.hint : undefined);
+    return { diagnostics: sortDiagnostics(out), training };
+  }
+  return { diagnostics: sortDiagnostics(out), ir, training };
+}
+
+/** Semantic diagnostics of a parsed file (errors and warnings), given the registered cells. */
+export function check(ast: SpecAST, opts: { runtime: Runtime; file?: string; input?: InputShape }): Diagnostic[] {
+  return analyze(ast, opts).diagnostics;
+}

@@ -1,0 +1,47 @@
+import { createToken, Lexer, type TokenType } from 'chevrotain';
+
+/**
+ * The .rnn tokens. Whitespace (newlines included) is insignificant: statements are
+ * told apart by their first token, so a pipeline may span lines freely. Comments go
+ * to their own group so the formatter can keep them.
+ */
+export const WhiteSpace = createToken({ name: 'WhiteSpace', pattern: /[ \t\r\n\f\v\u00a0\ufeff]+/, group: Lexer.SKIPPED });
+export const Comment = createToken({ name: 'Comment', pattern: /#[^\n\r]*/, group: 'comments' });
+
+/** Letters, digits and '_', with single '-' inside (`UR-LSTM`), never before '>' (`->`). */
+export const Identifier = createToken({ name: 'Identifier', pattern: /[A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)*/, label: 'a name' });
+/** `x16`; `x1.5` lexes too so the checker can say what is wrong with it. `x16abc` stays a name. */
+export const Repeat = createToken({ name: 'Repeat', pattern: /x[0-9]+(?:\.[0-9]+)?/, longer_alt: Identifier, label: "a repeat count like 'x4'" });
+
+const keyword = (name: string, word: string) =>
+  createToken({ name, pattern: new RegExp(word), longer_alt: Identifier, label: `'${word}'` });
+export const Use = keyword('Use', 'use');
+export const Input = keyword('Input', 'input');
+export const Train = keyword('Train', 'train');
+export const True = keyword('True', 'true');
+export const False = keyword('False', 'false');
+export const Null = keyword('Null', 'null');
+
+export const NumberLiteral = createToken({ name: 'NumberLiteral', pattern: /-?(?:[0-9]+(?:\.[0-9]+)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?/, label: 'a number' });
+export const StringLiteral = createToken({ name: 'StringLiteral', pattern: /"(?:[^"\\\n\r]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/, label: 'a string' });
+/** A string with no closing quote on its line: lexed so it can be reported as such. */
+export const UnterminatedString = createToken({ name: 'UnterminatedString', pattern: /"(?:[^"\\\n\r]|\\.)*/, label: 'a string' });
+
+export const Arrow = createToken({ name: 'Arrow', pattern: /->/, label: "'->'" });
+export const LParen = createToken({ name: 'LParen', pattern: /\(/, label: "'('" });
+export const RParen = createToken({ name: 'RParen', pattern: /\)/, label: "')'" });
+export const LBracket = createToken({ name: 'LBracket', pattern: /\[/, label: "'['" });
+export const RBracket = createToken({ name: 'RBracket', pattern: /]/, label: "']'" });
+export const LBrace = createToken({ name: 'LBrace', pattern: /\{/, label: "'{'" });
+export const RBrace = createToken({ name: 'RBrace', pattern: /}/, label: "'}'" });
+export const Comma = createToken({ name: 'Comma', pattern: /,/, label: "','" });
+export const Colon = createToken({ name: 'Colon', pattern: /:/, label: "':'" });
+
+/** Order matters: keywords and repeat counts before names, complete strings before broken ones. */
+export const allTokens: TokenType[] = [
+  WhiteSpace, Comment, Arrow, NumberLiteral, StringLiteral, UnterminatedString,
+  Use, Input, Train, True, False, Null, Repeat, Identifier,
+  LParen, RParen, LBracket, RBracket, LBrace, RBrace, Comma, Colon,
+];
+
+export const lexer = new Lexer(allTokens, { positionTracking: 'full', ensureOptimizations: false });

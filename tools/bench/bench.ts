@@ -1,0 +1,96 @@
+/**
+ * Training/inference throughput of a cellstack model (a benchmark, never a test).
+ * Prints one JSON line: steps/s, tokens/s, peak RSS, tensor count.
+ *
+ *   npx tsx --conditions=@cellstack/source tools/bench/bench.ts --workload W1 --cell STAR --backend wasm
+ *   npx tsx --conditions=@cellstack/source tools/bench/bench.ts --ir model.json --seq 100 --batch 32
+ *
+ * Workloads (research/perf-notes.md): W1 = T 100, batch 32, one-hot 10, 1 layer of 128, dense 10 per step,
+ * softmax CE, Adam; W2 = the same with 4 layers of 64; W3 = W1 forward only.
+ */
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import * as tf from '@tensorflow/tfjs-core';
+import { createOptimizer, createRuntime, type BackendChoice, type CellPlugin, type ModelIR } from '@cellstack/core';
+
+const CELL_PACKAGES = ['@cellstack/cell-nru', '@cellstack/cell-ur', '@cellstack/cell-star', '@cellstack/cell-rru', '@cellstack/cell-dmu'];
+
+const { values: args } = parseArgs({
+  options: {
+    workload: { type: 'string', default: 'W1' },
+    cell: { type: 'string', default: 'LSTM' },
+    options: { type: 'string', default: '{}' },
+    ir: { type: 'string' },
+    seq: { type: 'string' },
+    batch: { type: 'string' },
+    backend: { type: 'string', default: 'wasm' },
+    steps: { type: 'string', default: '5' },
+    warmup: { type: 'string', default: '2' },
+  },
+});
+
+const workloads = {
+  W1: { layers: 1, units: 128, train: true },
+  W2: { layers: 4, units: 64, train: true },
+  W3: { layers: 1, units: 128, train: false },
+} as const;
+
+async function main() {
+  const rt = await createRuntime({ backend: args.backend as BackendChoice });
+  for (const pkg of CELL_PACKAGES) {
+    try {
+      const mod = (await import(pkg)) as { cells?: CellPlugin[] };
+      for (const c of mod.cells ?? []) rt.use(c);
+    } catch {
+      // package not built or not installed: its cells are simply not benchmarked
+    }
+  }
+  const w = workloads[args.workload as keyof typeof workloads];
+  if (!w && !args.ir) throw new Error(`--workload must be one of ${Object.keys(workloads).join(', ')}`);
+  const T = Number(args.seq ?? 100);
+  const B = Number(args.batch ?? 32);
+  const ir: ModelIR = args.ir
+    ? JSON.parse(await readFile(args.ir, 'utf8'))
+    : {
+        input: { shape: [T, 10] },
+        layers: [{ cell: args.cell, options: { units: w.units, ...JSON.parse(args.options) }, repeat: w.layers }, { type: 'dense', units: 10, activation: 'softmax' }],
+        seed: 1,
+      };
+  const train = args.ir ? true : w.train;
+  const model = rt.build(ir);
+  const [inT, F] = ir.input.shape;
+  const steps = Number(inT ?? T);
+  const outShape = model.outputs[0].shape;
+  model.compile({ optimizer: createOptimizer(model, { learningRate: 1e-3, clipNorm: 1 }), loss: 'categoricalCrossentropy' });
+  const x = tf.cast(tf.oneHot(tf.randomUniform([B, steps], 0, F, 'int32', 1), F), 'float32') as tf.Tensor3D;
+  const y = tf.oneHot(tf.randomUniform(outShape.length === 3 ? [B, steps] : [B], 0, outShape[outShape.length - 1] as number, 'int32', 2), outShape[outShape.length - 1] as number);
+  const once = async () => {
+    if (train) await model.trainOnBatch(x, y);
+    else tf.dispose(model.predict(x) as tf.Tensor);
+  };
+  for (let i = 0; i < Number(args.warmup); i++) await once();
+  const n = Number(args.steps);
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) await once();
+  const seconds = (performance.now() - t0) / 1000;
+  console.log(
+    JSON.stringify({
+      workload: args.ir ? 'custom' : args.workload,
+      cell: args.ir ? 'custom' : args.cell,
+      mode: train ? 'train' : 'infer',
+      backend: rt.backend.name,
+      seq: steps,
+      batch: B,
+      params: model.countParams(),
+      stepsPerSec: +(n / seconds).toFixed(3),
+      tokensPerSec: Math.round((n * B * steps) / seconds),
+      peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+      numTensors: tf.memory().numTensors,
+    }),
+  );
+}
+
+main().catch((e) => {
+  console.error(`bench: ${(e as Error).message}`);
+  process.exit(1);
+});
