@@ -52,9 +52,11 @@ function headLayout({ memory: M, heads: k, outerProduct }: Pick<NRUOptions, 'mem
  *   α, β = relu?(W_α u + b_α), relu?(W_β u + b_β) ∈ R^k
  *   v^w_i, v^e_i = L5-normalised relu?(outer-product directions) ∈ R^M
  *   m_t = m_{t−1} + reduce_i(α_i v^w_i − β_i v^e_i)   (reduce = mean or sum over heads)
- * Parameters: kernel [F, H(+D)] (x rows of the h map, and of the heads with 'xhm'),
- * recurrent [H+M, H] (h rows then m rows), bias [H], headKernel [H+M, D] (h_t rows then
- * m rows; columns α | β | p^w q^w | p^e q^e), headBias [D], and lnGain/lnBias [H].
+ * Parameters (the authors' five nn.Linear maps, regrouped by what they multiply):
+ *   kernel [F, H(+D)]: x_t → h (and → heads with 'xhm'); recurrent [H, H]: h_{t−1} → h;
+ *   memoryKernel [M, H+D]: m_{t−1} → h and → heads; bias [H]; headKernel [H, D]: h_t → heads;
+ *   headBias [D]; lnGain, lnBias [H] with layerNorm. Head columns (D = 2k + 4·|p|):
+ *   α (k) | β (k) | p^w | q^w | p^e | q^e, as the code's hm2alpha, hm2beta, hm2v_alpha, hm2v_beta.
  */
 export const NRU = defineCell<NRUOptions>({
   name: 'NRU',
@@ -101,9 +103,10 @@ export const NRU = defineCell<NRUOptions>({
     const headInit = torchLinear(xhm ? F + H + M : H + M);
     const params: Record<string, { shape: number[]; init: Init }> = {
       kernel: { shape: [F, xhm ? H + D : H], init: xhm ? init.concatLast([[H, hInit], [D, headInit]]) : hInit },
-      recurrent: { shape: [H + M, H], init: hInit },
+      recurrent: { shape: [H, H], init: hInit },
+      memoryKernel: { shape: [M, H + D], init: init.concatLast([[H, hInit], [D, headInit]]) },
       bias: { shape: [H], init: hInit },
-      headKernel: { shape: [H + M, D], init: headInit },
+      headKernel: { shape: [H, D], init: headInit },
       headBias: { shape: [D], init: headInit },
     };
     if (o.layerNorm) {
@@ -116,12 +119,12 @@ export const NRU = defineCell<NRUOptions>({
     /** Directions [B, 2k, M] (write heads then erase heads), L5-normalised per head. */
     const directions = (v: tf.Tensor2D, B: number) => {
       // v = [p^w | q^w | p^e | q^e]; each p, q holds `groups` vectors of size r.
-      const pq = tf.reshape(v, [B, 2, 2, groups, r]);
-      const p = tf.reshape(tf.slice(pq, [0, 0, 0, 0, 0], [B, 2, 1, groups, r]), [B * 2 * groups, r, 1]);
-      const q = tf.reshape(tf.slice(pq, [0, 0, 1, 0, 0], [B, 2, 1, groups, r]), [B * 2 * groups, 1, r]);
+      const [p, q] = tf.split(tf.reshape(v, [B * 2, 2 * groups * r]), 2, 1);
+      const outer = tf.mul(tf.reshape(p, [B * 2 * groups, r, 1]), tf.reshape(q, [B * 2 * groups, 1, r]));
       // Row-major vec of each r×r outer product; 'shared' cuts its s×s matrix into k rows of M.
-      const dirs = maybeRelu(tf.reshape(tf.mul(p, q), [B, 2 * k, M]));
-      const sum5 = tf.sum(tf.pow(tf.abs(dirs), 5), 2, true);
+      const dirs = maybeRelu(tf.reshape(outer, [B, 2 * k, M]));
+      const sq = tf.square(dirs);
+      const sum5 = tf.sum(tf.mul(tf.square(sq), tf.abs(dirs)), 2, true);
       return tf.div(dirs, tf.pow(tf.maximum(sum5, SUM5_FLOOR), 0.2)) as tf.Tensor3D;
     };
 
@@ -131,25 +134,26 @@ export const NRU = defineCell<NRUOptions>({
       params,
       // Input-only work: W_i x + b (and, with 'xhm', the heads' x part plus their bias).
       project: (x, p) => ({ x: tf.add(tf.matMul(x, p.kernel as tf.Tensor2D), xhm ? tf.concat([p.bias, p.headBias]) : p.bias) }),
-      step({ x }, { h, m }, p) {
+      // Signed, reduced head weights: m_t − m_{t−1} = [α, β]·sign [B,1,2k] × directions [B,2k,M].
+      begin: () => ({ sign: tf.tensor1d([...Array<number>(k).fill(scale), ...Array<number>(k).fill(-scale)]) }),
+      step({ x }, { h, m }, p, { constants }) {
         const B = h.shape[0];
-        let z = tf.matMul(tf.concat([h, m], 1), p.recurrent as tf.Tensor2D);
-        z = tf.add(z, xhm ? tf.slice(x, [0, 0], [B, H]) : x);
+        // m_{t−1} feeds both h and the heads: one matmul for both.
+        const [mh, mv] = tf.split(tf.matMul(m, p.memoryKernel as tf.Tensor2D), [H, D], 1);
+        const [xh, xv] = xhm ? tf.split(x, [H, D], 1) : [x, p.headBias];
+        let z = tf.add(tf.add(xh, mh), tf.matMul(h, p.recurrent as tf.Tensor2D));
         if (o.layerNorm) {
           const { mean, variance } = tf.moments(z, 1, true);
           z = tf.add(tf.mul(tf.div(tf.sub(z, mean), tf.sqrt(tf.add(variance, LN_EPS))), p.lnGain), p.lnBias);
         }
         const h2 = tf.relu(z) as tf.Tensor2D;
-        let u = tf.matMul(tf.concat([h2, m], 1), p.headKernel as tf.Tensor2D);
-        u = tf.add(u, xhm ? tf.slice(x, [0, H], [B, D]) : p.headBias);
-        const [alpha, beta, v] = tf.split(u, [k, k, D - 2 * k], 1);
-        const a = maybeRelu(alpha);
-        const b = maybeRelu(beta);
-        // One batched matmul: [α, −β]·scale [B,1,2k] × directions [B,2k,M] = Σ α_i v^w_i − β_i v^e_i.
-        const coef = tf.reshape(tf.mul(tf.concat([a, tf.neg(b)], 1), scale), [B, 1, 2 * k]);
-        const write = tf.reshape(tf.matMul(coef as tf.Tensor3D, directions(v as tf.Tensor2D, B)), [B, M]);
-        const m2 = tf.add(m, write) as tf.Tensor2D;
-        return { output: h2, state: { h: h2, m: m2 }, signals: { m: m2, alpha: a, beta: b } };
+        const u = tf.add(tf.add(tf.matMul(h2, p.headKernel as tf.Tensor2D), mv), xv);
+        const [ab, v] = tf.split(u, [2 * k, D - 2 * k], 1);
+        const weights = maybeRelu(ab);
+        const coef = tf.reshape(tf.mul(weights, constants.sign), [B, 1, 2 * k]) as tf.Tensor3D;
+        const m2 = tf.add(m, tf.reshape(tf.matMul(coef, directions(v as tf.Tensor2D, B)), [B, M])) as tf.Tensor2D;
+        const [alpha, beta] = tf.split(weights, 2, 1);
+        return { output: h2, state: { h: h2, m: m2 }, signals: { m: m2, alpha, beta } };
       },
       signals: ['m', 'alpha', 'beta'],
     };

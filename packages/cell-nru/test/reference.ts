@@ -103,15 +103,18 @@ export function refStep(o: NRUOptions, w: RefWeights, x: number[], h: number[], 
 
 /** The cell's parameters (documented layout in src/nru.ts) from the five maps. */
 export function pack(o: NRUOptions, w: RefWeights, F: number): Record<string, number[][] | number[]> {
+  const H = o.hidden;
   const xhm = o.headInputs === 'xhm';
+  // Rows of the heads' maps are [x?, h_t, m_{t-1}]; rows of the h map are [x, h_{t-1}, m_{t-1}].
   const heads: Mat = w.alpha.w.map((_, i) => [...w.alpha.w[i], ...w.beta.w[i], ...w.vw.w[i], ...w.ve.w[i]]);
-  const headBias = [...w.alpha.b, ...w.beta.b, ...w.vw.b, ...w.ve.b];
+  const hx = xhm ? F : 0;
   const values: Record<string, number[][] | number[]> = {
     kernel: w.h.w.slice(0, F).map((row, i) => (xhm ? [...row, ...heads[i]] : row)),
-    recurrent: w.h.w.slice(F),
+    recurrent: w.h.w.slice(F, F + H),
+    memoryKernel: w.h.w.slice(F + H).map((row, i) => [...row, ...heads[hx + H + i]]),
     bias: w.h.b,
-    headKernel: xhm ? heads.slice(F) : heads,
-    headBias,
+    headKernel: heads.slice(hx, hx + H),
+    headBias: [...w.alpha.b, ...w.beta.b, ...w.vw.b, ...w.ve.b],
   };
   if (o.layerNorm) {
     values.lnGain = w.lnGain!;

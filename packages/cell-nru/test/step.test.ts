@@ -67,11 +67,23 @@ describe('NRU one step equals the equations (plain-JS reference)', () => {
   });
 
   it('initialises like PyTorch nn.Linear: U(±1/√fan_in), fan_in = x+h+m for h, h+m for the heads', () => {
+    // x 5, h 20, m 16, k 4: heads width D = 2·4 + 4·8 = 40.
     const cell = buildCell(NRU, { hidden: 20, memory: 16, heads: 4 }, { inputSize: 5, seed: 3 });
-    const bound = (name: string) => Math.max(...Array.from(cell.params[name].dataSync(), Math.abs));
-    for (const [name, fanIn] of [['kernel', 41], ['recurrent', 41], ['bias', 41], ['headKernel', 36], ['headBias', 36]] as const) {
-      expect(bound(name)).toBeLessThanOrEqual(1 / Math.sqrt(fanIn));
-      expect(bound(name)).toBeGreaterThan(0.8 / Math.sqrt(fanIn));
+    const absMax = (v: ArrayLike<number>) => Math.max(...Array.from(v, Math.abs));
+    const mem = cell.params.memoryKernel.arraySync() as number[][];
+    const blocks: Array<[string, number[], number]> = [
+      ['kernel', Array.from(cell.params.kernel.dataSync()), 41],
+      ['recurrent', Array.from(cell.params.recurrent.dataSync()), 41],
+      ['bias', Array.from(cell.params.bias.dataSync()), 41],
+      ['memoryKernel → h', mem.flatMap((row) => row.slice(0, 20)), 41],
+      ['memoryKernel → heads', mem.flatMap((row) => row.slice(20)), 36],
+      ['headKernel', Array.from(cell.params.headKernel.dataSync()), 36],
+      ['headBias', Array.from(cell.params.headBias.dataSync()), 36],
+    ];
+    expect(mem[0]).toHaveLength(60);
+    for (const [name, values, fanIn] of blocks) {
+      expect(absMax(values), name).toBeLessThanOrEqual(1 / Math.sqrt(fanIn));
+      expect(absMax(values), name).toBeGreaterThan(0.8 / Math.sqrt(fanIn));
     }
     cell.dispose();
   });

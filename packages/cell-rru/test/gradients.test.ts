@@ -30,7 +30,6 @@ describe('RRU gradients', () => {
       const R = randomTensor([2, 4, 2], 99);
       const loss = () => tf.tidy(() => tf.sum(tf.mul(forward(cell, x), R)) as tf.Scalar);
       const r = gradCheck(loss, { ...cell.params, x }, { eps: 1e-3 });
-      console.log("GC", seed, r.maxRelError, r.checked);
       expect(r.maxRelError, r.worst).toBeLessThan(2e-2);
       expect(r.checked).toBeGreaterThan(40);
       cell.dispose();

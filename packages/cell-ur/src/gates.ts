@@ -9,7 +9,7 @@
  *   auxiliary  — `refine` none | refine (eq. 12/16) | master (ON-LSTM, eqs 19–23).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { init as inits, type CellContext, type Init, type JsonSchema, type Params } from '@cellstack/core';
+import { init as inits, type Init, type JsonSchema, type Params } from '@cellstack/core';
 
 export type GateInit = 'standard' | 'chrono' | 'uniform';
 export type Refine = 'none' | 'refine' | 'master';
@@ -29,6 +29,10 @@ export const PRESETS: Record<Preset, { init: GateInit; refine: Refine; activatio
   'OR-': { init: 'standard', refine: 'refine', activation: 'cumax' },
 };
 
+export const PRESET_NAMES = Object.keys(PRESETS) as Preset[];
+/** The canonical preset of a (possibly lower-cased) name. */
+const presetOf = (name: string) => PRESETS[name.toUpperCase() as Preset];
+
 /** Gate options common to both cells (as the user gives them; gate axes may be absent). */
 export interface GateOptions {
   units: number;
@@ -47,9 +51,11 @@ export interface GateOptions {
 export const gateSchema: Record<string, JsonSchema> = {
   units: { type: 'integer', minimum: 1, default: 128, description: 'hidden state size d' },
   preset: {
-    enum: Object.keys(PRESETS),
+    // Lower-case forms too: tfjs's config conversion stores string values lower-cased
+    // ('UR-' → 'ur-'), so saved models must load with them.
+    enum: [...PRESET_NAMES, ...PRESET_NAMES.filter((p) => p !== p.toLowerCase()).map((p) => p.toLowerCase())],
     default: 'UR-',
-    description: "gate mechanism by the paper's Table 1 name; fills init, refine and activation unless they are given",
+    description: "gate mechanism by the paper's Table 1 name (case-insensitive); fills init, refine and activation unless they are given",
   },
   init: {
     enum: ['standard', 'chrono', 'uniform'],
@@ -98,7 +104,7 @@ export interface GateLayout {
 }
 
 export function gateLayout(o: GateOptions, inputGate: boolean): GateLayout {
-  const { init, refine, activation } = { ...PRESETS[o.preset], ...defined({ init: o.init, refine: o.refine, activation: o.activation }) };
+  const { init, refine, activation } = { ...presetOf(o.preset), ...defined({ init: o.init, refine: o.refine, activation: o.activation }) };
   const d = o.units;
   const chunk = refine === 'master' ? o.chunkSize : 1;
   const main = d / chunk;
@@ -124,7 +130,7 @@ function defined<T extends object>(o: T): Partial<T> {
 }
 
 /** Cross-option checks shared by both cells (paths relative to the options object). */
-export function validateGates(o: GateOptions, inputGate: boolean, _ctx?: CellContext): { path: string; message: string } | undefined {
+export function validateGates(o: GateOptions, inputGate: boolean): { path: string; message: string } | undefined {
   const g = gateLayout(o, inputGate);
   if (g.activation === 'cumax' && g.init !== 'standard') {
     return { path: 'init', message: `must be 'standard' with activation 'cumax' (cumax is not a sigmoid, so chrono/UGI biases do not apply; got '${g.init}')` };

@@ -39,7 +39,7 @@ export const URGRU = defineCell<URGRUOptions>({
     properties: { ...gateSchema, zh: zoneoutSchema('the state h') },
     additionalProperties: false,
   },
-  validate: (o, ctx) => validateGates(o, false, ctx),
+  validate: (o) => validateGates(o, false),
   create(o, { inputSize }) {
     const g = gateLayout(o, false);
     const H = g.units;

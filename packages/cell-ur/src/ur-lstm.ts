@@ -41,7 +41,7 @@ export const URLSTM = defineCell<URLSTMOptions>({
     properties: { ...gateSchema, zc: zoneoutSchema('the cell state c'), zh: zoneoutSchema('the hidden state h') },
     additionalProperties: false,
   },
-  validate: (o, ctx) => validateGates(o, true, ctx),
+  validate: (o) => validateGates(o, true),
   create(o, { inputSize }) {
     const g = gateLayout(o, true);
     const H = g.units;

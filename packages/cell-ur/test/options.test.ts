@@ -30,7 +30,7 @@ describe('options', () => {
 
   it.each([
     [URLSTM, { units: 0 }, 'options.units', 'must be an integer >= 1 (got 0)'],
-    [URLSTM, { preset: 'UR' }, 'options.preset', "must be one of '-' | 'C-' | 'U-' | 'R-' | 'UR-' | 'O-' | 'OM-' | 'UM-' | 'OR-' (got 'UR')"],
+    [URLSTM, { preset: 'UR' }, 'options.preset', "must be one of '-' | 'C-' | 'U-' | 'R-' | 'UR-' | 'O-' | 'OM-' | 'UM-' | 'OR-' | 'c-'"],
     [URLSTM, { init: 'ugi' }, 'options.init', "must be one of 'standard' | 'chrono' | 'uniform' (got 'ugi')"],
     [URLSTM, { refine: 'yes' }, 'options.refine', "must be one of 'none' | 'refine' | 'master' (got 'yes')"],
     [URLSTM, { activation: 'relu' }, 'options.activation', "must be one of 'sigmoid' | 'cumax' (got 'relu')"],
@@ -63,5 +63,7 @@ describe('options', () => {
   it('accepts the valid combinations: chunk size only matters for master gates', () => {
     expect(() => URLSTM.resolveOptions({ units: 10, preset: 'UR-' }, 'options', ctx)).not.toThrow();
     expect(() => URLSTM.resolveOptions({ units: 32, preset: 'C-', tmax: 50, gateBias: 'frozen' }, 'options', ctx)).not.toThrow();
+    // lower-case preset names: tfjs model files store string options lower-cased
+    expect(() => URGRU.resolveOptions({ units: 32, preset: 'om-', chunkSize: 8 }, 'options', ctx)).not.toThrow();
   });
 });

@@ -97,7 +97,7 @@ describe('options combine with the preset', () => {
     const r = runCell(cell, x, { initialState: { h: h0, c: c0 } });
     // The reference with b = 0 on the refine side: add b into the forget columns' bias instead.
     const bias = (values.bias as number[]).map((v, k) => (k < D ? v + (values.gateBias as number[])[k] : v));
-    const e = lstmStep('R-', { ...(values as never), bias, gateBias: undefined }, x[0][0], h0[0], c0[0], D, C);
+    const e = lstmStep('R-', { ...(values as object), bias, gateBias: undefined } as never, x[0][0], h0[0], c0[0], D, C);
     close(r.state.c[0], e.c, 'c');
     close(r.signals.refine[0][0], e.gates.refine!, 'refine');
     cell.dispose();

@@ -27,3 +27,10 @@ export class CliError extends Error {
 }
 
 export const usage = (message: string) => new CliError(message, EXIT.usage);
+
+/** Print a CliError: its message as one line, then its detail lines. */
+export function printError(e: CliError) {
+  const prefixed = /^error|:\d+:\d+: error|: error: /.test(e.message);
+  process.stderr.write(`${prefixed ? '' : 'error: '}${e.message}\n`);
+  for (const l of e.lines) process.stderr.write(`${l}\n`);
+}

@@ -1,3 +1,4 @@
+import * as tf from '@tensorflow/tfjs-core';
 import { createRuntime, type BackendChoice, type Runtime } from '@cellstack/core';
 
 /** The first-party cell packages the CLI registers (each exports `cells`). */
@@ -17,6 +18,8 @@ export interface CliRuntime {
  * cells` lists it as missing and a spec that needs its cells gets the DSL's diagnostic.
  */
 export async function cliRuntime(backend: BackendChoice = 'auto'): Promise<CliRuntime> {
+  // Production mode: no debug checks, and no console banners from tfjs in the user's terminal.
+  tf.enableProdMode();
   const runtime = await createRuntime({ backend });
   const loaded: string[] = [];
   const missing: CliRuntime['missing'] = [];

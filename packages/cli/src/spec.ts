@@ -1,7 +1,8 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { ModelIR, Runtime } from '@cellstack/core';
-import { compile, compileToIR, DslError, formatDiagnostic, parse, type Diagnostic, type TrainingSpec } from '@cellstack/dsl';
+import { CellstackError } from '@cellstack/core';
+import { compileToIR, DslError, formatDiagnostic, parse, type Diagnostic, type TrainingSpec } from '@cellstack/dsl';
 import type { Task } from '@cellstack/tasks';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { CliError, EXIT } from './errors.js';
@@ -51,6 +52,8 @@ export function taskOfSource(source: string, file: string): { ref: TaskRef; wher
   const v = entries.find((e) => e.key === 'task')?.value;
   if (!v || (v.kind !== 'ident' && v.kind !== 'call') || !v.name) return undefined;
   const options = Object.fromEntries((v.args ?? []).filter((a) => a.name).map((a) => [a.name!, plain(a.value)]));
+  // A data file named in a spec is relative to the spec, wherever the command runs.
+  if (typeof options.file === 'string' && !path.isAbsolute(options.file)) options.file = path.join(path.dirname(file), options.file);
   return { ref: { name: v.name, options }, where: v.span ? `${file}:${v.span.line}:${v.span.column}: ` : `${file}: ` };
 }
 
@@ -63,6 +66,8 @@ export interface CompiledSpec {
   task?: Task;
   taskRef?: TaskRef;
   fromLogits: boolean;
+  /** The seed the weights were initialised with. */
+  seed: number;
   diagnostics: Diagnostic[];
 }
 
@@ -74,9 +79,14 @@ export interface SpecOptions {
   build?: boolean;
   /** Packages allowed for `use` besides the first-party cells. */
   allow?: string[];
-  /** Without a task the model still needs an input shape (summary/check of a file without `input`). */
+  /** Fail when neither the flag nor the train block names a task. */
   requireTask?: boolean;
+  /** Seed of the weights (and, for training, the data): overrides the train block's `seed`. */
+  seed?: number;
 }
+
+/** The seed when neither a flag nor the train block gives one. */
+export const DEFAULT_SEED = 1;
 
 /**
  * Compile a spec for a task: the task (flag, else train block) fixes the input shape,
@@ -92,22 +102,32 @@ export async function compileSpec(file: string, opts: SpecOptions): Promise<Comp
   let task: Task | undefined;
   if (taskRef) task = makeTask(taskRef, fromSource?.where ?? '');
   const dslOpts = { runtime: opts.runtime, file, ...(task ? { input: task.inputShape } : {}), allow: [...CELL_PACKAGES, ...(opts.allow ?? [])], resolveFrom: path.dirname(path.resolve(file)) };
-  let result: { ir: ModelIR; model?: LayersModel; training?: TrainingSpec; diagnostics: Diagnostic[] };
+  let result: { ir: ModelIR; training?: TrainingSpec; diagnostics: Diagnostic[] };
   try {
-    result = opts.build === false ? await compileToIR(source, dslOpts) : await compile(source, dslOpts);
+    result = await compileToIR(source, dslOpts);
   } catch (e) {
     if (e instanceof DslError) throw dslFailure(file, e.diagnostics);
     throw e;
   }
   printWarnings(result.diagnostics);
+  const training = result.training ?? {};
+  const seed = opts.seed ?? training.seed ?? DEFAULT_SEED;
+  const ir = { ...result.ir, seed };
+  if (opts.build === false) return { file, source, ir, training, task, taskRef, fromLogits: false, seed, diagnostics: result.diagnostics };
+  let model: LayersModel;
+  try {
+    model = opts.runtime.build(ir);
+  } catch (e) {
+    throw new CliError(`${file}: error: could not build the model: ${e instanceof CellstackError ? e.message : (e as Error).message}`, EXIT.input);
+  }
   let fromLogits = false;
-  if (task && result.model) {
+  if (task) {
     try {
-      fromLogits = checkFit(result.model, result.ir, task, `${file}: `).fromLogits;
+      fromLogits = checkFit(model, ir, task, `${file}: `).fromLogits;
     } catch (e) {
-      result.model.dispose();
+      model.dispose();
       throw e;
     }
   }
-  return { file, source, ir: result.ir, model: result.model, training: result.training ?? {}, task, taskRef, fromLogits, diagnostics: result.diagnostics };
+  return { file, source, ir, model, training, task, taskRef, fromLogits, seed, diagnostics: result.diagnostics };
 }

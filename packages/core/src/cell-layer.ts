@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { layers, type LayerVariable } from '@tensorflow/tfjs-layers';
-import type { CellInstance, CellPlugin, Params } from './cell.js';
+import type { CellInstance, CellPlugin, JsonSchema, Params } from './cell.js';
 import { createRng, hashSeed } from './rng.js';
 import { runSequence } from './sequence.js';
 
@@ -38,7 +38,8 @@ export abstract class CellLayer extends layers.Layer {
 
   constructor(args: CellLayerArgs = {}) {
     super(args);
-    this.cellOptions = this.plugin.resolveOptions(args.options ?? {}, 'options') as Record<string, unknown>;
+    const options = restoreNames(this.plugin.schema, args.options ?? {}) as Record<string, unknown>;
+    this.cellOptions = this.plugin.resolveOptions(options, 'options') as Record<string, unknown>;
     this.returnSequences = args.returnSequences ?? true;
     this.seed = args.seed ?? Math.floor(Math.random() * 2 ** 31);
     this.supportsMasking = false;
@@ -50,7 +51,7 @@ export abstract class CellLayer extends layers.Layer {
 
   override build(inputShape: Shape | Shape[]): void {
     const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as Shape;
-    const ctx = { inputSize: shape[shape.length - 1] as number, timesteps: shape.length === 3 ? shape[1] : null };
+    const ctx = { inputSize: shape[shape.length - 1] as number, timesteps: shape.length === 3 ? shape[1] : null, seed: this.seed };
     if (shape.length !== 3 || !(ctx.inputSize > 0)) {
       throw new Error(`${this.plugin.name} layer '${this.name}' needs input [batch, time, features] with known features, got [${shape}]`);
     }
@@ -116,6 +117,33 @@ export abstract class CellLayer extends layers.Layer {
       seed: this.seed,
     };
   }
+}
+
+const norm = (s: string) => s.toLowerCase().replace(/_/g, '');
+
+/**
+ * tfjs saves layer configs in Python style: keys and string values pass through
+ * snake_case (so 'UR-' is saved as 'ur-', 'outputSize' as 'output_size'). Map such keys
+ * and enum values back to the schema's spelling; exact values pass unchanged.
+ */
+function restoreNames(schema: JsonSchema, value: unknown): unknown {
+  if (typeof value === 'string' && Array.isArray(schema.enum) && !schema.enum.includes(value)) {
+    return schema.enum.find((e) => typeof e === 'string' && norm(e) === norm(value)) ?? value;
+  }
+  if (Array.isArray(value)) return value.map((v) => restoreNames((schema.items as JsonSchema) ?? {}, v));
+  if (value && typeof value === 'object') {
+    const props = (schema.properties ?? {}) as Record<string, JsonSchema>;
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) {
+      const key = k in props ? k : (Object.keys(props).find((p) => norm(p) === norm(k)) ?? k);
+      out[key] = restoreNames(props[key] ?? {}, v);
+    }
+    return out;
+  }
+  for (const alt of [schema.anyOf, schema.oneOf]) {
+    if (Array.isArray(alt)) for (const s of alt as JsonSchema[]) if (Array.isArray(s.enum)) return restoreNames(s, value);
+  }
+  return value;
 }
 
 /** Layer seed for position `index` of a model built with `seed`. */

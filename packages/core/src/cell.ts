@@ -20,6 +20,8 @@ export interface CellContext {
   inputSize: number;
   /** Sequence length when the model fixes it (used e.g. by chrono init's default tmax). */
   timesteps: number | null;
+  /** The layer's seed, for cells that draw random numbers (zoneout, dropout masks). */
+  seed?: number;
 }
 
 /** What every step of one forward pass shares. */

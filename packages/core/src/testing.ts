@@ -30,7 +30,7 @@ export function buildCell(
   options: Record<string, unknown>,
   { inputSize, timesteps = null, seed = 1, values = {} }: { inputSize: number; timesteps?: number | null; seed?: number; values?: Record<string, Values> },
 ): BuiltCell {
-  const ctx = { inputSize, timesteps };
+  const ctx = { inputSize, timesteps, seed };
   const full = plugin.resolveOptions(options, 'options', ctx) as Record<string, unknown>;
   const cell = plugin.create(full, ctx);
   const rng = createRng(seed);

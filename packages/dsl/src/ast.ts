@@ -107,4 +107,9 @@ export interface SpecAST {
   comments: Comment[];
   /** Number of source lines (for position checks). */
   lines: number;
+  /** Where lexing or parsing failed: later passes stay quiet about names that touch these. */
+  damaged: Span[];
 }
+
+/** Do two spans overlap or touch (no character between them)? */
+export const touches = (a: Span, b: Span) => a.start <= b.end && b.start <= a.end;

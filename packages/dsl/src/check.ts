@@ -1,5 +1,5 @@
 import { CellstackError, closest, layerSchemas, validate, type CellPlugin, type JsonSchema, type LayerIR, type ModelIR, type Runtime } from '@cellstack/core';
-import type { Arg, Span, SpecAST, Stage } from './ast.js';
+import { touches, type Arg, type Span, type SpecAST, type Stage } from './ast.js';
 import { DEFAULT_FILE, diagnostic, FILE_START, hasErrors, sortDiagnostics, type Diagnostic } from './diagnostics.js';
 import { readTraining, type TrainingSpec } from './training.js';
 import { layerOf } from './to-ir.js';
@@ -135,7 +135,8 @@ function optionDiagnostics(err: unknown, bound: BoundStage, report: (span: Span,
 function unknownName(stage: Stage, cells: string[], report: (span: Span, code: string, msg: string, hint?: string) => void): void {
   const name = stage.name;
   const builtins = Object.keys(BUILTINS);
-  const guess = closest(name, [...cells, ...builtins]);
+  // Lower-case names look like layers (`lst` → last, not LSTM); others like cells.
+  const guess = closest(name, /^[a-z]/.test(name) ? [...builtins, ...cells] : [...cells, ...builtins]);
   const list = `registered cells: ${cells.join(', ') || '(none)'}`;
   if (POOLING_WORDS.has(name.toLowerCase()) || (guess && POOLING.includes(guess))) {
     report(stage.nameSpan, 'unknown-pooling', `unknown pooling '${name}'; a sequence is pooled over time with 'last' or 'mean'`, guess && POOLING.includes(guess) ? `did you mean ${guess}?` : "use 'last' (the final step) or 'mean' (the average over steps)");
@@ -155,16 +156,17 @@ export function analyze(ast: SpecAST, opts: { runtime: Runtime; file?: string; i
   const file = opts.file ?? ast.file ?? DEFAULT_FILE;
   const rt = opts.runtime;
   const out: Diagnostic[] = [];
-  const report = (span: Span, code: string, message: string, hint?: string) => out.push(diagnostic(file, span, code, message, hint));
-  const warn = (span: Span, code: string, message: string, hint?: string) => out.push(diagnostic(file, span, code, message, hint, 'warning'));
+  // Nothing is said about text that did not lex or parse: the syntax error says it already.
+  const intact = (span: Span) => !ast.damaged.some((d) => touches(d, span));
+  const report = (span: Span, code: string, message: string, hint?: string) => intact(span) && out.push(diagnostic(file, span, code, message, hint));
+  const warn = (span: Span, code: string, message: string, hint?: string) => intact(span) && out.push(diagnostic(file, span, code, message, hint, 'warning'));
 
-  const training = ast.training ? readTraining(ast.training, file, out) : undefined;
+  const training = ast.training ? readTraining(ast.training, report) : undefined;
   if (ast.pipeline.length === 0) {
     report(FILE_START, 'no-pipeline', 'no model: the file has no pipeline', "add one, e.g. 'LSTM(64) -> last -> dense(10)'");
     return { diagnostics: sortDiagnostics(out) };
   }
   const shape = inputShape(ast, opts.input, report);
-  const cellNames = rt.cells().map((c) => c.name);
 
   // Shape tracking stops (known = false) once a layer's output size cannot be known.
   let [T, F] = shape ?? [null, 0];
@@ -176,14 +178,14 @@ export function analyze(ast: SpecAST, opts: { runtime: Runtime; file?: string; i
   ast.pipeline.forEach((stage, i) => {
     const repeat = stage.repeat;
     if (repeat && !(Number.isInteger(repeat.value) && repeat.value >= 1)) {
-      report(repeat.span, 'bad-repeat', `repeat count must be a whole number >= 1 (got ${repeat.raw})`, `write e.g. ${stage.name} x${Math.max(1, Math.round(repeat.value) || 1)}`);
+      report(repeat.span, 'bad-repeat', `repeat count must be a whole number >= 1 (got ${repeat.raw})`, `the number of stacked copies, e.g. ${stage.name} x2`);
     }
     const builtin = BUILTINS[stage.name];
     if (builtin) {
       if (repeat) report(repeat.span, 'bad-repeat', `only cells repeat; '${stage.name}' cannot take ${repeat.raw}`, `write '-> ${stage.name}' as often as you need it`);
       const bound = bindArgs(stage, builtin.positional, report);
-      // `dense` without units keeps the input's width (sequence-to-sequence models).
-      if (stage.name === 'dense' && !('units' in bound.options)) bound.options.units = known ? F : 1;
+      // `dense` without units outputs as many features as the model's input has (predict/copy the input).
+      if (stage.name === 'dense' && !('units' in bound.options)) bound.options.units = shape ? shape[1] : 1;
       try {
         validate(builtin.schema, bound.options, 'options');
       } catch (e) {
@@ -217,8 +219,9 @@ export function analyze(ast: SpecAST, opts: { runtime: Runtime; file?: string; i
 
     const plugin: CellPlugin | undefined = rt.has(stage.name) ? rt.cell(stage.name) : undefined;
     if (!plugin) {
-      unknownName(stage, cellNames, report);
+      unknownName(stage, rt.cells().map((c) => c.name), report);
       known = false;
+      seenCell = true; // it may well be a cell: no advice about what comes after it
       return;
     }
     seenCell = true;
@@ -241,7 +244,7 @@ export function analyze(ast: SpecAST, opts: { runtime: Runtime; file?: string; i
     }
   });
 
-  if (hasErrors(out) || !shape) return { diagnostics: sortDiagnostics(out), training };
+  if (hasErrors(out) || !shape || ast.damaged.length) return { diagnostics: sortDiagnostics(out), training };
   const ir: ModelIR = { input: { shape }, layers };
   if (ast.input?.dtype) ir.input.dtype = ast.input.dtype.name as 'float32' | 'int32';
   if (training?.seed !== undefined) ir.seed = training.seed;

@@ -44,4 +44,4 @@ export const allTokens: TokenType[] = [
   LParen, RParen, LBracket, RBracket, LBrace, RBrace, Comma, Colon,
 ];
 
-export const lexer = new Lexer(allTokens, { positionTracking: 'full', ensureOptimizations: false });
+export const lexer = new Lexer(allTokens, { positionTracking: 'full', ensureOptimizations: true });

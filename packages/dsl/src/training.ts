@@ -1,6 +1,5 @@
 import { closest } from '@cellstack/core';
 import type { Span, TrainBlock, TrainEntry, Value } from './ast.js';
-import { diagnostic, type Diagnostic } from './diagnostics.js';
 import { plainValue } from './values.js';
 
 /** How to train: what the `train { … }` block compiles to (the CLI runs it). */
@@ -51,9 +50,8 @@ const show = (v: Value): string => {
  * Read a train block into a TrainingSpec, checking its own keys and value types.
  * Task names and task options are the CLI's to validate (it knows the tasks).
  */
-export function readTraining(block: TrainBlock, file: string, out: Diagnostic[]): TrainingSpec {
+export function readTraining(block: TrainBlock, report: (span: Span, code: string, message: string, hint?: string) => void): TrainingSpec {
   const spec: TrainingSpec = {};
-  const report = (span: Span, code: string, message: string, hint?: string) => out.push(diagnostic(file, span, code, message, hint));
   const seen = new Map<string, TrainEntry>();
   const bad = (e: TrainEntry) => report(e.value.span, 'bad-train-value', `train '${e.key}' must be ${TRAIN_KEYS[e.key].describe} (got ${show(e.value)})`);
 

@@ -1,5 +1,5 @@
 import type { CstNode, IRecognitionException, IToken } from 'chevrotain';
-import type { Arg, Comment, InputDecl, Pipeline, Span, SpecAST, Stage, Statement, TrainBlock, TrainEntry, UseDecl, Value } from './ast.js';
+import { touches, type Arg, type Comment, type InputDecl, type Pipeline, type Span, type SpecAST, type Stage, type Statement, type TrainBlock, type TrainEntry, type UseDecl, type Value } from './ast.js';
 import { DEFAULT_FILE, diagnostic, sortDiagnostics, type Diagnostic } from './diagnostics.js';
 import { parser } from './parser.js';
 import { lexer, StringLiteral, UnterminatedString } from './tokens.js';
@@ -216,6 +216,7 @@ function errorSpan(e: IRecognitionException, tokens: IToken[], source: string): 
 export function parse(source: string, opts: { file?: string } = {}): { ast?: SpecAST; diagnostics: Diagnostic[] } {
   const file = opts.file ?? DEFAULT_FILE;
   const diagnostics: Diagnostic[] = [];
+  const damaged: Span[] = [];
   const lexed = lexer.tokenize(source);
 
   for (const e of lexed.errors) {
@@ -223,11 +224,13 @@ export function parse(source: string, opts: { file?: string } = {}): { ast?: Spe
     const line = e.line ?? 1;
     const column = e.column ?? 1;
     const span = { line, column, endLine: line, endColumn: column + e.length, start: e.offset, end: e.offset + e.length };
+    damaged.push(span);
     const what = text.length === 1 ? `character ${JSON.stringify(text)}` : `characters ${JSON.stringify(text)}`;
     diagnostics.push(diagnostic(file, span, 'stray-character', `unexpected ${what}`, "names use letters, digits, '_' and '-'; comments start with '#'"));
   }
   for (const t of lexed.tokens) {
     if (t.tokenType !== UnterminatedString) continue;
+    damaged.push(tokenSpan(t));
     diagnostics.push(diagnostic(file, tokenSpan(t), 'unterminated-string', 'unterminated string: no closing \'"\' on this line', 'strings end on the line they start: "…"'));
     // Parse on as if the quote were there, to find the errors after it.
     t.tokenType = StringLiteral;
@@ -236,20 +239,22 @@ export function parse(source: string, opts: { file?: string } = {}): { ast?: Spe
 
   parser.input = lexed.tokens;
   const cst = parser.spec();
-  const reported = new Set(diagnostics.map((d) => `${d.line}:${d.column}`));
+  const broken = [...damaged];
   for (const e of parser.errors) {
     const span = errorSpan(e, lexed.tokens, source);
-    // A broken string is reported once, as such, not again as an unexpected token.
-    if (!reported.has(`${span.line}:${span.column}`)) diagnostics.push(diagnostic(file, span, 'syntax', e.message));
+    // A broken string or stray character is reported once, as such, not again as an unexpected token.
+    if (broken.some((d) => touches(d, span))) continue;
+    damaged.push(span);
+    diagnostics.push(diagnostic(file, span, 'syntax', e.message));
   }
 
   const statements = (builder.visit(cst) as Statement[] | undefined) ?? [];
-  const ast = assemble(file, source, statements, lexed.groups.comments ?? []);
-  diagnostics.push(...structure(file, statements));
+  const ast = assemble(file, source, statements, lexed.groups.comments ?? [], damaged);
+  diagnostics.push(...structure(file, statements, damaged));
   return { ast, diagnostics: sortDiagnostics(diagnostics) };
 }
 
-function assemble(file: string, source: string, statements: Statement[], commentTokens: IToken[]): SpecAST {
+function assemble(file: string, source: string, statements: Statement[], commentTokens: IToken[], damaged: Span[]): SpecAST {
   const comments: Comment[] = commentTokens.map((t) => ({ text: t.image.slice(1).trimEnd(), span: tokenSpan(t) }));
   const ofKind = <K extends Statement['kind']>(k: K) =>
     statements.filter((s): s is Extract<Statement, { kind: K }> => s.kind === k).map((s) => s.node as Extract<Statement, { kind: K }>['node']);
@@ -262,18 +267,20 @@ function assemble(file: string, source: string, statements: Statement[], comment
     training: ofKind('train')[0],
     comments,
     lines: source.split(/\r\n|\r|\n/).length,
+    damaged,
   };
 }
 
 /** File-level structure: one pipeline (a second one means a missing '->'), one input, one train block. */
-function structure(file: string, statements: Statement[]): Diagnostic[] {
+function structure(file: string, statements: Statement[], damaged: Span[]): Diagnostic[] {
   const out: Diagnostic[] = [];
   let prevStage: Stage | undefined;
   const seen = new Set<string>();
   for (const s of statements) {
     if (s.kind === 'pipeline') {
       const first = s.node.stages[0];
-      if (prevStage) {
+      // After a stray character or a syntax error, the "second pipeline" is debris of the first.
+      if (prevStage && !damaged.some((d) => touches(d, first.nameSpan))) {
         out.push(diagnostic(file, first.nameSpan, 'missing-arrow', `missing '->' between '${prevStage.name}' and '${first.name}'`, `write '${prevStage.name} -> ${first.name}'; a file has one pipeline`));
       }
       prevStage = s.node.stages[s.node.stages.length - 1];

@@ -1,0 +1,20 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { selectBackend } from '@cellstack/core';
+import { buildCell, forward, randomTensor } from '@cellstack/core/testing';
+import { LSTM } from '@cellstack/core';
+import { NRU } from './src/index.js';
+await selectBackend('wasm');
+const which = process.env.LSTM ? LSTM : NRU;
+const opts = process.env.LSTM ? { units: 16 } : { hidden: 16, memory: 16, heads: 4 };
+const cell = buildCell(which, opts, { inputSize: 10 });
+const x = randomTensor([16, 40, 10]) as tf.Tensor3D;
+const run = () => tf.tidy(() => { const { value, grads } = tf.variableGrads(() => tf.sum(tf.square(forward(cell, x))) as tf.Scalar, Object.values(cell.params)); return value; });
+run();
+const prof = await tf.profile(() => { run(); });
+const agg: Record<string, [number, number]> = {};
+for (const k of prof.kernels) { const a = (agg[k.name] ??= [0, 0]); a[0]++; a[1] += k.kernelTimeMs as number; }
+const rows = Object.entries(agg).sort((a, b) => b[1][1] - a[1][1]);
+let total = 0; for (const [, [, t]] of rows) total += t;
+console.log('kernels', prof.kernels.length, 'kernel ms', total.toFixed(1));
+for (const [n, [c, t]] of rows.slice(0, 25)) console.log(n.padEnd(20), c, t.toFixed(1));
+const t0 = performance.now(); for (let i = 0; i < 5; i++) run(); console.log('wall ms/iter', ((performance.now() - t0) / 5).toFixed(1));

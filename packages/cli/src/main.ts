@@ -1,0 +1,151 @@
+import { BACKENDS, CellstackError, type BackendChoice } from '@cellstack/core';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { compare } from './compare.js';
+import { CliError, EXIT, printError } from './errors.js';
+import { check, cells, fmt, listTasks, summary } from './tools.js';
+import { train } from './train.js';
+import { CLI_VERSION } from './version.js';
+
+const int = (min: number) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`must be a whole number >= ${min}`);
+  return n;
+};
+const positive = (v: string) => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a number > 0');
+  return n;
+};
+const collect = (v: string, all: string[] = []) => [...all, v];
+const backendOption = () => new Option('--backend <name>', 'tfjs backend: auto picks tfjs-node(-gpu) when installed, else the embedded wasm').choices(BACKENDS as string[]).default('auto');
+const progressOption = () => new Option('--progress <mode>', 'progress display: a bar on a terminal, plain lines otherwise').choices(['auto', 'bar', 'lines', 'jsonl', 'none']).default('auto');
+const allowOption = () => new Option('--allow <package>', 'allow a third-party cell package named by `use` (repeatable)').argParser(collect);
+
+/** The `cellstack` program; each action stores its exit code in `result`. */
+export function program(result: { code: number }): Command {
+  const cli = new Command('cellstack')
+    .description('Train, compare and inspect stacked recurrent models written as .rnn specs')
+    .version(CLI_VERSION)
+    .option('--debug', 'print stack traces of unexpected errors')
+    .showHelpAfterError('(run cellstack --help for usage)')
+    .exitOverride();
+
+  cli
+    .command('train')
+    .description("train a spec on its task (the spec's train block; flags override it) and write a run folder")
+    .argument('[spec]', 'the .rnn file (optional with --resume)')
+    .option('--task <task>', "task to train on, e.g. copy or 'copy(lag: 20)' (see cellstack tasks)")
+    .option('--steps <n>', 'training steps (batches)', int(1))
+    .option('--epochs <n>', 'passes over a fixed dataset (mnist, char-lm) instead of --steps', int(1))
+    .option('--batch <n>', 'batch size', int(1))
+    .option('--lr <rate>', 'learning rate', positive)
+    .addOption(new Option('--optimizer <name>', 'optimiser').choices(['adam', 'sgd', 'rmsprop', 'momentum']))
+    .option('--clip <norm>', 'clip gradients to this global norm', positive)
+    .option('--seed <n>', 'seed of the weights and the data', int(0))
+    .addOption(backendOption())
+    .option('--out <dir>', 'run folder (default runs/<spec>-<time>)')
+    .option('--resume <dir>', 'continue the run in this folder from its last checkpoint')
+    .option('--checkpoint-every <n>', 'save a checkpoint every n steps (default steps/10)', int(1))
+    .option('--val-size <n>', 'held-out examples for the final validation', int(1), 1000)
+    .addOption(progressOption())
+    .addOption(allowOption())
+    .action(async (spec: string | undefined, o) => {
+      result.code = await train(spec, o);
+    });
+
+  cli
+    .command('compare')
+    .description('train several specs on the same task, data and seeds; one chart and one table')
+    .argument('<specs...>', '.rnn files')
+    .option('--task <task>', "task for every spec (default: the first spec's train block)")
+    .option('--seeds <n>', 'seeds per spec (1..n)', int(1), 3)
+    .option('--steps <n>', 'training steps per run', int(1))
+    .option('--batch <n>', 'batch size', int(1))
+    .option('--lr <rate>', 'learning rate for every spec (default: each spec\'s own)', positive)
+    .option('--clip <norm>', 'gradient clipping for every spec', positive)
+    .addOption(backendOption())
+    .option('--out <dir>', 'output folder (default runs/compare-<time>)')
+    .option('--jobs <n>', 'runs in parallel (default: the number of CPU cores)', int(1))
+    .option('--threshold <loss>', 'loss for the "steps to reach" column (default: half the memoryless baseline)', positive)
+    .option('--val-size <n>', 'held-out examples for each final validation', int(1), 1000)
+    .addOption(progressOption())
+    .addOption(allowOption())
+    .action(async (specs: string[], o) => {
+      result.code = await compare(specs, o);
+    });
+
+  cli
+    .command('summary')
+    .description('layers, output shapes and parameter counts of a spec')
+    .argument('<spec>', '.rnn file')
+    .option('--task <task>', 'task whose data fixes the input shape (default: the train block)')
+    .addOption(allowOption())
+    .action(async (spec: string, o) => {
+      result.code = await summary(spec, o);
+    });
+
+  cli
+    .command('check')
+    .description('check specs: syntax, cells and options, shapes, and the fit to their task')
+    .argument('<specs...>', '.rnn files')
+    .option('--task <task>', 'check the fit to this task instead of each train block')
+    .addOption(allowOption())
+    .action(async (specs: string[], o) => {
+      result.code = await check(specs, o);
+    });
+
+  cli
+    .command('fmt')
+    .description('rewrite specs in canonical form')
+    .argument('<specs...>', '.rnn files')
+    .option('--check', 'only report files that are not formatted (exit 1 if any)')
+    .option('--stdout', 'print the formatted text instead of rewriting')
+    .action(async (specs: string[], o) => {
+      result.code = await fmt(specs, o);
+    });
+
+  cli
+    .command('cells')
+    .description('registered cells with their options and defaults')
+    .argument('[name]', 'one cell')
+    .option('--json', 'machine-readable output with the full JSON schemas')
+    .action(async (name: string | undefined, o) => {
+      result.code = await cells(name, o);
+    });
+
+  cli
+    .command('tasks')
+    .description('the task suite with options and defaults')
+    .argument('[name]', 'one task')
+    .action(async (name: string | undefined) => {
+      result.code = await listTasks(name);
+    });
+
+  return cli;
+}
+
+/** Run the CLI; never throws: errors become one-line messages and documented exit codes. */
+export async function main(argv: string[]): Promise<number> {
+  const result = { code: EXIT.ok as number };
+  const debug = argv.includes('--debug');
+  try {
+    await program(result).parseAsync(argv, { from: 'user' });
+    return result.code;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    if (e instanceof CliError) {
+      printError(e);
+      return e.code;
+    }
+    if (e instanceof CellstackError) {
+      process.stderr.write(`error: ${e.message}\n`);
+      return EXIT.input;
+    }
+    process.stderr.write(`internal error: ${(e as Error)?.message ?? String(e)}\n`);
+    if (debug) process.stderr.write(`${(e as Error)?.stack ?? ''}\n`);
+    else process.stderr.write('  rerun with --debug for the stack trace, and report it\n');
+    return EXIT.internal;
+  }
+}
+
+export type { BackendChoice };

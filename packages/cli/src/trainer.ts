@@ -1,0 +1,75 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { LayersModel } from '@tensorflow/tfjs-layers';
+import { createOptimizer, createRng, hashSeed, type OptimizerName } from '@cellstack/core';
+import { derivedMetrics, taskLoss, taskMetrics, type Task } from '@cellstack/tasks';
+
+export interface TrainSettings {
+  steps: number;
+  batch: number;
+  optimizer: OptimizerName;
+  learningRate: number;
+  clipNorm?: number;
+  seed: number;
+  checkpointEvery: number;
+  valSize: number;
+}
+
+/** Compile a model for a task: the task's loss (masked to the scored steps) and metrics. */
+export function compileForTask(model: LayersModel, task: Task, s: TrainSettings, fromLogits: boolean) {
+  model.compile({
+    optimizer: createOptimizer(model, { name: s.optimizer, learningRate: s.learningRate, clipNorm: s.clipNorm }),
+    loss: taskLoss(task, { fromLogits }),
+    metrics: taskMetrics(task),
+  });
+}
+
+/** The data of training step `step`: a pure function of (seed, step), so a resumed run sees the same batches. */
+export const batchRng = (seed: number, step: number) => createRng(hashSeed(seed, 'train', step));
+
+export interface StepResult {
+  loss: number;
+  metrics: Record<string, number>;
+}
+
+/** One optimisation step on the batch of `step`. Tensors are freed; the only reads are the scalars trainOnBatch returns. */
+export async function trainStep(model: LayersModel, task: Task, s: TrainSettings, step: number): Promise<StepResult> {
+  const b = task.batch(s.batch, batchRng(s.seed, step), 'train');
+  const x = tf.tensor3d(b.x, b.xShape);
+  const y = tf.tensor(b.y, b.yShape);
+  let out: number | number[];
+  try {
+    out = (await model.trainOnBatch(x, y)) as number | number[];
+  } finally {
+    tf.dispose([x, y]);
+  }
+  const [loss, ...values] = Array.isArray(out) ? out : [out];
+  const metrics: Record<string, number> = {};
+  taskMetrics(task).forEach((fn, i) => (metrics[fn.name] = values[i]));
+  return { loss, metrics: { ...metrics, ...derivedMetrics(task, loss) } };
+}
+
+/** Loss and metrics on `size` held-out examples (a seeded validation stream, or the dataset's validation split). */
+export function validate(model: LayersModel, task: Task, s: TrainSettings, fromLogits: boolean): { examples: number; loss: number; metrics: Record<string, number> } {
+  const rng = createRng(hashSeed(s.seed, 'validation'));
+  const lossFn = taskLoss(task, { fromLogits });
+  const metricFns = taskMetrics(task);
+  let done = 0;
+  let loss = 0;
+  const sums: number[] = metricFns.map(() => 0);
+  while (done < s.valSize) {
+    const n = Math.min(s.batch, s.valSize - done);
+    const b = task.batch(n, rng, 'validation');
+    const values = tf.tidy(() => {
+      const x = tf.tensor3d(b.x, b.xShape);
+      const y = tf.tensor(b.y, b.yShape);
+      const pred = model.predict(x) as tf.Tensor;
+      return tf.stack([lossFn(y, pred), ...metricFns.map((f) => f(y, pred))]).dataSync();
+    });
+    loss += values[0] * n;
+    metricFns.forEach((_, i) => (sums[i] += values[i + 1] * n));
+    done += n;
+  }
+  const metrics: Record<string, number> = {};
+  metricFns.forEach((f, i) => (metrics[f.name] = sums[i] / done));
+  return { examples: done, loss: loss / done, metrics: { ...metrics, ...derivedMetrics(task, loss / done) } };
+}
