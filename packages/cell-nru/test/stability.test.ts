@@ -26,9 +26,7 @@ describe('NRU memory stability', () => {
       const m = state.m.dataSync();
       allFinite &&= m.every(Number.isFinite) && state.h.dataSync().every(Number.isFinite);
       maxAbs = Math.max(maxAbs, ...Array.from(m, Math.abs));
-      if (process.env.NRU_VERBOSE) console.log(chunk, maxAbs);
     }
-    if (process.env.NRU_VERBOSE) console.log(`max |m| after 2000 steps: ${maxAbs}`);
     expect(allFinite).toBe(true);
     // Finite is the paper's check; also record that the memory did move (it is not stuck at 0).
     expect(maxAbs).toBeGreaterThan(0.1);

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { defineCell, init, type Init, type ParamSpec } from '@cellstack/core';
+import { createRng, defineCell, hashSeed, init, type Init, type ParamSpec } from '@cellstack/core';
 
 export type RRUNormalize = 'rms' | 'l2' | 'none';
 export type RRUDropoutMask = 'step' | 'sequence';
@@ -109,7 +109,7 @@ export const RRU = defineCell<RRUOptions>({
     }
     return undefined;
   },
-  create(o, { inputSize: m }) {
+  create(o, { inputSize: m, seed }) {
     const n = o.units;
     const p = o.outputSize;
     const g = middleWidth(o.q, m, n);
@@ -136,7 +136,10 @@ export const RRU = defineCell<RRUOptions>({
       const sq = o.normalize === 'rms' ? tf.mean(tf.square(v), -1, true) : tf.sum(tf.square(v), -1, true);
       return tf.mul(v, tf.rsqrt(tf.add(sq, EPS)));
     };
-    const dropMask = (batch: number) => tf.mul(tf.floor(tf.add(tf.randomUniform([batch, g]), keep)), 1 / keep);
+    // Masks drawn from the layer's seed (a fresh tf seed per mask), so training with dropout is reproducible.
+    const maskRng = createRng(hashSeed(seed ?? Math.floor(Math.random() * 2 ** 31), 'rru-dropout'));
+    const dropMask = (batch: number) =>
+      tf.mul(tf.floor(tf.add(tf.randomUniform([batch, g], 0, 1, 'float32', maskRng.int(2 ** 31)), keep)), 1 / keep);
 
     return {
       state: { h: n },

@@ -136,6 +136,21 @@ describe('RRU behaviour', () => {
       });
     });
 
+    it('draws its masks from the layer seed (reproducible training)', () => {
+      const run = (seed: number) => {
+        const cell = buildCell(RRU, { units: 3, outputSize: 2, dropout: 0.5 }, { inputSize: 2, seed });
+        cell.params.Z.assign(tf.fill([3], 0.5));
+        const x = randomArray3(2, 4, 2, 1);
+        const out = [runCell(cell, x, { training: true }).outputs, runCell(cell, x, { training: true }).outputs];
+        cell.dispose();
+        return out;
+      };
+      const [a1, a2] = run(5);
+      const [b1] = run(5);
+      expect(b1).toEqual(a1); // same seed, same masks
+      expect(a2).not.toEqual(a1); // a fresh mask for every forward pass
+    });
+
     it('is inactive at inference', () => {
       const a = buildCell(RRU, { units: 3, outputSize: 2, dropout: 0.7 }, { inputSize: 2, seed: 4 });
       const b = buildCell(RRU, { units: 3, outputSize: 2, dropout: 0 }, { inputSize: 2, seed: 4 });

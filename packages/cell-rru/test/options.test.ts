@@ -30,8 +30,8 @@ describe('RRU options', () => {
     [{ normalize: 'layer' }, /^options\.normalize: must be one of 'rms' \| 'l2' \| 'none' \(got 'layer'\)/],
     [{ sScale: 0 }, /^options\.sScale: must be a number > 0 \(got 0\)/],
     [{ singleZ: 'yes' }, /^options\.singleZ: must be true or false/],
-    [{ dropout: 1 }, /^options\.dropout: must be a number >= 0 < 1 \(got 1\)/],
-    [{ dropout: -0.1 }, /^options\.dropout: must be a number >= 0 < 1 \(got -0\.1\)/],
+    [{ dropout: 1 }, /^options\.dropout: must be a number in \[0, 1\) \(got 1\)/],
+    [{ dropout: -0.1 }, /^options\.dropout: must be a number in \[0, 1\) \(got -0\.1\)/],
     [{ dropoutMask: 'time' }, /^options\.dropoutMask: must be one of 'step' \| 'sequence' \(got 'time'\)/],
     [{ gates: 2 }, /^options\.gates: unknown option 'gates'; allowed: units, outputSize, q, reluLayers, normalize, sScale, singleZ, dropout, dropoutMask/],
   ];

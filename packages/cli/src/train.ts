@@ -9,7 +9,7 @@ import { checkFit } from './fit.js';
 import { createProgress, duration, type ProgressMode, type Tick } from './progress.js';
 import { defaultRunDir, RunFolder, type MetricsLine } from './run-folder.js';
 import { cliRuntime } from './runtime.js';
-import { compileSpec } from './spec.js';
+import { compileSpec, readUserFile } from './spec.js';
 import { makeTask, parseTaskFlag, showTask, type TaskRef } from './task-ref.js';
 import { compileForTask, trainStep, validate, type TrainSettings } from './trainer.js';
 import { versions } from './version.js';
@@ -74,6 +74,7 @@ export async function train(specFile: string | undefined, flags: TrainFlags): Pr
     throw usage(`'${folder.dir}' already holds a run; continue it with --resume ${folder.dir}, or choose another --out`);
   }
   const previous = flags.resume ? await folder.readJson<RunRecord>('run.json') : undefined;
+  if (!previous) await readUserFile(specFile!); // fail fast, before the backend starts
   const backend = previous && flags.backend === 'auto' ? previous.backend.requested : flags.backend;
   const { runtime } = await cliRuntime(backend);
   log(`backend: ${runtime.backend.name} — ${runtime.backend.reason}`);

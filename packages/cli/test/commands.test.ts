@@ -44,7 +44,7 @@ describe('summary, check, fmt, cells, tasks (in process)', () => {
     expect(stderr).toMatch(new RegExp(`${opt}:4:9: error: task.lag: must be an integer >= 1 \\(got 0\\)`));
     expect(stderr).toContain('4 of 5 file(s) with errors');
     expect(await main(['check', good, '--task', 'adding(length: 5)'])).toBe(1);
-    expect(stderr).toMatch(/its input has 10 features per step, the task's data has 2/);
+    expect(stderr).toMatch(/good\.rnn:1:1: error: this file's input \[null, 10\] does not match the data's \[5, 2\]/);
   });
 
   it('fmt: --check reports, fmt rewrites to the canonical form, then --check passes', async () => {
@@ -79,6 +79,17 @@ describe('summary, check, fmt, cells, tasks (in process)', () => {
       expect(stdout).toMatch(new RegExp(`^${t} — `, 'm'));
     }
     expect(stdout).toMatch(/^ {2}lag\s+default 100\s+Lag T/m);
+  });
+});
+
+describe('examples/', () => {
+  it('every example spec compiles and fits its task', async () => {
+    const { readdirSync } = await import('node:fs');
+    const root = join(import.meta.dirname, '../../../examples');
+    const files = readdirSync(root, { recursive: true }).map(String).filter((f) => f.endsWith('.rnn')).map((f) => join(root, f));
+    expect(files.length).toBeGreaterThanOrEqual(20);
+    expect(await main(['check', ...files])).toBe(0);
+    expect(stdout.match(/^ok {2}/gm)).toHaveLength(files.length);
   });
 });
 

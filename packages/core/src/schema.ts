@@ -43,7 +43,9 @@ export function describeSchema(s: JsonSchema | undefined): string {
     const hi = s.maximum as number | undefined;
     const xlo = s.exclusiveMinimum as number | undefined;
     const xhi = s.exclusiveMaximum as number | undefined;
-    if (lo !== undefined && hi !== undefined) return `${noun} in [${lo}, ${hi}]`;
+    const from = lo !== undefined ? `[${lo}` : xlo !== undefined ? `(${xlo}` : undefined;
+    const to = hi !== undefined ? `${hi}]` : xhi !== undefined ? `${xhi})` : undefined;
+    if (from && to) return `${noun} in ${from}, ${to}`;
     const parts: string[] = [];
     if (lo !== undefined) parts.push(`>= ${lo}`);
     if (xlo !== undefined) parts.push(`> ${xlo}`);

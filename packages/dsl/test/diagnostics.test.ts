@@ -30,7 +30,7 @@ const cases: Case[] = [
   { what: 'enum value given as a name', source: `${I}STAR(init: normal)`, at: '2:12 bad-option', message: /must be one of 'glorot' \| 'uniform' \(got 'normal'\)/ },
   { what: 'array item out of range points at the item', source: `${I}STAR(decays: [0.5, 2])`, at: '2:20 bad-option', end: '2:21', message: /option 'decays\[1\]' must be a number in \[0, 1\] \(got 2\)/ },
   { what: 'a cross-option check of the plugin (validate) maps to its option', source: `${I}RRU(outputSize: 0)`, at: '2:17 bad-option', message: /RRU option 'outputSize'/ },
-  { what: 'built-in layer option out of range', source: `${I}LSTM -> dropout(1.5)`, at: '2:17 bad-option', message: /^dropout option 'rate' must be a number >= 0 < 1 \(got 1.5\)$/ },
+  { what: 'built-in layer option out of range', source: `${I}LSTM -> dropout(1.5)`, at: '2:17 bad-option', message: /^dropout option 'rate' must be a number in \[0, 1\) \(got 1.5\)$/ },
   { what: 'missing required option', source: `input [5, 1]\nembedding(dim: 4) -> LSTM`, at: '2:1 missing-option', message: /^embedding option 'vocab' is required/ },
   { what: 'unterminated string', source: `${I}STAR(init: "abc) -> last`, at: '2:12 unterminated-string', end: '2:25', message: /unterminated string/ },
   { what: 'stray characters (one report for a run)', source: `${I}LSTM(8) -> l@@st`, at: '2:13 stray-character', end: '2:15', message: /unexpected characters "@@"/ },
