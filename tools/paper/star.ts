@@ -89,10 +89,10 @@ const compiled = (arm: Arm, depth: number, width: number, timesteps: number) => 
 const cellLayers = (model: LayersModel) => model.layers.filter((l) => l.getClassName().startsWith('cellstack.'));
 const crossEntropy = (p: tf.Tensor, y: tf.Tensor) => tf.neg(tf.mean(tf.sum(tf.mul(y, tf.log(tf.add(p, 1e-7))), 1))) as tf.Scalar;
 
-const STAR_PAPER: Arm = { label: 'STAR (paper form, chrono)', cell: 'STAR' };
-const STAR_CODE: Arm = { label: "STAR (authors' code form, chrono)", cell: 'STAR', options: { variant: 'official' } };
-const STAR_NO_CHRONO: Arm = { label: 'STAR (paper form, b_k = 0)', cell: 'STAR', options: { chrono: false } };
-const LSTM: Arm = { label: 'LSTM (forget bias 1)', cell: 'LSTM' };
+const STAR_PAPER: Arm = { label: 'STAR paper, chrono', cell: 'STAR' };
+const STAR_CODE: Arm = { label: 'STAR code, chrono', cell: 'STAR', options: { variant: 'official' } };
+const STAR_NO_CHRONO: Arm = { label: 'STAR paper, b_k = 0', cell: 'STAR', options: { chrono: false } };
+const LSTM: Arm = { label: 'LSTM, forget bias 1', cell: 'LSTM' };
 /** Trained for one epoch (the Figure 3c comparison). */
 const TRAINED = [STAR_PAPER, STAR_CODE, LSTM];
 /** Gradient norms at initialisation only (Figure 3a; cheap). */

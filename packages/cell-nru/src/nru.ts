@@ -26,7 +26,7 @@ const SUM5_FLOOR = 1e-30;
 
 const isSquare = (n: number) => Number.isInteger(Math.sqrt(n));
 
-/** Nearest values of `key` (searching 1..limit) for which `ok` holds, closest first. */
+/** Up to `count` values in 1..limit nearest to `target` for which `ok` holds, ascending. */
 function nearest(target: number, ok: (v: number) => boolean, count: number, limit: number): number[] {
   const found: number[] = [];
   for (let d = 0; found.length < count && d <= limit; d++) {
@@ -40,8 +40,8 @@ function headLayout({ memory: M, heads: k, outerProduct }: Pick<NRUOptions, 'mem
   // shared: one p, q ∈ R^s per direction set, s = √(k·M); perHead: k pairs of size r = √M.
   const groups = outerProduct === 'shared' ? 1 : k;
   const r = outerProduct === 'shared' ? Math.round(Math.sqrt(k * M)) : Math.round(Math.sqrt(M));
-  const vWidth = 2 * groups * r; // p then q, for one of write / erase
-  return { groups, r, vWidth, width: 2 * k + 2 * vWidth };
+  // α, β, then p and q (each `groups` vectors of size r) for the write and the erase heads.
+  return { groups, r, width: 2 * k + 2 * (2 * groups * r) };
 }
 
 /**

@@ -15,7 +15,7 @@ const deep = (units: number, T: number, variant = 'paper') =>
   });
 
 describe('STAR x16', () => {
-  it.each(['paper', 'official'])('%s: builds, trains (the first layer learns too), saves and loads identically', async (variant) => {
+  it.each(['paper', 'official'])('%s: builds, trains (gradients reach the first layer), saves and loads identically', async (variant) => {
     const model = deep(8, 6, variant);
     expect(model.layers.filter((l) => l.getClassName() === 'cellstack.STAR')).toHaveLength(16);
     const x = randomTensor([16, 6, 3], 1);

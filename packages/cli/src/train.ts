@@ -106,6 +106,7 @@ export async function train(specFile: string | undefined, flags: TrainFlags): Pr
       const spec = await compileSpec(file, { runtime, task: taskRef, seed: settings.seed, allow: flags.allow });
       ({ ir, fromLogits } = spec);
       model = spec.model!;
+      await folder.create(spec.source); // empties metrics.jsonl: the run starts over
       log(`no checkpoint in ${folder.dir} yet: starting it again from step 0`);
     }
   } else {
@@ -133,13 +134,15 @@ export async function train(specFile: string | undefined, flags: TrainFlags): Pr
   if (settings.steps <= start) throw usage(`the run is already at step ${start}; pass --steps N (N > ${start}) to train further`);
 
   compileForTask(model, task, settings, fromLogits);
-  const ref = taskRef ?? { name: task.name, options: task.options };
+  // Canonical name, defaults filled, data files absolute: run.json reproduces the run from anywhere.
+  const options = typeof task.options.file === 'string' ? { ...task.options, file: path.resolve(task.options.file) } : task.options;
+  const ref = { name: task.name, options };
   const record: RunRecord = {
     versions: versions(),
     command: process.argv.slice(2),
     specFile: previous?.specFile ?? path.resolve(file),
     backend: { requested: backend, name: runtime.backend.name, reason: runtime.backend.reason },
-    task: { name: ref.name, options: task.options, description: task.description, baseline: task.baseline },
+    task: { ...ref, description: task.description, baseline: task.baseline },
     settings,
     fromLogits,
     params: model.countParams(),
@@ -149,7 +152,7 @@ export async function train(specFile: string | undefined, flags: TrainFlags): Pr
     seconds: timeBase,
   };
   await folder.writeJson('run.json', record);
-  log(`task ${showTask({ name: ref.name, options: task.options })}: ${task.description}; memoryless baseline ${task.baseline.toFixed(4)}`);
+  log(`task ${showTask(ref)}: ${task.description}; memoryless baseline ${task.baseline.toFixed(4)}`);
   log(`model: ${record.params} parameters; ${settings.steps} steps of batch ${settings.batch}, ${settings.optimizer} lr ${settings.learningRate}, clip ${settings.clipNorm ?? 'none'}, seed ${settings.seed}`);
   log(`run folder: ${folder.dir}`);
 
@@ -220,12 +223,12 @@ export async function train(specFile: string | undefined, flags: TrainFlags): Pr
     await folder.checkpoint(model, done, seconds());
     log(`\n${stop}: saved a checkpoint at step ${done}; continue with: cellstack train --resume ${folder.dir}`);
   } else {
-    await folder.flush();
+    await folder.checkpoint(model, done, seconds()); // so `--resume --steps N` extends a finished run
     await folder.saveModel(model);
     record.validation = validate(model, task, settings, fromLogits);
   }
   await folder.writeJson('run.json', record);
-  const chart = await writeLossChart(folder.file('loss'), lines, task.baseline, `${path.basename(record.specFile)} on ${showTask({ name: ref.name, options: task.options })}`);
+  const chart = await writeLossChart(folder.file('loss'), lines, task.baseline, `${path.basename(record.specFile)} on ${showTask(ref)}`);
   model.dispose();
   if (status === 'interrupted') return EXIT.interrupted;
   if (flags.quiet) return EXIT.ok;

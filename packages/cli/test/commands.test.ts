@@ -119,6 +119,25 @@ describe('bad flags and bad files (in process): one line, documented exit code',
     expect(stderr).not.toMatch(/\n\s+at /);
   });
 
+  it('a diverging run stops with exit 3 and a hint', async () => {
+    const file = spec(dir, 'diverge.rnn', 'input [null, 2]\nGRU(3) -> last -> dense(1)\ntrain { task: adding(length: 4)  batch: 4 }\n');
+    expect(await main(['train', file, '--lr', '1e30', '--clip', '1e30', '--steps', '50', '--out', join(dir, 'diverged'), '--progress', 'none'])).toBe(3);
+    expect(stderr).toMatch(/error: training diverged at step \d+: the loss is not finite/);
+    expect(stderr).toContain('hint: lower the learning rate (--lr)');
+    expect(JSON.parse(readFileSync(join(dir, 'diverged', 'run.json'), 'utf8')).status).toBe('diverged');
+  });
+
+  it('a damaged run folder is a one-line error on --resume', async () => {
+    const out = join(dir, 'damaged');
+    expect(await main(['train', good, '--out', out, '--steps', '2', '--checkpoint-every', '1', '--val-size', '2', '--progress', 'none'])).toBe(0);
+    writeFileSync(join(out, 'checkpoint.json'), JSON.stringify({ step: 1, dir: 'checkpoints/gone', time: 0 }));
+    expect(await main(['train', '--resume', out, '--steps', '4'])).toBe(1);
+    expect(stderr).toMatch(/error: .*checkpoints\/gone\/model\.json: no model here/);
+    writeFileSync(join(out, 'run.json'), '{ not json');
+    expect(await main(['train', '--resume', out])).toBe(1);
+    expect(stderr).toContain(`${join(out, 'run.json')} is not valid JSON (the run folder is damaged)`);
+  });
+
   it('a run folder is never overwritten', async () => {
     const out = join(dir, 'taken');
     spec(dir, 'taken-marker', '');

@@ -20,7 +20,7 @@ describe('IR validation names the bad field and what is allowed', () => {
   it.each([
     [{ ...ok, layers: [ok.layers[0], ok.layers[1], { type: 'dense', units: 0 }] }, 'layers[2].units: must be an integer >= 1 (got 0)'],
     [{ ...ok, layers: [{ cell: 'LSTM', options: { units: 1.5 } }] }, 'layers[0].options.units: must be an integer >= 1 (got 1.5)'],
-    [{ ...ok, layers: [{ cell: 'LSTM', options: { unit: 4 } }] }, "layers[0].options.unit: unknown option 'unit'; allowed: units, forgetBias (did you mean 'units'?)"],
+    [{ ...ok, layers: [{ cell: 'LSTM', options: { unit: 4 } }] }, "layers[0].options.unit: unknown option 'unit'; allowed: units, forgetBias, chrono, tmax (did you mean 'units'?)"],
     [{ ...ok, layers: [{ cell: 'LSTN' }] }, "layers[0].cell: unknown cell 'LSTN'; registered cells: LSTM, GRU, SimpleRNN, JANET (did you mean LSTM?)"],
     [{ ...ok, layers: [{ cell: 'LSTM', repeat: 0 }] }, 'layers[0].repeat: must be an integer >= 1 (got 0)'],
     [{ ...ok, layers: [{ type: 'pool' }] }, "layers[0].type: must be one of 'dense' | 'dropout' | 'embedding' | 'last' | 'mean' | 'layerNorm', or the layer must name a 'cell' (got \"pool\")"],
@@ -43,7 +43,7 @@ describe('IR validation names the bad field and what is allowed', () => {
 
   it('fills every default into the resolved IR', () => {
     const r = rt.resolve(ok);
-    expect(r.layers[0]).toEqual({ cell: 'LSTM', options: { units: 4, forgetBias: 1 }, repeat: 1 });
+    expect(r.layers[0]).toEqual({ cell: 'LSTM', options: { units: 4, forgetBias: 1, chrono: false, tmax: null }, repeat: 1 });
     expect(r.layers[2]).toEqual({ type: 'dense', units: 2, activation: 'linear', useBias: true });
     expect(r.input).toEqual({ shape: [10, 3], dtype: 'float32' });
   });

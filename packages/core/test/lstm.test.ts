@@ -42,6 +42,18 @@ describe('LSTM', () => {
     cell.dispose();
   });
 
+  it('chrono init: b_f ~ log U[1, T−1] from the sequence length, b_i = −b_f, the rest 0', () => {
+    const cell = buildCell(LSTM, { units: 400, chrono: true }, { inputSize: 1, timesteps: 50 });
+    const b = Array.from(cell.params.bias.dataSync());
+    const f = b.slice(400, 800);
+    expect(Math.min(...f)).toBeGreaterThanOrEqual(0);
+    expect(Math.max(...f)).toBeLessThanOrEqual(Math.log(49) + 1e-6);
+    expect(Math.abs(f.reduce((a, v) => a + Math.exp(v), 0) / 400 - 25)).toBeLessThan(3); // exp(b_f) ~ U[1, 49]
+    b.slice(0, 400).forEach((v, j) => expect(v).toBe(-f[j]));
+    expect(b.slice(800).every((v) => v === 0)).toBe(true);
+    cell.dispose();
+  });
+
   it('gradients match finite differences', () => {
     const cell = buildCell(LSTM, { units: 3 }, { inputSize: 2, seed: 4 });
     const x = tf.variable(tf.tensor3d(randomArray3(2, 4, 2, 5)));

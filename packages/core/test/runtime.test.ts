@@ -33,7 +33,7 @@ describe('runtime', () => {
     const rt = runtimeOf({ name: 'test', reason: 'test' });
     const cells = rt.cells();
     expect(cells.map((c) => c.name)).toEqual(['LSTM', 'GRU', 'SimpleRNN', 'JANET']);
-    expect(cells[0].defaults).toEqual({ units: 128, forgetBias: 1 });
+    expect(cells[0].defaults).toEqual({ units: 128, forgetBias: 1, chrono: false, tmax: null });
     expect(cells[0].positional).toEqual(['units']);
     expect(runtimeOf({ name: 'test', reason: 'test' }, { baselines: false }).cells()).toEqual([]);
   });
