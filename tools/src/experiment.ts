@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { createOptimizer, createRng, type ModelIR, type OptimizerOptions, type Runtime } from '@cellstack/core';
-import { toTensors, type Task } from '@cellstack/tasks';
+import { taskLoss, toTensors, type Task } from '@cellstack/tasks';
 
 export interface RunSpec {
   /** Layers between the input and the head; the task's head (dense per step or after `last`) is appended. */
@@ -37,7 +37,8 @@ export function taskIR(task: Task, layers: ModelIR['layers'], seed: number): Mod
 
 export async function trainRun(rt: Runtime, spec: RunSpec): Promise<RunResult> {
   const model = rt.build(taskIR(spec.task, spec.layers, spec.seed));
-  model.compile({ optimizer: createOptimizer(model, spec.optimizer ?? { learningRate: 1e-3, clipNorm: 1 }), loss: spec.task.loss });
+  // taskLoss scores only the steps a task scores (e.g. the UR copy variant's last 10).
+  model.compile({ optimizer: createOptimizer(model, spec.optimizer ?? { learningRate: 1e-3, clipNorm: 1 }), loss: taskLoss(spec.task) });
   const rng = createRng(spec.seed + 1000);
   const losses: number[] = [];
   const t0 = performance.now();

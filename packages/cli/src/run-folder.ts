@@ -1,3 +1,4 @@
+import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { loadModel, saveTo, writeFileAtomic } from '@cellstack/core';
@@ -74,6 +75,11 @@ export class RunFolder {
     await this.flush();
     const rel = path.join('checkpoints', `step-${String(step).padStart(7, '0')}`);
     await model.save(saveTo(this.file(rel)));
+    // The optimiser's slots (Adam moments) too, so a resumed run continues exactly.
+    const slots = await model.optimizer.getWeights();
+    const { data, specs } = await tf.io.encodeWeights(slots);
+    await writeFileAtomic(this.file(path.join(rel, 'optimizer.bin')), new Uint8Array(data));
+    await writeFileAtomic(this.file(path.join(rel, 'optimizer.json')), JSON.stringify(specs));
     const info: CheckpointInfo = { step, dir: rel, time, savedAt: new Date().toISOString() };
     await this.writeJson('checkpoint.json', info);
     for (const d of await fs.readdir(this.file('checkpoints'))) {
@@ -86,9 +92,15 @@ export class RunFolder {
   }
 
   /** The last checkpoint's model, and metrics.jsonl cut back to the lines up to its step. */
-  async restore(): Promise<{ model: LayersModel; info: CheckpointInfo; lines: MetricsLine[] }> {
+  async restore(): Promise<{ model: LayersModel; info: CheckpointInfo; lines: MetricsLine[]; optimizerSlots?: tf.NamedTensorMap }> {
     const info = await this.readJson<CheckpointInfo>('checkpoint.json');
     const model = await loadModel(this.file(info.dir));
+    let optimizerSlots: tf.NamedTensorMap | undefined;
+    if (existsSync(this.file(path.join(info.dir, 'optimizer.json')))) {
+      const specs = JSON.parse(await fs.readFile(this.file(path.join(info.dir, 'optimizer.json')), 'utf8')) as tf.io.WeightsManifestEntry[];
+      const bin = await fs.readFile(this.file(path.join(info.dir, 'optimizer.bin')));
+      optimizerSlots = tf.io.decodeWeights(bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength) as ArrayBuffer, specs);
+    }
     const text = await fs.readFile(this.file('metrics.jsonl'), 'utf8').catch(() => '');
     const lines: MetricsLine[] = [];
     for (const raw of text.split('\n')) {
@@ -100,7 +112,7 @@ export class RunFolder {
       }
     }
     await writeFileAtomic(this.file('metrics.jsonl'), lines.map((l) => `${JSON.stringify(l)}\n`).join(''));
-    return { model, info, lines };
+    return { model, info, lines, optimizerSlots };
   }
 
   async readMetrics(): Promise<MetricsLine[]> {

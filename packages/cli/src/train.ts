@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
+import type * as tf from '@tensorflow/tfjs-core';
 import type { BackendChoice, ModelIR, OptimizerName } from '@cellstack/core';
 import type { Task } from '@cellstack/tasks';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
@@ -89,6 +90,7 @@ export async function train(specFile: string | undefined, flags: TrainFlags): Pr
   let start = 0;
   let timeBase = 0;
   let lines: MetricsLine[] = [];
+  let slots: tf.NamedTensorMap | undefined;
 
   if (previous) {
     task = makeTask(taskRef!);
@@ -101,7 +103,8 @@ export async function train(specFile: string | undefined, flags: TrainFlags): Pr
       lines = restored.lines;
       ir = (model.getUserDefinedMetadata() as { cellstack: { ir: ModelIR } }).cellstack.ir;
       fromLogits = checkFit(model, ir, task, `${folder.dir}: `).fromLogits;
-      log(`resuming ${folder.dir} at step ${start}/${settings.steps} (optimizer state starts afresh)`);
+      slots = restored.optimizerSlots;
+      log(`resuming ${folder.dir} at step ${start}/${settings.steps}${slots ? '' : ' (no optimizer state saved: it starts afresh)'}`);
     } else {
       const spec = await compileSpec(file, { runtime, task: taskRef, seed: settings.seed, allow: flags.allow });
       ({ ir, fromLogits } = spec);
@@ -134,6 +137,7 @@ export async function train(specFile: string | undefined, flags: TrainFlags): Pr
   if (settings.steps <= start) throw usage(`the run is already at step ${start}; pass --steps N (N > ${start}) to train further`);
 
   compileForTask(model, task, settings, fromLogits);
+  if (slots) await model.optimizer.setWeights(Object.entries(slots).map(([name, tensor]) => ({ name, tensor })));
   // Canonical name, defaults filled, data files absolute: run.json reproduces the run from anywhere.
   const options = typeof task.options.file === 'string' ? { ...task.options, file: path.resolve(task.options.file) } : task.options;
   const ref = { name: task.name, options };

@@ -103,6 +103,32 @@ export class GroupedOptimizer extends tf.Optimizer {
     this.incrementIterations();
   }
 
+  /**
+   * Every inner optimiser's slots (Adam moments…), names prefixed by their group
+   * (`lr×0.25/…`), plus the iteration count — so a checkpoint resumes exactly.
+   */
+  override async getWeights(): Promise<NamedTensor[]> {
+    const out: NamedTensor[] = [await this.saveIterations()];
+    for (const mult of [...this.inner.keys()].sort((a, b) => a - b)) {
+      const ws = await this.inner.get(mult)!.getWeights();
+      for (const w of ws) out.push({ name: `lr×${mult}/${w.name}`, tensor: w.tensor });
+    }
+    return out;
+  }
+
+  override async setWeights(weightValues: NamedTensor[]): Promise<void> {
+    const rest = await this.extractIterations(weightValues);
+    const byMult = new Map<number, NamedTensor[]>();
+    for (const w of rest) {
+      const m = /^lr×([^/]+)\/(.*)$/s.exec(w.name);
+      if (!m) throw new CellstackError('optimizer weights', `unexpected slot '${w.name}': not saved by a GroupedOptimizer`);
+      const mult = Number(m[1]);
+      if (!byMult.has(mult)) byMult.set(mult, []);
+      byMult.get(mult)!.push({ name: m[2], tensor: w.tensor });
+    }
+    for (const [mult, ws] of byMult) await this.group(mult).setWeights(ws);
+  }
+
   override dispose(): void {
     for (const opt of this.inner.values()) opt.dispose();
     super.dispose();

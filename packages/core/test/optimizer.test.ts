@@ -46,6 +46,35 @@ describe('GroupedOptimizer', () => {
     tf.dispose([x, y]);
   });
 
+  it('checkpoints its state: a restored optimiser continues exactly', async () => {
+    const train = async (model: ReturnType<typeof rt.build>, steps: number) => {
+      const x = tf.randomUniform([8, 4, 2], -1, 1, 'float32', 3);
+      const y = tf.ones([8, 1]);
+      for (let i = 0; i < steps; i++) await model.trainOnBatch(x, y);
+      tf.dispose([x, y]);
+    };
+    const a = rt.build(ir);
+    const optA = createOptimizer(a, { learningRate: 0.01 });
+    a.compile({ optimizer: optA, loss: 'meanSquaredError' });
+    await train(a, 3);
+    const slots = await optA.getWeights();
+    expect(slots[0].name).toBe('iter');
+    expect(slots.some((w) => w.name.startsWith('lr×0.25/'))).toBe(true);
+    // A second model with the same weights and the restored optimiser state…
+    const b = rt.build(ir);
+    b.setWeights(a.getWeights());
+    const optB = createOptimizer(b, { learningRate: 0.01 });
+    b.compile({ optimizer: optB, loss: 'meanSquaredError' });
+    await optB.setWeights(slots);
+    expect(optB.iterations).toBe(3);
+    // …takes exactly the same next steps.
+    await train(a, 2);
+    await train(b, 2);
+    const wa = a.getWeights().map((w) => Array.from(w.dataSync()));
+    expect(b.getWeights().map((w) => Array.from(w.dataSync()))).toEqual(wa);
+    await expect(optB.setWeights([{ name: 'iter', tensor: tf.scalar(1) }, { name: 'x/m', tensor: tf.scalar(0) }])).rejects.toThrow(/unexpected slot 'x\/m'/);
+  });
+
   it('clips the global gradient norm', () => {
     const v = tf.variable(tf.tensor1d([0, 0]), true, 'clipTarget');
     const opt = new GroupedOptimizer({ name: 'sgd', learningRate: 1, clipNorm: 1 });
