@@ -76,10 +76,11 @@ export class RunFolder {
     const rel = path.join('checkpoints', `step-${String(step).padStart(7, '0')}`);
     await model.save(saveTo(this.file(rel)));
     // The optimiser's slots (Adam moments) too, so a resumed run continues exactly.
-    const slots = await model.optimizer.getWeights();
-    const { data, specs } = await tf.io.encodeWeights(slots);
-    await writeFileAtomic(this.file(path.join(rel, 'optimizer.bin')), new Uint8Array(data));
-    await writeFileAtomic(this.file(path.join(rel, 'optimizer.json')), JSON.stringify(specs));
+    if (model.optimizer) {
+      const { data, specs } = await tf.io.encodeWeights(await model.optimizer.getWeights());
+      await writeFileAtomic(this.file(path.join(rel, 'optimizer.bin')), new Uint8Array(data));
+      await writeFileAtomic(this.file(path.join(rel, 'optimizer.json')), JSON.stringify(specs));
+    }
     const info: CheckpointInfo = { step, dir: rel, time, savedAt: new Date().toISOString() };
     await this.writeJson('checkpoint.json', info);
     for (const d of await fs.readdir(this.file('checkpoints'))) {
