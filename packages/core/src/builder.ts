@@ -83,7 +83,7 @@ export function buildLayersModel(ir: ModelIR, cells: ReadonlyMap<string, CellPlu
       const next = ir.layers[i + 1];
       const lastOnly = next !== undefined && !isCellLayer(next) && next.type === 'last';
       for (let r = 0; r < repeat; r++) {
-        apply(new Cls({ options: layer.options, returnSequences: !(lastOnly && r === repeat - 1), seed: layerSeed(seed, index), name: name(layer.cell) }));
+        apply(new Cls({ options: layer.options, returnSequences: !(lastOnly && r === repeat - 1), stateful: layer.stateful, seed: layerSeed(seed, index), name: name(layer.cell) }));
       }
       return;
     }

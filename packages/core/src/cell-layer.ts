@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { layers, type LayerVariable } from '@tensorflow/tfjs-layers';
-import type { CellInstance, CellPlugin, JsonSchema, Params } from './cell.js';
+import type { CellInstance, CellPlugin, JsonSchema, Params, State } from './cell.js';
 import { createRng, hashSeed } from './rng.js';
 import { runSequence } from './sequence.js';
 
@@ -11,6 +11,11 @@ export interface CellLayerArgs {
   options?: Record<string, unknown>;
   /** Output every step ([B, T, out], default) or only the last ([B, out]). */
   returnSequences?: boolean;
+  /**
+   * Carry the final state of each batch into the next call (e.g. truncated BPTT over a
+   * long text); the first call and `resetStates()` start from the cell's own initial state.
+   */
+  stateful?: boolean;
   /** Seed of this layer's parameter initialisation (random when absent). */
   seed?: number;
   name?: string;
@@ -30,6 +35,8 @@ export abstract class CellLayer extends layers.Layer {
   readonly cellOptions: Record<string, unknown>;
   readonly returnSequences: boolean;
   readonly seed: number;
+  /** The carried state of a stateful layer (kept tensors, no gradient through them). */
+  private carried?: State;
   cell?: CellInstance;
   private vars: Record<string, LayerVariable> = {};
   /** When true, `call` keeps the cell's signals of the last forward pass in `lastSignals`. */
@@ -41,6 +48,7 @@ export abstract class CellLayer extends layers.Layer {
     const options = restoreNames(this.plugin.schema, args.options ?? {}) as Record<string, unknown>;
     this.cellOptions = this.plugin.resolveOptions(options, 'options') as Record<string, unknown>;
     this.returnSequences = args.returnSequences ?? true;
+    this._stateful = args.stateful ?? false;
     this.seed = args.seed ?? Math.floor(Math.random() * 2 ** 31);
     this.supportsMasking = false;
   }
@@ -97,11 +105,21 @@ export abstract class CellLayer extends layers.Layer {
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: { training?: boolean }): tf.Tensor {
     const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor3D;
     const record = this.recordSignals;
+    const batch = x.shape[0];
+    if (this.carried && Object.values(this.carried)[0].shape[0] !== batch) {
+      throw new Error(`stateful ${this.plugin.name} layer '${this.name}' carries a state for batch ${Object.values(this.carried)[0].shape[0]}, got batch ${batch}: call resetStates() first`);
+    }
     const r = runSequence(this.cell!, this.params(), x, {
       training: kwargs.training ?? false,
       returnSequences: this.returnSequences,
       recordSignals: record,
+      initialState: this.carried,
     });
+    if (this.stateful) {
+      const previous = this.carried;
+      this.carried = Object.fromEntries(Object.entries(r.state).map(([k, v]) => [k, tf.keep(tf.clone(v))])) as State;
+      if (previous) tf.dispose(Object.values(previous));
+    }
     if (record) {
       for (const s of Object.values(this.lastSignals ?? {})) s.dispose();
       this.lastSignals = Object.fromEntries(Object.entries(r.signals ?? {}).map(([k, v]) => [k, tf.keep(v)]));
@@ -109,11 +127,18 @@ export abstract class CellLayer extends layers.Layer {
     return r.output;
   }
 
+  /** Forget the carried state: the next call starts from the cell's initial state. */
+  override resetStates(): void {
+    if (this.carried) tf.dispose(Object.values(this.carried));
+    this.carried = undefined;
+  }
+
   override getConfig(): tf.serialization.ConfigDict {
     return {
       ...super.getConfig(),
       options: this.cellOptions as tf.serialization.ConfigDict,
       returnSequences: this.returnSequences,
+      stateful: this.stateful,
       seed: this.seed,
     };
   }

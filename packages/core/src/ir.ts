@@ -19,6 +19,8 @@ export interface CellLayerIR {
   options?: Record<string, unknown>;
   /** Stack this many copies (default 1). */
   repeat?: number;
+  /** Carry the final state into the next batch (see CellLayerArgs.stateful); default false. */
+  stateful?: boolean;
 }
 export type Activation = 'linear' | 'relu' | 'tanh' | 'sigmoid' | 'softmax' | 'elu' | 'selu' | 'softplus';
 export interface DenseIR { type: 'dense'; units: number; activation?: Activation; useBias?: boolean }
@@ -74,6 +76,7 @@ const cellLayerSchema: JsonSchema = {
     cell: { type: 'string', pattern: '^[A-Za-z][A-Za-z0-9_-]*$' },
     options: { type: 'object' },
     repeat: { ...int1, default: 1 },
+    stateful: { type: 'boolean' },
   },
   required: ['cell'],
   additionalProperties: false,
