@@ -17,8 +17,7 @@ describe('DMU options', () => {
   const bad: Array<[Record<string, unknown>, RegExp]> = [
     [{ units: 0 }, /layers\[0\]\.options\.units: must be an integer >= 1 \(got 0\)/],
     [{ units: 2.5 }, /layers\[0\]\.options\.units: must be an integer >= 1/],
-    // (core's describeSchema words array items oddly, "array of integer >= 1s"; only the stable parts are asserted)
-    [{ layers: 5 }, /layers\[0\]\.options\.layers: must be an array of .* or null \(got 5\)/],
+    [{ layers: 5 }, /layers\[0\]\.options\.layers: must be an array of integers >= 1 or null \(got 5\)/],
     [{ layers: [10, 0] }, /layers\[0\]\.options\.layers\[1\]: must be an integer >= 1 \(got 0\)/],
     [{ activation: 'gelu' }, /layers\[0\]\.options\.activation: must be one of 'leakyRelu' \| 'relu' \| 'tanh' \| 'sigmoid' \| 'linear' \(got 'gelu'\)/],
     [{ candidateActivation: 'relu' }, /layers\[0\]\.options\.candidateActivation: must be one of 'tanh' \| 'sigmoid' \| 'softsign' \| 'linear'/],

@@ -60,10 +60,16 @@ export function describeSchema(s: JsonSchema | undefined): string {
     if (Array.isArray(s.items)) return `an array [${(s.items as JsonSchema[]).map(describeSchema).join(', ')}]`;
     const items = s.items as JsonSchema | undefined;
     const n = s.minItems !== undefined ? ` (at least ${s.minItems})` : '';
-    return `an array${items ? ` of ${describeSchema(items).replace(/^an? /, '')}s` : ''}${n}`;
+    return `an array${items ? ` of ${plural(describeSchema(items))}` : ''}${n}`;
   }
   if (t === 'object') return 'an object';
   return 'a valid value';
+}
+
+/** "an integer >= 1" → "integers >= 1"; other descriptions become "values, each …". */
+function plural(one: string): string {
+  const m = /^an? (\w+)(.*)$/.exec(one);
+  return m && !one.includes(' or ') ? `${m[1]}s${m[2]}` : `values, each ${one}`;
 }
 
 /** The sub-schema at a JSON pointer into the data (follows properties / items). */
