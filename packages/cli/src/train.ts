@@ -83,7 +83,6 @@ export async function train(specFile: string | undefined, flags: TrainFlags): Pr
   const file = previous ? folder.file('spec.rnn') : specFile!;
   const taskRef = flags.task ? parseTaskFlag(flags.task) : previous?.task ? { name: previous.task.name, options: previous.task.options } : undefined;
   let model: LayersModel;
-  let ir: ModelIR;
   let task: Task;
   let fromLogits: boolean;
   let settings: TrainSettings;
@@ -101,20 +100,20 @@ export async function train(specFile: string | undefined, flags: TrainFlags): Pr
       start = restored.info.step;
       timeBase = restored.info.time;
       lines = restored.lines;
-      ir = (model.getUserDefinedMetadata() as { cellstack: { ir: ModelIR } }).cellstack.ir;
+      const ir = (model.getUserDefinedMetadata() as { cellstack: { ir: ModelIR } }).cellstack.ir;
       fromLogits = checkFit(model, ir, task, `${folder.dir}: `).fromLogits;
       slots = restored.optimizerSlots;
       log(`resuming ${folder.dir} at step ${start}/${settings.steps}${slots ? '' : ' (no optimizer state saved: it starts afresh)'}`);
     } else {
       const spec = await compileSpec(file, { runtime, task: taskRef, seed: settings.seed, allow: flags.allow });
-      ({ ir, fromLogits } = spec);
+      ({ fromLogits } = spec);
       model = spec.model!;
       await folder.create(spec.source); // empties metrics.jsonl: the run starts over
       log(`no checkpoint in ${folder.dir} yet: starting it again from step 0`);
     }
   } else {
     const spec = await compileSpec(file, { runtime, task: taskRef, requireTask: true, seed: flags.seed, allow: flags.allow });
-    ({ ir, fromLogits } = spec);
+    ({ fromLogits } = spec);
     task = spec.task!;
     model = spec.model!;
     const t = spec.training;

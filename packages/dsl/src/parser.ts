@@ -34,6 +34,7 @@ const messages: IParserErrorMessageProvider = {
 export class RnnParser extends CstParser {
   constructor() {
     super(T.allTokens, { recoveryEnabled: true, errorMessageProvider: messages, maxLookahead: 3 });
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- chevrotain's `$` idiom for grammar rules
     const $ = this;
 
     $.RULE('spec', () => {
