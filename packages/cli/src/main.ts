@@ -2,6 +2,8 @@ import { BACKENDS, CellstackError, type BackendChoice } from '@cellstack/core';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { compare } from './compare.js';
 import { CliError, EXIT, printError } from './errors.js';
+import { gradflow } from './gradflow.js';
+import { probeCommand } from './probe.js';
 import { check, cells, fmt, listTasks, summary } from './tools.js';
 import { train } from './train.js';
 import { CLI_VERSION } from './version.js';
@@ -111,6 +113,37 @@ export function program(result: { code: number }): Command {
     .option('--json', 'machine-readable output with the full JSON schemas')
     .action(async (name: string | undefined, o) => {
       result.code = await cells(name, o);
+    });
+
+  cli
+    .command('gradflow')
+    .description("gradient magnitude w.r.t. every layer's output at every step (STAR paper Figure 2): heatmap and JSON")
+    .argument('<spec>', '.rnn file (its cells; the head is ignored)')
+    .option('--time <n>', 'steps T', int(1), 100)
+    .option('--runs <n>', 'random draws of weights', int(1), 10)
+    .option('--batch <n>', 'input sequences per draw', int(1), 16)
+    .option('--alpha <a>', 'input correlation: x_t = a x_{t-1} + (1 - a) z', positive, 0.5)
+    .option('--seed <n>', 'seed of the weights and inputs', int(0))
+    .option('--out <dir>', 'output folder (default runs/gradflow-<spec>)')
+    .addOption(backendOption())
+    .addOption(allowOption())
+    .action(async (spec: string, o) => {
+      result.code = await gradflow(spec, o);
+    });
+
+  cli
+    .command('probe')
+    .description("record a cell signal (e.g. the forget gate) on a batch of the task: per-unit histogram and JSON")
+    .argument('<target>', 'a run folder (its trained model) or a .rnn file (freshly initialised)')
+    .requiredOption('--signal <name>', 'the signal, e.g. forget (cellstack cells <name> lists them)')
+    .option('--task <task>', "task whose data to run on (default: the run's or the spec's)")
+    .option('--batch <n>', 'sequences to average over', int(1), 64)
+    .option('--seed <n>', 'seed of the weights (spec) and of the data', int(0))
+    .option('--out <dir>', 'output folder (default runs/probe-<name>)')
+    .addOption(backendOption())
+    .addOption(allowOption())
+    .action(async (target: string, o) => {
+      result.code = await probeCommand(target, o);
     });
 
   cli

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import type * as tf from '@tensorflow/tfjs-core';
-import type { BackendChoice, ModelIR, OptimizerName } from '@cellstack/core';
+import type { BackendChoice, GroupedOptimizer, ModelIR, OptimizerName } from '@cellstack/core';
 import type { Task } from '@cellstack/tasks';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { writeLossChart } from './charts.js';
@@ -136,6 +136,9 @@ export async function train(specFile: string | undefined, flags: TrainFlags): Pr
   if (settings.steps <= start) throw usage(`the run is already at step ${start}; pass --steps N (N > ${start}) to train further`);
 
   compileForTask(model, task, settings, fromLogits);
+  // Each step's global gradient norm (before clipping) goes into metrics.jsonl as gradNorm.
+  const optimizer = model.optimizer as GroupedOptimizer;
+  optimizer.trackNorm = true;
   if (slots) await model.optimizer.setWeights(Object.entries(slots).map(([name, tensor]) => ({ name, tensor })));
   // Canonical name, defaults filled, data files absolute: run.json reproduces the run from anywhere.
   const options = typeof task.options.file === 'string' ? { ...task.options, file: path.resolve(task.options.file) } : task.options;
@@ -187,7 +190,7 @@ export async function train(specFile: string | undefined, flags: TrainFlags): Pr
         status = 'diverged';
         break;
       }
-      const line: MetricsLine = { step, loss: r.loss, time: Number(seconds().toFixed(3)), ...r.metrics };
+      const line: MetricsLine = { step, loss: r.loss, time: Number(seconds().toFixed(3)), ...r.metrics, ...(optimizer.lastGradNorm === undefined ? {} : { gradNorm: optimizer.lastGradNorm }) };
       lines.push(line);
       folder.record(line);
       const metricName = Object.keys(r.metrics)[0];

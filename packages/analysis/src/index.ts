@@ -1,0 +1,4 @@
+export { gradFlow, paperLattice, paperInputs, latticeLoss, latticeGradients, depthRatio, type GradFlow, type GradFlowOptions, type LatticeLayer, type LossOn } from './lattice.js';
+export { gradFlowSpec, writeGradFlow } from './heatmap.js';
+export { probe, unitMeans, type LayerSignal, type ProbeResult } from './probe.js';
+export { signalHistogramSpec, writeSignalHistogram } from './probe-chart.js';
