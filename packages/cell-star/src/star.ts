@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { defineCell, init, type Init } from '@cellstack/core';
+import { starFused } from './kernel.js';
 
 export type STARVariant = 'paper' | 'official';
 
@@ -102,6 +103,7 @@ export const STAR = defineCell<STAROptions>({
           return { output: h2, state: { h: h2 }, signals: { k } };
         },
         signals: ['k'],
+        fused: starFused(false),
       };
     }
     return {
@@ -116,6 +118,7 @@ export const STAR = defineCell<STAROptions>({
         return { output: h2, state: { h: h2 }, signals: { k } };
       },
       signals: ['k'],
+      fused: starFused(true),
     };
   },
 });

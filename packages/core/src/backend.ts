@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { CellstackError } from './errors.js';
+import { markGpuBinding } from './kernel.js';
 
 export type BackendChoice = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 export const BACKENDS: readonly BackendChoice[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
@@ -27,6 +28,7 @@ async function tryTensorflow(): Promise<string | undefined> {
       await optionalImport(pkg);
       if (tf.findBackend('tensorflow')) {
         await tf.setBackend('tensorflow');
+        markGpuBinding(pkg.endsWith('-gpu'));
         return pkg;
       }
     } catch {

@@ -76,6 +76,19 @@ export interface CellInstance {
   step(inputs: Record<string, tf.Tensor2D>, state: State, params: Params, ctx: StepContext): StepResult;
   /** Names of the signals `step` can report (probes). */
   signals?: readonly string[];
+  /**
+   * Optional whole-layer kernel with the step's exact semantics (see README, "Fused
+   * kernels"): x [B, T, inputSize] as the layer receives it → every step's output
+   * [B, T, out] and the final state, differentiable in x, params and state. Return
+   * undefined where it does not apply (e.g. dropout while training): the generic loop
+   * then runs instead.
+   */
+  fused?(x: tf.Tensor3D, state: State, params: Params, ctx: { training: boolean }): FusedResult | undefined;
+}
+
+export interface FusedResult {
+  output: tf.Tensor3D;
+  state: State;
 }
 
 export interface CellDefinition<O extends object = Record<string, unknown>> {

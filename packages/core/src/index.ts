@@ -10,7 +10,9 @@ export type {
   State,
   StepContext,
   StepResult,
+  FusedResult,
 } from './cell.js';
+export { WasmKernel, loadKernel, fusedCall, setFusedKernels, fusedKernelsActive, type FusedSpec } from './kernel.js';
 export { defineCell, layerClassOf } from './define-cell.js';
 export { CellLayer, type CellLayerArgs } from './cell-layer.js';
 export { runSequence, initialState, type SequenceOptions, type SequenceResult } from './sequence.js';

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { CellInstance, Params, State } from './cell.js';
+import { fusedKernelsActive } from './kernel.js';
 
 export interface SequenceOptions {
   training: boolean;
@@ -38,11 +39,21 @@ function timeSlices(x: tf.Tensor3D): tf.Tensor2D[] {
 
 /**
  * The generic time loop: project inputs for all steps in one batched op, then run the
- * cell's step T times. A fused whole-sequence kernel may replace this function for a
- * cell without changing the cell's definition.
+ * cell's step T times — or, when the cell has a fused whole-sequence kernel and the
+ * backend keeps tensors in CPU memory, that kernel in one op.
  */
 export function runSequence(cell: CellInstance, params: Params, x: tf.Tensor3D, opts: SequenceOptions): SequenceResult {
   const [B, T, F] = x.shape;
+  let state = opts.initialState ?? initialState(cell, B, params);
+  // Probes need the per-step signals, which only the step function reports.
+  if (cell.fused && !opts.recordSignals && fusedKernelsActive()) {
+    const r = cell.fused(x, state, params, { training: opts.training });
+    if (r) {
+      const out = r.output.shape[2];
+      const output = opts.returnSequences ? r.output : tf.reshape(tf.slice(r.output, [0, T - 1, 0], [B, 1, out]), [B, out]);
+      return { output, state: r.state };
+    }
+  }
   const timeMajor = tf.transpose(x, [1, 0, 2]) as tf.Tensor3D;
   const inputs: Record<string, tf.Tensor2D[]> = {};
   if (cell.project) {
@@ -52,7 +63,6 @@ export function runSequence(cell: CellInstance, params: Params, x: tf.Tensor3D, 
     inputs.x = timeSlices(timeMajor);
   }
   const constants = cell.begin ? cell.begin({ training: opts.training, batch: B }, params) : {};
-  let state = opts.initialState ?? initialState(cell, B, params);
   const outputs: tf.Tensor2D[] = [];
   const signals: Record<string, tf.Tensor[]> = {};
   for (let t = 0; t < T; t++) {

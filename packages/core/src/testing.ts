@@ -10,8 +10,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { CellInstance, CellPlugin, Params, State } from './cell.js';
 import { loadModel, saveTo } from './io.js';
+import { fusedKernelsActive, setFusedKernels } from './kernel.js';
+import { buildLayersModel, resolveIR } from './builder.js';
+import { createOptimizer } from './optimizer.js';
 import { createRng } from './rng.js';
-import { runSequence } from './sequence.js';
+import { initialState, runSequence } from './sequence.js';
 
 export type Values = ArrayLike<number> | number[][];
 const flat = (v: Values): number[] => (Array.isArray(v) && Array.isArray(v[0]) ? (v as number[][]).flat() : Array.from(v as ArrayLike<number>));
@@ -193,4 +196,112 @@ export async function leakedTensors(model: LayersModel, x: tf.Tensor, y: tf.Tens
   const before = tf.memory().numTensors;
   for (let i = 0; i < steps; i++) await model.trainOnBatch(x, y);
   return tf.memory().numTensors - before;
+}
+
+export interface FusedComparison {
+  /** Per compared quantity (`output`, `state.<name>`, `grad.x`, `grad.<param>`, `grad.state.<name>`): max |fused − generic| / max |generic|. */
+  errors: Record<string, number>;
+  /** How many times the cell's fused kernel ran (0 means the comparison compared the generic loop with itself). */
+  fusedRuns: number;
+}
+
+/**
+ * Run a built cell over random x ([B, T, F]) from a random initial state with its fused
+ * kernel and with the generic loop, and compare outputs, final states and the gradients
+ * of a random linear loss with respect to x, every parameter and the initial state.
+ */
+export function compareFused(built: BuiltCell, { batch, time, inputSize, seed = 1, training = false }: { batch: number; time: number; inputSize: number; seed?: number; training?: boolean }): FusedComparison {
+  const cell = built.cell;
+  if (!cell.fused) throw new Error('this cell has no fused kernel');
+  let fusedRuns = 0;
+  const fused = cell.fused.bind(cell);
+  const counting: typeof cell = {
+    ...cell,
+    fused: (...args) => {
+      const r = fused(...args);
+      if (r) fusedRuns++;
+      return r;
+    },
+  };
+  const run = (useFused: boolean) =>
+    tf.tidy(() => {
+      const x = randomTensor([batch, time, inputSize], seed) as tf.Tensor3D;
+      const s0 = initialState(cell, batch, built.params as Params);
+      const names = Object.keys(s0);
+      const start = names.map((n, i) => tf.add(s0[n], tf.mul(0.5, randomTensor(s0[n].shape, seed + 10 + i))) as tf.Tensor2D);
+      const pnames = Object.keys(built.params);
+      const outs: Record<string, tf.Tensor> = {};
+      const lossOf = (...xs: tf.Tensor[]) => {
+        const state = Object.fromEntries(names.map((n, i) => [n, xs[1 + pnames.length + i]])) as State;
+        const params = Object.fromEntries(pnames.map((n, i) => [n, xs[1 + i]])) as Params;
+        const r = runSequence(useFused ? counting : cell, params, xs[0] as tf.Tensor3D, { training, returnSequences: true, initialState: state });
+        outs.output = tf.keep(r.output);
+        let loss = tf.sum(tf.mul(r.output, randomTensor(r.output.shape, seed + 1)));
+        names.forEach((n, i) => {
+          outs[`state.${n}`] = tf.keep(r.state[n]);
+          loss = tf.add(loss, tf.sum(tf.mul(r.state[n], randomTensor(r.state[n].shape, seed + 20 + i))));
+        });
+        return loss as tf.Scalar;
+      };
+      setFusedKernels(useFused);
+      try {
+        const grads = tf.grads(lossOf)([x, ...pnames.map((n) => built.params[n]), ...start]);
+        const all: Record<string, Float32Array> = {};
+        for (const [k, v] of Object.entries(outs)) all[k] = v.dataSync() as Float32Array;
+        all['grad.x'] = grads[0].dataSync() as Float32Array;
+        pnames.forEach((n, i) => (all[`grad.${n}`] = grads[1 + i].dataSync() as Float32Array));
+        names.forEach((n, i) => (all[`grad.state.${n}`] = grads[1 + pnames.length + i].dataSync() as Float32Array));
+        tf.dispose(Object.values(outs));
+        return all;
+      } finally {
+        setFusedKernels(true);
+      }
+    });
+  const generic = run(false);
+  const withFused = run(true);
+  if (!fusedKernelsActive()) throw new Error(`fused kernels do not apply on backend '${tf.getBackend()}'`);
+  const errors: Record<string, number> = {};
+  for (const [k, ref] of Object.entries(generic)) {
+    const got = withFused[k];
+    let diff = 0;
+    let scale = 0;
+    for (let i = 0; i < ref.length; i++) {
+      diff = Math.max(diff, Math.abs(got[i] - ref[i]));
+      scale = Math.max(scale, Math.abs(ref[i]));
+    }
+    errors[k] = scale > 0 ? diff / scale : diff;
+  }
+  return { errors, fusedRuns };
+}
+
+/**
+ * Train the same seeded model (`layers` of cells, then a softmax dense on every step)
+ * twice on the same random data — with the fused kernels and with the generic loop —
+ * and return both loss curves.
+ */
+export async function fusedTrainingCurves(
+  plugins: CellPlugin[],
+  layers: Array<{ cell: string; options: Record<string, unknown> }>,
+  { steps = 20, batch = 4, time = 9, inputSize = 3, classes = 3, seed = 5 } = {},
+): Promise<{ generic: number[]; fused: number[] }> {
+  const cells = new Map(plugins.map((p) => [p.name, p]));
+  const ir = { input: { shape: [time, inputSize] }, layers: [...layers, { type: 'dense', units: classes, activation: 'softmax' }], seed };
+  const curve = async (useFused: boolean) => {
+    setFusedKernels(useFused);
+    try {
+      const model = buildLayersModel(resolveIR(ir, cells), cells);
+      model.compile({ optimizer: createOptimizer(model, { learningRate: 0.02 }), loss: 'categoricalCrossentropy' });
+      const x = randomTensor([batch, time, inputSize], seed + 1);
+      const rng = createRng(seed + 2);
+      const y = tf.reshape(tf.oneHot(tf.tensor1d(Array.from({ length: batch * time }, () => rng.int(classes)), 'int32'), classes), [batch, time, classes]);
+      const losses: number[] = [];
+      for (let i = 0; i < steps; i++) losses.push((await model.trainOnBatch(x, y)) as number);
+      tf.dispose([x, y]);
+      model.dispose();
+      return losses;
+    } finally {
+      setFusedKernels(true);
+    }
+  };
+  return { generic: await curve(false), fused: await curve(true) };
 }

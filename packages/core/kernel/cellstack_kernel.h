@@ -1,0 +1,188 @@
+/*
+ * cellstack fused-kernel toolkit: header-only, freestanding C for clang's wasm32 target
+ * with SIMD128. A cell plugin's kernel/<cell>.c includes this file and exports a forward
+ * and a backward function over the whole sequence; src/kernel.ts in @cellstack/core
+ * loads the module and wraps the pair as one tf op with a custom gradient.
+ *
+ * Layout conventions: every sequence array is time-major [T, B, k], row-major and
+ * contiguous; weights are row-major [in, out] as in the tf layer. No libc: memory comes
+ * from the JS side (a bump allocator over the module's own linear memory).
+ */
+#ifndef CELLSTACK_KERNEL_H
+#define CELLSTACK_KERNEL_H
+
+#include <wasm_simd128.h>
+
+#define CS_EXPORT(name) __attribute__((export_name(#name))) void name
+#define CS_INLINE static inline __attribute__((always_inline))
+
+typedef v128_t f4;
+
+CS_INLINE f4 f4s(float x) { return wasm_f32x4_splat(x); }
+CS_INLINE f4 f4ld(const float *p) { return wasm_v128_load(p); }
+CS_INLINE void f4st(float *p, f4 v) { wasm_v128_store(p, v); }
+
+/* exp with Cephes' polynomial: ~1 ulp on [-87, 88]; outside, clamped (0 / large). */
+CS_INLINE f4 f4exp(f4 x) {
+  x = wasm_f32x4_pmin(wasm_f32x4_pmax(x, f4s(-87.0f)), f4s(88.0f));
+  f4 n = wasm_f32x4_nearest(wasm_f32x4_mul(x, f4s(1.44269504088896341f)));
+  f4 r = wasm_f32x4_sub(x, wasm_f32x4_mul(n, f4s(0.693359375f)));
+  r = wasm_f32x4_sub(r, wasm_f32x4_mul(n, f4s(-2.12194440e-4f)));
+  f4 p = f4s(1.9875691500e-4f);
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), f4s(1.3981999507e-3f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), f4s(8.3334519073e-3f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), f4s(4.1665795894e-2f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), f4s(1.6666665459e-1f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), f4s(5.0000001201e-1f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_mul(p, r), r), wasm_f32x4_add(r, f4s(1.0f)));
+  f4 scale = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(n), wasm_i32x4_splat(127)), 23);
+  return wasm_f32x4_mul(p, scale);
+}
+
+CS_INLINE f4 f4sigmoid(f4 x) {
+  return wasm_f32x4_div(f4s(1.0f), wasm_f32x4_add(f4s(1.0f), f4exp(wasm_f32x4_neg(x))));
+}
+
+/* tanh: Cephes' odd polynomial below 0.625 (no cancellation near 0), else 1 − 2/(e^{2|x|}+1). */
+CS_INLINE f4 f4tanh(f4 x) {
+  f4 ax = wasm_f32x4_abs(x);
+  f4 z = wasm_f32x4_mul(x, x);
+  f4 p = f4s(-5.70498872745e-3f);
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, z), f4s(2.06390887954e-2f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, z), f4s(-5.37397155531e-2f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, z), f4s(1.33314422036e-1f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, z), f4s(-3.33332819422e-1f));
+  f4 small = wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_mul(p, z), x), x);
+  f4 e = f4exp(wasm_f32x4_mul(ax, f4s(2.0f)));
+  f4 big = wasm_f32x4_sub(f4s(1.0f), wasm_f32x4_div(f4s(2.0f), wasm_f32x4_add(e, f4s(1.0f))));
+  big = wasm_v128_or(big, wasm_v128_and(x, wasm_i32x4_splat((int)0x80000000)));
+  return wasm_v128_bitselect(small, big, wasm_f32x4_lt(ax, f4s(0.625f)));
+}
+
+CS_INLINE float cs_exp(float x) { return wasm_f32x4_extract_lane(f4exp(f4s(x)), 0); }
+CS_INLINE float cs_sigmoid(float x) { return wasm_f32x4_extract_lane(f4sigmoid(f4s(x)), 0); }
+CS_INLINE float cs_tanh(float x) { return wasm_f32x4_extract_lane(f4tanh(f4s(x)), 0); }
+
+/* In place over n floats: the vector body plus a scalar tail through the same formulas. */
+#define CS_MAP_INPLACE(fname, vf, sf)                                  \
+  static inline void fname(float *x, int n) {                          \
+    int i = 0;                                                         \
+    for (; i + 4 <= n; i += 4) f4st(x + i, vf(f4ld(x + i)));           \
+    for (; i < n; i++) x[i] = sf(x[i]);                                \
+  }
+CS_MAP_INPLACE(cs_sigmoid_inplace, f4sigmoid, cs_sigmoid)
+CS_MAP_INPLACE(cs_tanh_inplace, f4tanh, cs_tanh)
+
+static inline void cs_copy(float *dst, const float *src, int n) { __builtin_memcpy(dst, src, (unsigned long)n * sizeof(float)); }
+static inline void cs_zero(float *dst, int n) { __builtin_memset(dst, 0, (unsigned long)n * sizeof(float)); }
+
+/*
+ * C[M,N] (+)= A·B. A's element (i,k) is A[i*sa + k*sk], so A or Aᵀ are read in place
+ * (sa = lda, sk = 1 for A; sa = 1, sk = lda for Aᵀ); B is row-major with row stride ldb;
+ * C has row stride ldc. accumulate = 0 overwrites C. Register block: 4 rows × 8 columns.
+ */
+static void cs_matmul(int M, int N, int K, const float *A, int sa, int sk, const float *B, int ldb, float *C, int ldc,
+                      int accumulate) {
+  int i = 0;
+  for (; i + 4 <= M; i += 4) {
+    const float *a0 = A + (long)i * sa, *a1 = a0 + sa, *a2 = a1 + sa, *a3 = a2 + sa;
+    int j = 0;
+    for (; j + 8 <= N; j += 8) {
+      f4 c00 = f4s(0), c01 = f4s(0), c10 = f4s(0), c11 = f4s(0), c20 = f4s(0), c21 = f4s(0), c30 = f4s(0), c31 = f4s(0);
+      const float *b = B + j;
+      for (int k = 0; k < K; k++, b += ldb) {
+        f4 b0 = f4ld(b), b1 = f4ld(b + 4);
+        long ko = (long)k * sk;
+        f4 x0 = f4s(a0[ko]), x1 = f4s(a1[ko]), x2 = f4s(a2[ko]), x3 = f4s(a3[ko]);
+        c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(x0, b0)); c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(x0, b1));
+        c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(x1, b0)); c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(x1, b1));
+        c20 = wasm_f32x4_add(c20, wasm_f32x4_mul(x2, b0)); c21 = wasm_f32x4_add(c21, wasm_f32x4_mul(x2, b1));
+        c30 = wasm_f32x4_add(c30, wasm_f32x4_mul(x3, b0)); c31 = wasm_f32x4_add(c31, wasm_f32x4_mul(x3, b1));
+      }
+      float *c = C + (long)i * ldc + j;
+      if (accumulate) {
+        c00 = wasm_f32x4_add(c00, f4ld(c)); c01 = wasm_f32x4_add(c01, f4ld(c + 4)); c += ldc;
+        c10 = wasm_f32x4_add(c10, f4ld(c)); c11 = wasm_f32x4_add(c11, f4ld(c + 4)); c += ldc;
+        c20 = wasm_f32x4_add(c20, f4ld(c)); c21 = wasm_f32x4_add(c21, f4ld(c + 4)); c += ldc;
+        c30 = wasm_f32x4_add(c30, f4ld(c)); c31 = wasm_f32x4_add(c31, f4ld(c + 4));
+        c = C + (long)i * ldc + j;
+      }
+      f4st(c, c00); f4st(c + 4, c01); c += ldc;
+      f4st(c, c10); f4st(c + 4, c11); c += ldc;
+      f4st(c, c20); f4st(c + 4, c21); c += ldc;
+      f4st(c, c30); f4st(c + 4, c31);
+    }
+    for (; j < N; j++) {
+      float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      for (int k = 0; k < K; k++) {
+        float bk = B[(long)k * ldb + j];
+        long ko = (long)k * sk;
+        s0 += a0[ko] * bk; s1 += a1[ko] * bk; s2 += a2[ko] * bk; s3 += a3[ko] * bk;
+      }
+      float *c = C + (long)i * ldc + j;
+      if (accumulate) { c[0] += s0; c[ldc] += s1; c[2 * ldc] += s2; c[3 * ldc] += s3; }
+      else { c[0] = s0; c[ldc] = s1; c[2 * ldc] = s2; c[3 * ldc] = s3; }
+    }
+  }
+  for (; i < M; i++) {
+    const float *a = A + (long)i * sa;
+    float *c = C + (long)i * ldc;
+    if (!accumulate) cs_zero(c, N);
+    for (int k = 0; k < K; k++) {
+      float x = a[(long)k * sk];
+      const float *b = B + (long)k * ldb;
+      int j = 0;
+      for (; j + 4 <= N; j += 4) f4st(c + j, wasm_f32x4_add(f4ld(c + j), wasm_f32x4_mul(f4s(x), f4ld(b + j))));
+      for (; j < N; j++) c[j] += x * b[j];
+    }
+  }
+}
+
+/* out[j] += Σ_r x[r, j] over `rows` rows of width n (bias gradients). */
+static inline void cs_colsum(float *out, const float *x, int rows, int n) {
+  for (int r = 0; r < rows; r++)
+    for (int j = 0; j < n; j++) out[j] += x[(long)r * n + j];
+}
+
+/* dst[c, r] = src[r, c] for a [rows, cols] matrix. */
+static inline void cs_transpose(float *dst, const float *src, int rows, int cols) {
+  for (int r = 0; r < rows; r++)
+    for (int c = 0; c < cols; c++) dst[(long)c * rows + r] = src[(long)r * cols + c];
+}
+
+/*
+ * The input projection of a whole batch-major input x [B, T, F]:
+ * xp[t, b, :] = x[b, t, :]·W + bias (W [F, G], bias [G] or 0), written time-major [T, B, G].
+ */
+static void cs_project(int T, int B, int F, int G, const float *x, const float *W, const float *bias, float *xp) {
+  for (int b = 0; b < B; b++) cs_matmul(T, G, F, x + (long)b * T * F, F, 1, W, G, xp + (long)b * G, B * G, 0);
+  if (bias)
+    for (long r = 0; r < (long)T * B; r++)
+      for (int j = 0; j < G; j++) xp[r * G + j] += bias[j];
+}
+
+/*
+ * Gradients of cs_project given dxp [T, B, G]: dW (+)= Σ xᵀ·dxp, dbias (+)= Σ dxp (when
+ * non-null), dx [B, T, F] = dxp·Wᵀ. work: F·G floats (Wᵀ).
+ */
+static void cs_project_backward(int T, int B, int F, int G, const float *x, const float *W, const float *dxp, float *dx,
+                                float *dW, float *dbias, float *work) {
+  cs_transpose(work, W, F, G);
+  for (int b = 0; b < B; b++) {
+    cs_matmul(F, G, T, x + (long)b * T * F, 1, F, dxp + (long)b * G, B * G, dW, G, 1);
+    cs_matmul(T, F, G, dxp + (long)b * G, B * G, 1, work, F, dx + (long)b * T * F, F, 0);
+  }
+  if (dbias) cs_colsum(dbias, dxp, T * B, G);
+}
+
+/* Time-major [T, B, k] ⇄ batch-major [B, T, k]. */
+static inline void cs_to_batch_major(float *dst, const float *src, int T, int B, int k) {
+  for (int t = 0; t < T; t++)
+    for (int b = 0; b < B; b++) cs_copy(dst + ((long)b * T + t) * k, src + ((long)t * B + b) * k, k);
+}
+static inline void cs_to_time_major(float *dst, const float *src, int T, int B, int k) {
+  for (int t = 0; t < T; t++)
+    for (int b = 0; b < B; b++) cs_copy(dst + ((long)t * B + b) * k, src + ((long)b * T + t) * k, k);
+}
+
+#endif

@@ -1,0 +1,144 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
+import { CellstackError } from './errors.js';
+
+/**
+ * A loaded fused-kernel module (a cell's kernel/<cell>.wasm built from C with
+ * kernel/cellstack_kernel.h). Memory is a bump allocator over the module's own linear
+ * memory: `reset()` at the start of each call, then `put`/`alloc`, call, `read`.
+ */
+export class WasmKernel {
+  private readonly memory: WebAssembly.Memory;
+  private readonly fns: Record<string, (...args: number[]) => void>;
+  private readonly base: number;
+  private top: number;
+
+  constructor(bytes: BufferSource, readonly label: string) {
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {});
+    const ex = instance.exports as Record<string, unknown>;
+    this.memory = ex.memory as WebAssembly.Memory;
+    this.base = align((ex.__heap_base as WebAssembly.Global).value as number);
+    this.top = this.base;
+    this.fns = Object.fromEntries(Object.entries(ex).filter(([, v]) => typeof v === 'function')) as never;
+  }
+
+  reset(): void {
+    this.top = this.base;
+  }
+
+  /** Room for n floats, zero-filled; returns its byte address. */
+  alloc(n: number): number {
+    const ptr = this.top;
+    this.top = align(ptr + 4 * n);
+    const need = this.top - this.memory.buffer.byteLength;
+    if (need > 0) this.memory.grow(Math.ceil(need / 65536));
+    new Float32Array(this.memory.buffer, ptr, n).fill(0);
+    return ptr;
+  }
+
+  /** Copy an array in; returns its byte address. */
+  put(a: Float32Array): number {
+    const ptr = this.alloc(a.length);
+    new Float32Array(this.memory.buffer, ptr, a.length).set(a);
+    return ptr;
+  }
+
+  /** Copy n floats out. */
+  read(ptr: number, n: number): Float32Array {
+    return new Float32Array(this.memory.buffer, ptr, n).slice();
+  }
+
+  call(name: string, ...args: number[]): void {
+    const fn = this.fns[name];
+    if (!fn) throw new CellstackError(`kernel ${this.label}`, `has no export '${name}' (exports: ${Object.keys(this.fns).join(', ')})`);
+    fn(...args);
+  }
+}
+
+const align = (n: number) => (n + 15) & ~15;
+const kernels = new Map<string, WasmKernel>();
+
+/**
+ * The kernel module at `url` (a file next to the plugin's code, e.g.
+ * `new URL('../kernel/star.wasm', import.meta.url)`), compiled once per process.
+ */
+export function loadKernel(url: URL): WasmKernel {
+  let k = kernels.get(url.href);
+  if (!k) {
+    const path = fileURLToPath(url);
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(path);
+    } catch {
+      throw new CellstackError('kernel', `cannot read ${path}`, 'the package is incomplete: reinstall it, or run `npm run kernels` in a source checkout');
+    }
+    k = new WasmKernel(new Uint8Array(bytes), path);
+    kernels.set(url.href, k);
+  }
+  return k;
+}
+
+let enabled = process.env.CELLSTACK_FUSED !== '0';
+let gpuBinding = false;
+
+/** Turn fused kernels on or off process-wide (default on; CELLSTACK_FUSED=0 turns them off). */
+export function setFusedKernels(on: boolean): void {
+  enabled = on;
+}
+
+/** Set by the backend selector: tensors of tfjs-node-gpu live on the GPU, where the generic loop stays. */
+export function markGpuBinding(gpu: boolean): void {
+  gpuBinding = gpu;
+}
+
+/** Whether runSequence may use a cell's fused kernel now: on, and the tensors live in CPU memory. */
+export function fusedKernelsActive(): boolean {
+  if (!enabled) return false;
+  const backend = tf.getBackend();
+  return backend === 'wasm' || backend === 'cpu' || (backend === 'tensorflow' && !gpuBinding);
+}
+
+export interface FusedSpec<S> {
+  /** Output arrays in the order of `outShapes`, and whatever backward needs. */
+  forward(xs: Float32Array[]): { outputs: Float32Array[]; saved: S };
+  /** Gradients for every input, in order, given the gradients of every output. */
+  backward(xs: Float32Array[], saved: S, dys: Float32Array[]): Float32Array[];
+}
+
+/**
+ * Run a whole-sequence kernel as one tf op with a custom gradient, so autodiff,
+ * model.fit and the optimisers see an ordinary differentiable function of `inputs`.
+ * The outputs travel packed in one tensor (tf.customGrad returns one) and are sliced
+ * back to `outShapes`.
+ */
+export function fusedCall<S>(inputs: tf.Tensor[], outShapes: number[][], spec: FusedSpec<S>): tf.Tensor[] {
+  const sizes = outShapes.map((s) => s.reduce((a, b) => a * b, 1));
+  const op = tf.customGrad((...args: unknown[]) => {
+    const ts = args.slice(0, inputs.length) as tf.Tensor[];
+    const xs = ts.map((t) => t.dataSync() as Float32Array);
+    const { outputs, saved } = spec.forward(xs);
+    const packed = new Float32Array(sizes.reduce((a, b) => a + b, 0));
+    let o = 0;
+    outputs.forEach((a, i) => {
+      packed.set(a.subarray(0, sizes[i]), o);
+      o += sizes[i];
+    });
+    return {
+      value: tf.tensor1d(packed),
+      gradFunc: (dy: tf.Tensor) => {
+        const flat = dy.dataSync() as Float32Array;
+        let at = 0;
+        const dys = sizes.map((n) => flat.subarray(at, (at += n)));
+        return spec.backward(xs, saved, dys).map((g, i) => tf.tensor(g, ts[i].shape));
+      },
+    };
+  });
+  const packed = op(...inputs);
+  let at = 0;
+  return outShapes.map((shape, i) => {
+    const part = tf.reshape(tf.slice(packed, [at], [sizes[i]]), shape);
+    at += sizes[i];
+    return part;
+  });
+}
