@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { CellstackError } from './errors.js';
 import { markGpuBinding } from './kernel.js';
+import { patchWasmMatMul } from './wasm-matmul.js';
 
 export type BackendChoice = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 export const BACKENDS: readonly BackendChoice[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
@@ -43,6 +44,7 @@ async function useEmbedded(name: 'wasm' | 'cpu'): Promise<void> {
   else await import('@tensorflow/tfjs-backend-cpu');
   if (!(await tf.setBackend(name))) throw new CellstackError('backend', `the ${name} backend failed to initialise`);
   await tf.ready();
+  if (name === 'wasm') patchWasmMatMul();
 }
 
 /**

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { defineCell } from '../define-cell.js';
 import { concatLast, glorotUniform, orthogonal, zeros } from '../init.js';
+import { gruFused } from './gru-kernel.js';
 
 export interface GRUOptions {
   units: number;
@@ -43,6 +44,7 @@ export const GRU = defineCell<GRUOptions>({
         return { output: h2, state: { h: h2 }, signals: { update: z, reset: r } };
       },
       signals: ['update', 'reset'],
+      fused: gruFused,
     };
   },
 });

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { defineCell } from '../define-cell.js';
 import { chrono, concatLast, glorotUniform, orthogonal, zeros } from '../init.js';
+import { janetFused } from './janet-kernel.js';
 
 export interface JANETOptions {
   units: number;
@@ -55,6 +56,7 @@ export const JANET = defineCell<JANETOptions>({
         return { output: h2, state: { h: h2 }, signals: { forget: f } };
       },
       signals: ['forget'],
+      fused: janetFused(beta),
     };
   },
 });

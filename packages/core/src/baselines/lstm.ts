@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { defineCell } from '../define-cell.js';
 import { chrono, concatLast, constant, glorotUniform, orthogonal, zeros, type Init } from '../init.js';
+import { lstmFused } from './lstm-kernel.js';
 
 export interface LSTMOptions {
   units: number;
@@ -75,6 +76,7 @@ export const LSTM = defineCell<LSTMOptions>({
         return { output: h2, state: { h: h2, c: c2 }, signals: { input: i, forget: f, output: o, c: c2 } };
       },
       signals: ['input', 'forget', 'output', 'c'],
+      fused: lstmFused,
     };
   },
 });

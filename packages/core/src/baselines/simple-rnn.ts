@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { defineCell } from '../define-cell.js';
 import { glorotUniform, orthogonal, zeros } from '../init.js';
+import { simpleRnnFused } from './simple-rnn-kernel.js';
 
 export interface SimpleRNNOptions {
   units: number;
@@ -31,6 +32,7 @@ export const SimpleRNN = defineCell<SimpleRNNOptions>({
         const h2 = tf.tanh(tf.add(x, tf.matMul(h, p.recurrent as tf.Tensor2D))) as tf.Tensor2D;
         return { output: h2, state: { h: h2 } };
       },
+      fused: simpleRnnFused,
     };
   },
 });

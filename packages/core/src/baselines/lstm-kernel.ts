@@ -1,0 +1,35 @@
+import type * as tf from '@tensorflow/tfjs-core';
+import type { FusedResult, Params, State } from '../cell.js';
+import { fusedCall, loadKernel } from '../kernel.js';
+
+const kernel = () => loadKernel(new URL('../../kernel/lstm.wasm', import.meta.url));
+
+/** LSTM's whole-layer kernel (kernel/lstm.c): x [B, T, F] → outputs [B, T, H] and the final h and c. */
+export function lstmFused(x: tf.Tensor3D, { h, c }: State, p: Params): FusedResult {
+  const [B, T, F] = x.shape;
+  const H = h.shape[1];
+  const n = B * H;
+  const [out, hT, cT] = fusedCall([x, p.kernel, p.recurrent, p.bias, h, c], [[B, T, H], [B, H], [B, H]], {
+    forward([xv, W, U, bias, h0, c0]) {
+      const k = kernel();
+      k.reset();
+      const args = [xv, W, U, bias, h0, c0].map((v) => k.put(v));
+      const [o, lastH, lastC, a, cs, hs] = [T * n, n, n, 4 * T * n, T * n, T * n].map((size) => k.alloc(size));
+      k.call('lstm_forward', T, B, F, H, ...args, o, lastH, lastC, a, cs, hs);
+      return {
+        outputs: [k.read(o, T * n), k.read(lastH, n), k.read(lastC, n)],
+        saved: [k.read(a, 4 * T * n), k.read(cs, T * n), k.read(hs, T * n)],
+      };
+    },
+    backward([xv, W, U, , h0, c0], saved, [dout, dhT, dcT]) {
+      const k = kernel();
+      k.reset();
+      const args = [xv, W, U, h0, c0, ...saved, dout, dhT, dcT].map((v) => k.put(v));
+      const sizes = [B * T * F, F * 4 * H, H * 4 * H, 4 * H, n, n];
+      const grads = sizes.map((size) => k.alloc(size));
+      k.call('lstm_backward', T, B, F, H, ...args, ...grads, k.alloc(4 * T * n + 2 * n + 4 * H * H + 4 * F * H));
+      return grads.map((g, i) => k.read(g, sizes[i]));
+    },
+  });
+  return { output: out as tf.Tensor3D, state: { h: hT as tf.Tensor2D, c: cT as tf.Tensor2D } };
+}
