@@ -6,12 +6,14 @@
  *   npx tsx --conditions=@cellstack/source tools/bench/bench.ts --ir model.json --seq 100 --batch 32
  *
  * Workloads (research/perf-notes.md): W1 = T 100, batch 32, one-hot 10, 1 layer of 128, dense 10 per step,
- * softmax CE, Adam; W2 = the same with 4 layers of 64; W3 = W1 forward only.
+ * softmax CE, Adam; W2 = the same with 4 layers of 64; W3 = W1 forward only; M = the memory workload of
+ * issue 11, BPTT over 784 steps of 16 layers of 64 at batch 100 (read peakRssMiB).
+ * The fused kernels are on unless CELLSTACK_FUSED=0; tools/bench/suite.ts runs both paths.
  */
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
-import { createOptimizer, createRuntime, type BackendChoice, type CellPlugin, type ModelIR } from '@cellstack/core';
+import { createOptimizer, createRuntime, fusedKernelsActive, type BackendChoice, type CellInstance, type CellPlugin, type ModelIR } from '@cellstack/core';
 
 const CELL_PACKAGES = ['@cellstack/cell-nru', '@cellstack/cell-ur', '@cellstack/cell-star', '@cellstack/cell-rru', '@cellstack/cell-dmu'];
 
@@ -29,11 +31,12 @@ const { values: args } = parseArgs({
   },
 });
 
-const workloads = {
+const workloads: Record<string, { layers: number; units: number; train: boolean; seq?: number; batch?: number }> = {
   W1: { layers: 1, units: 128, train: true },
   W2: { layers: 4, units: 64, train: true },
   W3: { layers: 1, units: 128, train: false },
-} as const;
+  M: { layers: 16, units: 64, train: true, seq: 784, batch: 100 },
+};
 
 async function main() {
   const rt = await createRuntime({ backend: args.backend as BackendChoice });
@@ -45,10 +48,10 @@ async function main() {
       // package not built or not installed: its cells are simply not benchmarked
     }
   }
-  const w = workloads[args.workload as keyof typeof workloads];
+  const w = workloads[args.workload];
   if (!w && !args.ir) throw new Error(`--workload must be one of ${Object.keys(workloads).join(', ')}`);
-  const T = Number(args.seq ?? 100);
-  const B = Number(args.batch ?? 32);
+  const T = Number(args.seq ?? w?.seq ?? 100);
+  const B = Number(args.batch ?? w?.batch ?? 32);
   const ir: ModelIR = args.ir
     ? JSON.parse(await readFile(args.ir, 'utf8'))
     : {
@@ -79,6 +82,7 @@ async function main() {
       cell: args.ir ? 'custom' : args.cell,
       mode: train ? 'train' : 'infer',
       backend: rt.backend.name,
+      path: fusedKernelsActive() && model.layers.some((l) => (l as { cell?: CellInstance }).cell?.fused) ? 'fused' : 'generic',
       seq: steps,
       batch: B,
       params: model.countParams(),

@@ -1,0 +1,134 @@
+/**
+ * The benchmark table of issue 11: every cell on W1/W2/W3, generic loop vs fused kernel,
+ * and — when Python with torch is importable — the PyTorch counterparts in the same
+ * invocation, with ratios. Each figure is the median of --runs separate processes.
+ *
+ *   npx tsx --conditions=@cellstack/source tools/bench/suite.ts [--cells STAR,LSTM] [--workloads W1,W2,W3]
+ *       [--runs 3] [--memory] [--out bench.json]
+ *
+ * --memory adds workload M (BPTT over 784 steps of 16 STAR layers of 64, batch 100): peak RSS of one
+ * training step on each path.
+ */
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import os from 'node:os';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '../..');
+const ALL = ['LSTM', 'GRU', 'SimpleRNN', 'JANET', 'STAR', 'NRU', 'URLSTM', 'URGRU', 'RRU', 'DMU'];
+
+const { values: args } = parseArgs({
+  options: {
+    cells: { type: 'string', default: ALL.join(',') },
+    workloads: { type: 'string', default: 'W1,W2,W3' },
+    runs: { type: 'string', default: '3' },
+    steps: { type: 'string', default: '5' },
+    memory: { type: 'boolean', default: false },
+    torch: { type: 'string', default: 'auto' },
+    out: { type: 'string' },
+  },
+});
+const runs = Number(args.runs);
+
+type Row = Record<string, unknown> & { stepsPerSec: number };
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+function lastJson(out: string): Row {
+  const line = out.trim().split('\n').filter((l) => l.startsWith('{')).pop();
+  if (!line) throw new Error(`no JSON line in: ${out.slice(-500)}`);
+  return JSON.parse(line) as Row;
+}
+
+function ours(cell: string, workload: string, fused: boolean, extra: string[] = []): Row {
+  const rows = Array.from({ length: runs }, () =>
+    lastJson(
+      execFileSync('npx', ['tsx', '--conditions=@cellstack/source', path.join(here, 'bench.ts'), '--workload', workload, '--cell', cell, '--steps', args.steps!, ...extra], {
+        cwd: root,
+        encoding: 'utf8',
+        env: { ...process.env, CELLSTACK_FUSED: fused ? '1' : '0' },
+        stdio: ['ignore', 'pipe', 'ignore'],
+        maxBuffer: 1 << 24,
+      }),
+    ),
+  );
+  const m = median(rows.map((r) => r.stepsPerSec));
+  return { ...rows.find((r) => r.stepsPerSec === m)!, runs: rows.map((r) => r.stepsPerSec) };
+}
+
+/** The Python that can import torch: $PYTHON, python3, or Debian's /usr/bin/python3. */
+function findTorchPython(): string | undefined {
+  if (args.torch === 'off') return undefined;
+  for (const py of [process.env.PYTHON, 'python3', '/usr/bin/python3'].filter(Boolean) as string[]) {
+    try {
+      execFileSync(py, ['-c', 'import torch'], { stdio: 'ignore' });
+      return py;
+    } catch {
+      // not this one
+    }
+  }
+  return undefined;
+}
+
+function pytorch(py: string, cell: string, workload: string): Row[] {
+  const lines = Array.from({ length: runs }, () =>
+    execFileSync(py, [path.join(here, 'torch_cells.py'), '--workload', workload, '--cell', cell, '--steps', args.steps!], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+      .trim()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Row),
+  );
+  // One line per system (loop cell, and nn.LSTM / nn.GRU where PyTorch has a fused module).
+  return lines[0].map((first, i) => {
+    const all = lines.map((ls) => ls[i].stepsPerSec);
+    return { ...first, stepsPerSec: median(all), runs: all };
+  });
+}
+
+const py = findTorchPython();
+const cells = args.cells!.split(',');
+const results: Row[] = [];
+const table: string[] = [];
+const fmt = (x: number | undefined) => (x === undefined ? '—' : x >= 10 ? x.toFixed(1) : x.toFixed(2));
+for (const workload of args.workloads!.split(',')) {
+  for (const cell of cells) {
+    const generic = ours(cell, workload, false);
+    const fused = ours(cell, workload, true);
+    const torch = py ? pytorch(py, cell, workload) : [];
+    const loop = torch.find((r) => r.system === 'pytorch-loop');
+    const nn = torch.find((r) => r.system === 'pytorch-fused');
+    for (const r of [generic, fused, ...torch]) {
+      results.push(r);
+      console.log(JSON.stringify(r));
+    }
+    const ratio = (r?: Row) => (r ? `${(fused.stepsPerSec / r.stepsPerSec).toFixed(2)}×` : '—');
+    table.push(`| ${workload} | ${cell} | ${fmt(generic.stepsPerSec)} | ${fmt(fused.stepsPerSec)} | ${(fused.stepsPerSec / generic.stepsPerSec).toFixed(1)}× | ${fmt(loop?.stepsPerSec)} | ${ratio(loop)} | ${fmt(nn?.stepsPerSec)} | ${ratio(nn)} |`);
+  }
+}
+let memory: string[] = [];
+if (args.memory) {
+  const m = [false, true].map((f) => ours('STAR', 'M', f, ['--steps', '1', '--warmup', '0']));
+  m.forEach((r) => results.push(r));
+  m.forEach((r) => console.log(JSON.stringify(r)));
+  memory = [
+    '',
+    '| BPTT over 784 steps, 16 STAR layers of 64, batch 100 | generic | fused |',
+    '|---|---:|---:|',
+    `| peak RSS (MiB) | ${m[0].peakRssMiB} | ${m[1].peakRssMiB} |`,
+    `| seconds per training step | ${(1 / m[0].stepsPerSec).toFixed(1)} | ${(1 / m[1].stepsPerSec).toFixed(1)} |`,
+  ];
+}
+const machine = `${os.cpus()[0]?.model ?? 'cpu'} × ${os.cpus().length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+const torchNote = py ? `PyTorch via ${py} (${String(results.find((r) => r.torch)?.torch ?? '?')}, BLAS: ${String(results.find((r) => r.blas)?.blas ?? '?')})` : 'PyTorch: not importable here, columns empty';
+const md = [
+  `Machine: ${machine}; tfjs wasm backend (1 thread); ${torchNote}. Medians of ${runs} processes; training steps (W1, W2) or forward passes (W3) per second.`,
+  '',
+  '| workload | cell | generic | fused | fused/generic | PyTorch loop cell | fused/loop | PyTorch nn module | fused/nn |',
+  '|---|---|---:|---:|---:|---:|---:|---:|---:|',
+  ...table,
+  ...memory,
+].join('\n');
+console.log(`\n${md}`);
+if (args.out) writeFileSync(args.out, JSON.stringify({ machine, results, markdown: md }, null, 2));
