@@ -50,13 +50,15 @@ async function main() {
   }
   const w = workloads[args.workload];
   if (!w && !args.ir) throw new Error(`--workload must be one of ${Object.keys(workloads).join(', ')}`);
+  // The size option is the cell's first positional one ('units'; NRU: 'hidden').
+  const sizeOption = args.ir ? 'units' : (rt.cell(args.cell!).positional?.[0] ?? 'units');
   const T = Number(args.seq ?? w?.seq ?? 100);
   const B = Number(args.batch ?? w?.batch ?? 32);
   const ir: ModelIR = args.ir
     ? JSON.parse(await readFile(args.ir, 'utf8'))
     : {
         input: { shape: [T, 10] },
-        layers: [{ cell: args.cell, options: { units: w.units, ...JSON.parse(args.options) }, repeat: w.layers }, { type: 'dense', units: 10, activation: 'softmax' }],
+        layers: [{ cell: args.cell, options: { [sizeOption]: w.units, ...JSON.parse(args.options) }, repeat: w.layers }, { type: 'dense', units: 10, activation: 'softmax' }],
         seed: 1,
       };
   const train = args.ir ? true : w.train;

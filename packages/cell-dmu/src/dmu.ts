@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { defineCell, init, type Init, type ParamSpec } from '@cellstack/core';
+import { dmuFused } from './kernel.js';
 
 export type HiddenActivation = 'leakyRelu' | 'relu' | 'tanh' | 'sigmoid' | 'linear';
 export type CandidateActivation = 'tanh' | 'sigmoid' | 'softsign' | 'linear';
@@ -139,6 +140,7 @@ export const DMU = defineCell<DMUOptions>({
         return { output: h2, state: { h: h2 }, signals: { sigmaZ: s } };
       },
       signals: ['sigmaZ'],
+      fused: dmuFused(widths, activation, options.candidateActivation),
     };
   },
 });

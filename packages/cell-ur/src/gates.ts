@@ -9,7 +9,7 @@
  *   auxiliary  — `refine` none | refine (eq. 12/16) | master (ON-LSTM, eqs 19–23).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { init as inits, type Init, type JsonSchema, type Params } from '@cellstack/core';
+import { createRng, hashSeed, init as inits, type Init, type JsonSchema, type Params } from '@cellstack/core';
 
 export type GateInit = 'standard' | 'chrono' | 'uniform';
 export type Refine = 'none' | 'refine' | 'master';
@@ -241,6 +241,13 @@ export function computeGates(g: GateLayout, z: tf.Tensor2D): GateValues {
   return g.inputGate ? { forget: main, effective: main, input: mirror(block.input) } : { forget: main, effective: main };
 }
 
+/** The kernels' variant code of a layout (kernel/gates.h): [refine 0 none | 1 refine | 2 master, cumax 0 | 1, chunk]. */
+export const kernelVariant = (g: GateLayout): [number, number, number] => [
+  ['none', 'refine', 'master'].indexOf(g.refine),
+  +(g.activation === 'cumax'),
+  g.chunk,
+];
+
 /** Signals a cell built on this layout reports. */
 export function gateSignals(g: GateLayout): string[] {
   const s = ['forget', 'effective'];
@@ -265,6 +272,37 @@ export const zoneoutSchema = (what: string): JsonSchema => ({
  */
 export function zoneout(prev: tf.Tensor2D, next: tf.Tensor2D, z: number, training: boolean, seed: () => number): tf.Tensor2D {
   if (z === 0) return next;
-  const keep = training ? tf.cast(tf.less(tf.randomUniform(next.shape, 0, 1, 'float32', seed()), z), 'float32') : z;
+  const keep = training ? zoneoutMask(next.shape, z, seed()) : z;
   return tf.add(next, tf.mul(keep, tf.sub(prev, next))) as tf.Tensor2D;
+}
+
+/** A training keep-mask: 1 where a unit keeps its previous value (probability z). */
+export const zoneoutMask = (shape: [number, number], z: number, seed: number): tf.Tensor2D =>
+  tf.cast(tf.less(tf.randomUniform(shape, 0, 1, 'float32', seed), z), 'float32') as tf.Tensor2D;
+
+/**
+ * The training keep-masks [T, B, H] of a whole sequence, one array per rate (undefined
+ * for rate 0), drawn exactly as the step loop draws them: per step, each non-zero rate in
+ * order, one seed each. A fused kernel given these sees the loop's masks, and the seed
+ * source ends where the loop would leave it.
+ */
+export function zoneoutMasks(rates: number[], T: number, B: number, H: number, seed: () => number): Array<Float32Array | undefined> {
+  const steps = rates.map((): tf.Tensor2D[] => []);
+  for (let t = 0; t < T; t++) rates.forEach((z, i) => z > 0 && steps[i].push(tf.tidy(() => zoneoutMask([B, H], z, seed()))));
+  return steps.map((m) => {
+    if (!m.length) return undefined;
+    const all = tf.stack(m);
+    const data = all.dataSync() as Float32Array;
+    tf.dispose([all, ...m]);
+    return data;
+  });
+}
+
+/**
+ * The seed source of a cell's zoneout masks, from the layer's seed, so two models built
+ * with one seed draw the same masks (and a fused kernel can be checked against the loop).
+ */
+export function zoneoutSeeds(cell: string, layerSeed: number | undefined): () => number {
+  const rng = createRng(hashSeed(`${cell}-zoneout`, layerSeed ?? Math.floor(Math.random() * 2 ** 31)));
+  return () => rng.int(2 ** 31);
 }

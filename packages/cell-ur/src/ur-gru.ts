@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { createRng, defineCell, hashSeed, init } from '@cellstack/core';
+import { defineCell, init } from '@cellstack/core';
 import {
   computeGates,
   gateBiasInit,
@@ -11,14 +11,14 @@ import {
   validateGates,
   zoneout,
   zoneoutSchema,
+  zoneoutSeeds,
   type GateOptions,
 } from './gates.js';
+import { urgruFused } from './ur-gru-kernel.js';
 
 export interface URGRUOptions extends GateOptions {
   zh: number;
 }
-
-let instances = 0;
 
 /**
  * UR-GRU (Gu et al. 2020, Table 2/3): the UR gate mechanism on the GRU's update gate,
@@ -40,13 +40,12 @@ export const URGRU = defineCell<URGRUOptions>({
     additionalProperties: false,
   },
   validate: (o) => validateGates(o, false),
-  create(o, { inputSize }) {
+  create(o, { inputSize, seed: layerSeed }) {
     const g = gateLayout(o, false);
     const H = g.units;
     const gatesWidth = g.width + H; // gate block, then the reset gate ρ
     const gb = gateBiasInit(g);
-    const rng = createRng(hashSeed('URGRU-zoneout', instances++));
-    const seed = () => rng.int(2 ** 31);
+    const seed = zoneoutSeeds('URGRU', layerSeed);
     return {
       state: { h: H },
       outputSize: H,
@@ -74,6 +73,7 @@ export const URGRU = defineCell<URGRUOptions>({
         return { output: h2, state: { h: h2 }, signals: { ...gates, reset: rho } as Record<string, tf.Tensor> };
       },
       signals: [...gateSignals(g), 'reset'],
+      fused: urgruFused(g, o.zh, seed),
     };
   },
 });

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { createRng, defineCell, hashSeed, init } from '@cellstack/core';
+import { defineCell, init } from '@cellstack/core';
 import {
   computeGates,
   gateBiasInit,
@@ -11,15 +11,15 @@ import {
   validateGates,
   zoneout,
   zoneoutSchema,
+  zoneoutSeeds,
   type GateOptions,
 } from './gates.js';
+import { urlstmFused } from './ur-lstm-kernel.js';
 
 export interface URLSTMOptions extends GateOptions {
   zc: number;
   zh: number;
 }
-
-let instances = 0;
 
 /**
  * UR-LSTM (Gu et al. 2020, eqs 9–15) and the LSTM gate ablations of Table 1. With the
@@ -42,14 +42,13 @@ export const URLSTM = defineCell<URLSTMOptions>({
     additionalProperties: false,
   },
   validate: (o) => validateGates(o, true),
-  create(o, { inputSize }) {
+  create(o, { inputSize, seed: layerSeed }) {
     const g = gateLayout(o, true);
     const H = g.units;
     const width = g.width + 2 * H;
     const gb = gateBiasInit(g);
     const orth = init.concatLast([...g.blocks.map(([, w]) => [w, init.orthogonal()] as const), [H, init.orthogonal()], [H, init.orthogonal()]]);
-    const rng = createRng(hashSeed('URLSTM-zoneout', instances++));
-    const seed = () => rng.int(2 ** 31);
+    const seed = zoneoutSeeds('URLSTM', layerSeed);
     return {
       state: { h: H, c: H },
       outputSize: H,
@@ -76,6 +75,7 @@ export const URLSTM = defineCell<URLSTMOptions>({
         return { output: h2, state: { h: h2, c: c2 }, signals: { ...gates, output: o2, c: c2 } as Record<string, tf.Tensor> };
       },
       signals: [...gateSignals(g), 'output', 'c'],
+      fused: urlstmFused(g, o.zc, o.zh, seed),
     };
   },
 });

@@ -81,8 +81,18 @@ static inline void cs_zero(float *dst, int n) { __builtin_memset(dst, 0, (unsign
  * (sa = lda, sk = 1 for A; sa = 1, sk = lda for Aᵀ); B is row-major with row stride ldb;
  * C has row stride ldc. accumulate = 0 overwrites C. Register block: 4 rows × 8 columns.
  */
-static void cs_matmul(int M, int N, int K, const float *A, int sa, int sk, const float *B, int ldb, float *C, int ldc,
+static inline void cs_matmul(int M, int N, int K, const float *A, int sa, int sk, const float *B, int ldb, float *C, int ldc,
                       int accumulate) {
+  /* Long reductions (weight gradients over all T·B rows) in chunks, so the panel of B
+     read by each register block stays in cache. */
+  enum { KC = 128 };
+  if (K > 2 * KC) {
+    for (int k0 = 0; k0 < K; k0 += KC) {
+      int kc = K - k0 < KC ? K - k0 : KC;
+      cs_matmul(M, N, kc, A + (long)k0 * sk, sa, sk, B + (long)k0 * ldb, ldb, C, ldc, accumulate || k0 > 0);
+    }
+    return;
+  }
   int i = 0;
   for (; i + 4 <= M; i += 4) {
     const float *a0 = A + (long)i * sa, *a1 = a0 + sa, *a2 = a1 + sa, *a3 = a2 + sa;
@@ -154,7 +164,7 @@ static inline void cs_transpose(float *dst, const float *src, int rows, int cols
  * The input projection of a whole batch-major input x [B, T, F]:
  * xp[t, b, :] = x[b, t, :]·W + bias (W [F, G], bias [G] or 0), written time-major [T, B, G].
  */
-static void cs_project(int T, int B, int F, int G, const float *x, const float *W, const float *bias, float *xp) {
+static inline void cs_project(int T, int B, int F, int G, const float *x, const float *W, const float *bias, float *xp) {
   for (int b = 0; b < B; b++) cs_matmul(T, G, F, x + (long)b * T * F, F, 1, W, G, xp + (long)b * G, B * G, 0);
   if (bias)
     for (long r = 0; r < (long)T * B; r++)
@@ -165,7 +175,7 @@ static void cs_project(int T, int B, int F, int G, const float *x, const float *
  * Gradients of cs_project given dxp [T, B, G]: dW (+)= Σ xᵀ·dxp, dbias (+)= Σ dxp (when
  * non-null), dx [B, T, F] = dxp·Wᵀ. work: F·G floats (Wᵀ).
  */
-static void cs_project_backward(int T, int B, int F, int G, const float *x, const float *W, const float *dxp, float *dx,
+static inline void cs_project_backward(int T, int B, int F, int G, const float *x, const float *W, const float *dxp, float *dx,
                                 float *dW, float *dbias, float *work) {
   cs_transpose(work, W, F, G);
   for (int b = 0; b < B; b++) {

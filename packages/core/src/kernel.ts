@@ -9,16 +9,16 @@ import { CellstackError } from './errors.js';
  * memory: `reset()` at the start of each call, then `put`/`alloc`, call, `read`.
  */
 export class WasmKernel {
-  private readonly memory: WebAssembly.Memory;
+  private readonly memory: WasmMemory;
   private readonly fns: Record<string, (...args: number[]) => void>;
   private readonly base: number;
   private top: number;
 
-  constructor(bytes: BufferSource, readonly label: string) {
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {});
-    const ex = instance.exports as Record<string, unknown>;
-    this.memory = ex.memory as WebAssembly.Memory;
-    this.base = align((ex.__heap_base as WebAssembly.Global).value as number);
+  constructor(bytes: Uint8Array, readonly label: string) {
+    const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+    const ex = new wasm.Instance(new wasm.Module(bytes), {}).exports;
+    this.memory = ex.memory as WasmMemory;
+    this.base = align((ex.__heap_base as { value: number }).value);
     this.top = this.base;
     this.fns = Object.fromEntries(Object.entries(ex).filter(([, v]) => typeof v === 'function')) as never;
   }
@@ -57,6 +57,16 @@ export class WasmKernel {
 }
 
 const align = (n: number) => (n + 15) & ~15;
+
+// The slice of the WebAssembly API used here (the project's TS lib has no DOM types).
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
+}
 const kernels = new Map<string, WasmKernel>();
 
 /**

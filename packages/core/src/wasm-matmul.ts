@@ -14,7 +14,7 @@ export function patchWasmMatMul(): void {
   const transpose = tf.getKernel('Transpose', 'wasm');
   if (!matmul || !transpose) return;
   patched = true;
-  const swapLast = (t: tf.TensorInfo, backend: tf.KernelBackend) => {
+  const swapLast = (t: tf.TensorInfo, backend: object) => {
     const perm = t.shape.map((_, i) => i);
     [perm[perm.length - 1], perm[perm.length - 2]] = [perm[perm.length - 2], perm[perm.length - 1]];
     return transpose.kernelFunc({ inputs: { x: t }, backend, attrs: { perm } }) as tf.TensorInfo;
@@ -26,12 +26,12 @@ export function patchWasmMatMul(): void {
       const { transposeA, transposeB } = attrs as unknown as { transposeA: boolean; transposeB: boolean };
       if (!transposeA && !transposeB) return matmul.kernelFunc({ inputs, backend, attrs });
       const temps: tf.TensorInfo[] = [];
-      const a = transposeA ? swapLast(inputs.a, backend) : inputs.a;
-      const b = transposeB ? swapLast(inputs.b, backend) : inputs.b;
+      const a = transposeA ? swapLast(inputs.a!, backend) : inputs.a!;
+      const b = transposeB ? swapLast(inputs.b!, backend) : inputs.b!;
       if (transposeA) temps.push(a);
       if (transposeB) temps.push(b);
       const out = matmul.kernelFunc({ inputs: { a, b }, backend, attrs: { ...attrs, transposeA: false, transposeB: false } });
-      for (const t of temps) backend.disposeData(t.dataId);
+      for (const t of temps) (backend as tf.KernelBackend).disposeData(t.dataId);
       return out;
     },
   });
