@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { defineCell, init, type Init } from '@cellstack/core';
+import { nruFused } from './kernel.js';
 
 export interface NRUOptions {
   hidden: number;
@@ -156,6 +157,7 @@ export const NRU = defineCell<NRUOptions>({
         return { output: h2, state: { h: h2, m: m2 }, signals: { m: m2, alpha, beta } };
       },
       signals: ['m', 'alpha', 'beta'],
+      fused: nruFused(o, { groups, r }),
     };
   },
 });

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { createRng, defineCell, hashSeed, init, type Init, type ParamSpec } from '@cellstack/core';
+import { rruFused } from './kernel.js';
 
 export type RRUNormalize = 'rms' | 'l2' | 'none';
 export type RRUDropoutMask = 'step' | 'sequence';
@@ -21,6 +22,9 @@ export interface RRUOptions {
   dropout: number;
   dropoutMask: RRUDropoutMask;
 }
+
+/** The fused kernel's normalisation codes (kernel/rru.c). */
+const NORM_CODES: Record<RRUNormalize, number> = { none: 0, rms: 1, l2: 2 };
 
 /** Normalisation epsilon of the authors' `instance_norm`. */
 const EPS = 1e-6;
@@ -138,8 +142,24 @@ export const RRU = defineCell<RRUOptions>({
     };
     // Masks drawn from the layer's seed (a fresh tf seed per mask), so training with dropout is reproducible.
     const maskRng = createRng(hashSeed(seed ?? Math.floor(Math.random() * 2 ** 31), 'rru-dropout'));
-    const dropMask = (batch: number) =>
-      tf.mul(tf.floor(tf.add(tf.randomUniform([batch, g], 0, 1, 'float32', maskRng.int(2 ** 31)), keep)), 1 / keep);
+    const uniform = (batch: number) => tf.randomUniform([batch, g], 0, 1, 'float32', maskRng.int(2 ** 31));
+    const dropMask = (batch: number) => tf.mul(tf.floor(tf.add(uniform(batch), keep)), 1 / keep);
+    // The fused kernel's masks: the same draws in the same order as begin + step (one per
+    // sequence or per step), and dropMask's float32 floor(u + keep)·(1/keep) bit for bit in
+    // plain JS: on wasm, those three tf ops over every step's mask cost about as much as the kernel.
+    const [keep32, scale32] = [Math.fround(keep), Math.fround(1 / keep)];
+    const dropMasks = (batch: number, steps: number): Float32Array | undefined => {
+      if (o.dropout === 0) return undefined;
+      const count = o.dropoutMask === 'sequence' ? 1 : steps;
+      const masks = new Float32Array(count * batch * g);
+      for (let i = 0; i < count; i++) {
+        const u = uniform(batch);
+        masks.set(u.dataSync(), i * batch * g);
+        u.dispose();
+      }
+      for (let i = 0; i < masks.length; i++) masks[i] = Math.floor(Math.fround(masks[i] + keep32)) * scale32;
+      return masks;
+    };
 
     return {
       state: { h: n },
@@ -170,6 +190,7 @@ export const RRU = defineCell<RRUOptions>({
         return { output: out, state: { h: h2 }, signals: { sigmoidS: constants.decay, Z: constants.z, candidate: c } };
       },
       signals: ['sigmoidS', 'Z', 'candidate'],
+      fused: rruFused({ n, p, g, layers: L, norm: NORM_CODES[o.normalize], sScale: o.sScale, maskPerStep: o.dropoutMask === 'step' }, dropMasks),
     };
   },
 });

@@ -1,0 +1,93 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { describe, expect, it } from 'vitest';
+import { buildCell, compareFused, fusedTrainingCurves, randomTensor, type BuiltCell } from '@cellstack/core/testing';
+import { RRU, type RRUOptions } from '../src/index.js';
+
+const shapes = [
+  { batch: 1, time: 1, inputSize: 1, units: 1, outputSize: 1 },
+  { batch: 3, time: 7, inputSize: 5, units: 9, outputSize: 4 },
+  { batch: 2, time: 13, inputSize: 3, units: 6, outputSize: 7 },
+  { batch: 5, time: 4, inputSize: 2, units: 8, outputSize: 3 },
+];
+
+// Every option that changes the math; q 0.5 gives odd middle widths (g = round((m + n)/2)).
+const variants: Array<Partial<RRUOptions>> = [
+  {},
+  { normalize: 'l2' },
+  { normalize: 'none' },
+  { reluLayers: 2 },
+  { reluLayers: 3, q: 0.5 },
+  { singleZ: true, sScale: 1 },
+  { q: 0.5, normalize: 'l2', reluLayers: 2, singleZ: true },
+];
+
+const keysOf = (layers: number) =>
+  [
+    'grad.S', 'grad.Wco', 'grad.Wh', 'grad.Wx', 'grad.Z', 'grad.bco', 'grad.bj', 'grad.state.h', 'grad.x', 'output', 'state.h',
+    ...Array.from({ length: layers - 1 }, (_, i) => [`grad.Wk${i + 1}`, `grad.bk${i + 1}`]).flat(),
+  ].sort();
+
+/** A cell with "trained" Z and biases: Z = 0 (the init) would hide every path through the candidate. */
+function build(options: Partial<RRUOptions>, inputSize: number, seed = 3): BuiltCell {
+  const built = buildCell(RRU, options, { inputSize, seed });
+  for (const [name, v] of Object.entries(built.params))
+    if (name === 'Z' || name.startsWith('b')) v.assign(tf.tidy(() => randomTensor(v.shape, seed + name.length, -0.8, 0.8)));
+  return built;
+}
+
+function expectClose(r: ReturnType<typeof compareFused>, layers: number) {
+  expect(r.fusedRuns).toBe(1);
+  for (const [what, err] of Object.entries(r.errors)) expect(err, what).toBeLessThan(1e-4);
+  expect(Object.keys(r.errors).sort()).toEqual(keysOf(layers));
+}
+
+describe.each(variants)('RRU fused kernel %o', (variant) => {
+  it.each(shapes)('matches the generic loop: B $batch, T $time, m $inputSize, n $units, p $outputSize', ({ units, outputSize, ...shape }) => {
+    const built = build({ units, outputSize, ...variant }, shape.inputSize);
+    expectClose(compareFused(built, shape), variant.reluLayers ?? 1);
+    built.dispose();
+  });
+});
+
+describe('RRU fused kernel in training (dropout masks drawn as the generic path does)', () => {
+  // Two cells from the same seed: the generic loop draws from one's mask stream and the
+  // kernel from the other's, so both see the same sequence of masks.
+  const pair = (options: Partial<RRUOptions>, inputSize: number, seeds: [number, number] = [3, 3]): BuiltCell => {
+    const [a, b] = seeds.map((s) => build(options, inputSize, s));
+    for (const [name, v] of Object.entries(a.params)) b.params[name].assign(v);
+    return { ...a, cell: { ...a.cell, fused: b.cell.fused }, dispose: () => [a, b].forEach((c) => c.dispose()) };
+  };
+  const cases: Array<Partial<RRUOptions>> = [
+    { dropout: 0.5, dropoutMask: 'step' },
+    { dropout: 0.3, dropoutMask: 'sequence' },
+    { dropout: 0.7, dropoutMask: 'step', reluLayers: 2, normalize: 'l2', q: 0.5 },
+    { dropout: 0.5, dropoutMask: 'sequence', reluLayers: 3, singleZ: true },
+    { dropout: 0 },
+  ];
+  describe.each(cases)('%o', (variant) => {
+    it.each(shapes)('B $batch, T $time, m $inputSize, n $units, p $outputSize', ({ units, outputSize, ...shape }) => {
+      const built = pair({ units, outputSize, ...variant }, shape.inputSize);
+      expectClose(compareFused(built, { ...shape, training: true }), variant.reluLayers ?? 1);
+      built.dispose();
+    });
+  });
+
+  it('the comparison sees the masks: another mask seed gives other outputs', () => {
+    const built = pair({ units: 9, outputSize: 4, dropout: 0.5 }, 5, [3, 4]);
+    const r = compareFused(built, { batch: 3, time: 7, inputSize: 5, training: true });
+    expect(r.fusedRuns).toBe(1);
+    expect(r.errors.output).toBeGreaterThan(0.05);
+    built.dispose();
+  });
+
+  it.each([
+    { dropout: 0.5, dropoutMask: 'step' },
+    { dropout: 0.5, dropoutMask: 'sequence', reluLayers: 2, normalize: 'l2' },
+    { dropout: 0, singleZ: true, sScale: 1 },
+  ])('a seeded 2-layer run gives the generic loss curve (rel 1e-4): %o', async (options) => {
+    const layer = { cell: 'RRU', options: { units: 6, outputSize: 5, ...options } };
+    const { generic, fused } = await fusedTrainingCurves([RRU], [layer, layer], { steps: 15 });
+    expect(generic[14]).toBeLessThan(generic[0]);
+    fused.forEach((l, i) => expect(Math.abs(l - generic[i]) / generic[i], `step ${i}`).toBeLessThan(1e-4));
+  });
+});
