@@ -14,9 +14,11 @@ export function gruFused(x: tf.Tensor3D, { h }: State, p: Params): FusedResult {
       const k = kernel();
       k.reset();
       const args = [xv, W, Ug, Uc, bias, h0].map((v) => k.put(v));
-      const [o, last, a, hs] = [T * n, n, 3 * T * n, T * n].map((size) => k.alloc(size));
-      k.call('gru_forward', T, B, F, H, ...args, o, last, a, hs);
-      return { outputs: [k.read(o, T * n), k.read(last, n)], saved: [k.read(a, 3 * T * n), k.read(hs, T * n)] };
+      const [o, last, a] = [T * n, n, 3 * T * n].map((size) => k.alloc(size));
+      k.call('gru_forward', T, B, F, H, ...args, o, last, a);
+      const outputs = [k.read(o, T * n), k.read(last, n)];
+      // Backward reads h_t from the outputs themselves.
+      return { outputs, saved: [outputs[0], k.read(a, 3 * T * n)] };
     },
     backward([xv, W, Ug, Uc, , h0], saved, [dout, dhT]) {
       const k = kernel();
@@ -24,7 +26,7 @@ export function gruFused(x: tf.Tensor3D, { h }: State, p: Params): FusedResult {
       const args = [xv, W, Ug, Uc, h0, ...saved, dout, dhT].map((v) => k.put(v));
       const sizes = [B * T * F, F * 3 * H, H * 2 * H, H * H, 3 * H, n];
       const grads = sizes.map((size) => k.alloc(size));
-      k.call('gru_backward', T, B, F, H, ...args, ...grads, k.alloc(3 * T * n + 3 * n + 3 * H * H + 3 * F * H));
+      k.call('gru_backward', T, B, F, H, ...args, ...grads, k.alloc(3 * n + 3 * H * H + 3 * F * H));
       return grads.map((g, i) => k.read(g, sizes[i]));
     },
   });

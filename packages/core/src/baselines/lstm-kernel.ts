@@ -14,12 +14,11 @@ export function lstmFused(x: tf.Tensor3D, { h, c }: State, p: Params): FusedResu
       const k = kernel();
       k.reset();
       const args = [xv, W, U, bias, h0, c0].map((v) => k.put(v));
-      const [o, lastH, lastC, a, cs, hs] = [T * n, n, n, 4 * T * n, T * n, T * n].map((size) => k.alloc(size));
-      k.call('lstm_forward', T, B, F, H, ...args, o, lastH, lastC, a, cs, hs);
-      return {
-        outputs: [k.read(o, T * n), k.read(lastH, n), k.read(lastC, n)],
-        saved: [k.read(a, 4 * T * n), k.read(cs, T * n), k.read(hs, T * n)],
-      };
+      const [o, lastH, lastC, a, cs] = [T * n, n, n, 4 * T * n, T * n].map((size) => k.alloc(size));
+      k.call('lstm_forward', T, B, F, H, ...args, o, lastH, lastC, a, cs);
+      const outputs = [k.read(o, T * n), k.read(lastH, n), k.read(lastC, n)];
+      // Backward reads h_t from the outputs themselves.
+      return { outputs, saved: [outputs[0], k.read(a, 4 * T * n), k.read(cs, T * n)] };
     },
     backward([xv, W, U, , h0, c0], saved, [dout, dhT, dcT]) {
       const k = kernel();
@@ -27,7 +26,7 @@ export function lstmFused(x: tf.Tensor3D, { h, c }: State, p: Params): FusedResu
       const args = [xv, W, U, h0, c0, ...saved, dout, dhT, dcT].map((v) => k.put(v));
       const sizes = [B * T * F, F * 4 * H, H * 4 * H, 4 * H, n, n];
       const grads = sizes.map((size) => k.alloc(size));
-      k.call('lstm_backward', T, B, F, H, ...args, ...grads, k.alloc(4 * T * n + 2 * n + 4 * H * H + 4 * F * H));
+      k.call('lstm_backward', T, B, F, H, ...args, ...grads, k.alloc(2 * n + 4 * H * H + 4 * F * H));
       return grads.map((g, i) => k.read(g, sizes[i]));
     },
   });

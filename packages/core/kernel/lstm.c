@@ -1,0 +1,97 @@
+/*
+ * LSTM layer over a whole sequence (equations in src/baselines/lstm.ts, gate order i f c̃ o),
+ * input projection included. Shapes: x [B, T, F], kernel [F, 4H], recurrent [H, 4H],
+ * bias [4H], h0 and c0 [B, H]; out [B, T, H]. Backward needs, besides out (read in place
+ * with strides, as is h_{t−1} in the forward matmul), the gate activations a [T, B, 4H] and
+ * the cell states cs [T, B, H]; tanh(c) is recomputed. One matmul per step for all four gates.
+ */
+#include "cellstack_kernel.h"
+
+/* The k ≤ 4 floats at p (a row's tail when k < 4) as one zero-padded vector, and back. */
+CS_INLINE f4 ldk(const float *p, int k) {
+  if (k == 4) return f4ld(p);
+  float t[4] = {0, 0, 0, 0};
+  for (int i = 0; i < k; i++) t[i] = p[i];
+  return f4ld(t);
+}
+CS_INLINE void stk(float *p, f4 v, int k) {
+  if (k == 4) {
+    f4st(p, v);
+    return;
+  }
+  float t[4];
+  f4st(t, v);
+  for (int i = 0; i < k; i++) p[i] = t[i];
+}
+
+#define ADD wasm_f32x4_add
+#define SUB wasm_f32x4_sub
+#define MUL wasm_f32x4_mul
+
+CS_EXPORT(lstm_forward)(int T, int B, int F, int H, const float *x, const float *Wk, const float *U, const float *bias,
+                        const float *h0, const float *c0, float *out, float *hT, float *cT, float *a, float *cs) {
+  int n = B * H, G = 4 * H, TH = T * H;
+  cs_project(T, B, F, G, x, Wk, bias, a);
+  for (int t = 0; t < T; t++) {
+    // h_{t−1} is row b of h0 or out[b, t−1]: the row stride differs.
+    const float *hp = t ? out + (long)(t - 1) * H : h0, *cp = t ? cs + (long)(t - 1) * n : c0;
+    float *at = a + (long)t * B * G;
+    cs_matmul(B, G, H, hp, t ? TH : H, 1, U, G, at, G, 1);
+    for (int b = 0; b < B; b++) {
+      float *z = at + b * G, *c = cs + (long)t * n + b * H, *h = out + (long)b * TH + (long)t * H;
+      const float *cpb = cp + b * H;
+      for (int j = 0; j < H; j += 4) {
+        int k = H - j < 4 ? H - j : 4;
+        f4 i = f4sigmoid(ldk(z + j, k)), f = f4sigmoid(ldk(z + H + j, k));
+        f4 g = f4tanh(ldk(z + 2 * H + j, k)), o = f4sigmoid(ldk(z + 3 * H + j, k));
+        f4 cj = ADD(MUL(f, ldk(cpb + j, k)), MUL(i, g));
+        stk(z + j, i, k), stk(z + H + j, f, k), stk(z + 2 * H + j, g, k), stk(z + 3 * H + j, o, k);
+        stk(c + j, cj, k);
+        stk(h + j, MUL(o, f4tanh(cj)), k);
+      }
+    }
+  }
+  for (int b = 0; b < B; b++) cs_copy(hT + b * H, out + (long)b * TH + (long)(T - 1) * H, H);
+  cs_copy(cT, cs + (long)(T - 1) * n, n);
+}
+
+/*
+ * The gradients of the gate pre-activations overwrite a (each lane is read before it is
+ * written), then feed the input projection's backward. work: 2·B·H + 4H·H + F·4H floats.
+ */
+CS_EXPORT(lstm_backward)(int T, int B, int F, int H, const float *x, const float *Wk, const float *U, const float *h0,
+                         const float *c0, const float *out, float *a, const float *cs, const float *dout,
+                         const float *dhT, const float *dcT, float *dx, float *dWk, float *dU, float *dbias,
+                         float *dh0, float *dc0, float *work) {
+  int n = B * H, G = 4 * H, TH = T * H;
+  float *dh = work, *dc = dh + n, *Ut = dc + n, *wt = Ut + (long)G * H;
+  const f4 one = f4s(1.0f);
+  cs_transpose(Ut, U, H, G);
+  cs_copy(dh, dhT, n);
+  cs_copy(dc, dcT, n);
+  for (int t = T - 1; t >= 0; t--) {
+    const float *hp = t ? out + (long)(t - 1) * H : h0, *cp = t ? cs + (long)(t - 1) * n : c0;
+    float *dzt = a + (long)t * B * G;
+    for (int b = 0; b < B; b++) {
+      const float *c = cs + (long)t * n + b * H, *cpb = cp + b * H, *dob = dout + (long)b * TH + (long)t * H;
+      float *d = dzt + b * G, *dhb = dh + b * H, *dcb = dc + b * H;
+      for (int j = 0; j < H; j += 4) {
+        int k = H - j < 4 ? H - j : 4;
+        f4 i = ldk(d + j, k), f = ldk(d + H + j, k), g = ldk(d + 2 * H + j, k), o = ldk(d + 3 * H + j, k);
+        f4 tc = f4tanh(ldk(c + j, k));
+        f4 dhj = ADD(ldk(dhb + j, k), ldk(dob + j, k));
+        f4 dcj = ADD(ldk(dcb + j, k), MUL(MUL(dhj, o), SUB(one, MUL(tc, tc))));
+        stk(d + j, MUL(MUL(dcj, g), MUL(i, SUB(one, i))), k);
+        stk(d + H + j, MUL(MUL(dcj, ldk(cpb + j, k)), MUL(f, SUB(one, f))), k);
+        stk(d + 2 * H + j, MUL(MUL(dcj, i), SUB(one, MUL(g, g))), k);
+        stk(d + 3 * H + j, MUL(MUL(dhj, tc), MUL(o, SUB(one, o))), k);
+        stk(dcb + j, MUL(dcj, f), k);
+      }
+    }
+    cs_matmul(B, H, G, dzt, G, 1, Ut, H, dh, H, 0);
+    cs_matmul(H, G, B, hp, 1, t ? TH : H, dzt, G, dU, G, 1);
+  }
+  cs_copy(dh0, dh, n);
+  cs_copy(dc0, dc, n);
+  cs_project_backward(T, B, F, G, x, Wk, a, dx, dWk, dbias, wt);
+}
