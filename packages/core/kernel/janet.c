@@ -5,8 +5,6 @@
  * Batch-major throughout (step t is rows b·T + t). Forward saves z [B, T, 2H] = [s | tanh(z_c)]
  * and `out`; backward recomputes the two sigmoids from s.
  */
-/* The projection runs batch-major here, so the header's cs_project* stay unused. */
-#pragma clang diagnostic ignored "-Wunused-function"
 #include "cellstack_kernel.h"
 
 /* σ(x), and 1 − σ(x) as e^{−x}·σ(x): no cancellation where σ(x) is near 1 (the saturated forget gate). */

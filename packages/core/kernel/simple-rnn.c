@@ -4,8 +4,6 @@
  * Everything stays batch-major: the projection of all B·T rows is one matmul into `out`,
  * and step t reads and writes rows b·T + t (row stride T·H). Backward needs only `out`.
  */
-/* The projection runs batch-major here, so the header's cs_project* stay unused. */
-#pragma clang diagnostic ignored "-Wunused-function"
 #include "cellstack_kernel.h"
 
 CS_EXPORT(simple_rnn_forward)(int T, int B, int F, int H, const float *x, const float *W, const float *U,
