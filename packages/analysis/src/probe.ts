@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { CellLayer } from '@cellstack/core';
+import { CellLayer, initialState } from '@cellstack/core';
 
 export interface LayerSignal {
   /** The tf layer's name. */
@@ -13,6 +13,13 @@ export interface LayerSignal {
   signal: string;
   /** Time-major [T][B][k]. */
   values: number[][][];
+  /** True when the signal is one of the cell's recurrent states, a memory (NRU's `m`, the LSTM's cell state `c`). */
+  state?: boolean;
+  /**
+   * For a state signal: its value before step 1, [B][k] — the cell's initial state. Absent
+   * for other signals, and for stateful layers (whose carried state is not visible).
+   */
+  initial?: number[][];
 }
 
 export interface ProbeResult {
@@ -37,7 +44,15 @@ export function probe(model: LayersModel, x: tf.Tensor, { signal }: { signal: st
   having.forEach((l) => (l.recordSignals = true));
   try {
     const output = model.predict(x) as tf.Tensor;
-    const signals = having.map((l) => ({ layer: l.name, cell: l.plugin.name, signal, values: l.lastSignals![signal].arraySync() as number[][][] }));
+    const signals = having.map((l): LayerSignal => {
+      const s: LayerSignal = { layer: l.name, cell: l.plugin.name, signal, values: l.lastSignals![signal].arraySync() as number[][][] };
+      const cell = l.cell!;
+      if (Object.hasOwn(cell.state, signal)) {
+        s.state = true;
+        if (!l.stateful) s.initial = tf.tidy(() => initialState(cell, x.shape[0], l.params())[signal].arraySync() as number[][]);
+      }
+      return s;
+    });
     return { output, signals };
   } finally {
     having.forEach((l, i) => {
@@ -58,4 +73,34 @@ export function unitMeans(values: number[][][]): number[] {
     n++;
   }
   return sum.map((s) => s / n);
+}
+
+export interface MemoryChange {
+  layer: string;
+  cell: string;
+  signal: string;
+  /** The sequence of the batch it shows. */
+  sequence: number;
+  /** Step of the first column: 1 when the initial value is known (s_0), else 2. */
+  firstStep: number;
+  /** |s_t − s_{t−1}| per unit (rows, [k]) × step (columns, from `firstStep` to T). */
+  change: number[][];
+}
+
+/**
+ * The NRU paper's Figure 6 statistic: how much each unit of a memory (a recurrent state
+ * signal such as NRU's `m`) changes at each step, |s_t − s_{t−1}|, for one sequence of the
+ * batch, as a units × steps matrix. Step 1 compares with the initial state when the probe
+ * recorded it (`initial`); otherwise the matrix starts at step 2.
+ */
+export function memoryChange(s: LayerSignal, sequence = 0): MemoryChange {
+  const T = s.values.length;
+  const B = s.values[0]?.length ?? 0;
+  if (!(Number.isInteger(sequence) && sequence >= 0 && sequence < B)) throw new Error(`sequence ${sequence} is not in the batch of ${B}`);
+  const seq = s.values.map((step) => step[sequence]);
+  const prev = s.initial ? [s.initial[sequence], ...seq] : seq;
+  const k = seq[0]?.length ?? 0;
+  const first = s.initial ? 0 : 1;
+  const change = Array.from({ length: k }, (_, j) => Array.from({ length: T - first }, (_, i) => Math.abs(seq[first + i][j] - prev[i][j])));
+  return { layer: s.layer, cell: s.cell, signal: s.signal, sequence, firstStep: first + 1, change };
 }

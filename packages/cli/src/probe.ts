@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { createRng, hashSeed, loadModel, type BackendChoice } from '@cellstack/core';
 import { toTensors, type Task } from '@cellstack/tasks';
-import { probe, unitMeans, writeSignalHistogram } from '@cellstack/analysis';
+import { memoryChange, probe, unitMeans, writeMemoryChange, writeSignalHistogram } from '@cellstack/analysis';
 import { CliError, EXIT } from './errors.js';
 import { RunFolder } from './run-folder.js';
 import { cliRuntime } from './runtime.js';
@@ -42,6 +42,9 @@ async function modelOf(target: string, flags: ProbeFlags): Promise<{ model: Laye
 /**
  * `cellstack probe`: record one signal of every cell layer (e.g. the forget gate) on a
  * batch of the task and write the UR paper's Figure 4 histogram of its per-unit means.
+ * When the signal is a recurrent state of the cell, a memory (NRU's `m`, the LSTM's `c`),
+ * it also writes the NRU paper's Figure 6: |s_t − s_{t−1}| per unit × step for the
+ * batch's first sequence.
  */
 export async function probeCommand(target: string, flags: ProbeFlags): Promise<number> {
   const { model, task, state } = await modelOf(target, flags);
@@ -61,17 +64,25 @@ export async function probeCommand(target: string, flags: ProbeFlags): Promise<n
   const name = path.basename(target, '.rnn');
   const dir = flags.out ?? path.join('runs', `probe-${name}`);
   const taskName = showTask({ name: task.name, options: task.options });
-  const files = await writeSignalHistogram(path.join(dir, `probe-${flags.signal}`), signals, `${flags.signal} of ${name} (${state}) on ${taskName}`, {
-    target,
-    state,
-    task: taskName,
-    batch: flags.batch,
-    seed,
-  });
+  const about = { target, state, task: taskName, batch: flags.batch, seed };
+  const files = await writeSignalHistogram(path.join(dir, `probe-${flags.signal}`), signals, `${flags.signal} of ${name} (${state}) on ${taskName}`, about);
   for (const s of signals) {
     const m = unitMeans(s.values);
     out(`${s.layer} (${s.cell}): ${flags.signal} mean ${(m.reduce((a, b) => a + b, 0) / m.length).toFixed(3)}, units ${Math.min(...m).toFixed(3)} … ${Math.max(...m).toFixed(3)}`);
   }
   out(`wrote ${files.svg}, ${files.png}, ${files.json}`);
+  // A memory (a state signal): how much each unit changes at each step, for one sequence.
+  const memories = signals.filter((s) => s.state);
+  if (memories.length) {
+    const changes = memories.map((s) => memoryChange(s, 0));
+    const image = await writeMemoryChange(path.join(dir, `probe-${flags.signal}-change`), changes, [`change of ${flags.signal} per step, ${name} (${state})`, `first sequence of ${taskName}`], about);
+    for (const c of changes) {
+      const steps = c.change[0]?.length ?? 0;
+      const perStep = Array.from({ length: steps }, (_, t) => c.change.reduce((a, row) => a + row[t], 0));
+      const top = perStep.map((v, t) => ({ v, t: c.firstStep + t })).sort((a, b) => b.v - a.v).slice(0, 5).map((e) => e.t).sort((a, b) => a - b);
+      out(`${c.layer} (${c.cell}): |Δ${flags.signal}| summed over units, total ${perStep.reduce((a, b) => a + b, 0).toPrecision(3)}, largest at steps ${top.join(', ')}`);
+    }
+    out(`wrote ${image.svg}, ${image.png}, ${image.json}`);
+  }
   return EXIT.ok;
 }
