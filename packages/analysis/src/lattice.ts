@@ -1,6 +1,7 @@
 /**
  * The gradient-flow lattice of the STAR paper (§3.1, Figure 2): the mean magnitude of
- * ∂loss/∂h_t^l for every layer l and step t of a stack of cells, at the paper's point
+ * ∂loss/∂h_t^l for every layer l and step t of a stack of cells (and of ∂loss/∂θ for each
+ * layer's parameters), at the paper's point
  * (orthogonal weights, zero biases and states, correlated Gaussian inputs).
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -43,6 +44,8 @@ export interface GradFlow {
   final: number[][];
   /** [L][T]: the same for the loss Σ_t Σ h_t^L (every output of the top layer). */
   all: number[][];
+  /** [L]: mean |∂loss/∂θ| over every parameter entry θ of layer l, for each loss. */
+  params: { final: number[]; all: number[] };
 }
 
 /**
@@ -140,6 +143,21 @@ export function latticeGradients(cells: BuiltCell[], x: tf.Tensor3D, on: LossOn)
   return cells.map((_, l) => grads.slice(l * T, (l + 1) * T) as tf.Tensor2D[]);
 }
 
+/** Mean |∂loss/∂θ| over every parameter entry of each layer: [L]. */
+export function paramGradientMagnitudes(cells: BuiltCell[], x: tf.Tensor3D, on: LossOn): number[] {
+  const [B, T] = x.shape;
+  return tf.tidy(() => {
+    const probes = cells.map(({ cell }) => Array.from({ length: T }, () => tf.zeros([B, cell.outputSize]) as tf.Tensor2D));
+    const vars = cells.flatMap((c) => Object.values(c.params));
+    const { grads } = tf.variableGrads(() => latticeLoss(cells, x, probes, on), vars);
+    return cells.map((c) => {
+      const gs = Object.values(c.params).map((v) => grads[v.name]);
+      const total = gs.reduce((a, g) => a + tf.sum(tf.abs(g)).dataSync()[0], 0);
+      return total / gs.reduce((a, g) => a + g.size, 0);
+    });
+  });
+}
+
 /** Per-sample L2 norm averaged over the batch: [L][T]. */
 function magnitudes(grads: tf.Tensor2D[][]): number[][] {
   return grads.map((g) => Array.from(tf.tidy(() => tf.mean(tf.norm(tf.stack(g), 'euclidean', 2), 1)).dataSync()));
@@ -150,19 +168,23 @@ export function gradFlow(o: GradFlowOptions): GradFlow {
   const { layers, inputSize, time, runs = 10, batch = 16, alpha = 0.5, seed = 1 } = o;
   if (!layers.length) throw new Error('gradFlow needs at least one cell layer');
   const sum = { final: layers.map(() => new Array<number>(time).fill(0)), all: layers.map(() => new Array<number>(time).fill(0)) };
+  const params = { final: new Array<number>(layers.length).fill(0), all: new Array<number>(layers.length).fill(0) };
   for (let r = 0; r < runs; r++) {
     const runSeed = hashSeed(seed, 'run', r);
     const cells = paperLattice(layers, inputSize, time, runSeed);
     try {
       for (const on of ['final', 'all'] as const) {
-        const m = tf.tidy(() => magnitudes(latticeGradients(cells, paperInputs(batch, time, inputSize, alpha, runSeed), on)));
+        const x = paperInputs(batch, time, inputSize, alpha, runSeed);
+        const m = tf.tidy(() => magnitudes(latticeGradients(cells, x, on)));
         m.forEach((row, l) => row.forEach((v, t) => (sum[on][l][t] += v / runs)));
+        paramGradientMagnitudes(cells, x, on).forEach((v, l) => (params[on][l] += v / runs));
+        x.dispose();
       }
     } finally {
       cells.forEach((c) => c.dispose());
     }
   }
-  return { layers: layers.length, time, runs, batch, alpha, seed, cells: layers.map((l) => l.plugin.name), final: sum.final, all: sum.all };
+  return { layers: layers.length, time, runs, batch, alpha, seed, cells: layers.map((l) => l.plugin.name), final: sum.final, all: sum.all, params };
 }
 
 /**

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { hashSeed, LSTM, SimpleRNN } from '@cellstack/core';
 import { STAR } from '@cellstack/cell-star';
-import { depthRatio, gradFlow, latticeGradients, latticeLoss, paperInputs, paperLattice, type LatticeLayer, type LossOn } from '../src/index.js';
+import { depthRatio, gradFlow, latticeGradients, latticeLoss, paperInputs, paperLattice, paramGradientMagnitudes, type LatticeLayer, type LossOn } from '../src/index.js';
 
 const stack = (plugin: LatticeLayer['plugin'], L: number, units: number): LatticeLayer[] => Array.from({ length: L }, () => ({ plugin, options: { units } }));
 
@@ -58,6 +58,40 @@ describe('gradient-flow lattice', () => {
     for (let l = 0; l < widths.length; l++) for (let t = 0; t < T; t++) expect(g[on][l][t]).toBeCloseTo(fdMagnitude[l][t], 2);
     // ∂(Σ h_T^L)/∂h_T^L is all ones: magnitude √H exactly.
     if (on === 'final') expect(g.final[1][T - 1]).toBeCloseTo(Math.SQRT2, 5);
+    tf.dispose(x);
+    cells.forEach((c) => c.dispose());
+  });
+
+  it.each(['final', 'all'] as const)('parameter-gradient magnitudes match finite differences (loss on %s outputs)', (on: LossOn) => {
+    const runSeed = hashSeed(1, 'run', 0);
+    const cells = paperLattice(toy, F, T, runSeed);
+    const x = paperInputs(B, T, F, 0.5, runSeed);
+    const zero = () => cells.map((c) => Array.from({ length: T }, () => tf.zeros([B, c.cell.outputSize]) as tf.Tensor2D));
+    const loss = () => tf.tidy(() => latticeLoss(cells, x, zero(), on).dataSync()[0]);
+    const eps = 1e-2;
+    const fd = cells.map((c) => {
+      let total = 0;
+      let count = 0;
+      for (const v of Object.values(c.params)) {
+        const base = v.dataSync().slice();
+        for (let i = 0; i < base.length; i++) {
+          const at = (d: number) => {
+            const w = base.slice();
+            w[i] += d;
+            tf.tidy(() => v.assign(tf.tensor(w, v.shape)));
+            return loss();
+          };
+          total += Math.abs((at(eps) - at(-eps)) / (2 * eps));
+          count++;
+        }
+        tf.tidy(() => v.assign(tf.tensor(base, v.shape)));
+      }
+      return total / count;
+    });
+    const analytic = paramGradientMagnitudes(cells, x, on);
+    analytic.forEach((a, l) => expect(Math.abs(a - fd[l]) / fd[l], `layer ${l}`).toBeLessThan(2e-2));
+    const g = gradFlow({ layers: toy, inputSize: F, time: T, runs: 1, batch: B, seed: 1 });
+    g.params[on].forEach((v, l) => expect(v).toBeCloseTo(analytic[l], 5));
     tf.dispose(x);
     cells.forEach((c) => c.dispose());
   });

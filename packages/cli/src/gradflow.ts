@@ -43,6 +43,8 @@ export async function gradflow(file: string, flags: GradFlowFlags): Promise<numb
   const dir = flags.out ?? path.join('runs', `gradflow-${path.basename(file, '.rnn')}`);
   const files = await writeGradFlow(path.join(dir, 'gradflow'), g, `Gradient flow, ${path.basename(file)}`);
   out(`first-to-last-layer gradient ratio: ${depthRatio(g.final).toPrecision(3)} (loss on the final output), ${depthRatio(g.all).toPrecision(3)} (loss on all outputs)`);
+  const fmt = (v: number[]) => v.map((m) => m.toPrecision(3)).join(', ');
+  out(`mean |∂loss/∂θ| per layer, first to last: ${fmt(g.params.final)} (final output); ${fmt(g.params.all)} (all outputs)`);
   out(`wrote ${files.svg}, ${files.png}, ${files.json}`);
   return EXIT.ok;
 }
