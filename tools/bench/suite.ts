@@ -4,7 +4,7 @@
  * invocation, with ratios. Each figure is the median of --runs separate processes.
  *
  *   npx tsx --conditions=@cellstack/source tools/bench/suite.ts [--cells STAR,LSTM] [--workloads W1,W2,W3]
- *       [--runs 3] [--memory] [--out bench.json]
+ *       [--runs 3] [--steps 5] [--warmup 2] [--memory] [--out bench.json]
  *
  * --memory adds workload M (BPTT over 784 steps of 16 STAR layers of 64, batch 100): peak RSS of one
  * training step on each path.
@@ -26,6 +26,7 @@ const { values: args } = parseArgs({
     workloads: { type: 'string', default: 'W1,W2,W3' },
     runs: { type: 'string', default: '3' },
     steps: { type: 'string', default: '5' },
+    warmup: { type: 'string', default: '2' },
     memory: { type: 'boolean', default: false },
     torch: { type: 'string', default: 'auto' },
     out: { type: 'string' },
@@ -45,7 +46,7 @@ function lastJson(out: string): Row {
 function ours(cell: string, workload: string, fused: boolean, extra: string[] = []): Row {
   const rows = Array.from({ length: runs }, () =>
     lastJson(
-      execFileSync('npx', ['tsx', '--conditions=@cellstack/source', path.join(here, 'bench.ts'), '--workload', workload, '--cell', cell, '--steps', args.steps!, ...extra], {
+      execFileSync(process.execPath, ['--import', 'tsx', '--conditions=@cellstack/source', path.join(here, 'bench.ts'), '--workload', workload, '--cell', cell, '--steps', args.steps!, '--warmup', args.warmup!, ...extra], {
         cwd: root,
         encoding: 'utf8',
         env: { ...process.env, CELLSTACK_FUSED: fused ? '1' : '0' },
@@ -74,7 +75,7 @@ function findTorchPython(): string | undefined {
 
 function pytorch(py: string, cell: string, workload: string): Row[] {
   const lines = Array.from({ length: runs }, () =>
-    execFileSync(py, [path.join(here, 'torch_cells.py'), '--workload', workload, '--cell', cell, '--steps', args.steps!], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+    execFileSync(py, [path.join(here, 'torch_cells.py'), '--workload', workload, '--cell', cell, '--steps', args.steps!, '--warmup', args.warmup!], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
       .trim()
       .split('\n')
       .filter((l) => l.startsWith('{'))

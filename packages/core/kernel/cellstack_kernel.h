@@ -59,6 +59,23 @@ CS_INLINE f4 f4tanh(f4 x) {
   return wasm_v128_bitselect(small, big, wasm_f32x4_lt(ax, f4s(0.625f)));
 }
 
+/* The k ≤ 4 floats at p (a row's tail when k < 4) as one zero-padded vector, and back. */
+CS_INLINE f4 cs_ldk(const float *p, int k) {
+  if (k == 4) return f4ld(p);
+  float t[4] = {0, 0, 0, 0};
+  for (int i = 0; i < k; i++) t[i] = p[i];
+  return f4ld(t);
+}
+CS_INLINE void cs_stk(float *p, f4 v, int k) {
+  if (k == 4) {
+    f4st(p, v);
+    return;
+  }
+  float t[4];
+  f4st(t, v);
+  for (int i = 0; i < k; i++) p[i] = t[i];
+}
+
 CS_INLINE float cs_exp(float x) { return wasm_f32x4_extract_lane(f4exp(f4s(x)), 0); }
 CS_INLINE float cs_sigmoid(float x) { return wasm_f32x4_extract_lane(f4sigmoid(f4s(x)), 0); }
 CS_INLINE float cs_tanh(float x) { return wasm_f32x4_extract_lane(f4tanh(f4s(x)), 0); }

@@ -8,23 +8,6 @@
  */
 #include "cellstack_kernel.h"
 
-/* The k ≤ 4 floats at p (a row's tail when k < 4) as one zero-padded vector, and back. */
-CS_INLINE f4 ldk(const float *p, int k) {
-  if (k == 4) return f4ld(p);
-  float t[4] = {0, 0, 0, 0};
-  for (int i = 0; i < k; i++) t[i] = p[i];
-  return f4ld(t);
-}
-CS_INLINE void stk(float *p, f4 v, int k) {
-  if (k == 4) {
-    f4st(p, v);
-    return;
-  }
-  float t[4];
-  f4st(t, v);
-  for (int i = 0; i < k; i++) p[i] = t[i];
-}
-
 #define ADD wasm_f32x4_add
 #define SUB wasm_f32x4_sub
 #define MUL wasm_f32x4_mul
@@ -45,7 +28,7 @@ CS_EXPORT(gru_forward)(int T, int B, int F, int H, const float *x, const float *
       cs_sigmoid_inplace(zr, 2 * H);
       for (int j = 0; j < H; j += 4) {
         int k = H - j < 4 ? H - j : 4;
-        stk(rh + j, MUL(ldk(zr + H + j, k), ldk(hp + (long)b * sp + j, k)), k);
+        cs_stk(rh + j, MUL(cs_ldk(zr + H + j, k), cs_ldk(hp + (long)b * sp + j, k)), k);
       }
     }
     cs_matmul(B, H, H, h, TH, 1, Uc, H, at + 2 * H, G, 1);
@@ -54,9 +37,9 @@ CS_EXPORT(gru_forward)(int T, int B, int F, int H, const float *x, const float *
       const float *hpb = hp + (long)b * sp;
       for (int j = 0; j < H; j += 4) {
         int k = H - j < 4 ? H - j : 4;
-        f4 z = ldk(zr + j, k), hh = f4tanh(ldk(zr + 2 * H + j, k)), hpj = ldk(hpb + j, k);
-        stk(zr + 2 * H + j, hh, k);
-        stk(hb + j, ADD(hh, MUL(z, SUB(hpj, hh))), k);
+        f4 z = cs_ldk(zr + j, k), hh = f4tanh(cs_ldk(zr + 2 * H + j, k)), hpj = cs_ldk(hpb + j, k);
+        cs_stk(zr + 2 * H + j, hh, k);
+        cs_stk(hb + j, ADD(hh, MUL(z, SUB(hpj, hh))), k);
       }
     }
   }
@@ -87,12 +70,12 @@ CS_EXPORT(gru_backward)(int T, int B, int F, int H, const float *x, const float 
       float *d = dat + b * G, *dhb = dh + b * H, *rhb = rh + b * H;
       for (int j = 0; j < H; j += 4) {
         int k = H - j < 4 ? H - j : 4;
-        f4 z = ldk(d + j, k), r = ldk(d + H + j, k), hh = ldk(d + 2 * H + j, k), hpj = ldk(hpb + j, k);
-        f4 dhj = ADD(ldk(dhb + j, k), ldk(dob + j, k));
-        stk(d + j, MUL(MUL(dhj, SUB(hpj, hh)), MUL(z, SUB(one, z))), k);
-        stk(d + 2 * H + j, MUL(MUL(dhj, SUB(one, z)), SUB(one, MUL(hh, hh))), k);
-        stk(dhb + j, MUL(dhj, z), k);
-        stk(rhb + j, MUL(r, hpj), k);
+        f4 z = cs_ldk(d + j, k), r = cs_ldk(d + H + j, k), hh = cs_ldk(d + 2 * H + j, k), hpj = cs_ldk(hpb + j, k);
+        f4 dhj = ADD(cs_ldk(dhb + j, k), cs_ldk(dob + j, k));
+        cs_stk(d + j, MUL(MUL(dhj, SUB(hpj, hh)), MUL(z, SUB(one, z))), k);
+        cs_stk(d + 2 * H + j, MUL(MUL(dhj, SUB(one, z)), SUB(one, MUL(hh, hh))), k);
+        cs_stk(dhb + j, MUL(dhj, z), k);
+        cs_stk(rhb + j, MUL(r, hpj), k);
       }
     }
     // Through the candidate's (r ∘ h_{t−1}) U_h: the reset gate (r is overwritten by its gradient) and h_{t−1} again.
@@ -103,9 +86,9 @@ CS_EXPORT(gru_backward)(int T, int B, int F, int H, const float *x, const float 
       float *dr = dat + b * G + H, *dhb = dh + b * H;
       for (int j = 0; j < H; j += 4) {
         int k = H - j < 4 ? H - j : 4;
-        f4 rj = ldk(dr + j, k), drhj = ldk(drhb + j, k);
-        stk(dr + j, MUL(MUL(drhj, ldk(hpb + j, k)), MUL(rj, SUB(one, rj))), k);
-        stk(dhb + j, ADD(ldk(dhb + j, k), MUL(drhj, rj)), k);
+        f4 rj = cs_ldk(dr + j, k), drhj = cs_ldk(drhb + j, k);
+        cs_stk(dr + j, MUL(MUL(drhj, cs_ldk(hpb + j, k)), MUL(rj, SUB(one, rj))), k);
+        cs_stk(dhb + j, ADD(cs_ldk(dhb + j, k), MUL(drhj, rj)), k);
       }
     }
     // Through the gates' h_{t−1} U_{zr}.

@@ -7,23 +7,6 @@
  */
 #include "cellstack_kernel.h"
 
-/* The k ≤ 4 floats at p (a row's tail when k < 4) as one zero-padded vector, and back. */
-CS_INLINE f4 ldk(const float *p, int k) {
-  if (k == 4) return f4ld(p);
-  float t[4] = {0, 0, 0, 0};
-  for (int i = 0; i < k; i++) t[i] = p[i];
-  return f4ld(t);
-}
-CS_INLINE void stk(float *p, f4 v, int k) {
-  if (k == 4) {
-    f4st(p, v);
-    return;
-  }
-  float t[4];
-  f4st(t, v);
-  for (int i = 0; i < k; i++) p[i] = t[i];
-}
-
 #define ADD wasm_f32x4_add
 #define SUB wasm_f32x4_sub
 #define MUL wasm_f32x4_mul
@@ -42,12 +25,12 @@ CS_EXPORT(lstm_forward)(int T, int B, int F, int H, const float *x, const float 
       const float *cpb = cp + b * H;
       for (int j = 0; j < H; j += 4) {
         int k = H - j < 4 ? H - j : 4;
-        f4 i = f4sigmoid(ldk(z + j, k)), f = f4sigmoid(ldk(z + H + j, k));
-        f4 g = f4tanh(ldk(z + 2 * H + j, k)), o = f4sigmoid(ldk(z + 3 * H + j, k));
-        f4 cj = ADD(MUL(f, ldk(cpb + j, k)), MUL(i, g));
-        stk(z + j, i, k), stk(z + H + j, f, k), stk(z + 2 * H + j, g, k), stk(z + 3 * H + j, o, k);
-        stk(c + j, cj, k);
-        stk(h + j, MUL(o, f4tanh(cj)), k);
+        f4 i = f4sigmoid(cs_ldk(z + j, k)), f = f4sigmoid(cs_ldk(z + H + j, k));
+        f4 g = f4tanh(cs_ldk(z + 2 * H + j, k)), o = f4sigmoid(cs_ldk(z + 3 * H + j, k));
+        f4 cj = ADD(MUL(f, cs_ldk(cpb + j, k)), MUL(i, g));
+        cs_stk(z + j, i, k), cs_stk(z + H + j, f, k), cs_stk(z + 2 * H + j, g, k), cs_stk(z + 3 * H + j, o, k);
+        cs_stk(c + j, cj, k);
+        cs_stk(h + j, MUL(o, f4tanh(cj)), k);
       }
     }
   }
@@ -77,15 +60,15 @@ CS_EXPORT(lstm_backward)(int T, int B, int F, int H, const float *x, const float
       float *d = dzt + b * G, *dhb = dh + b * H, *dcb = dc + b * H;
       for (int j = 0; j < H; j += 4) {
         int k = H - j < 4 ? H - j : 4;
-        f4 i = ldk(d + j, k), f = ldk(d + H + j, k), g = ldk(d + 2 * H + j, k), o = ldk(d + 3 * H + j, k);
-        f4 tc = f4tanh(ldk(c + j, k));
-        f4 dhj = ADD(ldk(dhb + j, k), ldk(dob + j, k));
-        f4 dcj = ADD(ldk(dcb + j, k), MUL(MUL(dhj, o), SUB(one, MUL(tc, tc))));
-        stk(d + j, MUL(MUL(dcj, g), MUL(i, SUB(one, i))), k);
-        stk(d + H + j, MUL(MUL(dcj, ldk(cpb + j, k)), MUL(f, SUB(one, f))), k);
-        stk(d + 2 * H + j, MUL(MUL(dcj, i), SUB(one, MUL(g, g))), k);
-        stk(d + 3 * H + j, MUL(MUL(dhj, tc), MUL(o, SUB(one, o))), k);
-        stk(dcb + j, MUL(dcj, f), k);
+        f4 i = cs_ldk(d + j, k), f = cs_ldk(d + H + j, k), g = cs_ldk(d + 2 * H + j, k), o = cs_ldk(d + 3 * H + j, k);
+        f4 tc = f4tanh(cs_ldk(c + j, k));
+        f4 dhj = ADD(cs_ldk(dhb + j, k), cs_ldk(dob + j, k));
+        f4 dcj = ADD(cs_ldk(dcb + j, k), MUL(MUL(dhj, o), SUB(one, MUL(tc, tc))));
+        cs_stk(d + j, MUL(MUL(dcj, g), MUL(i, SUB(one, i))), k);
+        cs_stk(d + H + j, MUL(MUL(dcj, cs_ldk(cpb + j, k)), MUL(f, SUB(one, f))), k);
+        cs_stk(d + 2 * H + j, MUL(MUL(dcj, i), SUB(one, MUL(g, g))), k);
+        cs_stk(d + 3 * H + j, MUL(MUL(dhj, tc), MUL(o, SUB(one, o))), k);
+        cs_stk(dcb + j, MUL(dcj, f), k);
       }
     }
     cs_matmul(B, H, G, dzt, G, 1, Ut, H, dh, H, 0);

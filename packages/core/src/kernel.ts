@@ -49,6 +49,18 @@ export class WasmKernel {
     return new Float32Array(this.memory.buffer, ptr, n).slice();
   }
 
+  /**
+   * One whole call: copy `inputs` in, allocate `outputs` and `scratch` (sizes in floats,
+   * zero-filled), run `name(...scalars, ...inputs, ...outputs, ...scratch)`, read the
+   * outputs back in order.
+   */
+  run(name: string, scalars: number[], inputs: Float32Array[], outputs: number[], scratch: number[] = []): Float32Array[] {
+    this.reset();
+    const ptrs = [...inputs.map((a) => this.put(a)), ...[...outputs, ...scratch].map((n) => this.alloc(n))];
+    this.call(name, ...scalars, ...ptrs);
+    return outputs.map((n, i) => this.read(ptrs[inputs.length + i], n));
+  }
+
   call(name: string, ...args: number[]): void {
     const fn = this.fns[name];
     if (!fn) throw new CellstackError(`kernel ${this.label}`, `has no export '${name}' (exports: ${Object.keys(this.fns).join(', ')})`);
@@ -124,18 +136,24 @@ export interface FusedSpec<S> {
  */
 export function fusedCall<S>(inputs: tf.Tensor[], outShapes: number[][], spec: FusedSpec<S>): tf.Tensor[] {
   const sizes = outShapes.map((s) => s.reduce((a, b) => a * b, 1));
+  const single = outShapes.length === 1;
   const op = tf.customGrad((...args: unknown[]) => {
     const ts = args.slice(0, inputs.length) as tf.Tensor[];
     const xs = ts.map((t) => t.dataSync() as Float32Array);
     const { outputs, saved } = spec.forward(xs);
-    const packed = new Float32Array(sizes.reduce((a, b) => a + b, 0));
-    let o = 0;
-    outputs.forEach((a, i) => {
-      packed.set(a.subarray(0, sizes[i]), o);
-      o += sizes[i];
-    });
+    let value: tf.Tensor;
+    if (single) value = tf.tensor(outputs[0].subarray(0, sizes[0]), outShapes[0]);
+    else {
+      const packed = new Float32Array(sizes.reduce((a, b) => a + b, 0));
+      let o = 0;
+      outputs.forEach((a, i) => {
+        packed.set(a.subarray(0, sizes[i]), o);
+        o += sizes[i];
+      });
+      value = tf.tensor1d(packed);
+    }
     return {
-      value: tf.tensor1d(packed),
+      value,
       gradFunc: (dy: tf.Tensor) => {
         const flat = dy.dataSync() as Float32Array;
         let at = 0;
@@ -145,6 +163,8 @@ export function fusedCall<S>(inputs: tf.Tensor[], outShapes: number[][], spec: F
     };
   });
   const packed = op(...inputs);
+  // One output needs no packing: the cheapest case, e.g. a final state sliced from the outputs by the caller.
+  if (single) return [packed];
   let at = 0;
   return outShapes.map((shape, i) => {
     const part = tf.reshape(tf.slice(packed, [at], [sizes[i]]), shape);

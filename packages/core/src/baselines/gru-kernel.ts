@@ -11,23 +11,13 @@ export function gruFused(x: tf.Tensor3D, { h }: State, p: Params): FusedResult {
   const n = B * H;
   const [out, hT] = fusedCall([x, p.kernel, p.recurrentGates, p.recurrentCandidate, p.bias, h], [[B, T, H], [B, H]], {
     forward([xv, W, Ug, Uc, bias, h0]) {
-      const k = kernel();
-      k.reset();
-      const args = [xv, W, Ug, Uc, bias, h0].map((v) => k.put(v));
-      const [o, last, a] = [T * n, n, 3 * T * n].map((size) => k.alloc(size));
-      k.call('gru_forward', T, B, F, H, ...args, o, last, a);
-      const outputs = [k.read(o, T * n), k.read(last, n)];
+      const [o, last, a] = kernel().run('gru_forward', [T, B, F, H], [xv, W, Ug, Uc, bias, h0], [T * n, n, 3 * T * n]);
       // Backward reads h_t from the outputs themselves.
-      return { outputs, saved: [outputs[0], k.read(a, 3 * T * n)] };
+      return { outputs: [o, last], saved: [o, a] };
     },
     backward([xv, W, Ug, Uc, , h0], saved, [dout, dhT]) {
-      const k = kernel();
-      k.reset();
-      const args = [xv, W, Ug, Uc, h0, ...saved, dout, dhT].map((v) => k.put(v));
-      const sizes = [B * T * F, F * 3 * H, H * 2 * H, H * H, 3 * H, n];
-      const grads = sizes.map((size) => k.alloc(size));
-      k.call('gru_backward', T, B, F, H, ...args, ...grads, k.alloc(3 * n + 3 * H * H + 3 * F * H));
-      return grads.map((g, i) => k.read(g, sizes[i]));
+      const grads = [B * T * F, F * 3 * H, H * 2 * H, H * H, 3 * H, n];
+      return kernel().run('gru_backward', [T, B, F, H], [xv, W, Ug, Uc, h0, ...saved, dout, dhT], grads, [3 * n + 3 * H * H + 3 * F * H]);
     },
   });
   return { output: out as tf.Tensor3D, state: { h: hT as tf.Tensor2D } };

@@ -11,23 +11,13 @@ export function lstmFused(x: tf.Tensor3D, { h, c }: State, p: Params): FusedResu
   const n = B * H;
   const [out, hT, cT] = fusedCall([x, p.kernel, p.recurrent, p.bias, h, c], [[B, T, H], [B, H], [B, H]], {
     forward([xv, W, U, bias, h0, c0]) {
-      const k = kernel();
-      k.reset();
-      const args = [xv, W, U, bias, h0, c0].map((v) => k.put(v));
-      const [o, lastH, lastC, a, cs] = [T * n, n, n, 4 * T * n, T * n].map((size) => k.alloc(size));
-      k.call('lstm_forward', T, B, F, H, ...args, o, lastH, lastC, a, cs);
-      const outputs = [k.read(o, T * n), k.read(lastH, n), k.read(lastC, n)];
+      const [o, lastH, lastC, a, cs] = kernel().run('lstm_forward', [T, B, F, H], [xv, W, U, bias, h0, c0], [T * n, n, n, 4 * T * n, T * n]);
       // Backward reads h_t from the outputs themselves.
-      return { outputs, saved: [outputs[0], k.read(a, 4 * T * n), k.read(cs, T * n)] };
+      return { outputs: [o, lastH, lastC], saved: [o, a, cs] };
     },
     backward([xv, W, U, , h0, c0], saved, [dout, dhT, dcT]) {
-      const k = kernel();
-      k.reset();
-      const args = [xv, W, U, h0, c0, ...saved, dout, dhT, dcT].map((v) => k.put(v));
-      const sizes = [B * T * F, F * 4 * H, H * 4 * H, 4 * H, n, n];
-      const grads = sizes.map((size) => k.alloc(size));
-      k.call('lstm_backward', T, B, F, H, ...args, ...grads, k.alloc(2 * n + 4 * H * H + 4 * F * H));
-      return grads.map((g, i) => k.read(g, sizes[i]));
+      const grads = [B * T * F, F * 4 * H, H * 4 * H, 4 * H, n, n];
+      return kernel().run('lstm_backward', [T, B, F, H], [xv, W, U, h0, c0, ...saved, dout, dhT, dcT], grads, [2 * n + 4 * H * H + 4 * F * H]);
     },
   });
   return { output: out as tf.Tensor3D, state: { h: hT as tf.Tensor2D, c: cT as tf.Tensor2D } };
