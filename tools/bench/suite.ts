@@ -6,11 +6,12 @@
  *   npx tsx --conditions=@cellstack/source tools/bench/suite.ts [--cells STAR,LSTM] [--workloads W1,W2,W3]
  *       [--runs 3] [--steps 5] [--warmup 2] [--memory] [--out bench.json]
  *
+ * --render a.log[,b.log] only re-renders the tables from the JSON lines of earlier runs.
  * --memory adds workload M (BPTT over 784 steps of 16 STAR layers of 64, batch 100): peak RSS of one
  * training step on each path.
  */
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -30,6 +31,7 @@ const { values: args } = parseArgs({
     memory: { type: 'boolean', default: false },
     torch: { type: 'string', default: 'auto' },
     out: { type: 'string' },
+    render: { type: 'string' },
   },
 });
 const runs = Number(args.runs);
@@ -88,48 +90,71 @@ function pytorch(py: string, cell: string, workload: string): Row[] {
   });
 }
 
-const py = findTorchPython();
-const cells = args.cells!.split(',');
-const results: Row[] = [];
-const table: string[] = [];
-const fmt = (x: number | undefined) => (x === undefined ? '—' : x >= 10 ? x.toFixed(1) : x.toFixed(2));
-for (const workload of args.workloads!.split(',')) {
-  for (const cell of cells) {
-    const generic = ours(cell, workload, false);
-    const fused = ours(cell, workload, true);
-    const torch = py ? pytorch(py, cell, workload) : [];
-    const loop = torch.find((r) => r.system === 'pytorch-loop');
-    const nn = torch.find((r) => r.system === 'pytorch-fused');
-    for (const r of [generic, fused, ...torch]) {
-      results.push(r);
-      console.log(JSON.stringify(r));
-    }
-    const ratio = (r?: Row) => (r ? `${(fused.stepsPerSec / r.stepsPerSec).toFixed(2)}×` : '—');
-    table.push(`| ${workload} | ${cell} | ${fmt(generic.stepsPerSec)} | ${fmt(fused.stepsPerSec)} | ${(fused.stepsPerSec / generic.stepsPerSec).toFixed(1)}× | ${fmt(loop?.stepsPerSec)} | ${ratio(loop)} | ${fmt(nn?.stepsPerSec)} | ${ratio(nn)} |`);
+/** The markdown table (and memory table) from result rows; ratios of medians. */
+function render(results: Row[], py: string | undefined): string {
+  const fmt = (x: number | undefined) => (x === undefined ? '—' : x >= 10 ? x.toFixed(1) : x.toFixed(2));
+  const find = (w: unknown, c: unknown, key: string, value: string) => results.find((r) => r.workload === w && r.cell === c && r[key] === value);
+  const table: string[] = [];
+  const seen = new Set<string>();
+  for (const r of results) {
+    const key = `${String(r.workload)}/${String(r.cell)}`;
+    if (r.workload === 'M' || seen.has(key)) continue;
+    seen.add(key);
+    const generic = find(r.workload, r.cell, 'path', 'generic');
+    const fused = find(r.workload, r.cell, 'path', 'fused');
+    const loop = find(r.workload, r.cell, 'system', 'pytorch-loop');
+    const nn = find(r.workload, r.cell, 'system', 'pytorch-fused');
+    const ratio = (a?: Row, b?: Row) => (a && b ? `${(a.stepsPerSec / b.stepsPerSec).toFixed(2)}×` : '—');
+    table.push(`| ${String(r.workload)} | ${String(r.cell)} | ${fmt(generic?.stepsPerSec)} | ${fmt(fused?.stepsPerSec)} | ${ratio(fused, generic)} | ${fmt(loop?.stepsPerSec)} | ${ratio(fused, loop)} | ${fmt(nn?.stepsPerSec)} | ${ratio(fused, nn)} |`);
   }
-}
-let memory: string[] = [];
-if (args.memory) {
-  const m = [false, true].map((f) => ours('STAR', 'M', f, ['--steps', '1', '--warmup', '0']));
-  m.forEach((r) => results.push(r));
-  m.forEach((r) => console.log(JSON.stringify(r)));
-  memory = [
+  const memory: string[] = [];
+  const mg = find('M', 'STAR', 'path', 'generic');
+  const mf = find('M', 'STAR', 'path', 'fused');
+  if (mg && mf) {
+    memory.push(
+      '',
+      '| BPTT over 784 steps, 16 STAR layers of 64, batch 100 | generic | fused |',
+      '|---|---:|---:|',
+      `| peak RSS (MiB) | ${String(mg.peakRssMiB)} | ${String(mf.peakRssMiB)} |`,
+      `| seconds per training step | ${(1 / mg.stepsPerSec).toFixed(1)} | ${(1 / mf.stepsPerSec).toFixed(1)} |`,
+    );
+  }
+  const machine = `${os.cpus()[0]?.model ?? 'cpu'} × ${os.cpus().length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+  const t = results.find((r) => r.torch);
+  const torchNote = t ? `PyTorch ${String(t.torch)} via ${py ?? 'python3'}, ${String(t.threads)} thread(s), BLAS: ${String(t.blas).split(' via ')[0]}` : 'PyTorch: not importable here, its columns are empty';
+  return [
+    `Machine: ${machine}; tfjs 4.22 wasm backend (1 thread); ${torchNote}. Medians of ${runs} processes; training steps (W1, W2) or forward passes (W3) per second.`,
     '',
-    '| BPTT over 784 steps, 16 STAR layers of 64, batch 100 | generic | fused |',
-    '|---|---:|---:|',
-    `| peak RSS (MiB) | ${m[0].peakRssMiB} | ${m[1].peakRssMiB} |`,
-    `| seconds per training step | ${(1 / m[0].stepsPerSec).toFixed(1)} | ${(1 / m[1].stepsPerSec).toFixed(1)} |`,
-  ];
+    '| workload | cell | generic | fused | fused/generic | PyTorch loop cell | fused/loop | PyTorch nn module | fused/nn |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|',
+    ...table,
+    ...memory,
+  ].join('\n');
 }
-const machine = `${os.cpus()[0]?.model ?? 'cpu'} × ${os.cpus().length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
-const torchNote = py ? `PyTorch via ${py} (${String(results.find((r) => r.torch)?.torch ?? '?')}, BLAS: ${String(results.find((r) => r.blas)?.blas ?? '?')})` : 'PyTorch: not importable here, columns empty';
-const md = [
-  `Machine: ${machine}; tfjs wasm backend (1 thread); ${torchNote}. Medians of ${runs} processes; training steps (W1, W2) or forward passes (W3) per second.`,
-  '',
-  '| workload | cell | generic | fused | fused/generic | PyTorch loop cell | fused/loop | PyTorch nn module | fused/nn |',
-  '|---|---|---:|---:|---:|---:|---:|---:|---:|',
-  ...table,
-  ...memory,
-].join('\n');
+
+const py = findTorchPython();
+const results: Row[] = [];
+const emit = (r: Row) => {
+  results.push(r);
+  console.log(JSON.stringify(r));
+};
+if (args.render) {
+  // Re-render from the JSON lines of earlier runs (one file or several).
+  for (const file of args.render.split(',')) for (const line of readFileSync(file, 'utf8').split('\n')) if (line.startsWith('{')) results.push(JSON.parse(line) as Row);
+} else {
+  for (const workload of args.workloads!.split(',')) {
+    for (const cell of args.cells!.split(',')) {
+      emit(ours(cell, workload, false));
+      emit(ours(cell, workload, true));
+      try {
+        if (py) pytorch(py, cell, workload).forEach(emit);
+      } catch {
+        console.error(`suite: no PyTorch counterpart of ${cell} (${workload})`);
+      }
+    }
+  }
+  if (args.memory) [false, true].forEach((f) => emit(ours('STAR', 'M', f, ['--steps', '1', '--warmup', '0'])));
+}
+const md = render(results, py);
 console.log(`\n${md}`);
-if (args.out) writeFileSync(args.out, JSON.stringify({ machine, results, markdown: md }, null, 2));
+if (args.out) writeFileSync(args.out, JSON.stringify({ results, markdown: md }, null, 2));
