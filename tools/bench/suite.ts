@@ -8,7 +8,7 @@
  *
  * --render a.log[,b.log] only re-renders the tables from the JSON lines of earlier runs.
  * --memory adds workload M (BPTT over 784 steps of 16 STAR layers of 64, batch 100): peak RSS of one
- * training step on each path.
+ * training step on each path (generic on wasm and on cpu, fused, PyTorch loop); a run that fails is reported.
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -46,17 +46,27 @@ function lastJson(out: string): Row {
 }
 
 function ours(cell: string, workload: string, fused: boolean, extra: string[] = []): Row {
-  const rows = Array.from({ length: runs }, () =>
-    lastJson(
-      execFileSync(process.execPath, ['--import', 'tsx', '--conditions=@cellstack/source', path.join(here, 'bench.ts'), '--workload', workload, '--cell', cell, '--steps', args.steps!, '--warmup', args.warmup!, ...extra], {
-        cwd: root,
-        encoding: 'utf8',
-        env: { ...process.env, CELLSTACK_FUSED: fused ? '1' : '0' },
-        stdio: ['ignore', 'pipe', 'ignore'],
-        maxBuffer: 1 << 24,
-      }),
-    ),
-  );
+  const rows: Row[] = [];
+  for (let i = 0; i < runs; i++) {
+    try {
+      rows.push(
+        lastJson(
+          execFileSync(process.execPath, ['--import', 'tsx', '--conditions=@cellstack/source', path.join(here, 'bench.ts'), '--workload', workload, '--cell', cell, '--steps', args.steps!, '--warmup', args.warmup!, ...extra], {
+            cwd: root,
+            encoding: 'utf8',
+            env: { ...process.env, CELLSTACK_FUSED: fused ? '1' : '0' },
+            stdio: ['ignore', 'pipe', 'pipe'],
+            maxBuffer: 1 << 24,
+          }),
+        ),
+      );
+    } catch (e) {
+      // A run that fails (e.g. the wasm32 heap's 4 GiB exhausted) is a result too: report it, don't retry.
+      const stderr = String((e as { stderr?: string }).stderr ?? e).trim().split('\n').pop();
+      const backend = extra.includes('--backend') ? extra[extra.indexOf('--backend') + 1] : 'wasm';
+      return { workload, cell, backend, path: fused ? 'fused' : 'generic', stepsPerSec: NaN, error: stderr };
+    }
+  }
   const m = median(rows.map((r) => r.stepsPerSec));
   return { ...rows.find((r) => r.stepsPerSec === m)!, runs: rows.map((r) => r.stepsPerSec) };
 }
@@ -75,9 +85,9 @@ function findTorchPython(): string | undefined {
   return undefined;
 }
 
-function pytorch(py: string, cell: string, workload: string): Row[] {
+function pytorch(py: string, cell: string, workload: string, extra: string[] = []): Row[] {
   const lines = Array.from({ length: runs }, () =>
-    execFileSync(py, [path.join(here, 'torch_cells.py'), '--workload', workload, '--cell', cell, '--steps', args.steps!, '--warmup', args.warmup!], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+    execFileSync(py, [path.join(here, 'torch_cells.py'), '--workload', workload, '--cell', cell, '--steps', args.steps!, '--warmup', args.warmup!, ...extra], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
       .trim()
       .split('\n')
       .filter((l) => l.startsWith('{'))
@@ -93,7 +103,7 @@ function pytorch(py: string, cell: string, workload: string): Row[] {
 /** The markdown table (and memory table) from result rows; ratios of medians. */
 function render(results: Row[], py: string | undefined): string {
   const fmt = (x: number | undefined) => (x === undefined ? '—' : x >= 10 ? x.toFixed(1) : x.toFixed(2));
-  const find = (w: unknown, c: unknown, key: string, value: string) => results.find((r) => r.workload === w && r.cell === c && r[key] === value);
+  const find = (w: unknown, c: unknown, key: string, value: string) => results.find((r) => r.workload === w && r.cell === c && r[key] === value && r.backend !== 'cpu');
   const table: string[] = [];
   const seen = new Set<string>();
   for (const r of results) {
@@ -108,15 +118,20 @@ function render(results: Row[], py: string | undefined): string {
     table.push(`| ${String(r.workload)} | ${String(r.cell)} | ${fmt(generic?.stepsPerSec)} | ${fmt(fused?.stepsPerSec)} | ${ratio(fused, generic)} | ${fmt(loop?.stepsPerSec)} | ${ratio(fused, loop)} | ${fmt(nn?.stepsPerSec)} | ${ratio(fused, nn)} |`);
   }
   const memory: string[] = [];
-  const mg = find('M', 'STAR', 'path', 'generic');
-  const mf = find('M', 'STAR', 'path', 'fused');
-  if (mg && mf) {
+  const mem = [
+    ['generic (wasm)', find('M', 'STAR', 'path', 'generic')],
+    ['generic (cpu)', results.find((r) => r.workload === 'M' && r.path === 'generic' && r.backend === 'cpu')],
+    ['fused (wasm)', find('M', 'STAR', 'path', 'fused')],
+    ['PyTorch loop', find('M', 'STAR', 'system', 'pytorch-loop')],
+  ].filter((m): m is [string, Row] => m[1] !== undefined);
+  if (mem.length > 0) {
+    const cell = (r: Row, v: string) => (r.error ? `failed: ${String(r.error).replace(/^bench: /, '')}` : v);
     memory.push(
       '',
-      '| BPTT over 784 steps, 16 STAR layers of 64, batch 100 | generic | fused |',
-      '|---|---:|---:|',
-      `| peak RSS (MiB) | ${String(mg.peakRssMiB)} | ${String(mf.peakRssMiB)} |`,
-      `| seconds per training step | ${(1 / mg.stepsPerSec).toFixed(1)} | ${(1 / mf.stepsPerSec).toFixed(1)} |`,
+      `| BPTT over 784 steps, 16 STAR layers of 64, batch 100 | ${mem.map((m) => m[0]).join(' | ')} |`,
+      `|---|${mem.map(() => '---:').join('|')}|`,
+      `| peak RSS (MiB) | ${mem.map(([, r]) => cell(r, String(r.peakRssMiB))).join(' | ')} |`,
+      `| seconds per training step | ${mem.map(([, r]) => cell(r, (1 / r.stepsPerSec).toFixed(1))).join(' | ')} |`,
     );
   }
   const machine = `${os.cpus()[0]?.model ?? 'cpu'} × ${os.cpus().length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
@@ -153,7 +168,14 @@ if (args.render) {
       }
     }
   }
-  if (args.memory) [false, true].forEach((f) => emit(ours('STAR', 'M', f, ['--steps', '1', '--warmup', '0'])));
+  if (args.memory) {
+    // One training step each; the generic path also on the cpu backend, whose tensors are not bound by wasm32's 4 GiB.
+    const one = ['--steps', '1', '--warmup', '0'];
+    emit(ours('STAR', 'M', false, one));
+    emit(ours('STAR', 'M', false, [...one, '--backend', 'cpu']));
+    emit(ours('STAR', 'M', true, one));
+    if (py) pytorch(py, 'STAR', 'M', one).forEach(emit);
+  }
 }
 const md = render(results, py);
 console.log(`\n${md}`);

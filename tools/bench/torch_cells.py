@@ -14,6 +14,7 @@ One JSON line per (cell, workload, system) on stdout, like tools/bench/bench.ts.
 Workloads (research/perf-notes.md): W1 = T 100, batch 32, one-hot 10, 1 layer of 128, dense 10 on
 every step, softmax cross-entropy, Adam (lr 1e-3), global-norm clipping 1 — training steps/s;
 W2 = the same with 4 stacked layers of 64; W3 = W1 forward only (inference passes/s, no_grad, eval).
+M = BPTT over 784 steps of 16 STAR layers of 64 at batch 100, one training step (read peakRssMiB).
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ import ctypes
 import json
 import math
 import re
+import resource
 import sys
 import time
 
@@ -38,6 +40,8 @@ WORKLOADS = {
     "W1": {"layers": 1, "units": 128, "train": True},
     "W2": {"layers": 4, "units": 64, "train": True},
     "W3": {"layers": 1, "units": 128, "train": False},
+    # the memory workload: BPTT over 784 steps of 16 layers of 64 at batch 100 (read peakRssMiB)
+    "M": {"layers": 16, "units": 64, "train": True, "seq": 784, "batch": 100},
 }
 SEQ, BATCH, FEATURES, CLASSES = 100, 32, 10, 10
 
@@ -552,10 +556,11 @@ def set_threads(n, openblas):
 def bench(cell, system, workload, steps, warmup, threads, blas, seed=1):
     w = WORKLOADS[workload]
     torch.manual_seed(seed)
-    model = Model(cell, system, w["layers"], w["units"])
+    seq, batch = w.get("seq", SEQ), w.get("batch", BATCH)
+    model = Model(cell, system, w["layers"], w["units"], T=seq)
     params = sum(p.numel() for p in model.parameters())
-    x = F.one_hot(torch.randint(0, FEATURES, (SEQ, BATCH)), FEATURES).float()  # [T, B, F] time-major
-    y = torch.randint(0, CLASSES, (SEQ * BATCH,))
+    x = F.one_hot(torch.randint(0, FEATURES, (seq, batch)), FEATURES).float()  # [T, B, F] time-major
+    y = torch.randint(0, CLASSES, (seq * batch,))
     train = w["train"]
     if train:
         model.train()
@@ -586,10 +591,11 @@ def bench(cell, system, workload, steps, warmup, threads, blas, seed=1):
         "cell": cell,
         "system": system,
         "mode": "train" if train else "infer",
-        "seq": SEQ,
-        "batch": BATCH,
+        "seq": seq,
+        "batch": batch,
         "params": params,
         "stepsPerSec": round(steps / seconds, 3),
+        "peakRssMiB": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "threads": threads,
         "torch": torch.__version__,
         "blas": blas,

@@ -202,6 +202,23 @@ static inline void cs_project_backward(int T, int B, int F, int G, const float *
   if (dbias) cs_colsum(dbias, dxp, T * B, G);
 }
 
+/*
+ * Backward tail of a batch-major layer whose pre-activation is x_t W + h_{t−1} U + b:
+ * given dz [B, T, G], accumulate dU [H, G] += Σ_t h_{t−1}ᵀ dz_t (one long product per
+ * sequence, plus the h0 row block), dW [F, G] += xᵀ dz, dbias += Σ dz, and write
+ * dx [B, T, F] = dz Wᵀ (Wt: Wᵀ [G, F]). out [B, T, H] holds h_t.
+ */
+static inline void cs_recurrent_backward(int T, int B, int F, int H, int G, const float *x, const float *out,
+                                         const float *h0, const float *dz, const float *Wt, float *dU, float *dW,
+                                         float *dbias, float *dx) {
+  long ld = (long)T * H, lz = (long)T * G;
+  for (int b = 0; b < B && T > 1; b++) cs_matmul(H, G, T - 1, out + b * ld, 1, H, dz + b * lz + G, G, dU, G, 1);
+  cs_matmul(H, G, B, h0, 1, H, dz, (int)lz, dU, G, 1);
+  cs_matmul(F, G, B * T, x, 1, F, dz, G, dW, G, 1);
+  cs_colsum(dbias, dz, B * T, G);
+  cs_matmul(B * T, F, G, dz, G, 1, Wt, F, dx, F, 0);
+}
+
 /* Time-major [T, B, k] ⇄ batch-major [B, T, k]. */
 static inline void cs_to_batch_major(float *dst, const float *src, int T, int B, int k) {
   for (int t = 0; t < T; t++)

@@ -98,10 +98,5 @@ CS_EXPORT(janet_backward)(int T, int B, int F, int H, float beta, const float *x
     cs_matmul(B, H, G, dz + (long)t * G, lz, 1, Ut, H, dh, H, 1);
   }
   cs_copy(dh0, dh, B * H);
-  /* dU = Σ_t h_{t−1}ᵀ dz_t as one long product per sequence, plus the h0 row block. */
-  for (int b = 0; b < B && T > 1; b++) cs_matmul(H, G, T - 1, out + b * ld, 1, H, dz + b * lz + G, G, dU, G, 1);
-  cs_matmul(H, G, B, h0, 1, H, dz, lz, dU, G, 1);
-  cs_matmul(F, G, B * T, x, 1, F, dz, G, dW, G, 1);
-  cs_colsum(dbias, dz, B * T, G);
-  cs_matmul(B * T, F, G, dz, G, 1, Wt, F, dx, F, 0);
+  cs_recurrent_backward(T, B, F, H, G, x, out, h0, dz, Wt, dU, dW, dbias, dx);
 }

@@ -40,10 +40,5 @@ CS_EXPORT(simple_rnn_backward)(int T, int B, int F, int H, const float *x, const
     cs_matmul(B, H, H, da + (long)t * H, ld, 1, Ut, H, dh, H, 0);
   }
   cs_copy(dh0, dh, B * H);
-  /* dU = Σ_t h_{t−1}ᵀ da_t as one long product per sequence, plus the h0 row block. */
-  for (int b = 0; b < B && T > 1; b++) cs_matmul(H, H, T - 1, out + b * ld, 1, H, da + b * ld + H, H, dU, H, 1);
-  cs_matmul(H, H, B, h0, 1, H, da, ld, dU, H, 1);
-  cs_matmul(F, H, B * T, x, 1, F, da, H, dW, H, 1);
-  cs_colsum(dbias, da, B * T, H);
-  cs_matmul(B * T, F, H, da, H, 1, Wt, F, dx, F, 0);
+  cs_recurrent_backward(T, B, F, H, H, x, out, h0, da, Wt, dU, dW, dbias, dx);
 }

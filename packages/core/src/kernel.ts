@@ -29,18 +29,23 @@ export class WasmKernel {
 
   /** Room for n floats, zero-filled; returns its byte address. */
   alloc(n: number): number {
-    const ptr = this.top;
-    this.top = align(ptr + 4 * n);
-    const need = this.top - this.memory.buffer.byteLength;
-    if (need > 0) this.memory.grow(Math.ceil(need / 65536));
+    const ptr = this.reserve(n);
     new Float32Array(this.memory.buffer, ptr, n).fill(0);
     return ptr;
   }
 
   /** Copy an array in; returns its byte address. */
   put(a: Float32Array): number {
-    const ptr = this.alloc(a.length);
+    const ptr = this.reserve(a.length);
     new Float32Array(this.memory.buffer, ptr, a.length).set(a);
+    return ptr;
+  }
+
+  private reserve(n: number): number {
+    const ptr = this.top;
+    this.top = align(ptr + 4 * n);
+    const need = this.top - this.memory.buffer.byteLength;
+    if (need > 0) this.memory.grow(Math.ceil(need / 65536));
     return ptr;
   }
 
