@@ -89,6 +89,7 @@ async function main() {
       batch: B,
       params: model.countParams(),
       stepsPerSec: +(n / seconds).toFixed(3),
+      secondsPerStep: +(seconds / n).toFixed(2),
       tokensPerSec: Math.round((n * B * steps) / seconds),
       peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
       numTensors: tf.memory().numTensors,

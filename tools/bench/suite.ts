@@ -131,7 +131,7 @@ function render(results: Row[], py: string | undefined): string {
       `| BPTT over 784 steps, 16 STAR layers of 64, batch 100 | ${mem.map((m) => m[0]).join(' | ')} |`,
       `|---|${mem.map(() => '---:').join('|')}|`,
       `| peak RSS (MiB) | ${mem.map(([, r]) => cell(r, String(r.peakRssMiB))).join(' | ')} |`,
-      `| seconds per training step | ${mem.map(([, r]) => cell(r, (1 / r.stepsPerSec).toFixed(1))).join(' | ')} |`,
+      `| seconds per training step | ${mem.map(([, r]) => cell(r, (typeof r.secondsPerStep === 'number' ? r.secondsPerStep : 1 / r.stepsPerSec).toFixed(1))).join(' | ')} |`,
     );
   }
   const machine = `${os.cpus()[0]?.model ?? 'cpu'} × ${os.cpus().length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
