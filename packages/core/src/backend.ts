@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { CellstackError } from './errors.js';
 import { markGpuBinding } from './kernel.js';
 import { patchWasmMatMul } from './wasm-matmul.js';
+import { patchWasmSlice } from './wasm-slice.js';
 
 export type BackendChoice = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 export const BACKENDS: readonly BackendChoice[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
@@ -44,7 +45,10 @@ async function useEmbedded(name: 'wasm' | 'cpu'): Promise<void> {
   else await import('@tensorflow/tfjs-backend-cpu');
   if (!(await tf.setBackend(name))) throw new CellstackError('backend', `the ${name} backend failed to initialise`);
   await tf.ready();
-  if (name === 'wasm') patchWasmMatMul();
+  if (name === 'wasm') {
+    patchWasmMatMul();
+    patchWasmSlice();
+  }
 }
 
 /**

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
+import { backendCopiesOnWrite, recycleArrays, takeArray, tensorData } from './array-pool.js';
 import { CellstackError } from './errors.js';
 
 /**
@@ -49,9 +50,11 @@ export class WasmKernel {
     return ptr;
   }
 
-  /** Copy n floats out. */
+  /** Copy n floats out (into a pooled array: fusedCall hands it back once no tensor needs it). */
   read(ptr: number, n: number): Float32Array {
-    return new Float32Array(this.memory.buffer, ptr, n).slice();
+    const a = takeArray(n);
+    a.set(new Float32Array(this.memory.buffer, ptr, n));
+    return a;
   }
 
   /**
@@ -144,26 +147,37 @@ export function fusedCall<S>(inputs: tf.Tensor[], outShapes: number[][], spec: F
   const single = outShapes.length === 1;
   const op = tf.customGrad((...args: unknown[]) => {
     const ts = args.slice(0, inputs.length) as tf.Tensor[];
-    const xs = ts.map((t) => t.dataSync() as Float32Array);
+    const xs = ts.map(tensorData);
     const { outputs, saved } = spec.forward(xs);
+    // Arrays go back to the pool once nothing can read them: tensors copy them at once on
+    // wasm and keep them elsewhere; the saved ones live until backward.
+    const copies = backendCopiesOnWrite();
+    const keep = new Set(arraysIn(saved));
     let value: tf.Tensor;
     if (single) value = tf.tensor(outputs[0].subarray(0, sizes[0]), outShapes[0]);
     else {
-      const packed = new Float32Array(sizes.reduce((a, b) => a + b, 0));
+      const total = sizes.reduce((a, b) => a + b, 0);
+      const packed = copies ? takeArray(total) : new Float32Array(total);
       let o = 0;
       outputs.forEach((a, i) => {
         packed.set(a.subarray(0, sizes[i]), o);
         o += sizes[i];
       });
       value = tf.tensor1d(packed);
+      if (copies) recycleArrays([packed]);
     }
+    if (copies || !single) recycleArrays(outputs.filter((a) => !keep.has(a)));
+    else outputs.forEach((a) => keep.delete(a)); // the output tensor holds it
     return {
       value,
       gradFunc: (dy: tf.Tensor) => {
-        const flat = dy.dataSync() as Float32Array;
+        const flat = tensorData(dy);
         let at = 0;
         const dys = sizes.map((n) => flat.subarray(at, (at += n)));
-        return spec.backward(xs, saved, dys).map((g, i) => tf.tensor(g, ts[i].shape));
+        const grads = spec.backward(xs, saved, dys);
+        const result = grads.map((g, i) => tf.tensor(g, ts[i].shape));
+        recycleArrays([flat, ...xs, ...keep, ...(copies ? grads : [])]);
+        return result;
       },
     };
   });
@@ -176,4 +190,11 @@ export function fusedCall<S>(inputs: tf.Tensor[], outShapes: number[][], spec: F
     at += sizes[i];
     return part;
   });
+}
+
+/** The Float32Arrays in a spec's saved value: itself, or those in an array or object of them. */
+function arraysIn(saved: unknown): Float32Array[] {
+  if (saved instanceof Float32Array) return [saved];
+  const items = Array.isArray(saved) ? saved : saved && typeof saved === 'object' ? Object.values(saved) : [];
+  return items.filter((v): v is Float32Array => v instanceof Float32Array);
 }

@@ -1,0 +1,66 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+/*
+ * Float32Arrays reused across fused-kernel calls. A fresh multi-megabyte array costs
+ * page faults on first touch — about 40× the copy into a warm one (tools/bench, DMU W1:
+ * a quarter of the step) — and the shapes repeat every training step.
+ */
+const free = new Map<number, Float32Array[]>();
+const issued = new WeakSet<Float32Array>();
+const pooled = new WeakSet<Float32Array>();
+let pooledBytes = 0;
+const MAX_POOLED_BYTES = 256 * 2 ** 20;
+
+/** An array of n floats (contents unspecified), from the pool when one is free. */
+export function takeArray(n: number): Float32Array {
+  const a = free.get(n)?.pop();
+  if (a) {
+    pooled.delete(a);
+    pooledBytes -= a.byteLength;
+    return a;
+  }
+  const fresh = new Float32Array(n);
+  issued.add(fresh);
+  return fresh;
+}
+
+/** Return arrays nothing references any more; arrays the pool did not hand out are ignored. */
+export function recycleArrays(arrays: Iterable<Float32Array>): void {
+  for (const a of arrays) {
+    if (!issued.has(a) || pooled.has(a) || pooledBytes + a.byteLength > MAX_POOLED_BYTES) continue;
+    pooled.add(a);
+    pooledBytes += a.byteLength;
+    const list = free.get(a.length);
+    if (list) list.push(a);
+    else free.set(a.length, [a]);
+  }
+}
+
+/** Whether tensors created from an array copy it at once (wasm); others keep the array itself. */
+export function backendCopiesOnWrite(): boolean {
+  return tf.getBackend() === 'wasm';
+}
+
+interface WasmBackendInternals {
+  dataIdMap?: { get(id: object): { memoryOffset?: number } | undefined };
+  wasm?: { HEAPU8?: Uint8Array };
+}
+
+/**
+ * A tensor's float data as a pooled copy. On the wasm backend it is copied straight from
+ * the backend's heap (dataSync would allocate a fresh array); elsewhere dataSync's own
+ * array is returned, which the pool never takes back.
+ */
+export function tensorData(t: tf.Tensor): Float32Array {
+  if (backendCopiesOnWrite() && t.dtype === 'float32') {
+    const b = tf.backend() as unknown as WasmBackendInternals;
+    const offset = b.dataIdMap?.get(t.dataId)?.memoryOffset;
+    const heap = b.wasm?.HEAPU8;
+    if (offset != null && heap) {
+      const a = takeArray(t.size);
+      a.set(new Float32Array(heap.buffer, heap.byteOffset + offset, t.size));
+      return a;
+    }
+  }
+  return t.dataSync() as Float32Array;
+}

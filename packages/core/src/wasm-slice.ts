@@ -1,0 +1,58 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+let patched = false;
+
+type Flat = Float32Array | Int32Array | Uint8Array;
+interface WasmBackend {
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  typedArrayFromHeap(t: tf.TensorInfo): Flat;
+}
+
+/**
+ * tfjs-backend-wasm's Slice copies its whole input out of the wasm heap into a fresh
+ * array before taking the slice (tfjs 4.22), so every tf.slice / tf.split costs a full
+ * copy of the input plus page faults — on a [B, T, H] sequence, one per step of the
+ * generic loop and one per state read off a fused kernel's output. Re-register it to
+ * copy only the slice, straight from the heap: same values, same shapes.
+ */
+export function patchWasmSlice(): void {
+  if (patched) return;
+  const original = tf.getKernel('Slice', 'wasm');
+  if (!original) return;
+  patched = true;
+  tf.unregisterKernel('Slice', 'wasm');
+  tf.registerKernel({
+    ...original,
+    kernelFunc: (args) => {
+      const x = args.inputs.x!;
+      const backend = args.backend as unknown as WasmBackend;
+      if (x.dtype === 'string' || x.shape.length === 0 || typeof backend.typedArrayFromHeap !== 'function') return original.kernelFunc(args);
+      const { begin, size } = args.attrs as unknown as { begin: number | number[]; size?: number | number[] };
+      const [b, s] = tf.slice_util.parseSliceParams(x as tf.Tensor, begin, size);
+      // Allocate first: a growing heap would detach views taken before.
+      const out = backend.makeOutput(s, x.dtype);
+      if (s.some((n) => n === 0)) return out;
+      copySlice(backend.typedArrayFromHeap(x), x.shape, b, s, backend.typedArrayFromHeap(out));
+      return out;
+    },
+  });
+}
+
+/** Copy the block at `begin` of extent `size` from a row-major `src` of `shape`, one innermost run at a time. */
+function copySlice(src: Flat, shape: number[], begin: number[], size: number[], dst: Flat): void {
+  const rank = shape.length;
+  const strides = tf.util.computeStrides(shape);
+  const run = size[rank - 1];
+  const outer = size.slice(0, -1);
+  const idx = new Array<number>(rank - 1).fill(0);
+  const rows = outer.reduce((a, n) => a * n, 1);
+  for (let r = 0, at = 0; r < rows; r++, at += run) {
+    let off = begin[rank - 1];
+    for (let d = 0; d < rank - 1; d++) off += (begin[d] + idx[d]) * strides[d];
+    dst.set(src.subarray(off, off + run), at);
+    for (let d = rank - 2; d >= 0; d--) {
+      if (++idx[d] < outer[d]) break;
+      idx[d] = 0;
+    }
+  }
+}
