@@ -4,7 +4,7 @@
  * invocation, with ratios. Each figure is the median of --runs separate processes.
  *
  *   npx tsx --conditions=@cellstack/source tools/bench/suite.ts [--cells STAR,LSTM] [--workloads W1,W2,W3]
- *       [--runs 3] [--steps 5] [--warmup 2] [--memory] [--out bench.json]
+ *       [--runs 3] [--steps 5] [--warmup 5] [--memory] [--out bench.json]
  *
  * --render a.log[,b.log] only re-renders the tables from the JSON lines of earlier runs.
  * --memory adds workload M (BPTT over 784 steps of 16 STAR layers of 64, batch 100): peak RSS of one
@@ -27,7 +27,7 @@ const { values: args } = parseArgs({
     workloads: { type: 'string', default: 'W1,W2,W3' },
     runs: { type: 'string', default: '3' },
     steps: { type: 'string', default: '5' },
-    warmup: { type: 'string', default: '2' },
+    warmup: { type: 'string', default: '5' },
     memory: { type: 'boolean', default: false },
     torch: { type: 'string', default: 'auto' },
     out: { type: 'string' },
