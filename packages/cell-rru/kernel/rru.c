@@ -4,8 +4,9 @@
  * Eq. 2 layers packed); Wco [g, n+p] (candidate columns first), bco [n+p]; S [n];
  * Z [zn] (zn = 1: one scalar); h0 [B, n]; out [B, T, p].
  * norm: 0 none, 1 rms (mean of squares), 2 l2 (sum of squares).
- * mask: inverted-dropout masks drawn in TS (null: no dropout), mask + t·mstride is step
- * t's [B, g] (mstride 0: one mask for the whole sequence).
+ * drop: 0 no dropout, 1 one mask for the whole sequence, 2 a fresh mask every step; masks come
+ * from cs_dropout_mask(seed, threshold, scale) over [B, g] (drop 1) or [T, B, g] (drop 2), as
+ * the generic path's dropoutMask draws them, and backward draws them again.
  * Forward keeps what backward needs: vs [T, B, g] (normalised first-layer input),
  * rs [T, B] (its 1/√(·) scale), js [L−1, T, B, g] (Eq. 2 outputs), cs [T, B, n]
  * (candidates, for dZ) and hs [T, B, n]. Dropped d = j·mask is recomputed.
@@ -40,6 +41,16 @@ static void normalize_rows(float *v, float *s, int B, int g, float cf) {
   }
 }
 
+enum { DROP_NONE, DROP_SEQUENCE, DROP_STEP };
+
+/* Step t's dropout mask in mk, or null without dropout; a per-sequence mask is drawn on the first step visited. */
+static const float *step_mask(float *mk, int drop, int t, int first, long Bg, unsigned seed, unsigned threshold, float scale) {
+  if (drop == DROP_NONE) return 0;
+  if (drop == DROP_STEP) cs_dropout_mask(mk, (int)Bg, seed, (unsigned)(t * Bg), threshold, scale);
+  else if (first) cs_dropout_mask(mk, (int)Bg, seed, 0u, threshold, scale);
+  return mk;
+}
+
 /* d = (j or ReLU(v)) · mask: the last ReLU layer after dropout. */
 static void dropped(float *d, const float *j, const float *v, const float *mask, long n) {
   if (j) cs_copy(d, j, (int)n);
@@ -61,15 +72,15 @@ static void matmul_tn(int M, int N, int K, const float *A, const float *B, float
 
 static float norm_factor(int norm, int g) { return norm == 1 ? 1.0f / (float)g : 1.0f; }
 
-/* work: n + B·g floats. */
+/* work: n + 2·B·g floats. */
 CS_EXPORT(rru_forward)(int T, int B, int m, int n, int p, int g, int L, int norm, float sScale, int zn, const float *x,
                        const float *Wx, const float *Wh, const float *bj, const float *Wk, const float *bk,
                        const float *Wco, const float *bco, const float *S, const float *Z, const float *h0,
-                       const float *mask, int mstride, float *out, float *hT, float *vs, float *rs, float *js,
+                       int drop, unsigned seed, unsigned threshold, float scale, float *out, float *hT, float *vs, float *rs, float *js,
                        float *cs, float *hs, float *work) {
   int N = n + p;
   long Bg = (long)B * g, Bn = (long)B * n;
-  float *decay = work, *d = decay + n;
+  float *decay = work, *d = decay + n, *mk = d + Bg;
   sigmoid_scaled(decay, S, sScale, n);
   cs_project(T, B, m, g, x, Wx, bj, vs);
   for (int t = 0; t < T; t++) {
@@ -85,7 +96,7 @@ CS_EXPORT(rru_forward)(int T, int B, int m, int n, int p, int g, int L, int norm
       relu_to(jo, jo, Bg);
       jin = jo;
     }
-    dropped(d, jin, v, mask ? mask + (long)t * mstride : 0, Bg);
+    dropped(d, jin, v, step_mask(mk, drop, t, t == 0, Bg, seed, threshold, scale), Bg);
     cs_matmul(B, n, g, d, g, 1, Wco, N, c, n, 0);
     add_bias(c, bco, B, n, n);
     cs_matmul(B, p, g, d, g, 1, Wco + n, N, out + (long)t * p, (long)T * p, 0);
@@ -99,10 +110,10 @@ CS_EXPORT(rru_forward)(int T, int B, int m, int n, int p, int g, int L, int norm
   cs_copy(hT, hs + (T - 1) * Bn, (int)Bn);
 }
 
-/* work: T·B·(2g + n + p) + B·n + 3·B·g + 2n + g·n + (n+p)·g + (L−1)·g·g + m·g floats. */
+/* work: T·B·(2g + n + p) + B·n + 4·B·g + 2n + g·n + (n+p)·g + (L−1)·g·g + m·g floats. */
 CS_EXPORT(rru_backward)(int T, int B, int m, int n, int p, int g, int L, int norm, float sScale, int zn,
                         const float *x, const float *Wx, const float *Wh, const float *Wk, const float *Wco,
-                        const float *S, const float *Z, const float *h0, const float *mask, int mstride,
+                        const float *S, const float *Z, const float *h0, int drop, unsigned seed, unsigned threshold, float scale,
                         const float *vs, const float *rs, const float *js, const float *cs, const float *hs,
                         const float *dout, const float *dhT, float *dx, float *dWx, float *dWh, float *dbj, float *dWk,
                         float *dbk, float *dWco, float *dbco, float *dS, float *dZ, float *dh0, float *work) {
@@ -112,7 +123,7 @@ CS_EXPORT(rru_backward)(int T, int B, int m, int n, int p, int g, int L, int nor
   /* dxp: ∂/∂(first-layer pre-activation); D, DCO: every step's d and ∂/∂[c, o], for dWco in one product. */
   float *dxp = work, *D = dxp + T * Bg, *DCO = D + T * Bg, *dh = DCO + (long)T * B * N, *dj = dh + Bn, *dj2 = dj + Bg;
   float *j1 = dj2 + Bg, *decay = j1 + Bg, *ddecay = decay + n, *WhT = ddecay + n, *WcoT = WhT + (long)g * n;
-  float *WkT = WcoT + (long)N * g, *pw = WkT + (long)(L - 1) * g * g;
+  float *WkT = WcoT + (long)N * g, *mk = WkT + (long)(L - 1) * g * g, *pw = mk + Bg;
   sigmoid_scaled(decay, S, sScale, n);
   cs_transpose(WhT, Wh, n, g);
   cs_transpose(WcoT, Wco, g, N);
@@ -120,9 +131,9 @@ CS_EXPORT(rru_backward)(int T, int B, int m, int n, int p, int g, int L, int nor
   cs_copy(dh, dhT, (int)Bn);
   for (int t = T - 1; t >= 0; t--) {
     const float *hp = t ? hs + (t - 1) * Bn : h0, *c = cs + t * Bn, *v = vs + t * Bg;
-    const float *mk = mask ? mask + (long)t * mstride : 0;
+    const float *mk_t = step_mask(mk, drop, t, t == T - 1, Bg, seed, threshold, scale);
     float *d = D + t * Bg, *dco = DCO + (long)t * B * N, *da = dxp + t * Bg;
-    dropped(d, L > 1 ? js + ((long)(L - 2) * T + t) * Bg : 0, v, mk, Bg);
+    dropped(d, L > 1 ? js + ((long)(L - 2) * T + t) * Bg : 0, v, mk_t, Bg);
     /* h_t = decay∘h_{t−1} + Z∘c_t */
     for (int b = 0; b < B; b++) {
       float *dhb = dh + (long)b * n, *dc = dco + (long)b * N;
@@ -137,8 +148,8 @@ CS_EXPORT(rru_backward)(int T, int B, int m, int n, int p, int g, int L, int nor
       cs_copy(dc + n, dout + ((long)b * T + t) * p, p);
     }
     cs_matmul(B, g, N, dco, N, 1, WcoT, g, dj, g, 0);
-    if (mk)
-      for (long i = 0; i < Bg; i++) dj[i] *= mk[i];
+    if (mk_t)
+      for (long i = 0; i < Bg; i++) dj[i] *= mk_t[i];
     /* Eq. 2 layers, last first: dj holds ∂/∂j_{k+1}. */
     for (int k = L - 1; k >= 1; k--) {
       const float *jo = js + ((long)(k - 1) * T + t) * Bg, *jin = j1;

@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs-core';
-import { fusedCall, loadKernel, type FusedResult, type Params, type State } from '@cellstack/core';
+import { dropoutThreshold, fusedCall, loadKernel, type FusedResult, type Params, type State } from '@cellstack/core';
 
 const kernel = () => loadKernel(new URL('../kernel/rru.wasm', import.meta.url));
 
@@ -12,9 +12,14 @@ export interface RRUKernelDims {
   /** 0 none, 1 rms, 2 l2 (kernel/rru.c). */
   norm: number;
   sScale: number;
+  /** Keep probability of the dropout on d (1: none). */
+  keep: number;
   /** Whether a dropout mask covers one step ([T, B, g] masks) or the whole sequence ([B, g]). */
   maskPerStep: boolean;
 }
+
+/** kernel/rru.c's drop codes. */
+const [DROP_SEQUENCE, DROP_STEP] = [1, 2];
 
 /** Concatenate arrays (the kernel takes the Eq. 2 layers packed). */
 function pack(parts: Float32Array[]): Float32Array {
@@ -29,16 +34,18 @@ function pack(parts: Float32Array[]): Float32Array {
 
 /**
  * RRU's whole-layer kernel (kernel/rru.c): x [B, T, m] → outputs [B, T, p] and the final h.
- * `dropMasks(batch, steps)` draws the training masks with the generic path's own code and
- * seeds (undefined: no dropout), so both paths drop the same units.
+ * `maskSeed()` draws a training call's dropout stream from the generic path's own seed
+ * sequence; the kernel then draws core's dropoutMask bits, so both paths drop the same units.
  */
-export function rruFused(dims: RRUKernelDims, dropMasks: (batch: number, steps: number) => Float32Array | undefined) {
-  const { n, p, g, layers: L, norm, sScale } = dims;
+export function rruFused(dims: RRUKernelDims, maskSeed: () => number) {
+  const { n, p, g, layers: L, norm, sScale, keep } = dims;
+  const threshold = dropoutThreshold(keep);
+  const scale = Math.fround(1 / keep);
   const extra = Array.from({ length: L - 1 }, (_, i) => i + 1);
   return (x: tf.Tensor3D, { h }: State, P: Params, { training }: { training: boolean }): FusedResult => {
     const [B, T, m] = x.shape;
-    const mask = training ? dropMasks(B, T) : undefined;
-    const mstride = dims.maskPerStep ? B * g : 0;
+    const drop = training && keep < 1 ? (dims.maskPerStep ? DROP_STEP : DROP_SEQUENCE) : 0;
+    const dropArgs = [drop, drop ? maskSeed() : 0, threshold, scale];
     const zn = P.Z.size;
     const inputs = [x, P.Wx, P.Wh, P.bj, ...extra.map((k) => P[`Wk${k}`]), ...extra.map((k) => P[`bk${k}`]), P.Wco, P.bco, P.S, P.Z, h];
     // x, Wx, Wh, bj, the packed Wk and bk, Wco, bco, S, Z, h0 from the fusedCall inputs.
@@ -50,10 +57,9 @@ export function rruFused(dims: RRUKernelDims, dropMasks: (batch: number, steps: 
         const k = kernel();
         k.reset();
         const args = unpack(xs).map((a) => k.put(a));
-        const maskPtr = mask ? k.put(mask) : 0;
         const sizes = [T * B * p, Bn, T * Bg, T * B, (L - 1) * T * Bg, T * Bn, T * Bn];
         const [o, last, ...saved] = sizes.map((size) => k.alloc(size));
-        k.call('rru_forward', ...dimArgs, ...args, maskPtr, mstride, o, last, ...saved, k.alloc(n + Bg));
+        k.call('rru_forward', ...dimArgs, ...args, ...dropArgs, o, last, ...saved, k.alloc(n + 2 * Bg));
         return {
           outputs: [k.read(o, sizes[0]), k.read(last, Bn)],
           saved: saved.map((ptr, i) => k.read(ptr, sizes[i + 2])),
@@ -64,12 +70,11 @@ export function rruFused(dims: RRUKernelDims, dropMasks: (batch: number, steps: 
         k.reset();
         const [xv, Wx, Wh, , Wk, , Wco, , S, Z, h0] = unpack(xs);
         const args = [xv, Wx, Wh, Wk, Wco, S, Z, h0].map((a) => k.put(a));
-        const maskPtr = mask ? k.put(mask) : 0;
         const rest = [...saved, dout, dhT].map((a) => k.put(a));
         const sizes = [B * T * m, m * g, n * g, g, (L - 1) * g * g, (L - 1) * g, g * (n + p), n + p, n, zn, Bn];
         const grads = sizes.map((size) => k.alloc(size));
-        const work = T * B * (2 * g + n + p) + Bn + 3 * Bg + 2 * n + 2 * g * n + p * g + (L - 1) * g * g + m * g;
-        k.call('rru_backward', ...dimArgs, ...args, maskPtr, mstride, ...rest, ...grads, k.alloc(work));
+        const work = T * B * (2 * g + n + p) + Bn + 4 * Bg + 2 * n + 2 * g * n + p * g + (L - 1) * g * g + m * g;
+        k.call('rru_backward', ...dimArgs, ...args, ...dropArgs, ...rest, ...grads, k.alloc(work));
         const [dx, dWx, dWh, dbj, dWk, dbk, ...tail] = grads.map((ptr, i) => k.read(ptr, sizes[i]));
         const split = (a: Float32Array, size: number) => extra.map((_, i) => a.subarray(i * size, (i + 1) * size));
         return [dx, dWx, dWh, dbj, ...split(dWk, g * g), ...split(dbk, g), ...tail];

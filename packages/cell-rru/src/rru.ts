@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { createRng, defineCell, hashSeed, init, type Init, type ParamSpec } from '@cellstack/core';
+import { createRng, defineCell, dropoutMask, hashSeed, init, type Init, type ParamSpec } from '@cellstack/core';
 import { rruFused } from './kernel.js';
 
 export type RRUNormalize = 'rms' | 'l2' | 'none';
@@ -140,26 +140,12 @@ export const RRU = defineCell<RRUOptions>({
       const sq = o.normalize === 'rms' ? tf.mean(tf.square(v), -1, true) : tf.sum(tf.square(v), -1, true);
       return tf.mul(v, tf.rsqrt(tf.add(sq, EPS)));
     };
-    // Masks drawn from the layer's seed (a fresh tf seed per mask), so training with dropout is reproducible.
+    // Dropout streams drawn from the layer's seed (one per sequence), so training is reproducible;
+    // core's dropoutMask gives the bits, which the fused kernel draws identically.
     const maskRng = createRng(hashSeed(seed ?? Math.floor(Math.random() * 2 ** 31), 'rru-dropout'));
-    const uniform = (batch: number) => tf.randomUniform([batch, g], 0, 1, 'float32', maskRng.int(2 ** 31));
-    const dropMask = (batch: number) => tf.mul(tf.floor(tf.add(uniform(batch), keep)), 1 / keep);
-    // The fused kernel's masks: the same draws in the same order as begin + step (one per
-    // sequence or per step), and dropMask's float32 floor(u + keep)·(1/keep) bit for bit in
-    // plain JS: on wasm, those three tf ops over every step's mask cost about as much as the kernel.
-    const [keep32, scale32] = [Math.fround(keep), Math.fround(1 / keep)];
-    const dropMasks = (batch: number, steps: number): Float32Array | undefined => {
-      if (o.dropout === 0) return undefined;
-      const count = o.dropoutMask === 'sequence' ? 1 : steps;
-      const masks = new Float32Array(count * batch * g);
-      for (let i = 0; i < count; i++) {
-        const u = uniform(batch);
-        masks.set(u.dataSync(), i * batch * g);
-        u.dispose();
-      }
-      for (let i = 0; i < masks.length; i++) masks[i] = Math.floor(Math.fround(masks[i] + keep32)) * scale32;
-      return masks;
-    };
+    const maskSeed = () => maskRng.int(2 ** 31);
+    const maskAt = (seq: number, batch: number, offset: number) => tf.tensor2d(dropoutMask(new Float32Array(batch * g), seq, offset, keep), [batch, g]);
+    let stepSeed = 0;
 
     return {
       state: { h: n },
@@ -176,21 +162,24 @@ export const RRU = defineCell<RRUOptions>({
           decay: tf.reshape(tf.sigmoid(tf.mul(P.S, o.sScale)), [1, n]),
           z: tf.reshape(P.Z, [1, -1]),
         };
-        if (training && o.dropout > 0 && o.dropoutMask === 'sequence') c.mask = dropMask(batch);
+        if (training && o.dropout > 0) {
+          if (o.dropoutMask === 'sequence') c.mask = maskAt(maskSeed(), batch, 0);
+          else stepSeed = maskSeed();
+        }
         return c;
       },
       project: (x, P) => ({ x: tf.add(tf.matMul(x, P.Wx), P.bj) }),
-      step({ x }, { h }, P, { training, batch, constants }) {
+      step({ x }, { h }, P, { training, batch, t, constants }) {
         let j = tf.relu(normalize(tf.add(x, tf.matMul(h, P.Wh as tf.Tensor2D)))) as tf.Tensor2D;
         for (let k = 1; k < L; k++) j = tf.relu(tf.add(tf.matMul(j, P[`Wk${k}`] as tf.Tensor2D), P[`bk${k}`])) as tf.Tensor2D;
-        if (training && o.dropout > 0) j = tf.mul(j, constants.mask ?? dropMask(batch));
+        if (training && o.dropout > 0) j = tf.mul(j, constants.mask ?? maskAt(stepSeed, batch, t * batch * g));
         const co = tf.add(tf.matMul(j, P.Wco as tf.Tensor2D), P.bco);
         const [c, out] = tf.split(co, [n, p], 1) as [tf.Tensor2D, tf.Tensor2D];
         const h2 = tf.add(tf.mul(h, constants.decay), tf.mul(constants.z, c)) as tf.Tensor2D;
         return { output: out, state: { h: h2 }, signals: { sigmoidS: constants.decay, Z: constants.z, candidate: c } };
       },
       signals: ['sigmoidS', 'Z', 'candidate'],
-      fused: rruFused({ n, p, g, layers: L, norm: NORM_CODES[o.normalize], sScale: o.sScale, maskPerStep: o.dropoutMask === 'step' }, dropMasks),
+      fused: rruFused({ n, p, g, layers: L, norm: NORM_CODES[o.normalize], sScale: o.sScale, keep, maskPerStep: o.dropoutMask === 'step' }, maskSeed),
     };
   },
 });

@@ -80,6 +80,23 @@ CS_INLINE float cs_exp(float x) { return wasm_f32x4_extract_lane(f4exp(f4s(x)), 
 CS_INLINE float cs_sigmoid(float x) { return wasm_f32x4_extract_lane(f4sigmoid(f4s(x)), 0); }
 CS_INLINE float cs_tanh(float x) { return wasm_f32x4_extract_lane(f4tanh(f4s(x)), 0); }
 
+/*
+ * Inverted-dropout mask for elements [offset, offset + n) of stream `seed`: scale where the
+ * top 24 bits of lowbias32(seed + i·0x9e3779b9) are below `threshold`, else 0. The C twin of
+ * dropoutMask in @cellstack/core (src/rng.ts), which passes threshold and scale.
+ */
+static inline void cs_dropout_mask(float *m, int n, unsigned seed, unsigned offset, unsigned threshold, float scale) {
+  for (int i = 0; i < n; i++) {
+    unsigned x = seed + (offset + (unsigned)i) * 0x9e3779b9u;
+    x ^= x >> 16;
+    x *= 0x7feb352du;
+    x ^= x >> 15;
+    x *= 0x846ca68bu;
+    x ^= x >> 16;
+    m[i] = (x >> 8) < threshold ? scale : 0.0f;
+  }
+}
+
 /* In place over n floats: the vector body plus a scalar tail through the same formulas. */
 #define CS_MAP_INPLACE(fname, vf, sf)                                  \
   static inline void fname(float *x, int n) {                          \
@@ -96,7 +113,7 @@ static inline void cs_zero(float *dst, int n) { __builtin_memset(dst, 0, (unsign
 /*
  * C[M,N] (+)= A·B. A's element (i,k) is A[i*sa + k*sk], so A or Aᵀ are read in place
  * (sa = lda, sk = 1 for A; sa = 1, sk = lda for Aᵀ); B is row-major with row stride ldb;
- * C has row stride ldc. accumulate = 0 overwrites C. Register block: 4 rows × 8 columns.
+ * C has row stride ldc. accumulate = 0 overwrites C. Register blocks: 4 rows × 8 columns, then × 4.
  */
 static inline void cs_matmul(int M, int N, int K, const float *A, int sa, int sk, const float *B, int ldb, float *C, int ldc,
                       int accumulate) {
@@ -138,6 +155,23 @@ static inline void cs_matmul(int M, int N, int K, const float *A, int sa, int sk
       f4st(c, c10); f4st(c + 4, c11); c += ldc;
       f4st(c, c20); f4st(c + 4, c21); c += ldc;
       f4st(c, c30); f4st(c + 4, c31);
+    }
+    /* A 4-column block where 8 do not fit (e.g. N = 276 or 10): scalar columns cost ~4× as much. */
+    for (; j + 4 <= N; j += 4) {
+      f4 c0 = f4s(0), c1 = f4s(0), c2 = f4s(0), c3 = f4s(0);
+      const float *b = B + j;
+      for (int k = 0; k < K; k++, b += ldb) {
+        f4 b0 = f4ld(b);
+        long ko = (long)k * sk;
+        c0 = wasm_f32x4_add(c0, wasm_f32x4_mul(f4s(a0[ko]), b0)); c1 = wasm_f32x4_add(c1, wasm_f32x4_mul(f4s(a1[ko]), b0));
+        c2 = wasm_f32x4_add(c2, wasm_f32x4_mul(f4s(a2[ko]), b0)); c3 = wasm_f32x4_add(c3, wasm_f32x4_mul(f4s(a3[ko]), b0));
+      }
+      float *c = C + (long)i * ldc + j;
+      if (accumulate) {
+        c0 = wasm_f32x4_add(c0, f4ld(c)); c1 = wasm_f32x4_add(c1, f4ld(c + ldc));
+        c2 = wasm_f32x4_add(c2, f4ld(c + 2 * ldc)); c3 = wasm_f32x4_add(c3, f4ld(c + 3 * ldc));
+      }
+      f4st(c, c0); f4st(c + ldc, c1); f4st(c + 2 * ldc, c2); f4st(c + 3 * ldc, c3);
     }
     for (; j < N; j++) {
       float s0 = 0, s1 = 0, s2 = 0, s3 = 0;

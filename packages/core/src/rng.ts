@@ -60,3 +60,30 @@ export function createRng(seed: number): Rng {
     fork: (label) => createRng(hashSeed(seed, label)),
   };
 }
+
+/**
+ * Inverted-dropout masks from a counter-based hash, so a cell's generic step and its fused
+ * kernel drop the same units without passing masks around: element i of stream `seed` is
+ * kept (value 1/keep in float32, else 0) when the top 24 bits of lowbias32(seed + i·0x9e3779b9)
+ * fall below round(keep·2^24). kernel/cellstack_kernel.h's cs_dropout_mask is the C twin
+ * (given `dropoutThreshold(keep)` and `Math.fround(1 / keep)`); offset is the index of out[0].
+ */
+export function dropoutMask(out: Float32Array, seed: number, offset: number, keep: number): Float32Array {
+  const threshold = dropoutThreshold(keep);
+  const scale = Math.fround(1 / keep);
+  for (let i = 0; i < out.length; i++) {
+    let x = (seed + Math.imul(offset + i, 0x9e3779b9)) | 0;
+    x ^= x >>> 16;
+    x = Math.imul(x, 0x7feb352d);
+    x ^= x >>> 15;
+    x = Math.imul(x, 0x846ca68b);
+    x ^= x >>> 16;
+    out[i] = x >>> 8 < threshold ? scale : 0;
+  }
+  return out;
+}
+
+/** The kept-element threshold of `dropoutMask` for keep probability `keep` in (0, 1]. */
+export function dropoutThreshold(keep: number): number {
+  return Math.round(keep * 2 ** 24);
+}
