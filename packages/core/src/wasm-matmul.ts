@@ -1,38 +1,72 @@
+import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 
 let patched = false;
 
+interface WasmBackend {
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  disposeData(dataId: object): boolean;
+  dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
+  wasm?: { asm?: { memory?: unknown } };
+}
+type HeapMatMul = (batch: number, M: number, N: number, K: number, A: number, strideA: number, sa: number, sk: number,
+  B: number, strideB: number, C: number, bias: number, relu: number) => void;
+type Kernel = ReturnType<typeof tf.getKernel> & object;
+
 /**
- * tfjs-backend-wasm multiplies 10–20× slower when `transposeA`/`transposeB` is set
- * than when the operand is transposed first (research/perf-notes.md, finding 3), and
- * every matmul gradient sets one of them. Re-register its BatchMatMul kernel to
- * transpose explicitly, then multiply without flags: same values, a fraction of the time.
+ * tfjs-backend-wasm 4.22 multiplies through XNNPACK at 4–20 GFLOP/s on this project's shapes
+ * (a dense layer over every step: [3200, 128]·[128, 10]; its gradients) and 10–20× slower
+ * again with `transposeA`/`transposeB` set, which every matmul gradient does
+ * (research/perf-notes.md, finding 3). Re-register BatchMatMul and _FusedMatMul (bias and
+ * linear/ReLU activation) to run kernel/heap-matmul.wasm — cs_matmul, the fused kernels'
+ * product — on the backend's own heap: no copies, Aᵀ read in place, only a transposed B
+ * transposed first. Anything else (other activations, PReLU, bad shapes, other dtypes)
+ * goes to the original kernel, which keeps its own errors.
  */
 export function patchWasmMatMul(): void {
   if (patched) return;
   const matmul = tf.getKernel('BatchMatMul', 'wasm');
+  const fused = tf.getKernel('_FusedMatMul', 'wasm');
   const transpose = tf.getKernel('Transpose', 'wasm');
-  if (!matmul || !transpose) return;
+  const memory = (tf.findBackend('wasm') as unknown as WasmBackend | undefined)?.wasm?.asm?.memory;
+  if (!matmul || !fused || !transpose || !memory) return;
   patched = true;
-  const swapLast = (t: tf.TensorInfo, backend: object) => {
-    const perm = t.shape.map((_, i) => i);
-    [perm[perm.length - 1], perm[perm.length - 2]] = [perm[perm.length - 2], perm[perm.length - 1]];
-    return transpose.kernelFunc({ inputs: { x: t }, backend, attrs: { perm } }) as tf.TensorInfo;
+  const bytes = readFileSync(new URL('../kernel/heap-matmul.wasm', import.meta.url));
+  const wasm = (globalThis as unknown as { WebAssembly: { Instance: new (m: object, i: object) => { exports: Record<string, unknown> }; Module: new (b: Uint8Array) => object } }).WebAssembly;
+  const run = new wasm.Instance(new wasm.Module(bytes), { env: { memory } }).exports.heap_matmul as HeapMatMul;
+
+  const product = (inputs: tf.NamedTensorInfoMap, backend: WasmBackend, attrs: Record<string, unknown>, relu: boolean) => {
+    const { a, b, bias } = inputs as Record<string, tf.TensorInfo | undefined>;
+    const { transposeA, transposeB } = attrs as { transposeA: boolean; transposeB: boolean };
+    if (!a || !b || a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length < 2 || b.shape.length < 2) return undefined;
+    const [ra, rb] = [a.shape.length, b.shape.length];
+    const [M, K] = transposeA ? [a.shape[ra - 1], a.shape[ra - 2]] : [a.shape[ra - 2], a.shape[ra - 1]];
+    const [Kb, N] = transposeB ? [b.shape[rb - 1], b.shape[rb - 2]] : [b.shape[rb - 2], b.shape[rb - 1]];
+    const [outerA, outerB] = [a.shape.slice(0, -2), b.shape.slice(0, -2)];
+    const [batchA, batchB] = [tf.util.sizeFromShape(outerA), tf.util.sizeFromShape(outerB)];
+    if (K !== Kb || (batchA !== batchB && batchA !== 1 && batchB !== 1)) return undefined;
+    if (bias && (bias.dtype !== 'float32' || bias.shape.length !== 1 || bias.shape[0] !== N)) return undefined;
+    const outer = tf.broadcast_util.assertAndGetBroadcastShape(outerA, outerB);
+    const bt = transposeB ? (transpose.kernelFunc({ inputs: { x: b }, backend, attrs: { perm: [...outerB.keys(), rb - 1, rb - 2] } }) as tf.TensorInfo) : b;
+    const out = backend.makeOutput([...outer, M, N], 'float32');
+    const batch = tf.util.sizeFromShape(outer);
+    if (batch * M * N > 0) {
+      const at = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId)!.memoryOffset;
+      run(batch, M, N, K, at(a), batchA === 1 ? 0 : M * K, transposeA ? 1 : K, transposeA ? M : 1,
+        at(bt), batchB === 1 ? 0 : K * N, at(out), bias ? at(bias) : 0, relu ? 1 : 0);
+    }
+    if (bt !== b) backend.disposeData(bt.dataId);
+    return out;
   };
-  tf.unregisterKernel('BatchMatMul', 'wasm');
-  tf.registerKernel({
-    ...matmul,
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const { transposeA, transposeB } = attrs as unknown as { transposeA: boolean; transposeB: boolean };
-      if (!transposeA && !transposeB) return matmul.kernelFunc({ inputs, backend, attrs });
-      const temps: tf.TensorInfo[] = [];
-      const a = transposeA ? swapLast(inputs.a!, backend) : inputs.a!;
-      const b = transposeB ? swapLast(inputs.b!, backend) : inputs.b!;
-      if (transposeA) temps.push(a);
-      if (transposeB) temps.push(b);
-      const out = matmul.kernelFunc({ inputs: { a, b }, backend, attrs: { ...attrs, transposeA: false, transposeB: false } });
-      for (const t of temps) (backend as tf.KernelBackend).disposeData(t.dataId);
-      return out;
-    },
+
+  const replace = (original: Kernel, kernelFunc: Kernel['kernelFunc']) => {
+    tf.unregisterKernel(original.kernelName, 'wasm');
+    tf.registerKernel({ ...original, kernelFunc });
+  };
+  replace(matmul, (args) => product(args.inputs, args.backend as unknown as WasmBackend, args.attrs as never, false) ?? matmul.kernelFunc(args));
+  replace(fused, (args) => {
+    const { activation } = args.attrs as { activation?: string };
+    const simple = !args.inputs.preluActivationWeights && (activation === 'linear' || activation === 'relu' || activation === undefined);
+    return (simple && product(args.inputs, args.backend as unknown as WasmBackend, args.attrs as never, activation === 'relu')) || fused.kernelFunc(args);
   });
 }
