@@ -10,6 +10,8 @@ describe('NRU learns', () => {
   // The task is copy with 10 symbols at lag 20; at CI size (2 shared cores, < 1 min)
   // NRU does not get there (an h 32 / m 16 NRU was still at the baseline after 600 steps),
   // so the task is shrunk to 2 symbols, keeping lag 20 and the loss over all 24 steps.
+  // Learning rate 0.005: at 0.01 one run in three (seeds 1–3) fell onto a plateau at loss
+  // 1.34 after ~80 steps, and which run did depended only on float rounding in the dense layer.
   it('copy task (2 symbols, lag 20, loss over all steps) well below the memoryless baseline 2·ln8/24', async () => {
     const task = copyTask({ lag: 20, symbols: 2 });
     const model = rt.build({
@@ -17,7 +19,7 @@ describe('NRU learns', () => {
       layers: [{ cell: 'NRU', options: { hidden: 32, memory: 36, heads: 4 } }, { type: 'dense', units: task.outputs, activation: 'softmax' }],
       seed: 1,
     });
-    model.compile({ optimizer: createOptimizer(model, { name: 'adam', learningRate: 0.01, clipNorm: 1 }), loss: task.loss });
+    model.compile({ optimizer: createOptimizer(model, { name: 'adam', learningRate: 0.005, clipNorm: 1 }), loss: task.loss });
     const rng = createRng(6);
     const recent: number[] = [];
     for (let step = 0; step < 400; step++) {

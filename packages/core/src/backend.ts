@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { CellstackError } from './errors.js';
 import { markGpuBinding } from './kernel.js';
+import { patchWasmIdentity } from './wasm-identity.js';
 import { patchWasmMatMul } from './wasm-matmul.js';
 import { patchWasmSlice } from './wasm-slice.js';
 
@@ -48,6 +49,7 @@ async function useEmbedded(name: 'wasm' | 'cpu'): Promise<void> {
   if (name === 'wasm') {
     patchWasmMatMul();
     patchWasmSlice();
+    patchWasmIdentity();
   }
 }
 

@@ -1,0 +1,32 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+let patched = false;
+
+interface WasmBackend {
+  incRef(dataId: object): void;
+}
+
+/**
+ * tfjs-backend-wasm's Identity copies its input into a new buffer (tfjs 4.22), and the
+ * engine runs Identity for every tensor a gradient saves (`tf.clone` in
+ * saveTensorsForBackwardMode) — ~30 copies per training step of a fused cell, some of
+ * them [T, B, H] sequences. Tensors are immutable, so share the buffer instead, counting
+ * the reference as the cpu backend's Identity and wasm's own Reshape do.
+ */
+export function patchWasmIdentity(): void {
+  if (patched) return;
+  const original = tf.getKernel('Identity', 'wasm');
+  if (!original) return;
+  patched = true;
+  tf.unregisterKernel('Identity', 'wasm');
+  tf.registerKernel({
+    ...original,
+    kernelFunc: (args) => {
+      const x = args.inputs.x!;
+      const backend = args.backend as unknown as WasmBackend;
+      if (x.dtype === 'string' || typeof backend.incRef !== 'function') return original.kernelFunc(args);
+      backend.incRef(x.dataId);
+      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+    },
+  });
+}
