@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { CellLayer } from './cell-layer.js';
 import { CellstackError } from './errors.js';
+import { WasmAdam, adamOnHeap, heapGradNorm } from './wasm-adam.js';
 
 type NamedTensor = { name: string; tensor: tf.Tensor };
 
@@ -21,7 +22,7 @@ export interface OptimizerOptions {
 const makeInner = (name: OptimizerName, lr: number, momentum: number): tf.Optimizer => {
   switch (name) {
     case 'adam':
-      return tf.train.adam(lr);
+      return new WasmAdam(lr, 0.9, 0.999);
     case 'sgd':
       return tf.train.sgd(lr);
     case 'rmsprop':
@@ -81,6 +82,13 @@ export class GroupedOptimizer extends tf.Optimizer {
     const list: NamedTensor[] = Array.isArray(variableGradients)
       ? variableGradients.filter((g) => g.tensor != null)
       : Object.entries(variableGradients).filter(([, t]) => t != null).map(([name, tensor]) => ({ name, tensor }));
+    if (this.options.name === 'adam' && adamOnHeap(list)) this.applyOnHeap(list);
+    else this.applyWithOps(list);
+    this.incrementIterations();
+  }
+
+  /** Clipping and the update as tensor ops (any backend, any optimiser). */
+  private applyWithOps(list: NamedTensor[]): void {
     tf.tidy(() => {
       let grads = list;
       const { clipNorm } = this.options;
@@ -92,15 +100,35 @@ export class GroupedOptimizer extends tf.Optimizer {
           grads = list.map((g) => ({ name: g.name, tensor: tf.mul(g.tensor, scale) }));
         }
       }
-      const byMult = new Map<number, NamedTensor[]>();
-      for (const g of grads) {
-        const m = this.multiplierOf(g.name);
-        if (!byMult.has(m)) byMult.set(m, []);
-        byMult.get(m)!.push(g);
-      }
-      for (const [m, gs] of byMult) this.group(m).applyGradients(gs);
+      for (const [m, gs] of this.byMultiplier(grads)) this.group(m).applyGradients(gs);
     });
-    this.incrementIterations();
+  }
+
+  /** Adam on the wasm backend: the norm and the update run on tfjs's heap (see WasmAdam). */
+  private applyOnHeap(list: NamedTensor[]): void {
+    let scale = 1;
+    const { clipNorm } = this.options;
+    if (clipNorm !== undefined || this.trackNorm) {
+      const norm = heapGradNorm(list.map((g) => g.tensor));
+      if (this.trackNorm) this.lastGradNorm = norm;
+      // As tf.div(clipNorm, tf.maximum(norm, clipNorm)) computes it, in float32.
+      if (clipNorm !== undefined) scale = Math.fround(Math.fround(clipNorm) / Math.max(norm, Math.fround(clipNorm)));
+    }
+    for (const [m, gs] of this.byMultiplier(list)) {
+      const opt = this.group(m) as WasmAdam;
+      if (opt.fits(gs)) opt.applyScaled(gs, scale);
+      else tf.tidy(() => opt.applyGradients(gs.map((g) => ({ name: g.name, tensor: tf.mul(g.tensor, scale) }))));
+    }
+  }
+
+  private byMultiplier<T extends { name: string }>(grads: T[]): Map<number, T[]> {
+    const byMult = new Map<number, T[]>();
+    for (const g of grads) {
+      const m = this.multiplierOf(g.name);
+      if (!byMult.has(m)) byMult.set(m, []);
+      byMult.get(m)!.push(g);
+    }
+    return byMult;
   }
 
   /**

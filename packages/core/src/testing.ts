@@ -169,20 +169,22 @@ export const ref = {
 };
 
 /**
- * Train `model` (already compiled) on batches from `next` until the loss of a step is
- * below `target` or `maxSteps` pass; returns every step's loss.
+ * Train `model` (already compiled) on batches from `next` until the mean loss of the last
+ * `window` steps is below `target` or `maxSteps` pass; returns every step's loss. (One
+ * lucky batch under the target stopped training too early to score reliably.)
  */
 export async function trainUntil(
   model: LayersModel,
   next: () => { x: tf.Tensor; y: tf.Tensor },
-  { target, maxSteps }: { target: number; maxSteps: number },
+  { target, maxSteps, window = 10 }: { target: number; maxSteps: number; window?: number },
 ): Promise<number[]> {
   const losses: number[] = [];
   while (losses.length < maxSteps) {
     const { x, y } = next();
     losses.push((await model.trainOnBatch(x, y)) as number);
     tf.dispose([x, y]);
-    if (losses[losses.length - 1] < target) break;
+    const recent = losses.slice(-window);
+    if (recent.length === window && recent.reduce((a, b) => a + b) / window < target) break;
   }
   return losses;
 }

@@ -1,14 +1,8 @@
-import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
+import { heapAddress, loadHeapModule, type WasmBackend } from './wasm-heap.js';
 
 let patched = false;
 
-interface WasmBackend {
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  disposeData(dataId: object): boolean;
-  dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
-  wasm?: { asm?: { memory?: unknown } };
-}
 type HeapMatMul = (batch: number, M: number, N: number, K: number, A: number, strideA: number, sa: number, sk: number,
   B: number, strideB: number, C: number, bias: number, relu: number) => void;
 type Kernel = ReturnType<typeof tf.getKernel> & object;
@@ -28,12 +22,10 @@ export function patchWasmMatMul(): void {
   const matmul = tf.getKernel('BatchMatMul', 'wasm');
   const fused = tf.getKernel('_FusedMatMul', 'wasm');
   const transpose = tf.getKernel('Transpose', 'wasm');
-  const memory = (tf.findBackend('wasm') as unknown as WasmBackend | undefined)?.wasm?.asm?.memory;
-  if (!matmul || !fused || !transpose || !memory) return;
+  const heap = loadHeapModule('heap-matmul.wasm');
+  if (!matmul || !fused || !transpose || !heap) return;
   patched = true;
-  const bytes = readFileSync(new URL('../kernel/heap-matmul.wasm', import.meta.url));
-  const wasm = (globalThis as unknown as { WebAssembly: { Instance: new (m: object, i: object) => { exports: Record<string, unknown> }; Module: new (b: Uint8Array) => object } }).WebAssembly;
-  const run = new wasm.Instance(new wasm.Module(bytes), { env: { memory } }).exports.heap_matmul as HeapMatMul;
+  const run = heap.exports.heap_matmul as HeapMatMul;
 
   const product = (inputs: tf.NamedTensorInfoMap, backend: WasmBackend, attrs: Record<string, unknown>, relu: boolean) => {
     const { a, b, bias } = inputs as Record<string, tf.TensorInfo | undefined>;
@@ -51,7 +43,7 @@ export function patchWasmMatMul(): void {
     const out = backend.makeOutput([...outer, M, N], 'float32');
     const batch = tf.util.sizeFromShape(outer);
     if (batch * M * N > 0) {
-      const at = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId)!.memoryOffset;
+      const at = (t: tf.TensorInfo) => heapAddress(backend, t);
       run(batch, M, N, K, at(a), batchA === 1 ? 0 : M * K, transposeA ? 1 : K, transposeA ? M : 1,
         at(bt), batchB === 1 ? 0 : K * N, at(out), bias ? at(bias) : 0, relu ? 1 : 0);
     }
