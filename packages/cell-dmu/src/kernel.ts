@@ -43,7 +43,8 @@ export function dmuFused(widths: number[], activation: HiddenActivation, candida
         const k = kernel();
         k.reset();
         const args = [int32Bits(widths), xs[0], pack(xs.slice(1, -1)), xs[xs.length - 1]].map((a) => k.put(a));
-        const [o, last, saved] = [TB * d, B * d, savedSize].map((size) => k.alloc(size));
+        // dmu_forward writes all three in full.
+        const [o, last, saved] = [TB * d, B * d, savedSize].map((size) => k.scratch(size));
         k.call('dmu_forward', T, B, F, d, ...codes, ...args, o, last, saved);
         return { outputs: [k.read(o, TB * d), k.read(last, B * d)], saved: k.read(saved, savedSize) };
       },
@@ -53,7 +54,7 @@ export function dmuFused(widths: number[], activation: HiddenActivation, candida
         const args = [int32Bits(widths), xs[0], pack(xs.slice(1, -1)), xs[xs.length - 1], saved, dout, dhT].map((a) => k.put(a));
         const [dx, dparams, dh0] = [TB * F, nParams, B * d].map((size) => k.alloc(size));
         const transposed = d * widths[0] + widths.slice(1).reduce((s, c, i) => s + widths[i] * c, 0);
-        const work = k.alloc(TB * sumWidths + B * d + transposed + F * widths[0]);
+        const work = k.scratch(TB * sumWidths + B * d + transposed + F * widths[0]); // written before read
         k.call('dmu_backward', T, B, F, d, ...codes, ...args, dx, dparams, dh0, work);
         const flat = k.read(dparams, nParams);
         let at = 0;

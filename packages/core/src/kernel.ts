@@ -35,6 +35,15 @@ export class WasmKernel {
     return ptr;
   }
 
+  /**
+   * Room for n floats holding whatever earlier calls left there: only for buffers the
+   * kernel writes in full before reading (zero-filling DMU's saved values and work space
+   * cost ~1 ms a training step). The fused-vs-generic tests catch a buffer read unwritten.
+   */
+  scratch(n: number): number {
+    return this.reserve(n);
+  }
+
   /** Copy an array in; returns its byte address. */
   put(a: Float32Array): number {
     const ptr = this.reserve(a.length);
