@@ -11,39 +11,27 @@
  * The fused kernels are on unless CELLSTACK_FUSED=0; tools/bench/suite.ts runs both paths.
  */
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { createOptimizer, createRuntime, fusedKernelsActive, type BackendChoice, type CellInstance, type CellPlugin, type ModelIR } from '@cellstack/core';
+import { cliArgs } from './args.js';
 
 const CELL_PACKAGES = ['@cellstack/cell-nru', '@cellstack/cell-ur', '@cellstack/cell-star', '@cellstack/cell-rru', '@cellstack/cell-dmu'];
 
 const USAGE = 'usage: npx tsx --conditions=@cellstack/source tools/bench/bench.ts [--workload W1|W2|W3|M] [--cell LSTM] [--options JSON] [--ir model.json --seq N --batch N] [--backend wasm|cpu|auto] [--steps 5] [--warmup 2]';
-// Bad flags get one line and the usage, not a stack trace.
-const { values: args } = (() => {
-  try {
-    return parseArgs({
-      options: {
-        help: { type: 'boolean', default: false },
-        workload: { type: 'string', default: 'W1' },
-        cell: { type: 'string', default: 'LSTM' },
-        options: { type: 'string', default: '{}' },
-        ir: { type: 'string' },
-        seq: { type: 'string' },
-        batch: { type: 'string' },
-        backend: { type: 'string', default: 'wasm' },
-        steps: { type: 'string', default: '5' },
-        warmup: { type: 'string', default: '2' },
-      },
-    });
-  } catch (e) {
-    console.error(`bench: ${(e as Error).message}\n${USAGE}`);
-    process.exit(2);
-  }
-})();
-if (args.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
+const args = cliArgs('bench', USAGE, {
+  options: {
+    help: { type: 'boolean', default: false },
+    workload: { type: 'string', default: 'W1' },
+    cell: { type: 'string', default: 'LSTM' },
+    options: { type: 'string', default: '{}' },
+    ir: { type: 'string' },
+    seq: { type: 'string' },
+    batch: { type: 'string' },
+    backend: { type: 'string', default: 'wasm' },
+    steps: { type: 'string', default: '5' },
+    warmup: { type: 'string', default: '2' },
+  },
+});
 
 const workloads: Record<string, { layers: number; units: number; train: boolean; seq?: number; batch?: number }> = {
   W1: { layers: 1, units: 128, train: true },

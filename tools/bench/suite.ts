@@ -13,41 +13,29 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
+import { cliArgs } from './args.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
 const ALL = ['LSTM', 'GRU', 'SimpleRNN', 'JANET', 'STAR', 'NRU', 'URLSTM', 'URGRU', 'RRU', 'DMU'];
 
 const USAGE = 'usage: npx tsx --conditions=@cellstack/source tools/bench/suite.ts [--cells STAR,LSTM] [--workloads W1,W2,W3] [--runs 3] [--steps 5] [--warmup 5] [--memory] [--torch auto|off] [--out bench.json] [--render a.log,b.log]';
-// Bad flags get one line and the usage, not a stack trace.
-const { values: args } = (() => {
-  try {
-    return parseArgs({
-      options: {
-        help: { type: 'boolean', default: false },
-        cells: { type: 'string', default: ALL.join(',') },
-        workloads: { type: 'string', default: 'W1,W2,W3' },
-        runs: { type: 'string', default: '3' },
-        steps: { type: 'string', default: '5' },
-        warmup: { type: 'string', default: '5' },
-        memory: { type: 'boolean', default: false },
-        torch: { type: 'string', default: 'auto' },
-        out: { type: 'string' },
-        render: { type: 'string' },
-      },
-    });
-  } catch (e) {
-    console.error(`suite: ${(e as Error).message}\n${USAGE}`);
-    process.exit(2);
-  }
-})();
-if (args.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
+const args = cliArgs('suite', USAGE, {
+  options: {
+    help: { type: 'boolean', default: false },
+    cells: { type: 'string', default: ALL.join(',') },
+    workloads: { type: 'string', default: 'W1,W2,W3' },
+    runs: { type: 'string', default: '3' },
+    steps: { type: 'string', default: '5' },
+    warmup: { type: 'string', default: '5' },
+    memory: { type: 'boolean', default: false },
+    torch: { type: 'string', default: 'auto' },
+    out: { type: 'string' },
+    render: { type: 'string' },
+  },
+});
 const runs = Number(args.runs);
 
 type Row = Record<string, unknown> & { stepsPerSec: number };

@@ -1,10 +1,12 @@
 import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 
-/** The parts of tfjs-backend-wasm (4.x) that heap modules use. */
+/** The parts of tfjs-backend-wasm (4.x) that cellstack's replacement kernels use. */
 export interface WasmBackend {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   disposeData(dataId: object): boolean;
+  incRef(dataId: object): void;
+  typedArrayFromHeap(t: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
   dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
   wasm?: { asm?: { memory?: unknown } };
 }
@@ -27,3 +29,17 @@ export function loadHeapModule(file: string): { backend: WasmBackend; exports: R
 
 /** A tensor's byte address on the wasm heap. */
 export const heapAddress = (backend: WasmBackend, t: tf.TensorInfo): number => backend.dataIdMap.get(t.dataId)!.memoryOffset;
+
+type KernelFunc = NonNullable<ReturnType<typeof tf.getKernel>>['kernelFunc'];
+
+/**
+ * Re-register the wasm backend's kernel `name` as `make(original)`, which may hand calls
+ * it does not cover back to the original. False when the kernel is not registered.
+ */
+export function replaceWasmKernel(name: string, make: (original: KernelFunc) => KernelFunc): boolean {
+  const config = tf.getKernel(name, 'wasm');
+  if (!config) return false;
+  tf.unregisterKernel(name, 'wasm');
+  tf.registerKernel({ ...config, kernelFunc: make(config.kernelFunc) });
+  return true;
+}

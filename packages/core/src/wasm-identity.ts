@@ -1,10 +1,6 @@
-import * as tf from '@tensorflow/tfjs-core';
+import { replaceWasmKernel, type WasmBackend } from './wasm-heap.js';
 
 let patched = false;
-
-interface WasmBackend {
-  incRef(dataId: object): void;
-}
 
 /**
  * tfjs-backend-wasm's Identity copies its input into a new buffer (tfjs 4.22), and the
@@ -15,18 +11,11 @@ interface WasmBackend {
  */
 export function patchWasmIdentity(): void {
   if (patched) return;
-  const original = tf.getKernel('Identity', 'wasm');
-  if (!original) return;
-  patched = true;
-  tf.unregisterKernel('Identity', 'wasm');
-  tf.registerKernel({
-    ...original,
-    kernelFunc: (args) => {
-      const x = args.inputs.x!;
-      const backend = args.backend as unknown as WasmBackend;
-      if (x.dtype === 'string' || typeof backend.incRef !== 'function') return original.kernelFunc(args);
-      backend.incRef(x.dataId);
-      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
-    },
+  patched = replaceWasmKernel('Identity', (original) => (args) => {
+    const x = args.inputs.x!;
+    const backend = args.backend as unknown as WasmBackend;
+    if (x.dtype === 'string' || typeof backend.incRef !== 'function') return original(args);
+    backend.incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
   });
 }

@@ -1,11 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { heapAddress, loadHeapModule, type WasmBackend } from './wasm-heap.js';
+import { heapAddress, loadHeapModule, replaceWasmKernel, type WasmBackend } from './wasm-heap.js';
 
 let patched = false;
 
 type HeapMatMul = (batch: number, M: number, N: number, K: number, A: number, strideA: number, sa: number, sk: number,
   B: number, strideB: number, C: number, bias: number, relu: number) => void;
-type Kernel = ReturnType<typeof tf.getKernel> & object;
 
 /**
  * tfjs-backend-wasm 4.22 multiplies through XNNPACK at 4–20 GFLOP/s on this project's shapes
@@ -19,11 +18,9 @@ type Kernel = ReturnType<typeof tf.getKernel> & object;
  */
 export function patchWasmMatMul(): void {
   if (patched) return;
-  const matmul = tf.getKernel('BatchMatMul', 'wasm');
-  const fused = tf.getKernel('_FusedMatMul', 'wasm');
   const transpose = tf.getKernel('Transpose', 'wasm');
   const heap = loadHeapModule('heap-matmul.wasm');
-  if (!matmul || !fused || !transpose || !heap) return;
+  if (!tf.getKernel('BatchMatMul', 'wasm') || !tf.getKernel('_FusedMatMul', 'wasm') || !transpose || !heap) return;
   patched = true;
   const run = heap.exports.heap_matmul as HeapMatMul;
 
@@ -51,14 +48,10 @@ export function patchWasmMatMul(): void {
     return out;
   };
 
-  const replace = (original: Kernel, kernelFunc: Kernel['kernelFunc']) => {
-    tf.unregisterKernel(original.kernelName, 'wasm');
-    tf.registerKernel({ ...original, kernelFunc });
-  };
-  replace(matmul, (args) => product(args.inputs, args.backend as unknown as WasmBackend, args.attrs as never, false) ?? matmul.kernelFunc(args));
-  replace(fused, (args) => {
+  replaceWasmKernel('BatchMatMul', (original) => (args) => product(args.inputs, args.backend as unknown as WasmBackend, args.attrs as never, false) ?? original(args));
+  replaceWasmKernel('_FusedMatMul', (original) => (args) => {
     const { activation } = args.attrs as { activation?: string };
     const simple = !args.inputs.preluActivationWeights && (activation === 'linear' || activation === 'relu' || activation === undefined);
-    return (simple && product(args.inputs, args.backend as unknown as WasmBackend, args.attrs as never, activation === 'relu')) || fused.kernelFunc(args);
+    return (simple && product(args.inputs, args.backend as unknown as WasmBackend, args.attrs as never, activation === 'relu')) || original(args);
   });
 }

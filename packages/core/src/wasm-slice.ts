@@ -1,12 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { replaceWasmKernel, type WasmBackend } from './wasm-heap.js';
 
 let patched = false;
 
 type Flat = Float32Array | Int32Array | Uint8Array;
-interface WasmBackend {
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(t: tf.TensorInfo): Flat;
-}
 
 /**
  * tfjs-backend-wasm's Slice copies its whole input out of the wasm heap into a fresh
@@ -17,24 +14,17 @@ interface WasmBackend {
  */
 export function patchWasmSlice(): void {
   if (patched) return;
-  const original = tf.getKernel('Slice', 'wasm');
-  if (!original) return;
-  patched = true;
-  tf.unregisterKernel('Slice', 'wasm');
-  tf.registerKernel({
-    ...original,
-    kernelFunc: (args) => {
-      const x = args.inputs.x!;
-      const backend = args.backend as unknown as WasmBackend;
-      if (x.dtype === 'string' || x.shape.length === 0 || typeof backend.typedArrayFromHeap !== 'function') return original.kernelFunc(args);
-      const { begin, size } = args.attrs as unknown as { begin: number | number[]; size?: number | number[] };
-      const [b, s] = tf.slice_util.parseSliceParams(x as tf.Tensor, begin, size);
-      // Allocate first: a growing heap would detach views taken before.
-      const out = backend.makeOutput(s, x.dtype);
-      if (s.some((n) => n === 0)) return out;
-      copySlice(backend.typedArrayFromHeap(x), x.shape, b, s, backend.typedArrayFromHeap(out));
-      return out;
-    },
+  patched = replaceWasmKernel('Slice', (original) => (args) => {
+    const x = args.inputs.x!;
+    const backend = args.backend as unknown as WasmBackend;
+    if (x.dtype === 'string' || x.shape.length === 0 || typeof backend.typedArrayFromHeap !== 'function') return original(args);
+    const { begin, size } = args.attrs as unknown as { begin: number | number[]; size?: number | number[] };
+    const [b, s] = tf.slice_util.parseSliceParams(x as tf.Tensor, begin, size);
+    // Allocate first: a growing heap would detach views taken before.
+    const out = backend.makeOutput(s, x.dtype);
+    if (s.some((n) => n === 0)) return out;
+    copySlice(backend.typedArrayFromHeap(x), x.shape, b, s, backend.typedArrayFromHeap(out));
+    return out;
   });
 }
 
