@@ -46,7 +46,7 @@ enum { DROP_NONE, DROP_SEQUENCE, DROP_STEP };
 /* Step t's dropout mask in mk, or null without dropout; a per-sequence mask is drawn on the first step visited. */
 static const float *step_mask(float *mk, int drop, int t, int first, long Bg, unsigned seed, unsigned threshold, float scale) {
   if (drop == DROP_NONE) return 0;
-  if (drop == DROP_STEP) cs_dropout_mask(mk, (int)Bg, seed, (unsigned)(t * Bg), threshold, scale);
+  if (drop == DROP_STEP) cs_dropout_mask(mk, (int)Bg, seed, (unsigned)t * (unsigned)Bg, threshold, scale); /* mod 2^32, as dropoutMask */
   else if (first) cs_dropout_mask(mk, (int)Bg, seed, 0u, threshold, scale);
   return mk;
 }
