@@ -58,8 +58,9 @@ export function rruFused(dims: RRUKernelDims, maskSeed: () => number) {
         k.reset();
         const args = unpack(xs).map((a) => k.put(a));
         const sizes = [T * B * p, Bn, T * Bg, T * B, (L - 1) * T * Bg, T * Bn, T * Bn];
-        const [o, last, ...saved] = sizes.map((size) => k.alloc(size));
-        k.call('rru_forward', ...dimArgs, ...args, ...dropArgs, o, last, ...saved, k.alloc(n + 2 * Bg));
+        // rru_forward writes its outputs, saved values and work space before reading them.
+        const [o, last, ...saved] = sizes.map((size) => k.scratch(size));
+        k.call('rru_forward', ...dimArgs, ...args, ...dropArgs, o, last, ...saved, k.scratch(n + 2 * Bg));
         return {
           outputs: [k.read(o, sizes[0]), k.read(last, Bn)],
           saved: saved.map((ptr, i) => k.read(ptr, sizes[i + 2])),
