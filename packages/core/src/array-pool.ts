@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import type { WasmBackend } from './wasm-heap.js';
 
 /*
  * Float32Arrays reused across fused-kernel calls. A fresh multi-megabyte array costs
@@ -41,11 +42,6 @@ export function backendCopiesOnWrite(): boolean {
   return tf.getBackend() === 'wasm';
 }
 
-interface WasmBackendInternals {
-  dataIdMap?: { get(id: object): { memoryOffset?: number } | undefined };
-  wasm?: { HEAPU8?: Uint8Array };
-}
-
 /**
  * A tensor's float data as a pooled copy. On the wasm backend it is copied straight from
  * the backend's heap (dataSync would allocate a fresh array); elsewhere dataSync's own
@@ -53,14 +49,9 @@ interface WasmBackendInternals {
  */
 export function tensorData(t: tf.Tensor): Float32Array {
   if (backendCopiesOnWrite() && t.dtype === 'float32') {
-    const b = tf.backend() as unknown as WasmBackendInternals;
-    const offset = b.dataIdMap?.get(t.dataId)?.memoryOffset;
-    const heap = b.wasm?.HEAPU8;
-    if (offset != null && heap) {
-      const a = takeArray(t.size);
-      a.set(new Float32Array(heap.buffer, heap.byteOffset + offset, t.size));
-      return a;
-    }
+    const a = takeArray(t.size);
+    a.set((tf.backend() as unknown as WasmBackend).typedArrayFromHeap(t));
+    return a;
   }
   return t.dataSync() as Float32Array;
 }

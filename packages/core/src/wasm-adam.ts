@@ -18,13 +18,15 @@ type HeapAdam = (n: number, grad: number, scale: number, m: number, v: number, x
   b1: number, b2: number, c1: number, c2: number, d1: number, d2: number, eps: number, step: number) => void;
 type SumSquares = (n: number, grad: number) => number;
 
-let heap: { backend: WasmBackend; adam: HeapAdam; sumSquares: SumSquares } | null | undefined;
+let heap: { backend: WasmBackend; adam: HeapAdam; sumSquares: SumSquares } | undefined;
+/** The heap module while wasm is the active backend (loaded once wasm is initialised). */
 function heapAdam() {
-  if (heap === undefined) {
+  if (tf.getBackend() !== 'wasm') return undefined;
+  if (!heap) {
     const mod = loadHeapModule('heap-adam.wasm');
-    heap = mod ? { backend: mod.backend, adam: mod.exports.heap_adam as HeapAdam, sumSquares: mod.exports.heap_sum_squares as SumSquares } : null;
+    if (mod) heap = { backend: mod.backend, adam: mod.exports.heap_adam as HeapAdam, sumSquares: mod.exports.heap_sum_squares as SumSquares };
   }
-  return tf.getBackend() === 'wasm' ? heap : null;
+  return heap;
 }
 
 const f = Math.fround;
