@@ -1,7 +1,7 @@
-import { defineProject } from 'vitest/config';
+import { defineProject, type TestProjectInlineConfiguration } from 'vitest/config';
 
 /** Per-package vitest project: sources resolved through the `@cellstack/source` export condition. */
-export const cellstackProject = (name: string) =>
+export const cellstackProject = (name: string, test: TestProjectInlineConfiguration['test'] = {}) =>
   defineProject({
     resolve: { conditions: ['@cellstack/source'] },
     ssr: { resolve: { conditions: ['@cellstack/source'] } },
@@ -12,5 +12,6 @@ export const cellstackProject = (name: string) =>
       testTimeout: 120_000,
       hookTimeout: 120_000,
       pool: 'forks',
+      ...test,
     },
   });

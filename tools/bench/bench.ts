@@ -8,11 +8,12 @@
  * Workloads (research/perf-notes.md): W1 = T 100, batch 32, one-hot 10, 1 layer of 128, dense 10 per step,
  * softmax CE, Adam; W2 = the same with 4 layers of 64; W3 = W1 forward only; M = the memory workload of
  * issue 11, BPTT over 784 steps of 16 layers of 64 at batch 100 (read peakRssMiB).
- * The fused kernels are on unless CELLSTACK_FUSED=0; tools/bench/suite.ts runs both paths.
+ * The fused kernels are on unless CELLSTACK_FUSED=0, and multiply through the native addon when
+ * it is installed unless CELLSTACK_NATIVE=0; tools/bench/suite.ts runs every path.
  */
 import { readFile } from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs-core';
-import { createOptimizer, createRuntime, fusedKernelsActive, type BackendChoice, type CellInstance, type CellPlugin, type ModelIR } from '@cellstack/core';
+import { createOptimizer, createRuntime, fusedKernelsActive, nativeKernels, type BackendChoice, type CellInstance, type CellPlugin, type ModelIR } from '@cellstack/core';
 import { cliArgs } from './args.js';
 
 const CELL_PACKAGES = ['@cellstack/cell-nru', '@cellstack/cell-ur', '@cellstack/cell-star', '@cellstack/cell-rru', '@cellstack/cell-dmu'];
@@ -80,13 +81,16 @@ async function main() {
   const t0 = performance.now();
   for (let i = 0; i < n; i++) await once();
   const seconds = (performance.now() - t0) / 1000;
+  const fused = fusedKernelsActive() && model.layers.some((l) => (l as { cell?: CellInstance }).cell?.fused);
   console.log(
     JSON.stringify({
       workload: args.ir ? 'custom' : args.workload,
       cell: args.ir ? 'custom' : args.cell,
       mode: train ? 'train' : 'infer',
       backend: rt.backend.name,
-      path: fusedKernelsActive() && model.layers.some((l) => (l as { cell?: CellInstance }).cell?.fused) ? 'fused' : 'generic',
+      path: fused ? 'fused' : 'generic',
+      // The instruction set of the native addon's products (fused path, addon active), else null.
+      native: fused && nativeKernels().active ? nativeKernels().isa : null,
       seq: steps,
       batch: B,
       params: model.countParams(),

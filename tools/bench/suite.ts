@@ -1,7 +1,8 @@
 /**
- * The benchmark table of issue 11: every cell on W1/W2/W3, generic loop vs fused kernel,
- * and — when Python with torch is importable — the PyTorch counterparts in the same
- * invocation, with ratios. Each figure is the median of --runs separate processes.
+ * The benchmark table of issue 11: every cell on W1/W2/W3, generic loop vs fused kernel (its
+ * products in wasm, and through the native addon when @cellstack/native is built), and — when
+ * Python with torch is importable — the PyTorch counterparts in the same invocation, with
+ * ratios. Each figure is the median of --runs separate processes.
  *
  *   npx tsx --conditions=@cellstack/source tools/bench/suite.ts [--cells STAR,LSTM] [--workloads W1,W2,W3]
  *       [--runs 3] [--steps 5] [--warmup 5] [--memory] [--out bench.json]
@@ -15,6 +16,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
+import { nativeKernels } from '@cellstack/core';
 import { cliArgs } from './args.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -47,7 +49,10 @@ function lastJson(out: string): Row {
   return JSON.parse(line) as Row;
 }
 
-function ours(cell: string, workload: string, fused: boolean, extra: string[] = [], times = runs): Row {
+/** generic: the step loop; fused: the kernels with their products in wasm; native: products through the addon. */
+type Path = 'generic' | 'fused' | 'native';
+
+function ours(cell: string, workload: string, kind: Path, extra: string[] = [], times = runs): Row {
   const rows: Row[] = [];
   for (let i = 0; i < times; i++) {
     try {
@@ -56,7 +61,7 @@ function ours(cell: string, workload: string, fused: boolean, extra: string[] = 
           execFileSync(process.execPath, ['--import', 'tsx', '--conditions=@cellstack/source', path.join(here, 'bench.ts'), '--workload', workload, '--cell', cell, '--steps', args.steps!, '--warmup', args.warmup!, ...extra], {
             cwd: root,
             encoding: 'utf8',
-            env: { ...process.env, CELLSTACK_FUSED: fused ? '1' : '0' },
+            env: { ...process.env, CELLSTACK_FUSED: kind === 'generic' ? '0' : '1', CELLSTACK_NATIVE: kind === 'native' ? '1' : '0' },
             stdio: ['ignore', 'pipe', 'pipe'],
             maxBuffer: 1 << 24,
           }),
@@ -66,7 +71,7 @@ function ours(cell: string, workload: string, fused: boolean, extra: string[] = 
       // A run that fails (e.g. the wasm32 heap's 4 GiB exhausted) is a result too: report it, don't retry.
       const stderr = String((e as { stderr?: string }).stderr ?? e).trim().split('\n').pop();
       const backend = extra.includes('--backend') ? extra[extra.indexOf('--backend') + 1] : 'wasm';
-      return { workload, cell, backend, path: fused ? 'fused' : 'generic', stepsPerSec: NaN, error: stderr };
+      return { workload, cell, backend, path: kind === 'generic' ? 'generic' : 'fused', native: kind === 'native' ? 'failed' : null, stepsPerSec: NaN, error: stderr };
     }
   }
   const m = median(rows.map((r) => r.stepsPerSec));
@@ -105,7 +110,8 @@ function pytorch(py: string, cell: string, workload: string, extra: string[] = [
 /** The markdown table (and memory table) from result rows; ratios of medians. */
 function render(results: Row[], py: string | undefined): string {
   const fmt = (x: number | undefined) => (x === undefined ? '—' : x >= 10 ? x.toFixed(1) : x.toFixed(2));
-  const find = (w: unknown, c: unknown, key: string, value: string) => results.find((r) => r.workload === w && r.cell === c && r[key] === value && r.backend !== 'cpu');
+  const find = (w: unknown, c: unknown, key: string, value: string, native = false) =>
+    results.find((r) => r.workload === w && r.cell === c && r[key] === value && r.backend !== 'cpu' && Boolean(r.native) === native);
   const table: string[] = [];
   const seen = new Set<string>();
   for (const r of results) {
@@ -113,17 +119,20 @@ function render(results: Row[], py: string | undefined): string {
     if (r.workload === 'M' || seen.has(key)) continue;
     seen.add(key);
     const generic = find(r.workload, r.cell, 'path', 'generic');
-    const fused = find(r.workload, r.cell, 'path', 'fused');
+    const wasm = find(r.workload, r.cell, 'path', 'fused');
+    const native = find(r.workload, r.cell, 'path', 'fused', true);
+    const fused = native ?? wasm; // the ratios: the fastest path a user gets by default
     const loop = find(r.workload, r.cell, 'system', 'pytorch-loop');
     const nn = find(r.workload, r.cell, 'system', 'pytorch-fused');
     const ratio = (a?: Row, b?: Row) => (a && b ? `${(a.stepsPerSec / b.stepsPerSec).toFixed(2)}×` : '—');
-    table.push(`| ${String(r.workload)} | ${String(r.cell)} | ${fmt(generic?.stepsPerSec)} | ${fmt(fused?.stepsPerSec)} | ${ratio(fused, generic)} | ${fmt(loop?.stepsPerSec)} | ${ratio(fused, loop)} | ${fmt(nn?.stepsPerSec)} | ${ratio(fused, nn)} |`);
+    table.push(`| ${String(r.workload)} | ${String(r.cell)} | ${fmt(generic?.stepsPerSec)} | ${fmt(wasm?.stepsPerSec)} | ${fmt(native?.stepsPerSec)} | ${ratio(fused, generic)} | ${fmt(loop?.stepsPerSec)} | ${ratio(fused, loop)} | ${fmt(nn?.stepsPerSec)} | ${ratio(fused, nn)} |`);
   }
   const memory: string[] = [];
   const mem = [
     ['generic (wasm)', find('M', 'STAR', 'path', 'generic')],
     ['generic (cpu)', results.find((r) => r.workload === 'M' && r.path === 'generic' && r.backend === 'cpu')],
     ['fused (wasm)', find('M', 'STAR', 'path', 'fused')],
+    ['fused (native)', find('M', 'STAR', 'path', 'fused', true)],
     ['PyTorch loop', find('M', 'STAR', 'system', 'pytorch-loop')],
   ].filter((m): m is [string, Row] => m[1] !== undefined);
   if (mem.length > 0) {
@@ -139,17 +148,20 @@ function render(results: Row[], py: string | undefined): string {
   const machine = `${os.cpus()[0]?.model ?? 'cpu'} × ${os.cpus().length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
   const t = results.find((r) => r.torch);
   const torchNote = t ? `PyTorch ${String(t.torch)} via ${py ?? 'python3'}, ${String(t.threads)} thread(s), BLAS: ${String(t.blas).split(' via ')[0]}` : 'PyTorch: not importable here, its columns are empty';
+  const isa = results.find((r) => r.native && r.native !== 'failed')?.native;
+  const nativeNote = isa ? `native addon: ${String(isa)}` : 'native addon: not built here, its column is empty';
   return [
-    `Machine: ${machine}; tfjs 4.22 wasm backend (1 thread); ${torchNote}. Medians of ${runs} processes; training steps (W1, W2) or forward passes (W3) per second.`,
+    `Machine: ${machine}; tfjs 4.22 wasm backend (1 thread); ${nativeNote}; ${torchNote}. Medians of ${runs} processes; training steps (W1, W2) or forward passes (W3) per second.`,
     '',
-    '| workload | cell | generic | fused | fused/generic | PyTorch loop cell | fused/loop | PyTorch nn module | fused/nn |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|',
+    '| workload | cell | generic | fused (wasm) | fused (native) | fused/generic | PyTorch loop cell | fused/loop | PyTorch nn module | fused/nn |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...table,
     ...memory,
   ].join('\n');
 }
 
 const py = findTorchPython();
+const withNative = nativeKernels().available;
 const results: Row[] = [];
 const emit = (r: Row) => {
   results.push(r);
@@ -161,8 +173,9 @@ if (args.render) {
 } else {
   for (const workload of args.workloads!.split(',')) {
     for (const cell of args.cells!.split(',')) {
-      emit(ours(cell, workload, false));
-      emit(ours(cell, workload, true));
+      emit(ours(cell, workload, 'generic'));
+      emit(ours(cell, workload, 'fused'));
+      if (withNative) emit(ours(cell, workload, 'native'));
       try {
         if (py) pytorch(py, cell, workload).forEach(emit);
       } catch {
@@ -174,9 +187,10 @@ if (args.render) {
     // One process, one training step each (peak memory barely varies; the generic cpu step takes ~15 min).
     // The generic path also runs on the cpu backend, whose tensors are not bound by wasm32's 4 GiB.
     const one = ['--steps', '1', '--warmup', '0'];
-    emit(ours('STAR', 'M', false, one, 1));
-    emit(ours('STAR', 'M', false, [...one, '--backend', 'cpu'], 1));
-    emit(ours('STAR', 'M', true, one, 1));
+    emit(ours('STAR', 'M', 'generic', one, 1));
+    emit(ours('STAR', 'M', 'generic', [...one, '--backend', 'cpu'], 1));
+    emit(ours('STAR', 'M', 'fused', one, 1));
+    if (withNative) emit(ours('STAR', 'M', 'native', one, 1));
     if (py) pytorch(py, 'STAR', 'M', one, 1).forEach(emit);
   }
 }

@@ -22,7 +22,7 @@ export const FLAGS = ['--target=wasm32', '-O3', '-msimd128', '-mbulk-memory', '-
 // Modules that run on tfjs-backend-wasm's heap import its memory, so they may own none:
 // a stack frame is a compile error (-Wframe-larger-than=0) and a data section fails below.
 const HEAP_MODULES = new Set(['heap-matmul.c', 'heap-adam.c']);
-const HEAP_FLAGS = ['-Wl,--import-memory', '-Wframe-larger-than=0'];
+const HEAP_FLAGS = ['-Wl,--import-memory', '-Wframe-larger-than=0', '-DCS_HEAP_MODULE'];
 
 /** The ids of a wasm binary's sections (11: data). */
 function sectionIds(bytes) {

@@ -115,8 +115,29 @@ static inline void cs_zero(float *dst, int n) { __builtin_memset(dst, 0, (unsign
  * (sa = lda, sk = 1 for A; sa = 1, sk = lda for Aᵀ); B is row-major with row stride ldb;
  * C has row stride ldc. accumulate = 0 overwrites C. Register blocks: 4 rows × 8 columns, then × 4.
  */
+#ifndef CS_HEAP_MODULE
+/*
+ * The optional native addon (@cellstack/native) multiplies with 256-bit FMA at ~2× these
+ * loops' speed. src/native.ts in @cellstack/core supplies this import and switches it on
+ * with cs_use_host(n): products of at least n multiply-adds go to the host (a call costs
+ * ~0.3 µs), 0 keeps all in wasm. Modules on tfjs's heap (CS_HEAP_MODULE) may own no
+ * memory, so they have no switch and always multiply here.
+ */
+__attribute__((import_module("env"), import_name("cs_host_matmul"))) void cs_host_matmul(int M, int N, int K, const float *A, int sa,
+                                                                                       int sk, const float *B, int ldb, float *C,
+                                                                                       int ldc, int accumulate);
+static int cs_host_min;
+CS_EXPORT(cs_use_host)(int min_product) { cs_host_min = min_product; }
+#endif
+
 static inline void cs_matmul(int M, int N, int K, const float *A, int sa, int sk, const float *B, int ldb, float *C, int ldc,
                       int accumulate) {
+#ifndef CS_HEAP_MODULE
+  if (cs_host_min > 0 && (long)M * N * K >= cs_host_min) {
+    cs_host_matmul(M, N, K, A, sa, sk, B, ldb, C, ldc, accumulate);
+    return;
+  }
+#endif
   /* Long reductions (weight gradients over all T·B rows) in chunks, so the panel of B
      read by each register block stays in cache. */
   enum { KC = 128 };

@@ -13,6 +13,7 @@ export type {
   FusedResult,
 } from './cell.js';
 export { WasmKernel, loadKernel, fusedCall, setFusedKernels, fusedKernelsActive, type FusedSpec } from './kernel.js';
+export { nativeKernels, setNativeKernels, NATIVE_MIN_PRODUCT, type NativeKernels } from './native.js';
 export { defineCell, layerClassOf } from './define-cell.js';
 export { CellLayer, type CellLayerArgs } from './cell-layer.js';
 export { runSequence, initialState, type SequenceOptions, type SequenceResult } from './sequence.js';

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { backendCopiesOnWrite, recycleArrays, takeArray, tensorData } from './array-pool.js';
 import { CellstackError } from './errors.js';
+import { hostImports } from './native.js';
 
 /**
  * A loaded fused-kernel module (a cell's kernel/<cell>.wasm built from C with
@@ -17,8 +18,10 @@ export class WasmKernel {
 
   constructor(bytes: Uint8Array, readonly label: string) {
     const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
-    const ex = new wasm.Instance(new wasm.Module(bytes), {}).exports;
+    const host = hostImports(() => this.memory);
+    const ex = new wasm.Instance(new wasm.Module(bytes), { env: host.env }).exports;
     this.memory = ex.memory as WasmMemory;
+    host.follow(ex.cs_use_host);
     this.base = align((ex.__heap_base as { value: number }).value);
     this.top = this.base;
     this.fns = Object.fromEntries(Object.entries(ex).filter(([, v]) => typeof v === 'function')) as never;

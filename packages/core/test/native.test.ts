@@ -1,0 +1,68 @@
+import { execFileSync } from 'node:child_process';
+import * as tf from '@tensorflow/tfjs-core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { LSTM, NATIVE_MIN_PRODUCT, nativeKernels, runSequence, setNativeKernels, type Params } from '@cellstack/core';
+import { buildCell, randomTensor } from '@cellstack/core/testing';
+
+const env = process.env.CELLSTACK_NATIVE;
+
+describe('native addon switch', () => {
+  afterEach(() => setNativeKernels(env !== '0', env === 'all' ? 1 : NATIVE_MIN_PRODUCT));
+
+  it('reports what it uses; CI (CELLSTACK_REQUIRE_NATIVE=1) has it built', () => {
+    const n = nativeKernels();
+    if (process.env.CELLSTACK_REQUIRE_NATIVE === '1') expect(n.available, n.isa).toBe(true);
+    expect(n.active).toBe(n.available && env !== '0');
+    expect(n.minProduct).toBe(env === 'all' ? 1 : NATIVE_MIN_PRODUCT);
+    if (!n.available) expect(n.isa).toMatch(/^none: /);
+  });
+
+  it('rejects a bad threshold, naming what is allowed', () => {
+    expect(() => setNativeKernels(true, 0)).toThrow(/minProduct is 0.*positive integer/);
+    expect(() => setNativeKernels(true, 2.5)).toThrow(/positive integer/);
+  });
+
+  it('a bad CELLSTACK_NATIVE is a one-line error naming the allowed values', () => {
+    let stderr = '';
+    try {
+      execFileSync(process.execPath, ['--import', 'tsx', '--conditions=@cellstack/source', '-e', "await import('@cellstack/core')"], {
+        env: { ...process.env, CELLSTACK_NATIVE: 'fast' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+        encoding: 'utf8',
+      });
+    } catch (e) {
+      stderr = String((e as { stderr: string }).stderr);
+    }
+    expect(stderr).toMatch(/CELLSTACK_NATIVE: is 'fast'.*use 1 .* 0 .* 'all'/);
+  });
+
+  it.skipIf(!nativeKernels().available)('fused LSTM: native and wasm products agree to 1e-5, differ in rounding, and leak nothing', () => {
+    const built = buildCell(LSTM, { units: 64 }, { inputSize: 16, seed: 2 });
+    const x = randomTensor([8, 6, 16], 4) as tf.Tensor3D;
+    // 8 × 256 × 64 multiply-adds per step: above the default threshold.
+    const run = (native: boolean) => {
+      setNativeKernels(native);
+      const before = tf.memory().numTensors;
+      const r = tf.tidy(() => {
+        const f = (xs: tf.Tensor) => tf.sum(tf.square(runSequence(built.cell, built.params as Params, xs as tf.Tensor3D, { training: false, returnSequences: true }).output)) as tf.Scalar;
+        const { value, grad } = tf.valueAndGrad(f)(x);
+        return [value.dataSync()[0], grad.dataSync() as Float32Array] as const;
+      });
+      expect(tf.memory().numTensors).toBe(before);
+      return r;
+    };
+    const [wasmLoss, wasmGrad] = run(false);
+    const [nativeLoss, nativeGrad] = run(true);
+    expect(Math.abs(nativeLoss - wasmLoss) / wasmLoss).toBeLessThan(1e-5);
+    let diff = 0;
+    let scale = 0;
+    nativeGrad.forEach((g, i) => {
+      diff = Math.max(diff, Math.abs(g - wasmGrad[i]));
+      scale = Math.max(scale, Math.abs(wasmGrad[i]));
+    });
+    expect(diff / scale).toBeLessThan(1e-5);
+    expect(diff).toBeGreaterThan(0); // FMA rounds once per multiply-add: the native path did run
+    x.dispose();
+    built.dispose();
+  });
+});

@@ -1,0 +1,12 @@
+/**
+ * C[M,N] (+)= A·B on `memory`, every operand a byte offset into it: A's element (i, k) at
+ * float index A/4 + i·sa + k·sk, B row-major with row stride ldb, C with row stride ldc;
+ * accumulate = 0 overwrites C. Throws a RangeError when an operand leaves the buffer.
+ * Undefined when the addon is not built or the CPU lacks the instructions (see `isa`).
+ */
+export declare const matmul:
+  | ((memory: ArrayBuffer, M: number, N: number, K: number, A: number, sa: number, sk: number, B: number, ldb: number, C: number,
+      ldc: number, accumulate: number) => void)
+  | undefined;
+/** The instruction set of `matmul` ("avx2+fma", "neon"), or "none: <why>". */
+export declare const isa: string;
