@@ -5,8 +5,9 @@
  * ratios. Each figure is the median of --runs separate processes.
  *
  *   npx tsx --conditions=@cellstack/source tools/bench/suite.ts [--cells STAR,LSTM] [--workloads W1,W2,W3]
- *       [--runs 3] [--steps 5] [--warmup 5] [--memory] [--out bench.json]
+ *       [--paths generic,fused,native] [--runs 3] [--steps 5] [--warmup 5] [--memory] [--out bench.json]
  *
+ * --paths leaves out paths (the generic loop takes most of a full run); native runs only where the addon is built.
  * --render a.log[,b.log] only re-renders the tables from the JSON lines of earlier runs.
  * --memory adds workload M (BPTT over 784 steps of 16 STAR layers of 64, batch 100): peak RSS of one
  * training step on each path (generic on wasm and on cpu, fused, PyTorch loop); a run that fails is reported.
@@ -23,12 +24,13 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
 const ALL = ['LSTM', 'GRU', 'SimpleRNN', 'JANET', 'STAR', 'NRU', 'URLSTM', 'URGRU', 'RRU', 'DMU'];
 
-const USAGE = 'usage: npx tsx --conditions=@cellstack/source tools/bench/suite.ts [--cells STAR,LSTM] [--workloads W1,W2,W3] [--runs 3] [--steps 5] [--warmup 5] [--memory] [--torch auto|off] [--out bench.json] [--render a.log,b.log]';
+const USAGE = 'usage: npx tsx --conditions=@cellstack/source tools/bench/suite.ts [--cells STAR,LSTM] [--workloads W1,W2,W3] [--paths generic,fused,native] [--runs 3] [--steps 5] [--warmup 5] [--memory] [--torch auto|off] [--out bench.json] [--render a.log,b.log]';
 const args = cliArgs('suite', USAGE, {
   options: {
     help: { type: 'boolean', default: false },
     cells: { type: 'string', default: ALL.join(',') },
     workloads: { type: 'string', default: 'W1,W2,W3' },
+    paths: { type: 'string', default: 'generic,fused,native' },
     runs: { type: 'string', default: '3' },
     steps: { type: 'string', default: '5' },
     warmup: { type: 'string', default: '5' },
@@ -161,7 +163,13 @@ function render(results: Row[], py: string | undefined): string {
 }
 
 const py = findTorchPython();
-const withNative = nativeKernels().available;
+const paths = args.paths!.split(',');
+const bad = paths.find((p) => !['generic', 'fused', 'native'].includes(p));
+if (bad) {
+  console.error(`suite: --paths: unknown path '${bad}' (allowed: generic, fused, native)`);
+  process.exit(2);
+}
+const run = (kind: Path) => paths.includes(kind) && (kind !== 'native' || nativeKernels().available);
 const results: Row[] = [];
 const emit = (r: Row) => {
   results.push(r);
@@ -173,9 +181,7 @@ if (args.render) {
 } else {
   for (const workload of args.workloads!.split(',')) {
     for (const cell of args.cells!.split(',')) {
-      emit(ours(cell, workload, 'generic'));
-      emit(ours(cell, workload, 'fused'));
-      if (withNative) emit(ours(cell, workload, 'native'));
+      for (const kind of ['generic', 'fused', 'native'] as const) if (run(kind)) emit(ours(cell, workload, kind));
       try {
         if (py) pytorch(py, cell, workload).forEach(emit);
       } catch {
@@ -187,10 +193,10 @@ if (args.render) {
     // One process, one training step each (peak memory barely varies; the generic cpu step takes ~15 min).
     // The generic path also runs on the cpu backend, whose tensors are not bound by wasm32's 4 GiB.
     const one = ['--steps', '1', '--warmup', '0'];
-    emit(ours('STAR', 'M', 'generic', one, 1));
-    emit(ours('STAR', 'M', 'generic', [...one, '--backend', 'cpu'], 1));
-    emit(ours('STAR', 'M', 'fused', one, 1));
-    if (withNative) emit(ours('STAR', 'M', 'native', one, 1));
+    if (run('generic')) emit(ours('STAR', 'M', 'generic', one, 1));
+    if (run('generic')) emit(ours('STAR', 'M', 'generic', [...one, '--backend', 'cpu'], 1));
+    if (run('fused')) emit(ours('STAR', 'M', 'fused', one, 1));
+    if (run('native')) emit(ours('STAR', 'M', 'native', one, 1));
     if (py) pytorch(py, 'STAR', 'M', one, 1).forEach(emit);
   }
 }

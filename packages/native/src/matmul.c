@@ -12,7 +12,6 @@
 #define NAPI_VERSION 8
 #include <node_api.h>
 #include <stdint.h>
-#include <string.h>
 
 #if defined(__x86_64__)
 #define ISA "avx2+fma"
@@ -99,7 +98,7 @@ static void matmul(int M, int N, int K, const float *A, long sa, long sk, const 
     return;
   }
   if (K == 0) {
-    for (int i = 0; i < M && !acc; i++) memset(C + i * ldc, 0, sizeof(float) * (size_t)N);
+    for (int i = 0; i < M && !acc; i++) __builtin_memset(C + i * ldc, 0, sizeof(float) * (size_t)N);
     return;
   }
   int i = 0;
