@@ -10,7 +10,8 @@
  * --paths leaves out paths (the generic loop takes most of a full run); native runs only where the addon is built.
  * --render a.log[,b.log] only re-renders the tables from the JSON lines of earlier runs.
  * --memory adds workload M (BPTT over 784 steps of 16 STAR layers of 64, batch 100): peak RSS of one
- * training step on each path (generic on wasm and on cpu, fused, PyTorch loop); a run that fails is reported.
+ * training step on each path (generic on wasm and on cpu, fused with wasm and native products, PyTorch loop);
+ * a run that fails is reported.
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';

@@ -10,7 +10,7 @@ type HostMatmul = (memory: ArrayBuffer, M: number, N: number, K: number, A: numb
  */
 export const NATIVE_MIN_PRODUCT = 16384;
 
-/** CELLSTACK_NATIVE: unset or 1 = use the addon when installed, 0 = never, all = every product (tests). */
+/** CELLSTACK_NATIVE: unset or 1 = use the addon when installed, 0 = never (not even loaded), all = every product (tests). */
 function fromEnv(): { on: boolean; minProduct: number } {
   const v = process.env.CELLSTACK_NATIVE;
   if (v === undefined || v === '' || v === '1') return { on: true, minProduct: NATIVE_MIN_PRODUCT };
