@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { createRuntime, type BackendChoice, type Runtime } from '@cellstack/core';
+import { createRuntime, fusedKernelsActive, nativeKernels, type BackendChoice, type Runtime } from '@cellstack/core';
 
 /** The first-party cell packages the CLI registers (each exports `cells`). */
 export const CELL_PACKAGES = ['@cellstack/cell-nru', '@cellstack/cell-ur', '@cellstack/cell-star', '@cellstack/cell-rru', '@cellstack/cell-dmu'];
@@ -34,4 +34,12 @@ export async function cliRuntime(backend: BackendChoice = 'auto'): Promise<CliRu
     }
   }
   return { runtime, loaded, missing };
+}
+
+/** Which recurrent path runs (for the log and run.json): fused kernels and where their products run, or the step loop. */
+export function kernelPath(): { fused: boolean; native: string | null; text: string } {
+  const native = nativeKernels();
+  const fused = fusedKernelsActive();
+  const products = native.active ? `native (${native.isa})` : `in wasm (native addon: ${native.isa.replace(/^none: /, '')})`;
+  return { fused, native: fused && native.active ? native.isa : null, text: fused ? `fused, products ${products}` : 'generic step loop (CELLSTACK_FUSED=0 or a GPU backend)' };
 }

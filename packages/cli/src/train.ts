@@ -9,7 +9,7 @@ import { CliError, EXIT, usage } from './errors.js';
 import { checkFit } from './fit.js';
 import { createProgress, duration, type ProgressMode, type Tick } from './progress.js';
 import { defaultRunDir, RunFolder, type MetricsLine } from './run-folder.js';
-import { cliRuntime } from './runtime.js';
+import { cliRuntime, kernelPath } from './runtime.js';
 import { compileSpec, readUserFile } from './spec.js';
 import { makeTask, parseTaskFlag, showTask, type TaskRef } from './task-ref.js';
 import { compileForTask, trainStep, validate, type TrainSettings } from './trainer.js';
@@ -44,6 +44,8 @@ export interface RunRecord {
   command: string[];
   specFile: string;
   backend: { requested: BackendChoice; name: string; reason: string };
+  /** Fused kernels or the step loop, and the native addon's instruction set when their products ran on it. */
+  kernels: { fused: boolean; native: string | null };
   task: TaskRef & { description: string; baseline: number };
   settings: TrainSettings;
   fromLogits: boolean;
@@ -79,6 +81,8 @@ export async function train(specFile: string | undefined, flags: TrainFlags): Pr
   const backend = previous && flags.backend === 'auto' ? previous.backend.requested : flags.backend;
   const { runtime } = await cliRuntime(backend);
   log(`backend: ${runtime.backend.name} — ${runtime.backend.reason}`);
+  const kernels = kernelPath();
+  log(`kernels: ${kernels.text}`);
 
   const file = previous ? folder.file('spec.rnn') : specFile!;
   const taskRef = flags.task ? parseTaskFlag(flags.task) : previous?.task ? { name: previous.task.name, options: previous.task.options } : undefined;
@@ -148,6 +152,7 @@ export async function train(specFile: string | undefined, flags: TrainFlags): Pr
     command: process.argv.slice(2),
     specFile: previous?.specFile ?? path.resolve(file),
     backend: { requested: backend, name: runtime.backend.name, reason: runtime.backend.reason },
+    kernels: { fused: kernels.fused, native: kernels.native },
     task: { ...ref, description: task.description, baseline: task.baseline },
     settings,
     fromLogits,

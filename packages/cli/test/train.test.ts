@@ -13,6 +13,7 @@ describe('cellstack train (subprocess)', () => {
     expect(r.code, r.stderr).toBe(0);
     noStack(r);
     expect(r.stderr).toMatch(/^backend: wasm — /m);
+    expect(r.stderr).toMatch(/^kernels: fused, products (native \((avx2\+fma|neon)\)|in wasm \(native addon: .+\))$/m);
     expect(r.stdout).toMatch(/trained 6 steps in/);
     expect(r.stdout).toMatch(/validation \(8 held-out examples\): loss \d+\.\d+, accuracy/);
     expect(r.stdout).toContain(`chart: ${join(out, 'loss.svg')}`);
@@ -21,6 +22,7 @@ describe('cellstack train (subprocess)', () => {
       status: 'completed',
       steps: 6,
       backend: { requested: 'auto', name: 'wasm' },
+      kernels: { fused: true },
       task: { name: 'copy', options: { lag: 2, symbols: 2 } },
       settings: { steps: 6, batch: 4, seed: 3, optimizer: 'adam', learningRate: 1e-3, checkpointEvery: 3, valSize: 8 },
     });
