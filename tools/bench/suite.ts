@@ -170,7 +170,7 @@ if (bad) {
   console.error(`suite: --paths: unknown path '${bad}' (allowed: generic, fused, native)`);
   process.exit(2);
 }
-const run = (kind: Path) => paths.includes(kind) && (kind !== 'native' || nativeKernels().available);
+const included = (kind: Path) => paths.includes(kind) && (kind !== 'native' || nativeKernels().available);
 const results: Row[] = [];
 const emit = (r: Row) => {
   results.push(r);
@@ -182,7 +182,7 @@ if (args.render) {
 } else {
   for (const workload of args.workloads!.split(',')) {
     for (const cell of args.cells!.split(',')) {
-      for (const kind of ['generic', 'fused', 'native'] as const) if (run(kind)) emit(ours(cell, workload, kind));
+      for (const kind of ['generic', 'fused', 'native'] as const) if (included(kind)) emit(ours(cell, workload, kind));
       try {
         if (py) pytorch(py, cell, workload).forEach(emit);
       } catch {
@@ -194,10 +194,10 @@ if (args.render) {
     // One process, one training step each (peak memory barely varies; the generic cpu step takes ~15 min).
     // The generic path also runs on the cpu backend, whose tensors are not bound by wasm32's 4 GiB.
     const one = ['--steps', '1', '--warmup', '0'];
-    if (run('generic')) emit(ours('STAR', 'M', 'generic', one, 1));
-    if (run('generic')) emit(ours('STAR', 'M', 'generic', [...one, '--backend', 'cpu'], 1));
-    if (run('fused')) emit(ours('STAR', 'M', 'fused', one, 1));
-    if (run('native')) emit(ours('STAR', 'M', 'native', one, 1));
+    if (included('generic')) emit(ours('STAR', 'M', 'generic', one, 1));
+    if (included('generic')) emit(ours('STAR', 'M', 'generic', [...one, '--backend', 'cpu'], 1));
+    if (included('fused')) emit(ours('STAR', 'M', 'fused', one, 1));
+    if (included('native')) emit(ours('STAR', 'M', 'native', one, 1));
     if (py) pytorch(py, 'STAR', 'M', one, 1).forEach(emit);
   }
 }

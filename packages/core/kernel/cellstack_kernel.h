@@ -110,11 +110,6 @@ CS_MAP_INPLACE(cs_tanh_inplace, f4tanh, cs_tanh)
 static inline void cs_copy(float *dst, const float *src, int n) { __builtin_memcpy(dst, src, (unsigned long)n * sizeof(float)); }
 static inline void cs_zero(float *dst, int n) { __builtin_memset(dst, 0, (unsigned long)n * sizeof(float)); }
 
-/*
- * C[M,N] (+)= A·B. A's element (i,k) is A[i*sa + k*sk], so A or Aᵀ are read in place
- * (sa = lda, sk = 1 for A; sa = 1, sk = lda for Aᵀ); B is row-major with row stride ldb;
- * C has row stride ldc. accumulate = 0 overwrites C. Register blocks: 4 rows × 8 columns, then × 4.
- */
 #ifndef CS_HEAP_MODULE
 /*
  * The optional native addon (@cellstack/native) multiplies with 256-bit FMA at ~2× these
@@ -130,6 +125,11 @@ static int cs_host_min;
 CS_EXPORT(cs_use_host)(int min_product) { cs_host_min = min_product; }
 #endif
 
+/*
+ * C[M,N] (+)= A·B. A's element (i,k) is A[i*sa + k*sk], so A or Aᵀ are read in place
+ * (sa = lda, sk = 1 for A; sa = 1, sk = lda for Aᵀ); B is row-major with row stride ldb;
+ * C has row stride ldc. accumulate = 0 overwrites C. Register blocks: 4 rows × 8 columns, then × 4.
+ */
 static inline void cs_matmul(int M, int N, int K, const float *A, int sa, int sk, const float *B, int ldb, float *C, int ldc,
                       int accumulate) {
 #ifndef CS_HEAP_MODULE
