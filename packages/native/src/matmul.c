@@ -59,10 +59,10 @@ static inline __attribute__((always_inline)) void rows(const int R, int N, int K
       v8 *out = (v8 *)(C + r * ldc + j);
       if (acc) {
         c[r][0] += out[0];
-        c[r][1] += *(v8 *)(C + r * ldc + j + 8);
+        c[r][1] += out[1];
       }
       out[0] = c[r][0];
-      *(v8 *)(C + r * ldc + j + 8) = c[r][1];
+      out[1] = c[r][1];
     }
   }
   for (; j + 8 <= N; j += 8) {
