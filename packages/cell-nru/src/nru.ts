@@ -27,13 +27,32 @@ const SUM5_FLOOR = 1e-30;
 
 const isSquare = (n: number) => Number.isInteger(Math.sqrt(n));
 
-/** Up to `count` values in 1..limit nearest to `target` for which `ok` holds, ascending. */
-function nearest(target: number, ok: (v: number) => boolean, count: number, limit: number): number[] {
-  const found: number[] = [];
-  for (let d = 0; found.length < count && d <= limit; d++) {
-    for (const v of d === 0 ? [target] : [target - d, target + d]) if (v >= 1 && v <= limit && ok(v) && found.length < count) found.push(v);
+/** n without its square factors (12 → 3): n·m is a perfect square exactly when m = squarefree(n)·j². */
+function squarefree(n: number): number {
+  let s = 1;
+  for (let p = 2; p * p <= n; p++) {
+    let odd = false;
+    while (n % p === 0) {
+      n /= p;
+      odd = !odd;
+    }
+    if (odd) s *= p;
   }
-  return found.sort((a, b) => a - b);
+  return s * n;
+}
+
+/**
+ * Up to `count` values v ≤ limit nearest to `target` with v·n a perfect square, ascending.
+ * Computed (v = squarefree(n)·j² for j near √(target/s)), not searched, so it is instant
+ * for any target and never empty while n ≤ 2³² and s ≤ limit.
+ */
+function nearestSquareMultiples(target: number, n: number, count: number, limit = Infinity): number[] {
+  if (n > 2 ** 32) return []; // no quick factorisation: no suggestion rather than a slow one
+  const s = squarefree(n);
+  const j0 = Math.round(Math.sqrt(target / s));
+  const values: number[] = [];
+  for (let j = Math.max(1, j0 - count); j <= j0 + count; j++) if (s * j * j <= limit) values.push(s * j * j);
+  return values.sort((a, b) => Math.abs(a - target) - Math.abs(b - target)).slice(0, count).sort((a, b) => a - b);
 }
 
 /** Column layout of the head pre-activations u (width D). */
@@ -80,19 +99,19 @@ export const NRU = defineCell<NRUOptions>({
   },
   validate({ memory: M, heads: k, outerProduct }) {
     if (outerProduct === 'shared' && !isSquare(k * M)) {
-      const mems = nearest(M, (m) => isSquare(k * m), 4, 1 << 20);
-      const ks = nearest(k, (h) => isSquare(h * M), 3, Math.max(64, M));
+      const mems = nearestSquareMultiples(M, k, 4);
+      const ks = nearestSquareMultiples(k, M, 3, Math.max(64, M));
       return {
         path: 'memory',
         message:
           `heads × memory must be a perfect square for the shared outer product (√(${k}·${M}) = ${Math.sqrt(k * M).toFixed(2)}); ` +
-          `with heads ${k} use memory ${mems.join(', ')}` +
+          (mems.length ? `with heads ${k} use memory ${mems.join(', ')}` : `with heads ${k} use a memory m with ${k}·m a perfect square`) +
           (ks.length ? `, or with memory ${M} use heads ${ks.join(', ')}` : '') +
           ", or outerProduct 'perHead' with a square memory",
       };
     }
     if (outerProduct === 'perHead' && !isSquare(M)) {
-      return { path: 'memory', message: `must be a perfect square for outerProduct 'perHead' (√${M} = ${Math.sqrt(M).toFixed(2)}); use memory ${nearest(M, isSquare, 4, 1 << 20).join(', ')}` };
+      return { path: 'memory', message: `must be a perfect square for outerProduct 'perHead' (√${M} = ${Math.sqrt(M).toFixed(2)}); use memory ${nearestSquareMultiples(M, 1, 4).join(', ')}` };
     }
     return undefined;
   },

@@ -1,4 +1,4 @@
-import { BACKENDS, CellstackError, type BackendChoice } from '@cellstack/core';
+import { BACKENDS, CellstackError, LIMITS, OPTIMIZERS, type BackendChoice } from '@cellstack/core';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { compare } from './compare.js';
 import { CliError, EXIT, printError } from './errors.js';
@@ -21,7 +21,8 @@ const positive = (v: string) => {
 const collect = (v: string, all: string[] = []) => [...all, v];
 const backendOption = () => new Option('--backend <name>', 'tfjs backend: auto picks tfjs-node(-gpu) when installed, else the embedded wasm').choices(BACKENDS as string[]).default('auto');
 const progressOption = () => new Option('--progress <mode>', 'progress display: a bar on a terminal, plain lines otherwise').choices(['auto', 'bar', 'lines', 'jsonl', 'none']).default('auto');
-const allowOption = () => new Option('--allow <package>', 'allow a third-party cell package named by `use` (repeatable)').argParser(collect);
+const allowOption = () => new Option('--allow <package>', 'allow a third-party cell package named by `use` (repeatable; only this and your project\'s cellstack config allow code)').argParser(collect);
+const maxParamsOption = () => new Option('--max-params <n>', `parameter budget of the model (default ${LIMITS.maxParams})`).argParser(int(1));
 
 /** The `cellstack` program; each action stores its exit code in `result`. */
 export function program(result: { code: number }): Command {
@@ -41,7 +42,7 @@ export function program(result: { code: number }): Command {
     .option('--epochs <n>', 'passes over a fixed dataset (mnist, char-lm) instead of --steps', int(1))
     .option('--batch <n>', 'batch size', int(1))
     .option('--lr <rate>', 'learning rate', positive)
-    .addOption(new Option('--optimizer <name>', 'optimiser').choices(['adam', 'sgd', 'rmsprop', 'momentum']))
+    .addOption(new Option('--optimizer <name>', 'optimiser').choices(OPTIMIZERS))
     .option('--clip <norm>', 'clip gradients to this global norm', positive)
     .option('--seed <n>', 'seed of the weights and the data', int(0))
     .addOption(backendOption())
@@ -51,6 +52,7 @@ export function program(result: { code: number }): Command {
     .option('--val-size <n>', 'held-out examples for the final validation', int(1), 1000)
     .addOption(progressOption())
     .addOption(allowOption())
+    .addOption(maxParamsOption())
     .action(async (spec: string | undefined, o) => {
       result.code = await train(spec, o);
     });
@@ -82,6 +84,7 @@ export function program(result: { code: number }): Command {
     .argument('<spec>', '.rnn file')
     .option('--task <task>', 'task whose data fixes the input shape (default: the train block)')
     .addOption(allowOption())
+    .addOption(maxParamsOption())
     .action(async (spec: string, o) => {
       result.code = await summary(spec, o);
     });
@@ -92,6 +95,7 @@ export function program(result: { code: number }): Command {
     .argument('<specs...>', '.rnn files')
     .option('--task <task>', 'check the fit to this task instead of each train block')
     .addOption(allowOption())
+    .addOption(maxParamsOption())
     .action(async (specs: string[], o) => {
       result.code = await check(specs, o);
     });

@@ -8,7 +8,7 @@ import { memoryChange, probe, unitMeans, writeMemoryChange, writeSignalHistogram
 import { CliError, EXIT } from './errors.js';
 import { RunFolder } from './run-folder.js';
 import { cliRuntime } from './runtime.js';
-import { compileSpec, DEFAULT_SEED } from './spec.js';
+import { compileSpec, DEFAULT_SEED, loadSpecPlugins } from './spec.js';
 import { makeTask, parseTaskFlag, showTask, type TaskRef } from './task-ref.js';
 import type { RunRecord } from './train.js';
 
@@ -33,6 +33,8 @@ async function modelOf(target: string, flags: ProbeFlags): Promise<{ model: Laye
     const record = await folder.readJson<RunRecord>('run.json');
     if (!existsSync(folder.file('model'))) throw new CliError(`${target}: the run has no final model (model/) yet: finish or resume its training first`, EXIT.input);
     const ref: TaskRef = flagTask ?? { name: record.task.name, options: record.task.options };
+    // A third-party cell's layer class exists once its (allowed) package is imported.
+    await loadSpecPlugins(folder.file('spec.rnn'), runtime, flags.allow);
     return { model: await loadModel(folder.file('model')), task: makeTask(ref), state: `trained ${record.steps} steps` };
   }
   const spec = await compileSpec(target, { runtime, task: flagTask, requireTask: true, seed: flags.seed, allow: flags.allow });

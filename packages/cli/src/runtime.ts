@@ -17,6 +17,10 @@ export interface CliRuntime {
  * imported. A package that is absent (or not built) is skipped, not fatal: `cellstack
  * cells` lists it as missing and a spec that needs its cells gets the DSL's diagnostic.
  */
+/** The first-party packages each CLI runtime has registered: a spec's `use` of one imports nothing more. */
+const preloaded = new WeakMap<Runtime, string[]>();
+export const preloadedOf = (runtime: Runtime): string[] => preloaded.get(runtime) ?? [];
+
 export async function cliRuntime(backend: BackendChoice = 'auto'): Promise<CliRuntime> {
   // Production mode: no debug checks, and no console banners from tfjs in the user's terminal.
   tf.enableProdMode();
@@ -33,6 +37,7 @@ export async function cliRuntime(backend: BackendChoice = 'auto'): Promise<CliRu
       missing.push({ pkg, reason: (e as Error).message.split('\n')[0] });
     }
   }
+  preloaded.set(runtime, loaded);
   return { runtime, loaded, missing };
 }
 

@@ -2,12 +2,12 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { ModelIR, Runtime } from '@cellstack/core';
 import { CellstackError } from '@cellstack/core';
-import { compileToIR, DslError, formatDiagnostic, parse, type Diagnostic, type TrainingSpec } from '@cellstack/dsl';
+import { compileToIR, DslError, formatDiagnostic, loadAllowedUses, parse, taskOf, type Diagnostic, type SpecAST, type TrainingSpec } from '@cellstack/dsl';
 import type { Task } from '@cellstack/tasks';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { CliError, EXIT } from './errors.js';
 import { checkFit } from './fit.js';
-import { CELL_PACKAGES } from './runtime.js';
+import { CELL_PACKAGES, preloadedOf } from './runtime.js';
 import { makeTask, type TaskRef } from './task-ref.js';
 
 /** Read a spec (or any user) file; a missing file is a one-line error. */
@@ -31,30 +31,62 @@ export function printWarnings(diagnostics: Diagnostic[]) {
   for (const d of diagnostics) if (d.severity !== 'error') process.stderr.write(`${formatDiagnostic(d)}\n`);
 }
 
-interface AstValue {
-  kind: string;
-  name?: string;
-  value?: unknown;
-  items?: AstValue[];
-  args?: Array<{ name?: string; value: AstValue }>;
-  span?: { line: number; column: number };
-}
-
-const plain = (v: AstValue): unknown => (v.kind === 'ident' ? v.name : v.kind === 'null' ? null : v.kind === 'array' ? v.items!.map(plain) : v.value);
-
 /**
  * The task a spec's train block names, read from the syntax tree (before compiling:
  * the task's data fixes the model's input shape), with its source position.
  */
-export function taskOfSource(source: string, file: string): { ref: TaskRef; where: string } | undefined {
-  const { ast } = parse(source, { file });
-  const entries = (ast as { training?: { entries: Array<{ key: string; value: AstValue }> } } | undefined)?.training?.entries ?? [];
-  const v = entries.find((e) => e.key === 'task')?.value;
-  if (!v || (v.kind !== 'ident' && v.kind !== 'call') || !v.name) return undefined;
-  const options = Object.fromEntries((v.args ?? []).filter((a) => a.name).map((a) => [a.name!, plain(a.value)]));
+function taskOfSpec(ast: SpecAST, file: string): { ref: TaskRef; where: string } | undefined {
+  const t = taskOf(ast);
+  if (!t) return undefined;
+  const options = { ...t.options };
   // A data file named in a spec is relative to the spec, wherever the command runs.
   if (typeof options.file === 'string' && !path.isAbsolute(options.file)) options.file = path.join(path.dirname(file), options.file);
-  return { ref: { name: v.name, options }, where: v.span ? `${file}:${v.span.line}:${v.span.column}: ` : `${file}: ` };
+  return { ref: { name: t.name, options }, where: `${file}:${t.span.line}:${t.span.column}: ` };
+}
+
+/**
+ * The trust rules of `use` for every command: the packages the user allows (--allow,
+ * and the cellstack config of the project the command runs in — never a config that
+ * came with the spec) plus the first-party cells, which the CLI has registered already.
+ */
+function useOptions(runtime: Runtime, allow: string[] | undefined) {
+  return { allow: [...CELL_PACKAGES, ...(allow ?? [])], preloaded: preloadedOf(runtime), project: process.cwd() };
+}
+
+/**
+ * Register the allowed `use` packages of a saved spec (a run folder's spec.rnn), so its
+ * model loads: a third-party cell's layer class exists only once its package is imported.
+ */
+export async function loadSpecPlugins(file: string, runtime: Runtime, allow: string[] | undefined): Promise<void> {
+  const source = await readUserFile(file);
+  const { ast } = parse(source, { file });
+  if (!ast?.uses.length) return;
+  const diagnostics = await loadAllowedUses(ast, { runtime, file, ...useOptions(runtime, allow) });
+  if (diagnostics.some((d) => d.severity === 'error')) throw dslFailure(file, diagnostics);
+}
+
+/** Float32 activations a training step keeps, per example and layer width, per time step (gates, states, their gradients). */
+const BYTES_PER_ACTIVATION = 4 * 8;
+/** The wasm backend's heap: everything a step allocates must fit in it. */
+export const WASM_HEAP_BYTES = 4 * 1024 ** 3;
+
+/**
+ * Refuse a training run whose activations cannot fit the wasm heap, before its first
+ * step: sequence length × batch × the model's layer widths, with an allowance for the
+ * gates and gradients each step keeps. A rough bound, said as one.
+ */
+export function checkHeap(model: LayersModel, task: Task, batch: number, where: string): void {
+  const T = task.inputShape[0];
+  if (T === null) return;
+  const widths = model.layers.reduce((a, l) => {
+    const shape = l.outputShape as Array<number | null>;
+    return a + (shape.at(-1) ?? 0);
+  }, 0);
+  const bytes = T * batch * widths * BYTES_PER_ACTIVATION;
+  if (bytes > WASM_HEAP_BYTES) {
+    const gib = (n: number) => `${(n / 1024 ** 3).toFixed(1)} GiB`;
+    throw new CliError(`${where}error: training needs about ${gib(bytes)} of activations (sequence ${T} × batch ${batch} × layer widths ${widths}), over the ${gib(WASM_HEAP_BYTES)} wasm heap`, EXIT.input, ['  hint: lower the batch (--batch), the sequence length or the layer sizes']);
+  }
 }
 
 export interface CompiledSpec {
@@ -83,6 +115,8 @@ export interface SpecOptions {
   requireTask?: boolean;
   /** Seed of the weights (and, for training, the data): overrides the train block's `seed`. */
   seed?: number;
+  /** Parameter budget (--max-params; default the core's LIMITS.maxParams). */
+  maxParams?: number;
 }
 
 /** The seed when neither a flag nor the train block gives one. */
@@ -94,14 +128,16 @@ export const DEFAULT_SEED = 1;
  */
 export async function compileSpec(file: string, opts: SpecOptions): Promise<CompiledSpec> {
   const source = await readUserFile(file);
-  const fromSource = opts.task ? undefined : taskOfSource(source, file);
+  const parsed = parse(source, { file });
+  const fromSource = opts.task || !parsed.ast ? undefined : taskOfSpec(parsed.ast, file);
   const taskRef = opts.task ?? fromSource?.ref;
   if (!taskRef && opts.requireTask) {
     throw new CliError(`${file}: no task to train on`, EXIT.usage, ["  hint: add 'task: copy(lag: 100)' to the spec's train { … } block, or pass --task copy"]);
   }
   let task: Task | undefined;
   if (taskRef) task = makeTask(taskRef, fromSource?.where ?? '');
-  const dslOpts = { runtime: opts.runtime, file, ...(task ? { input: task.inputShape } : {}), allow: [...CELL_PACKAGES, ...(opts.allow ?? [])], resolveFrom: path.dirname(path.resolve(file)) };
+  const budget = opts.maxParams !== undefined ? { maxParams: opts.maxParams } : {};
+  const dslOpts = { runtime: opts.runtime, file, parsed, ...(task ? { input: task.inputShape } : {}), ...useOptions(opts.runtime, opts.allow), ...budget };
   let result: { ir: ModelIR; training?: TrainingSpec; diagnostics: Diagnostic[] };
   try {
     result = await compileToIR(source, dslOpts);
@@ -116,7 +152,7 @@ export async function compileSpec(file: string, opts: SpecOptions): Promise<Comp
   if (opts.build === false) return { file, source, ir, training, task, taskRef, fromLogits: false, seed, diagnostics: result.diagnostics };
   let model: LayersModel;
   try {
-    model = opts.runtime.build(ir);
+    model = opts.runtime.build(ir, budget);
   } catch (e) {
     throw new CliError(`${file}: error: could not build the model: ${e instanceof CellstackError ? e.message : (e as Error).message}`, EXIT.input);
   }

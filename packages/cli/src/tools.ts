@@ -10,10 +10,17 @@ import { parseTaskFlag, showTask } from './task-ref.js';
 const out = (line = '') => process.stdout.write(`${line}\n`);
 const shape = (s: Array<number | null> | Array<Array<number | null>>) => `[${(s as Array<number | null>).slice(1).map((d) => d ?? 'T').join(', ')}]`;
 
+/** Flags of the commands that compile a spec without training it. */
+interface SpecFlags {
+  task?: string;
+  allow?: string[];
+  maxParams?: number;
+}
+
 /** `cellstack summary`: layers, output shapes and parameters, like Keras' model.summary(). */
-export async function summary(file: string, flags: { task?: string; allow?: string[] }): Promise<number> {
+export async function summary(file: string, flags: SpecFlags): Promise<number> {
   const { runtime } = await cliRuntime('cpu');
-  const spec = await compileSpec(file, { runtime, task: flags.task ? parseTaskFlag(flags.task) : undefined, allow: flags.allow });
+  const spec = await compileSpec(file, { runtime, task: flags.task ? parseTaskFlag(flags.task) : undefined, allow: flags.allow, maxParams: flags.maxParams });
   const model = spec.model!;
   const rows = [['layer', 'type', 'output shape', 'params']];
   for (const layer of model.layers) {
@@ -36,13 +43,13 @@ export async function summary(file: string, flags: { task?: string; allow?: stri
 }
 
 /** `cellstack check`: compile each spec (and its task, when it names one); report every diagnostic. */
-export async function check(files: string[], flags: { task?: string; allow?: string[] }): Promise<number> {
+export async function check(files: string[], flags: SpecFlags): Promise<number> {
   if (!files.length) throw usage('check needs at least one spec file');
   const { runtime } = await cliRuntime('cpu');
   let failed = 0;
   for (const file of files) {
     try {
-      const spec = await compileSpec(file, { runtime, task: flags.task ? parseTaskFlag(flags.task) : undefined, allow: flags.allow });
+      const spec = await compileSpec(file, { runtime, task: flags.task ? parseTaskFlag(flags.task) : undefined, allow: flags.allow, maxParams: flags.maxParams });
       out(`ok  ${file}: ${spec.model!.countParams()} parameters${spec.task ? `, fits task ${spec.task.name}` : ''}`);
       spec.model!.dispose();
     } catch (e) {

@@ -10,7 +10,7 @@ import { checkFit } from './fit.js';
 import { createProgress, duration, type ProgressMode, type Tick } from './progress.js';
 import { defaultRunDir, RunFolder, type MetricsLine } from './run-folder.js';
 import { cliRuntime, kernelPath } from './runtime.js';
-import { compileSpec, readUserFile } from './spec.js';
+import { checkHeap, compileSpec, loadSpecPlugins, readUserFile } from './spec.js';
 import { makeTask, parseTaskFlag, showTask, type TaskRef } from './task-ref.js';
 import { compileForTask, trainStep, validate, type TrainSettings } from './trainer.js';
 import { versions } from './version.js';
@@ -31,6 +31,7 @@ export interface TrainFlags {
   valSize: number;
   progress: ProgressMode;
   allow?: string[];
+  maxParams?: number;
   /** In-process callers (compare --jobs 1): progress ticks instead of a display, and no summary on stdout. */
   onTick?: (t: Tick) => void;
   quiet?: boolean;
@@ -99,6 +100,8 @@ export async function train(specFile: string | undefined, flags: TrainFlags): Pr
     task = makeTask(taskRef!);
     settings = { ...previous.settings, ...(flags.steps ? { steps: flags.steps } : {}) };
     if (resuming) {
+      // A third-party cell's layer class exists once its (allowed) package is imported.
+      await loadSpecPlugins(file, runtime, flags.allow);
       const restored = await folder.restore();
       model = restored.model;
       start = restored.info.step;
@@ -109,14 +112,14 @@ export async function train(specFile: string | undefined, flags: TrainFlags): Pr
       slots = restored.optimizerSlots;
       log(`resuming ${folder.dir} at step ${start}/${settings.steps}${slots ? '' : ' (no optimizer state saved: it starts afresh)'}`);
     } else {
-      const spec = await compileSpec(file, { runtime, task: taskRef, seed: settings.seed, allow: flags.allow });
+      const spec = await compileSpec(file, { runtime, task: taskRef, seed: settings.seed, allow: flags.allow, maxParams: flags.maxParams });
       ({ fromLogits } = spec);
       model = spec.model!;
       await folder.create(spec.source); // empties metrics.jsonl: the run starts over
       log(`no checkpoint in ${folder.dir} yet: starting it again from step 0`);
     }
   } else {
-    const spec = await compileSpec(file, { runtime, task: taskRef, requireTask: true, seed: flags.seed, allow: flags.allow });
+    const spec = await compileSpec(file, { runtime, task: taskRef, requireTask: true, seed: flags.seed, allow: flags.allow, maxParams: flags.maxParams });
     ({ fromLogits } = spec);
     task = spec.task!;
     model = spec.model!;
@@ -139,6 +142,7 @@ export async function train(specFile: string | undefined, flags: TrainFlags): Pr
   if (flags.checkpointEvery) settings.checkpointEvery = flags.checkpointEvery;
   if (settings.steps <= start) throw usage(`the run is already at step ${start}; pass --steps N (N > ${start}) to train further`);
 
+  checkHeap(model, task, settings.batch, `${file}: `);
   compileForTask(model, task, settings, fromLogits);
   // Each step's global gradient norm (before clipping) goes into metrics.jsonl as gradNorm.
   const optimizer = model.optimizer as GroupedOptimizer;

@@ -6,15 +6,45 @@
 export class CellstackError extends Error {
   readonly path: string;
   readonly hint?: string;
-  constructor(path: string, message: string, hint?: string) {
+  /** What kind of problem, for tools that sort or map errors (see ProblemCode); 'bad-value' when not given. */
+  readonly code: ProblemCode;
+  constructor(path: string, message: string, hint?: string, code: ProblemCode = 'bad-value') {
     super(path ? `${path}: ${message}${hint ? ` (${hint})` : ''}` : `${message}${hint ? ` (${hint})` : ''}`);
     this.name = 'CellstackError';
     this.path = path;
     this.hint = hint;
     this.detail = message;
+    this.code = code;
   }
   /** The message without the path prefix. */
   readonly detail: string;
+}
+
+/**
+ * Machine names of the problems core finds in an IR or in options. `path` says where;
+ * these say what, so callers (the DSL) never sort errors by their English wording.
+ */
+export type ProblemCode =
+  | 'bad-value' // wrong type or range, or a cell's own cross-option check
+  | 'unknown-option' // a property the schema does not have
+  | 'missing-option' // a required property is absent
+  | 'unknown-cell' // no registered cell of that name
+  | 'bad-order' // layer order: a cell after pooling, pooling twice, embedding not first
+  | 'too-large'; // over a limit: repeat count, layer count, parameter budget
+
+/** A problem as data, for callers that report several at once. */
+export interface Problem {
+  path: string;
+  code: ProblemCode;
+  message: string;
+  hint?: string;
+}
+
+export const problemOf = (e: CellstackError): Problem => ({ path: e.path, code: e.code, message: e.detail, ...(e.hint ? { hint: e.hint } : {}) });
+
+/** At most `max` characters of user input for a message: long names and strings are cut with '…'. */
+export function clip(text: string, max = 80): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
 
 /** Levenshtein distance, for "did you mean" hints. */
@@ -37,12 +67,15 @@ export function editDistance(a: string, b: string): number {
 export function closest(word: string, candidates: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestD = Infinity;
+  const limit = Math.max(2, Math.floor(word.length / 3));
   for (const c of candidates) {
+    // The length difference bounds the distance from below: skip hopeless (and huge) pairs cheaply.
+    if (Math.abs(word.length - c.length) > limit) continue;
     const d = editDistance(word, c);
     if (d < bestD) {
       bestD = d;
       best = c;
     }
   }
-  return bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+  return bestD <= limit ? best : undefined;
 }

@@ -20,13 +20,14 @@ export { runSequence, initialState, type SequenceOptions, type SequenceResult } 
 export * as init from './init.js';
 export type { Init } from './init.js';
 export { createRng, dropoutMask, dropoutThreshold, hashSeed, type Rng } from './rng.js';
-export { CellstackError, closest, editDistance } from './errors.js';
+export { CellstackError, clip, closest, editDistance, problemOf, type Problem, type ProblemCode } from './errors.js';
 export { validate, describeSchema, joinPath } from './schema.js';
-export { modelIRSchema, layerSchemas, validateIR, isCellLayer } from './ir.js';
+export { modelIRSchema, layerSchemas, validateIR, isCellLayer, LIMITS } from './ir.js';
+export type { ResolveOptions } from './builder.js';
 export type { ModelIR, LayerIR, CellLayerIR, DenseIR, DropoutIR, EmbeddingIR, PoolIR, LayerNormIR, Activation } from './ir.js';
 export { createRuntime, runtimeOf, type Runtime, type RuntimeOptions, type CellInfo } from './runtime.js';
 export { selectBackend, BACKENDS, EMBEDDED_DEFAULT, type BackendChoice, type BackendInfo } from './backend.js';
-export { GroupedOptimizer, createOptimizer, modelMultipliers, type OptimizerOptions, type OptimizerName } from './optimizer.js';
+export { GroupedOptimizer, createOptimizer, modelMultipliers, OPTIMIZERS, type OptimizerOptions, type OptimizerName } from './optimizer.js';
 export { saveTo, loadModel, writeFileAtomic } from './io.js';
 export { LastStep } from './layers/last-step.js';
 export { LSTM, GRU, SimpleRNN, JANET, baselineCells } from './baselines/index.js';

@@ -65,9 +65,27 @@ function classNames(node: unknown, out = new Set<string>()): Set<string> {
   return out;
 }
 
+/** The first-party package of each cellstack cell; any other cell comes from a third-party package. */
+const FIRST_PARTY: Record<string, string> = {
+  NRU: '@cellstack/cell-nru',
+  URLSTM: '@cellstack/cell-ur',
+  URGRU: '@cellstack/cell-ur',
+  STAR: '@cellstack/cell-star',
+  RRU: '@cellstack/cell-rru',
+  DMU: '@cellstack/cell-dmu',
+};
+const BASELINES = new Set(['LSTM', 'GRU', 'SimpleRNN', 'JANET']);
+
+/** How to get a missing cell registered, naming the right package. */
+function pluginHint(cell: string): string {
+  if (BASELINES.has(cell)) return `${cell} is a baseline of @cellstack/core, registered when core loads: is a second copy of @cellstack/core installed?`;
+  if (Object.hasOwn(FIRST_PARTY, cell)) return `import its plugin package first: import '${FIRST_PARTY[cell]}'`;
+  return "import the third-party package that defines it first (the spec's `use` line names it; with the CLI, allow it with --allow <package> or the project's cellstack.config.json)";
+}
+
 function registered(className: string): boolean {
   const map = tf.serialization.SerializationMap.getMap() as unknown as { classNameMap: Record<string, unknown> };
-  return className in map.classNameMap;
+  return Object.hasOwn(map.classNameMap, className);
 }
 
 /**
@@ -93,7 +111,7 @@ export async function loadModel(location: string): Promise<tfl.LayersModel> {
   const missing = [...classNames(json.modelTopology)].filter((c) => c.startsWith('cellstack.') && !registered(c));
   if (missing.length) {
     const cells = missing.map((c) => c.slice('cellstack.'.length));
-    throw new CellstackError(file, `the model uses cell${cells.length > 1 ? 's' : ''} ${cells.join(', ')}, not registered in this process`, `import the plugin package first, e.g. import '@cellstack/cell-${cells[0].toLowerCase()}'`);
+    throw new CellstackError(file, `the model uses cell${cells.length > 1 ? 's' : ''} ${cells.join(', ')}, not registered in this process`, pluginHint(cells[0]));
   }
   const manifest = (json.weightsManifest ?? []) as Array<{ paths: string[]; weights: tf.io.WeightsManifestEntry[] }>;
   const weightSpecs = manifest.flatMap((g) => g.weights);

@@ -1,4 +1,4 @@
-import { CellstackError } from './errors.js';
+import { CellstackError, clip } from './errors.js';
 import { validate } from './schema.js';
 import type { JsonSchema } from './cell.js';
 
@@ -30,9 +30,25 @@ export interface PoolIR { type: 'last' | 'mean' }
 export interface LayerNormIR { type: 'layerNorm'; epsilon?: number }
 export type LayerIR = CellLayerIR | DenseIR | DropoutIR | EmbeddingIR | PoolIR | LayerNormIR;
 
-export const isCellLayer = (l: LayerIR): l is CellLayerIR => 'cell' in l;
+export const isCellLayer = (l: LayerIR): l is CellLayerIR => Object.hasOwn(l, 'cell');
 
-const int1 = { type: 'integer', minimum: 1 };
+/**
+ * Limits checked before anything is allocated, so a hostile or mistyped spec fails with
+ * a message instead of exhausting the stack or the heap. `maxParams` is a default budget
+ * (runtime.build's `maxParams` option, the CLI's --max-params); the others are fixed.
+ */
+export const LIMITS = {
+  /** Copies of one cell layer (`x256`). */
+  maxRepeat: 256,
+  /** Layers in the built model, repeats counted. */
+  maxLayers: 1024,
+  /** Parameters in the whole model (float32: 4 bytes each, and Adam keeps two more copies). */
+  maxParams: 50_000_000,
+  /** Any size or count in an IR or in options: whole numbers stay exact below 2^53. */
+  maxInteger: Number.MAX_SAFE_INTEGER,
+} as const;
+
+const int1 = { type: 'integer', minimum: 1, maximum: LIMITS.maxInteger };
 const activations: Activation[] = ['linear', 'relu', 'tanh', 'sigmoid', 'softmax', 'elu', 'selu', 'softplus'];
 
 /** JSON Schema of each non-cell layer, keyed by `type`. */
@@ -75,7 +91,7 @@ const cellLayerSchema: JsonSchema = {
   properties: {
     cell: { type: 'string', pattern: '^[A-Za-z][A-Za-z0-9_-]*$' },
     options: { type: 'object' },
-    repeat: { ...int1, default: 1 },
+    repeat: { ...int1, maximum: LIMITS.maxRepeat, default: 1 },
     stateful: { type: 'boolean' },
   },
   required: ['cell'],
@@ -98,7 +114,7 @@ export const modelIRSchema: JsonSchema = {
       additionalProperties: false,
     },
     layers: { type: 'array', minItems: 1, items: { anyOf: [cellLayerSchema, ...Object.values(layerSchemas)] } },
-    seed: { type: 'integer', minimum: 0 },
+    seed: { type: 'integer', minimum: 0, maximum: LIMITS.maxInteger },
   },
   required: ['input', 'layers'],
   additionalProperties: false,
@@ -121,11 +137,11 @@ export function validateIR(ir: unknown): ModelIR {
     if (layer === null || typeof layer !== 'object' || Array.isArray(layer)) {
       throw new CellstackError(path, "must be a layer object: {cell, options?, repeat?} or {type: 'dense' | 'dropout' | 'embedding' | 'last' | 'mean' | 'layerNorm', …}");
     }
-    if ('cell' in layer) return validate<CellLayerIR>(cellLayerSchema, layer, path);
+    if (Object.hasOwn(layer, 'cell')) return validate<CellLayerIR>(cellLayerSchema, layer, path);
     const type = (layer as { type?: unknown }).type;
-    const schema = typeof type === 'string' ? layerSchemas[type] : undefined;
+    const schema = typeof type === 'string' && Object.hasOwn(layerSchemas, type) ? layerSchemas[type] : undefined;
     if (!schema) {
-      throw new CellstackError(`${path}.type`, `must be one of ${Object.keys(layerSchemas).map((t) => `'${t}'`).join(' | ')}, or the layer must name a 'cell' (got ${JSON.stringify(type)})`);
+      throw new CellstackError(`${path}.type`, `must be one of ${Object.keys(layerSchemas).map((t) => `'${t}'`).join(' | ')}, or the layer must name a 'cell' (got ${clip(JSON.stringify(type) ?? String(type))})`);
     }
     return validate<LayerIR>(schema, layer, path);
   });

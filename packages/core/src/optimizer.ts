@@ -1,12 +1,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { CellLayer } from './cell-layer.js';
-import { CellstackError } from './errors.js';
+import { CellstackError, clip } from './errors.js';
 import { WasmAdam, adamOnHeap, heapGradNorm } from './wasm-adam.js';
 
 type NamedTensor = { name: string; tensor: tf.Tensor };
 
-export type OptimizerName = 'adam' | 'sgd' | 'rmsprop' | 'momentum';
+/** Every optimiser cellstack trains with: the one list the DSL, the CLI and the docs read. */
+export const OPTIMIZERS = ['adam', 'sgd', 'rmsprop', 'momentum'] as const;
+export type OptimizerName = (typeof OPTIMIZERS)[number];
 
 export interface OptimizerOptions {
   name?: OptimizerName;
@@ -49,8 +51,8 @@ export class GroupedOptimizer extends tf.Optimizer {
   constructor(options: OptimizerOptions = {}, multipliers = new Map<string, number>()) {
     super();
     const name = options.name ?? 'adam';
-    if (!['adam', 'sgd', 'rmsprop', 'momentum'].includes(name)) {
-      throw new CellstackError('optimizer.name', `must be one of 'adam' | 'sgd' | 'rmsprop' | 'momentum' (got ${JSON.stringify(name)})`);
+    if (!(OPTIMIZERS as readonly string[]).includes(name)) {
+      throw new CellstackError('optimizer.name', `must be one of ${OPTIMIZERS.map((o) => `'${o}'`).join(' | ')} (got ${clip(JSON.stringify(name) ?? String(name))})`);
     }
     const learningRate = options.learningRate ?? 1e-3;
     if (!(learningRate > 0)) throw new CellstackError('optimizer.learningRate', `must be a number > 0 (got ${learningRate})`);
@@ -89,6 +91,8 @@ export class GroupedOptimizer extends tf.Optimizer {
 
   /** Clipping and the update as tensor ops (any backend, any optimiser). */
   private applyWithOps(list: NamedTensor[]): void {
+    // Inner optimisers are made outside the tidy: their own constants (momentum's scalar) must outlive this step.
+    for (const m of this.byMultiplier(list).keys()) this.group(m);
     tf.tidy(() => {
       let grads = list;
       const { clipNorm } = this.options;

@@ -1,7 +1,7 @@
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { selectBackend, type BackendChoice, type BackendInfo } from './backend.js';
 import { baselineCells } from './baselines/index.js';
-import { buildLayersModel, findCell, resolveIR } from './builder.js';
+import { buildLayersModel, findCell, resolveIR, type ResolveOptions } from './builder.js';
 import type { CellPlugin, OptionsSchema } from './cell.js';
 import { CellstackError } from './errors.js';
 import type { ModelIR } from './ir.js';
@@ -31,10 +31,10 @@ export interface Runtime {
   cells(): CellInfo[];
   cell(name: string): CellPlugin;
   has(name: string): boolean;
-  /** Validate an IR against the registered cells; returns it with all defaults filled in. */
-  resolve(ir: unknown): ModelIR;
-  /** Build a tf.LayersModel from an IR. */
-  build(ir: unknown): LayersModel;
+  /** Validate an IR against the registered cells and the limits; returns it with all defaults filled in. */
+  resolve(ir: unknown, opts?: ResolveOptions): ModelIR;
+  /** Build a tf.LayersModel from an IR (resolved first, so nothing is allocated for an invalid one). */
+  build(ir: unknown, opts?: ResolveOptions): LayersModel;
 }
 
 function checkPlugin(plugin: unknown): asserts plugin is CellPlugin {
@@ -67,8 +67,8 @@ export function runtimeOf(backend: BackendInfo, options: Omit<RuntimeOptions, 'b
       }),
     cell: (name) => findCell(registry, name, 'cell'),
     has: (name) => registry.has(name),
-    resolve: (ir) => resolveIR(ir, registry),
-    build: (ir) => buildLayersModel(resolveIR(ir, registry), registry),
+    resolve: (ir, opts) => resolveIR(ir, registry, opts),
+    build: (ir, opts) => buildLayersModel(resolveIR(ir, registry, opts), registry),
   };
   if (options.baselines ?? true) for (const c of baselineCells) rt.use(c);
   for (const c of options.cells ?? []) rt.use(c);

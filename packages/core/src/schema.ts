@@ -1,9 +1,9 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import { CellstackError, closest } from './errors.js';
+import { CellstackError, clip, closest } from './errors.js';
 import type { JsonSchema } from './cell.js';
 
-/** One ajv for all of cellstack: defaults filled in, every error collected. */
-const ajv = new Ajv({ useDefaults: true, allErrors: true, strict: false });
+/** One ajv for all of cellstack: defaults filled in, every error collected, NaN and ±Infinity never numbers. */
+const ajv = new Ajv({ useDefaults: true, allErrors: true, strict: false, strictNumbers: true });
 const compiled = new WeakMap<object, ValidateFunction>();
 
 function compile(schema: JsonSchema): ValidateFunction {
@@ -24,7 +24,12 @@ export function checkSchema(schema: JsonSchema, what: string): void {
   }
 }
 
-const fmt = (v: unknown) => (typeof v === 'string' ? `'${v}'` : JSON.stringify(v));
+/** A value as a message shows it: at most ~80 characters, non-finite numbers by name (JSON would say null). */
+const fmt = (v: unknown): string => {
+  if (typeof v === 'string') return `'${clip(v)}'`;
+  if (typeof v === 'number' || v === undefined) return String(v);
+  return clip(JSON.stringify(v) ?? String(v));
+};
 
 /** Plain-words description of what a schema allows: "an integer >= 1", "one of 'mean' | 'sum'". */
 export function describeSchema(s: JsonSchema | undefined): string {
@@ -40,7 +45,8 @@ export function describeSchema(s: JsonSchema | undefined): string {
   if (t === 'integer' || t === 'number') {
     const noun = t === 'integer' ? 'an integer' : 'a number';
     const lo = s.minimum as number | undefined;
-    const hi = s.maximum as number | undefined;
+    // The safe-integer bound every IR integer carries goes without saying.
+    const hi = s.maximum === Number.MAX_SAFE_INTEGER ? undefined : (s.maximum as number | undefined);
     const xlo = s.exclusiveMinimum as number | undefined;
     const xhi = s.exclusiveMaximum as number | undefined;
     const from = lo !== undefined ? `[${lo}` : xlo !== undefined ? `(${xlo}` : undefined;
@@ -78,7 +84,7 @@ function subSchema(schema: JsonSchema, pointer: string): JsonSchema | undefined 
   for (const seg of pointer.split('/').slice(1)) {
     if (!s) return undefined;
     const props = s.properties as Record<string, JsonSchema> | undefined;
-    if (props && seg in props) s = props[seg];
+    if (props && Object.hasOwn(props, seg)) s = props[seg];
     else if (Array.isArray(s.items) && /^\d+$/.test(seg)) s = (s.items as JsonSchema[])[Number(seg)];
     else if (s.items && /^\d+$/.test(seg)) s = s.items as JsonSchema;
     else return undefined;
@@ -88,7 +94,10 @@ function subSchema(schema: JsonSchema, pointer: string): JsonSchema | undefined 
 
 function valueAt(data: unknown, pointer: string): unknown {
   let v: unknown = data;
-  for (const seg of pointer.split('/').slice(1)) v = (v as Record<string, unknown> | undefined)?.[seg];
+  for (const seg of pointer.split('/').slice(1)) {
+    if (v === null || typeof v !== 'object' || !Object.hasOwn(v, seg)) return undefined;
+    v = (v as Record<string, unknown>)[seg];
+  }
   return v;
 }
 
@@ -106,14 +115,15 @@ function toError(schema: JsonSchema, data: unknown, e: ErrorObject, base: string
     const guess = closest(name, allowed);
     return new CellstackError(
       joinPath(base, `${e.instancePath}/${name}`),
-      `unknown option '${name}'; allowed: ${allowed.join(', ') || '(none)'}`,
+      `unknown option '${clip(name)}'; allowed: ${allowed.join(', ') || '(none)'}`,
       guess ? `did you mean '${guess}'?` : undefined,
+      'unknown-option',
     );
   }
   if (e.keyword === 'required') {
     const name = (e.params as { missingProperty: string }).missingProperty;
     const want = subSchema(schema, `${e.instancePath}/${name}`);
-    return new CellstackError(joinPath(base, `${e.instancePath}/${name}`), `is required: ${describeSchema(want)}`);
+    return new CellstackError(joinPath(base, `${e.instancePath}/${name}`), `is required: ${describeSchema(want)}`, undefined, 'missing-option');
   }
   const sub = subSchema(schema, e.instancePath);
   return new CellstackError(

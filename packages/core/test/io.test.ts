@@ -39,7 +39,12 @@ describe('saving and loading', () => {
 
     const text = JSON.stringify(json).replace('"cellstack.GRU"', '"cellstack.Missing"');
     await writeFile(path.join(dir, 'model.json'), text);
-    await expect(loadModel(dir)).rejects.toThrow("the model uses cell Missing, not registered in this process (import the plugin package first, e.g. import '@cellstack/cell-missing')");
+    await expect(loadModel(dir)).rejects.toThrow("the model uses cell Missing, not registered in this process (import the third-party package that defines it first (the spec's `use` line names it;");
+    // The hint names the right package: URLSTM is in cell-ur (not "cell-urlstm"), baselines are core's own.
+    await writeFile(path.join(dir, 'model.json'), JSON.stringify(json).replace('"cellstack.GRU"', '"cellstack.URLSTM"'));
+    await expect(loadModel(dir)).rejects.toThrow("(import its plugin package first: import '@cellstack/cell-ur')");
+    await writeFile(path.join(dir, 'model.json'), JSON.stringify(json).replace('"cellstack.GRU"', '"cellstack.NRU"'));
+    await expect(loadModel(dir)).rejects.toThrow("import '@cellstack/cell-nru'");
   });
 
   it('never instantiates classes that are not registered (a model file brings no code)', async () => {

@@ -22,7 +22,7 @@ describe('IR validation names the bad field and what is allowed', () => {
     [{ ...ok, layers: [{ cell: 'LSTM', options: { units: 1.5 } }] }, 'layers[0].options.units: must be an integer >= 1 (got 1.5)'],
     [{ ...ok, layers: [{ cell: 'LSTM', options: { unit: 4 } }] }, "layers[0].options.unit: unknown option 'unit'; allowed: units, forgetBias, chrono, tmax (did you mean 'units'?)"],
     [{ ...ok, layers: [{ cell: 'LSTN' }] }, "layers[0].cell: unknown cell 'LSTN'; registered cells: LSTM, GRU, SimpleRNN, JANET (did you mean LSTM?)"],
-    [{ ...ok, layers: [{ cell: 'LSTM', repeat: 0 }] }, 'layers[0].repeat: must be an integer >= 1 (got 0)'],
+    [{ ...ok, layers: [{ cell: 'LSTM', repeat: 0 }] }, 'layers[0].repeat: must be an integer in [1, 256] (got 0)'],
     [{ ...ok, layers: [{ type: 'pool' }] }, "layers[0].type: must be one of 'dense' | 'dropout' | 'embedding' | 'last' | 'mean' | 'layerNorm', or the layer must name a 'cell' (got \"pool\")"],
     [{ ...ok, layers: [{ type: 'dropout', rate: 1 }] }, 'layers[0].rate: must be a number in [0, 1) (got 1)'],
     [{ ...ok, layers: [{ type: 'dense', units: 3, activation: 'swish' }] }, "layers[0].activation: must be one of 'linear' | 'relu' | 'tanh' | 'sigmoid' | 'softmax' | 'elu' | 'selu' | 'softplus' (got 'swish')"],

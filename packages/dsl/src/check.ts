@@ -1,4 +1,4 @@
-import { CellstackError, closest, layerSchemas, validate, type CellPlugin, type JsonSchema, type LayerIR, type ModelIR, type Runtime } from '@cellstack/core';
+import { CellstackError, clip, closest, layerSchemas, LIMITS, validate, type CellPlugin, type JsonSchema, type LayerIR, type ModelIR, type Runtime } from '@cellstack/core';
 import { touches, type Arg, type Span, type SpecAST, type Stage } from './ast.js';
 import { DEFAULT_FILE, diagnostic, FILE_START, hasErrors, sortDiagnostics, type Diagnostic } from './diagnostics.js';
 import { readTraining, type TrainingSpec } from './training.js';
@@ -27,6 +27,15 @@ export interface Analysis {
   training?: TrainingSpec;
 }
 
+export interface CheckOptions {
+  runtime: Runtime;
+  file?: string;
+  /** The data's input shape; needed when the file has no `input` line. */
+  input?: InputShape;
+  /** Parameter budget of the model (default: the core's LIMITS.maxParams). */
+  maxParams?: number;
+}
+
 /** One stage after binding: its options as named JSON, with where each came from. */
 export interface BoundStage {
   stage: Stage;
@@ -43,11 +52,11 @@ function inputShape(ast: SpecAST, given: InputShape | undefined, report: (span: 
     return undefined;
   }
   let ok = true;
-  if (decl.timesteps !== null && !(Number.isInteger(decl.timesteps) && decl.timesteps >= 1)) {
+  if (decl.timesteps !== null && !(Number.isSafeInteger(decl.timesteps) && decl.timesteps >= 1)) {
     report(decl.timestepsSpan, 'bad-input', `timesteps must be a whole number >= 1 or null (got ${decl.timestepsRaw})`);
     ok = false;
   }
-  if (!(Number.isInteger(decl.features) && decl.features >= 1)) {
+  if (!(Number.isSafeInteger(decl.features) && decl.features >= 1)) {
     report(decl.featuresSpan, 'bad-input', `features must be a whole number >= 1 (got ${decl.featuresRaw})`);
     ok = false;
   }
@@ -72,73 +81,81 @@ function inputShape(ast: SpecAST, given: InputShape | undefined, report: (span: 
  * and values that are not plain (calls).
  */
 function bindArgs(stage: Stage, positional: string[], report: (span: Span, code: string, msg: string, hint?: string) => void): BoundStage {
-  const options: Record<string, unknown> = {};
+  // A Map, so `__proto__` or `constructor` is an option name like any other (and then unknown).
+  const options = new Map<string, unknown>();
   const where = new Map<string, Arg>();
+  const stageName = clip(stage.name);
   let index = 0;
   let sawNamed = false;
   for (const arg of stage.args ?? []) {
     let name = arg.name;
     if (name === undefined) {
       if (sawNamed) {
-        report(arg.span, 'positional-after-named', `positional option after a named one in ${stage.name}(…)`, 'put positional options first, or name this one');
+        report(arg.span, 'positional-after-named', `positional option after a named one in ${stageName}(…)`, 'put positional options first, or name this one');
         continue;
       }
       name = positional[index++];
       if (name === undefined) {
         const takes = positional.length ? `at most ${positional.length} positional option${positional.length > 1 ? 's' : ''} (${positional.join(', ')})` : 'no positional options';
-        report(arg.span, 'too-many-positional', `${stage.name} takes ${takes}`, 'name the option, e.g. name: value');
+        report(arg.span, 'too-many-positional', `${stageName} takes ${takes}`, 'name the option, e.g. name: value');
         continue;
       }
     } else sawNamed = true;
     if (where.has(name)) {
-      report(arg.nameSpan ?? arg.span, 'duplicate-option', `option '${name}' is given twice`, 'remove one');
+      report(arg.nameSpan ?? arg.span, 'duplicate-option', `option '${clip(name)}' is given twice`, 'remove one');
       continue;
     }
     const plain = plainValue(arg.value);
     if (!plain.ok) {
-      report(plain.span, 'bad-option', `option '${name}' must be a plain value, not a call '${plain.name}(…)'`, `write ${name}: ${plain.name} for a name`);
+      report(plain.span, 'bad-option', `option '${clip(name)}' must be a plain value, not a call '${clip(plain.name)}(…)'`, `write ${clip(name)}: ${clip(plain.name)} for a name`);
       continue;
     }
-    options[name] = plain.value;
+    options.set(name, plain.value);
     where.set(name, arg);
   }
-  return { stage, options, where };
+  return { stage, options: Object.fromEntries(options), where };
 }
 
 /** Map an options error (`options.units`, `options.sizes[1]`) back to the source. */
 function optionDiagnostics(err: unknown, bound: BoundStage, report: (span: Span, code: string, msg: string, hint?: string) => void): void {
   if (!(err instanceof CellstackError)) {
-    report(bound.stage.nameSpan, 'bad-option', `${bound.stage.name}: ${err instanceof Error ? err.message : String(err)}`);
+    report(bound.stage.nameSpan, 'bad-option', `${clip(bound.stage.name)}: ${clip(err instanceof Error ? err.message : String(err), 300)}`);
     return;
   }
   const all = ((err as CellstackError & { all?: CellstackError[] }).all ?? [err]);
   const seen = new Set<string>();
+  const stageName = clip(bound.stage.name);
   for (const e of all) {
     if (seen.has(e.path)) continue;
     seen.add(e.path);
+    // The path says where (`options.sizes[1]` → that option's value, item 1); the code says what.
     const m = /^options(?:\.([^.[]+))?((?:\[\d+\])*)/.exec(e.path);
     const name = m?.[1];
     const indices = [...(m?.[2] ?? '').matchAll(/\[(\d+)\]/g)].map((x) => Number(x[1]));
     const arg = name ? bound.where.get(name) : undefined;
-    const field = e.path.replace(/^options\.?/, '');
-    if (/^unknown option/.test(e.detail)) {
-      report(arg?.nameSpan ?? arg?.span ?? bound.stage.nameSpan, 'unknown-option', `${bound.stage.name}: ${e.detail}`, e.hint);
-    } else if (/^is required/.test(e.detail)) {
-      report(bound.stage.nameSpan, 'missing-option', `${bound.stage.name} option '${field}' ${e.detail}`, e.hint ?? `write ${bound.stage.name}(${field}: …)`);
-    } else {
-      const span = arg ? spanAt(arg, indices) : bound.stage.nameSpan;
-      report(span, 'bad-option', field ? `${bound.stage.name} option '${field}' ${e.detail}` : `${bound.stage.name}: ${e.detail}`, e.hint);
+    const field = clip(e.path.replace(/^options\.?/, ''));
+    switch (e.code) {
+      case 'unknown-option':
+        report(arg?.nameSpan ?? arg?.span ?? bound.stage.nameSpan, 'unknown-option', `${stageName}: ${e.detail}`, e.hint);
+        break;
+      case 'missing-option':
+        report(bound.stage.nameSpan, 'missing-option', `${stageName} option '${field}' ${e.detail}`, e.hint ?? `write ${stageName}(${field}: …)`);
+        break;
+      default: {
+        const span = arg ? spanAt(arg, indices) : bound.stage.nameSpan;
+        report(span, 'bad-option', field ? `${stageName} option '${field}' ${e.detail}` : `${stageName}: ${e.detail}`, e.hint);
+      }
     }
   }
 }
 
 function unknownName(stage: Stage, cells: string[], report: (span: Span, code: string, msg: string, hint?: string) => void): void {
-  const name = stage.name;
+  const name = clip(stage.name);
   const builtins = Object.keys(BUILTINS);
   // Lower-case names look like layers (`lst` → last, not LSTM); others like cells.
-  const guess = closest(name, /^[a-z]/.test(name) ? [...builtins, ...cells] : [...cells, ...builtins]);
+  const guess = closest(stage.name, /^[a-z]/.test(name) ? [...builtins, ...cells] : [...cells, ...builtins]);
   const list = `registered cells: ${cells.join(', ') || '(none)'}`;
-  if (POOLING_WORDS.has(name.toLowerCase()) || (guess && POOLING.includes(guess))) {
+  if (POOLING_WORDS.has(stage.name.toLowerCase()) || (guess && POOLING.includes(guess))) {
     report(stage.nameSpan, 'unknown-pooling', `unknown pooling '${name}'; a sequence is pooled over time with 'last' or 'mean'`, guess && POOLING.includes(guess) ? `did you mean ${guess}?` : "use 'last' (the final step) or 'mean' (the average over steps)");
   } else if (guess && builtins.includes(guess) && !cells.includes(guess)) {
     report(stage.nameSpan, 'unknown-layer', `unknown layer '${name}'; layers: ${builtins.join(', ')}; ${list}`, `did you mean ${guess}?`);
@@ -152,7 +169,7 @@ function unknownName(stage: Stage, cells: string[], report: (span: Span, code: s
  * repeat counts, layer order and shapes, and the train block. Produces the IR when
  * there are no errors, so toIR and check can never disagree.
  */
-export function analyze(ast: SpecAST, opts: { runtime: Runtime; file?: string; input?: InputShape }): Analysis {
+export function analyze(ast: SpecAST, opts: CheckOptions): Analysis {
   const file = opts.file ?? ast.file ?? DEFAULT_FILE;
   const rt = opts.runtime;
   const out: Diagnostic[] = [];
@@ -177,10 +194,12 @@ export function analyze(ast: SpecAST, opts: { runtime: Runtime; file?: string; i
 
   ast.pipeline.forEach((stage, i) => {
     const repeat = stage.repeat;
-    if (repeat && !(Number.isInteger(repeat.value) && repeat.value >= 1)) {
-      report(repeat.span, 'bad-repeat', `repeat count must be a whole number >= 1 (got ${repeat.raw})`, `the number of stacked copies, e.g. ${stage.name} x2`);
+    const repeatOk = repeat !== undefined && Number.isInteger(repeat.value) && repeat.value >= 1 && repeat.value <= LIMITS.maxRepeat;
+    if (repeat && !repeatOk) {
+      report(repeat.span, 'bad-repeat', `repeat count must be a whole number from 1 to ${LIMITS.maxRepeat} (got ${clip(repeat.raw)})`, `the number of stacked copies, e.g. ${clip(stage.name)} x2`);
     }
-    const builtin = BUILTINS[stage.name];
+    // Own keys only: a stage named `constructor` or `toString` is an unknown cell, not Object.prototype's.
+    const builtin = Object.hasOwn(BUILTINS, stage.name) ? BUILTINS[stage.name] : undefined;
     if (builtin) {
       if (repeat) report(repeat.span, 'bad-repeat', `only cells repeat; '${stage.name}' cannot take ${repeat.raw}`, `write '-> ${stage.name}' as often as you need it`);
       const bound = bindArgs(stage, builtin.positional, report);
@@ -229,14 +248,14 @@ export function analyze(ast: SpecAST, opts: { runtime: Runtime; file?: string; i
     if (pooled) {
       report(stage.nameSpan, 'cell-after-pooling', `${stage.name} needs a sequence, but '${pooled.name}' (line ${pooled.nameSpan.line}) already pooled over time`, 'move the pooling after the last cell');
     }
-    layers.push(layerOf(bound, repeat && Number.isInteger(repeat.value) ? repeat.value : undefined));
+    layers.push(layerOf(bound, repeatOk ? repeat.value : undefined));
     const ctx = known ? { inputSize: F, timesteps: T } : undefined;
     try {
       const full = plugin.resolveOptions(bound.options, 'options', ctx);
       if (!ctx) return;
       const outSize = plugin.create(full, ctx).outputSize;
       // Later copies of a repeated cell see its own output size.
-      if (repeat && repeat.value > 1 && outSize !== F) plugin.resolveOptions(bound.options, 'options', { inputSize: outSize, timesteps: T });
+      if (repeatOk && repeat.value > 1 && outSize !== F) plugin.resolveOptions(bound.options, 'options', { inputSize: outSize, timesteps: T });
       F = outSize;
     } catch (e) {
       optionDiagnostics(e, bound, report);
@@ -250,19 +269,20 @@ export function analyze(ast: SpecAST, opts: { runtime: Runtime; file?: string; i
   if (training?.seed !== undefined) ir.seed = training.seed;
   // The runtime's own resolution is the final word; map anything it still finds back to the source.
   try {
-    rt.resolve(ir);
+    rt.resolve(ir, opts.maxParams !== undefined ? { maxParams: opts.maxParams } : {});
   } catch (e) {
     const path = e instanceof CellstackError ? e.path : '';
     const m = /^layers\[(\d+)\]/.exec(path);
     const stage = m ? ast.pipeline[Number(m[1])] : undefined;
     const message = e instanceof CellstackError ? e.detail : String(e);
-    report(stage?.nameSpan ?? ast.input?.span ?? FILE_START, 'invalid-model', message, e instanceof CellstackError ? e.hint : undefined);
+    const code = e instanceof CellstackError && e.code === 'too-large' ? 'too-large' : 'invalid-model';
+    report(stage?.nameSpan ?? ast.input?.span ?? FILE_START, code, message, e instanceof CellstackError ? e.hint : undefined);
     return { diagnostics: sortDiagnostics(out), training };
   }
   return { diagnostics: sortDiagnostics(out), ir, training };
 }
 
 /** Semantic diagnostics of a parsed file (errors and warnings), given the registered cells. */
-export function check(ast: SpecAST, opts: { runtime: Runtime; file?: string; input?: InputShape }): Diagnostic[] {
+export function check(ast: SpecAST, opts: CheckOptions): Diagnostic[] {
   return analyze(ast, opts).diagnostics;
 }

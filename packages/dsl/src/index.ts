@@ -6,10 +6,10 @@
 export type { Arg, Comment, InputDecl, Pipeline, Span, SpecAST, Stage, Statement, TrainBlock, TrainEntry, UseDecl, Value } from './ast.js';
 export { DslError, formatDiagnostic, type Diagnostic } from './diagnostics.js';
 export { parse } from './visitor.js';
-export { check, type InputShape } from './check.js';
+export { check, type CheckOptions, type InputShape } from './check.js';
 export { toIR } from './to-ir.js';
-export { compile, compileToIR, type CompileOptions } from './compile.js';
+export { compile, compileToIR, loadAllowedUses, type CompileOptions } from './compile.js';
 export { format } from './format.js';
 export { fromIR } from './from-ir.js';
 export { loadUses, readAllowList, isAllowed } from './plugins.js';
-export type { TrainingSpec } from './training.js';
+export { taskOf, type TrainingSpec } from './training.js';

@@ -1,7 +1,8 @@
 import { type CstNode, CstParser, EOF, type IParserErrorMessageProvider, type ParserMethod, type TokenType, tokenLabel } from 'chevrotain';
+import { clip } from '@cellstack/core';
 import * as T from './tokens.js';
 
-const describeFound = (image: string | undefined) => (image ? `'${image}'` : 'the end of the file');
+const describeFound = (image: string | undefined) => (image ? `'${clip(image)}'` : 'the end of the file');
 
 /** What each rule expects, in words, for "no viable alternative" errors. */
 const expectedByRule: Record<string, string> = {

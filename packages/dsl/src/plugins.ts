@@ -1,12 +1,14 @@
 import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { CellstackError, type CellPlugin, type Runtime } from '@cellstack/core';
+import { CellstackError, clip, type CellPlugin, type Runtime } from '@cellstack/core';
 import type { Span, SpecAST } from './ast.js';
 import { DEFAULT_FILE, diagnostic, DslError, FILE_START, sortDiagnostics, type Diagnostic } from './diagnostics.js';
 
 /** npm package names, scoped or not; never paths (`use` loads installed packages only). */
 const PACKAGE_NAME = /^(?:@[a-z0-9][a-z0-9._~-]*\/)?[a-z0-9][a-z0-9._~-]*$/i;
+/** npm's own limit on a package name's length. */
+const MAX_NAME = 214;
 
 /** Is `pkg` on the allow list? Entries are package names or whole scopes (`@acme/*`). */
 export function isAllowed(pkg: string, allow: readonly string[]): boolean {
@@ -28,9 +30,11 @@ function pluginList(value: unknown, file: string, where: string): string[] {
 }
 
 /**
- * The project's plugin allow list: `plugins` of the nearest cellstack.config.json, or
+ * The user's plugin allow list: `plugins` of the nearest cellstack.config.json, or
  * `cellstack.plugins` of the nearest package.json that has a `cellstack` key, walking up
- * from `dir`. Empty when there is neither. Throws DslError for a malformed file.
+ * from `dir` (the user's working directory) to the project root — the first folder with
+ * a package.json — and no further: an enclosing project's config is not this project's.
+ * Empty when there is neither. Throws DslError for a malformed file.
  */
 export async function readAllowList(dir: string): Promise<string[]> {
   let d = path.resolve(dir);
@@ -38,14 +42,13 @@ export async function readAllowList(dir: string): Promise<string[]> {
     const config = path.join(d, 'cellstack.config.json');
     if (existsSync(config)) {
       const json = (await readJson(config)) as { plugins?: unknown } | null;
-      return json && typeof json === 'object' && 'plugins' in json ? pluginList(json.plugins, config, '"plugins"') : [];
+      return json && typeof json === 'object' && Object.hasOwn(json, 'plugins') ? pluginList(json.plugins, config, '"plugins"') : [];
     }
     const pkg = path.join(d, 'package.json');
     if (existsSync(pkg)) {
       const json = (await readJson(pkg)) as { cellstack?: { plugins?: unknown } } | null;
-      if (json && typeof json === 'object' && json.cellstack !== undefined) {
-        return json.cellstack && 'plugins' in json.cellstack ? pluginList(json.cellstack.plugins, pkg, '"cellstack": {"plugins"}') : [];
-      }
+      const section = json && typeof json === 'object' && Object.hasOwn(json, 'cellstack') ? json.cellstack : undefined;
+      return section && typeof section === 'object' && Object.hasOwn(section, 'plugins') ? pluginList(section.plugins, pkg, '"cellstack": {"plugins"}') : [];
     }
     const up = path.dirname(d);
     if (up === d) return [];
@@ -112,39 +115,45 @@ const isPlugin = (p: unknown): p is CellPlugin => !!p && typeof p === 'object' &
 /**
  * Load every `use "<package>"` of a file into the runtime: only packages on the allow
  * list are imported (loading code is an explicit act); each must export `cells`, a
- * list of cell plugins, all of which are registered. Every problem is a diagnostic at
- * the `use` line — never a throw.
+ * list of cell plugins, all of which are registered. An allowed package is resolved
+ * from `project` (the user's project) first, then from `resolveFrom` (the spec's
+ * folder); packages in `preloaded` are already registered and never imported again.
+ * Every problem is a diagnostic at the `use` line — never a throw.
  */
 export async function loadUses(
   ast: SpecAST,
-  opts: { runtime: Runtime; allow: string[]; file?: string; resolveFrom?: string },
+  opts: { runtime: Runtime; allow: string[]; file?: string; resolveFrom?: string; project?: string; preloaded?: readonly string[] },
 ): Promise<Diagnostic[]> {
   const file = opts.file ?? ast.file ?? DEFAULT_FILE;
-  const from = opts.resolveFrom ?? (file !== DEFAULT_FILE ? path.dirname(path.resolve(file)) : process.cwd());
+  const project = path.resolve(opts.project ?? process.cwd());
+  const from = opts.resolveFrom ?? (file !== DEFAULT_FILE ? path.dirname(path.resolve(file)) : project);
   const out: Diagnostic[] = [];
   const report = (span: Span, code: string, message: string, hint?: string, severity?: 'warning') => out.push(diagnostic(file, span, code, message, hint, severity));
   const done = new Set<string>();
 
   for (const use of ast.uses) {
     const pkg = use.package;
+    const shown = clip(pkg);
     const at = use.packageSpan;
     if (done.has(pkg)) {
-      report(at, 'duplicate-use', `'${pkg}' is already used above`, 'remove this line', 'warning');
+      report(at, 'duplicate-use', `'${shown}' is already used above`, 'remove this line', 'warning');
       continue;
     }
     done.add(pkg);
-    if (!PACKAGE_NAME.test(pkg)) {
-      report(at, 'use-bad-name', `use takes an installed package name such as "@cellstack/cell-nru" (got ${JSON.stringify(pkg)})`, 'paths are not loaded; publish or install the cells as a package');
+    if (pkg.length > MAX_NAME || !PACKAGE_NAME.test(pkg)) {
+      report(at, 'use-bad-name', `use takes an installed package name such as "@cellstack/cell-nru" (got ${clip(JSON.stringify(pkg))})`, 'paths are not loaded; publish or install the cells as a package');
       continue;
     }
+    if (opts.preloaded?.includes(pkg)) continue;
     if (!isAllowed(pkg, opts.allow)) {
       report(at, 'use-not-allowed', `package '${pkg}' is not allowed to load code here`,
-        `allow it with "plugins": ["${pkg}"] in cellstack.config.json (or "cellstack": {"plugins": [...]} in package.json), or pass --allow ${pkg}`);
+        `allow it with "plugins": ["${pkg}"] in your project's cellstack.config.json (or "cellstack": {"plugins": [...]} in its package.json), or pass --allow ${pkg}; a config that comes with the spec is not read`);
       continue;
     }
-    const resolved = await resolvePackage(pkg, from);
+    const resolved = (await resolvePackage(pkg, project)) ?? (await resolvePackage(pkg, from));
     if (!resolved) {
-      report(at, 'use-not-installed', `package '${pkg}' is not installed (no node_modules/${pkg} from ${from} up)`, `install it: npm install ${pkg}`);
+      const where = from === project || from.startsWith(project + path.sep) ? from : `${project} or ${from}`;
+      report(at, 'use-not-installed', `package '${pkg}' is not installed (no node_modules/${pkg} from ${where} up)`, `install it: npm install ${pkg}`);
       continue;
     }
     let mod: Record<string, unknown>;

@@ -1,5 +1,5 @@
-import { closest } from '@cellstack/core';
-import type { Span, TrainBlock, TrainEntry, Value } from './ast.js';
+import { clip, closest, OPTIMIZERS } from '@cellstack/core';
+import type { Span, SpecAST, TrainBlock, TrainEntry, Value } from './ast.js';
 import { plainValue } from './values.js';
 
 /** How to train: what the `train { … }` block compiles to (the CLI runs it). */
@@ -14,7 +14,6 @@ export interface TrainingSpec {
   [extra: string]: unknown;
 }
 
-export const OPTIMIZERS = ['adam', 'sgd', 'rmsprop', 'momentum'];
 
 /** The keys of a train block, what each takes, and the TrainingSpec field it fills. */
 export const TRAIN_KEYS: Record<string, { field: keyof TrainingSpec & string; describe: string }> = {
@@ -30,19 +29,19 @@ export const TRAIN_KEYS: Record<string, { field: keyof TrainingSpec & string; de
 const show = (v: Value): string => {
   switch (v.kind) {
     case 'number':
-      return v.raw;
+      return clip(v.raw);
     case 'string':
-      return JSON.stringify(v.value);
+      return clip(JSON.stringify(v.value));
     case 'boolean':
       return String(v.value);
     case 'null':
       return 'null';
     case 'ident':
-      return v.name;
+      return clip(v.name);
     case 'array':
       return '[…]';
     case 'call':
-      return `${v.name}(…)`;
+      return `${clip(v.name)}(…)`;
   }
 };
 
@@ -56,10 +55,11 @@ export function readTraining(block: TrainBlock, report: (span: Span, code: strin
   const bad = (e: TrainEntry) => report(e.value.span, 'bad-train-value', `train '${e.key}' must be ${TRAIN_KEYS[e.key].describe} (got ${show(e.value)})`);
 
   for (const e of block.entries) {
-    const key = TRAIN_KEYS[e.key];
+    // Own keys only: `constructor` or `__proto__` is an unknown key, not Object.prototype's.
+    const key = Object.hasOwn(TRAIN_KEYS, e.key) ? TRAIN_KEYS[e.key] : undefined;
     if (!key) {
       const guess = closest(e.key, Object.keys(TRAIN_KEYS));
-      report(e.keySpan, 'unknown-train-key', `unknown train key '${e.key}'; allowed: ${Object.keys(TRAIN_KEYS).join(', ')}`, guess ? `did you mean '${guess}'?` : undefined);
+      report(e.keySpan, 'unknown-train-key', `unknown train key '${clip(e.key)}'; allowed: ${Object.keys(TRAIN_KEYS).join(', ')}`, guess ? `did you mean '${guess}'?` : undefined);
       continue;
     }
     if (seen.has(e.key)) {
@@ -74,15 +74,15 @@ export function readTraining(block: TrainBlock, report: (span: Span, code: strin
           bad(e);
           break;
         }
-        const options: Record<string, unknown> = {};
+        const options = new Map<string, unknown>();
         for (const a of v.kind === 'call' ? v.args : []) {
           const plain = plainValue(a.value);
-          if (a.name === undefined) report(a.span, 'bad-train-value', `task options are named, e.g. ${v.name}(lag: 100)`);
-          else if (a.name in options) report(a.nameSpan ?? a.span, 'duplicate-option', `task option '${a.name}' is given twice`);
-          else if (!plain.ok) report(plain.span, 'bad-train-value', `task option '${a.name}' must be a plain value, not a call`);
-          else options[a.name] = plain.value;
+          if (a.name === undefined) report(a.span, 'bad-train-value', `task options are named, e.g. ${clip(v.name)}(lag: 100)`);
+          else if (options.has(a.name)) report(a.nameSpan ?? a.span, 'duplicate-option', `task option '${clip(a.name)}' is given twice`);
+          else if (!plain.ok) report(plain.span, 'bad-train-value', `task option '${clip(a.name)}' must be a plain value, not a call`);
+          else options.set(a.name, plain.value);
         }
-        spec.task = { name: v.name, options };
+        spec.task = { name: v.name, options: Object.fromEntries(options) };
         break;
       }
       case 'optimizer': {
@@ -91,16 +91,16 @@ export function readTraining(block: TrainBlock, report: (span: Span, code: strin
           break;
         }
         const nameSpan = v.kind === 'call' ? v.nameSpan : v.span;
-        if (!OPTIMIZERS.includes(v.name)) {
+        if (!(OPTIMIZERS as readonly string[]).includes(v.name)) {
           const guess = closest(v.name, OPTIMIZERS);
-          report(nameSpan, 'bad-train-value', `unknown optimiser '${v.name}'; allowed: ${OPTIMIZERS.join(', ')}`, guess ? `did you mean ${guess}?` : undefined);
+          report(nameSpan, 'bad-train-value', `unknown optimiser '${clip(v.name)}'; allowed: ${OPTIMIZERS.join(', ')}`, guess ? `did you mean ${guess}?` : undefined);
         }
         spec.optimizer = { name: v.name };
         (v.kind === 'call' ? v.args : []).forEach((a, i) => {
           const name = a.name ?? (i === 0 ? 'lr' : undefined);
           if (name !== 'lr' && name !== 'learningRate') {
-            report(a.nameSpan ?? a.span, 'bad-train-value', a.name ? `unknown optimiser option '${a.name}'; allowed: lr` : 'an optimiser takes one option, lr', a.name && closest(a.name, ['lr', 'learningRate']) ? 'did you mean lr?' : undefined);
-          } else if (a.value.kind !== 'number' || !(a.value.value > 0)) {
+            report(a.nameSpan ?? a.span, 'bad-train-value', a.name ? `unknown optimiser option '${clip(a.name)}'; allowed: lr` : 'an optimiser takes one option, lr', a.name && closest(a.name, ['lr', 'learningRate']) ? 'did you mean lr?' : undefined);
+          } else if (a.value.kind !== 'number' || !(a.value.value > 0 && Number.isFinite(a.value.value))) {
             report(a.value.span, 'bad-train-value', `lr must be a number > 0 (got ${show(a.value)})`);
           } else if (spec.optimizer!.learningRate !== undefined) {
             report(a.span, 'duplicate-option', 'lr is given twice');
@@ -109,7 +109,7 @@ export function readTraining(block: TrainBlock, report: (span: Span, code: strin
         break;
       }
       case 'clip':
-        if (v.kind === 'number' && v.value > 0) spec.clipNorm = v.value;
+        if (v.kind === 'number' && v.value > 0 && Number.isFinite(v.value)) spec.clipNorm = v.value;
         else bad(e);
         break;
       default: {
@@ -124,4 +124,16 @@ export function readTraining(block: TrainBlock, report: (span: Span, code: strin
     report(later.keySpan, 'conflicting-train-keys', "give 'steps' or 'epochs', not both", 'steps counts batches; epochs counts passes over a fixed data set');
   }
   return spec;
+}
+
+/**
+ * The task a file's train block names, with its plain options and where it is written;
+ * problems are left to the checker. Callers read it before compiling when the task's
+ * data fixes the model's input shape (the CLI).
+ */
+export function taskOf(ast: SpecAST): { name: string; options: Record<string, unknown>; span: Span } | undefined {
+  const entry = ast.training?.entries.find((e) => e.key === 'task');
+  if (!entry) return undefined;
+  const { task } = readTraining({ ...ast.training!, entries: [entry] }, () => {});
+  return task && { ...task, span: entry.value.span };
 }

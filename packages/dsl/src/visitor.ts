@@ -1,8 +1,9 @@
-import type { CstNode, IRecognitionException, IToken } from 'chevrotain';
+import type { CstNode, IRecognitionException, IToken, TokenType } from 'chevrotain';
 import { touches, type Arg, type Comment, type InputDecl, type Pipeline, type Span, type SpecAST, type Stage, type Statement, type TrainBlock, type TrainEntry, type UseDecl, type Value } from './ast.js';
+import { clip } from '@cellstack/core';
 import { DEFAULT_FILE, diagnostic, sortDiagnostics, type Diagnostic } from './diagnostics.js';
 import { parser } from './parser.js';
-import { lexer, StringLiteral, UnterminatedString } from './tokens.js';
+import { BadName, BadNumber, Identifier, lexer, NumberLiteral, StringLiteral, UnterminatedString } from './tokens.js';
 
 type Ctx = Record<string, (CstNode | IToken)[] | undefined>;
 
@@ -205,8 +206,59 @@ function errorSpan(e: IRecognitionException, tokens: IToken[], source: string): 
   }
   const lines = source.split(/\r\n|\r|\n/);
   const line = lines.length;
-  const column = lines[line - 1].length + 1;
+  const column = lines[line - 1].replace(/^\ufeff/, '').length + 1;
   return { line, column, endLine: line, endColumn: column + 1, start: source.length, end: source.length + 1 };
+}
+
+/** Deepest nesting of (), [] and {} the parser accepts: far beyond any spec, far below the stack's limit. */
+export const MAX_NESTING = 64;
+
+const OPEN = new Set(['(', '[', '{']);
+const CLOSE = new Set([')', ']', '}']);
+
+/** The first token that opens a bracket past MAX_NESTING, if any. */
+function tooDeep(tokens: IToken[]): IToken | undefined {
+  let depth = 0;
+  for (const t of tokens) {
+    if (OPEN.has(t.image)) {
+      if (++depth > MAX_NESTING) return t;
+    } else if (CLOSE.has(t.image)) depth = Math.max(0, depth - 1);
+  }
+  return undefined;
+}
+
+/** Line-1 columns, minus the byte-order mark chevrotain counted. */
+function unshiftBom(tokens: IToken[], errors: { line?: number; column?: number }[]): void {
+  for (const t of tokens) {
+    if (t.startLine === 1 && t.startColumn !== undefined) t.startColumn--;
+    if (t.endLine === 1 && t.endColumn !== undefined) t.endColumn--;
+  }
+  for (const e of errors) if (e.line === 1 && e.column !== undefined) e.column--;
+}
+
+const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+
+/** A token that lexed but is wrong as written: a malformed or out-of-range number, a name ending in '-', an open string. */
+function tokenProblem(t: IToken): { code: string; message: string; hint?: string; as: TokenType } | undefined {
+  const shown = clip(t.image);
+  if (t.tokenType === UnterminatedString) {
+    return { code: 'unterminated-string', message: 'unterminated string: no closing \'"\' on this line', hint: 'strings end on the line they start: "…"', as: StringLiteral };
+  }
+  if (t.tokenType === BadNumber) {
+    const hint = /^-?0[xXbBoO]/.test(t.image) ? 'write numbers in decimal: 0x10 is 16' : /_/.test(t.image) ? "write digits without '_': 1_000 is 1000" : 'a number is digits, an optional fraction and exponent: 12, 0.5, 1e-3';
+    return { code: 'bad-number', message: `'${shown}' is not a number`, hint, as: NumberLiteral };
+  }
+  if (t.tokenType === BadName) {
+    return { code: 'bad-name', message: `a name cannot end with '-' (got '${shown}')`, hint: "'-' joins the parts of a name (UR-LSTM); an arrow is '->'", as: Identifier };
+  }
+  if (t.tokenType === NumberLiteral) {
+    const n = Number(t.image);
+    if (!Number.isFinite(n)) return { code: 'bad-number', message: `${shown} is out of range: numbers are finite, below about 1.8e308`, as: NumberLiteral };
+    if (/^-?[0-9]+$/.test(t.image) && Math.abs(n) > MAX_SAFE) {
+      return { code: 'bad-number', message: `${shown} is too large for a whole number (at most ${MAX_SAFE})`, as: NumberLiteral };
+    }
+  }
+  return undefined;
 }
 
 /**
@@ -218,6 +270,9 @@ export function parse(source: string, opts: { file?: string } = {}): { ast?: Spe
   const diagnostics: Diagnostic[] = [];
   const damaged: Span[] = [];
   const lexed = lexer.tokenize(source);
+  // A byte-order mark is no column: editors start line 1 after it.
+  const bom = source.startsWith('\ufeff');
+  if (bom) unshiftBom([...lexed.tokens, ...(lexed.groups.comments ?? [])], lexed.errors);
 
   for (const e of lexed.errors) {
     const text = source.slice(e.offset, e.offset + e.length);
@@ -225,16 +280,26 @@ export function parse(source: string, opts: { file?: string } = {}): { ast?: Spe
     const column = e.column ?? 1;
     const span = { line, column, endLine: line, endColumn: column + e.length, start: e.offset, end: e.offset + e.length };
     damaged.push(span);
-    const what = text.length === 1 ? `character ${JSON.stringify(text)}` : `characters ${JSON.stringify(text)}`;
-    diagnostics.push(diagnostic(file, span, 'stray-character', `unexpected ${what}`, "names use letters, digits, '_' and '-'; comments start with '#'"));
+    const what = text.length === 1 ? `character ${JSON.stringify(text)}` : `characters ${clip(JSON.stringify(text))}`;
+    const hint = text.startsWith('-') ? "'-' joins the parts of a name (UR-LSTM) and starts '->'" : "names use letters, digits, '_' and '-'; comments start with '#'";
+    diagnostics.push(diagnostic(file, span, 'stray-character', `unexpected ${what}`, hint));
   }
   for (const t of lexed.tokens) {
-    if (t.tokenType !== UnterminatedString) continue;
+    const problem = tokenProblem(t);
+    if (!problem) continue;
     damaged.push(tokenSpan(t));
-    diagnostics.push(diagnostic(file, tokenSpan(t), 'unterminated-string', 'unterminated string: no closing \'"\' on this line', 'strings end on the line they start: "…"'));
-    // Parse on as if the quote were there, to find the errors after it.
-    t.tokenType = StringLiteral;
-    t.tokenTypeIdx = StringLiteral.tokenTypeIdx!;
+    diagnostics.push(diagnostic(file, tokenSpan(t), problem.code, problem.message, problem.hint));
+    // Parse on as if the token were well formed, to find the errors after it.
+    t.tokenType = problem.as;
+    t.tokenTypeIdx = problem.as.tokenTypeIdx!;
+  }
+
+  // Brackets nest the grammar's rules: refuse deep nesting before it can exhaust the stack.
+  const deep = tooDeep(lexed.tokens);
+  if (deep) {
+    const all = { line: 1, column: 1, endLine: Number.MAX_SAFE_INTEGER, endColumn: 1, start: 0, end: source.length + 1 };
+    diagnostics.push(diagnostic(file, tokenSpan(deep), 'too-deep', `brackets nest deeper than ${MAX_NESTING} levels here`, 'flatten the value; no option needs this depth'));
+    return { ast: assemble(file, source, [], [], [...damaged, all]), diagnostics: sortDiagnostics(diagnostics) };
   }
 
   parser.input = lexed.tokens;
@@ -281,7 +346,8 @@ function structure(file: string, statements: Statement[], damaged: Span[]): Diag
       const first = s.node.stages[0];
       // After a stray character or a syntax error, the "second pipeline" is debris of the first.
       if (prevStage && !damaged.some((d) => touches(d, first.nameSpan))) {
-        out.push(diagnostic(file, first.nameSpan, 'missing-arrow', `missing '->' between '${prevStage.name}' and '${first.name}'`, `write '${prevStage.name} -> ${first.name}'; a file has one pipeline`));
+        const [a, b] = [clip(prevStage.name), clip(first.name)];
+        out.push(diagnostic(file, first.nameSpan, 'missing-arrow', `missing '->' between '${a}' and '${b}'`, `write '${a} -> ${b}'; a file has one pipeline`));
       }
       prevStage = s.node.stages[s.node.stages.length - 1];
     } else if (s.kind === 'input' || s.kind === 'train') {

@@ -35,7 +35,7 @@ const cases: Case[] = [
   { what: 'unterminated string', source: `${I}STAR(init: "abc) -> last`, at: '2:12 unterminated-string', end: '2:25', message: /unterminated string/ },
   { what: 'stray characters (one report for a run)', source: `${I}LSTM(8) -> l@@st`, at: '2:13 stray-character', end: '2:15', message: /unexpected characters "@@"/ },
   { what: "missing '->'", source: `${I}LSTM(8)\n  GRU(4) -> last`, at: '3:3 missing-arrow', end: '3:6', message: /^missing '->' between 'LSTM' and 'GRU'$/ },
-  { what: 'x0', source: `${I}STAR x0 -> last`, at: '2:6 bad-repeat', end: '2:8', message: /^repeat count must be a whole number >= 1 \(got x0\)$/ },
+  { what: 'x0', source: `${I}STAR x0 -> last`, at: '2:6 bad-repeat', end: '2:8', message: /^repeat count must be a whole number from 1 to 256 \(got x0\)$/ },
   { what: 'x1.5', source: `${I}STAR x1.5 -> last`, at: '2:6 bad-repeat', end: '2:10', message: /\(got x1\.5\)/ },
   { what: 'repeat on a layer', source: `${I}LSTM -> dense(3) x2`, at: '2:18 bad-repeat', message: /only cells repeat/ },
   { what: 'unknown pooling', source: `${I}LSTM -> max -> dense(3)`, at: '2:9 unknown-pooling', end: '2:12', message: /^unknown pooling 'max'; a sequence is pooled over time with 'last' or 'mean'$/ },

@@ -79,14 +79,15 @@ describe("the issue's examples", () => {
     it('loads the allowed package through `use`, then builds the model', async () => {
       const rt = toyRuntime();
       const file = `${project.dir}/mnist.rnn`;
-      const { ir, diagnostics } = await compileToIR(source, { runtime: rt, file });
+      // The user's project (here the fixture folder) allows the package in its cellstack.config.json.
+      const { ir, diagnostics } = await compileToIR(source, { runtime: rt, file, project: project.dir });
       expect(diagnostics).toEqual([]);
       expect(rt.has('NRU')).toBe(true);
       expect(ir).toEqual({
         input: { shape: [784, 1] },
         layers: [{ cell: 'NRU', options: { hidden: 212, memory: 256, heads: 4 } }, { type: 'last' }, { type: 'dense', units: 10, activation: 'softmax' }],
       });
-      const { model } = await compile(source, { runtime: rt, file });
+      const { model } = await compile(source, { runtime: rt, file, project: project.dir });
       expect(model.layers.map((l) => l.getClassName())).toEqual(['InputLayer', 'cellstack.NRU', 'Dense']);
       expect(model.outputs[0].shape).toEqual([null, 10]);
       expect(model.countParams()).toBe((1 + 256) * 212 + 212 * 212 + 212 + 212 * 10 + 10);

@@ -1,4 +1,6 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defineCell, init } from '@cellstack/core';
@@ -44,7 +46,7 @@ describe('use: third-party cell packages', () => {
     expect(where(err.diagnostics)).toEqual(['2:5 use-not-allowed']);
     const d = err.diagnostics[0];
     expect(d.message).toBe("package 'eager-cell' is not allowed to load code here");
-    expect(d.hint).toMatch(/"plugins": \["eager-cell"\] in cellstack\.config\.json/);
+    expect(d.hint).toMatch(/"plugins": \["eager-cell"\] in your project's cellstack\.config\.json/);
     expect(d.hint).toMatch(/--allow eager-cell/);
     expect((globalThis as { __eagerCellImported?: boolean }).__eagerCellImported).toBeUndefined();
   });
@@ -85,33 +87,38 @@ describe('the allow list', () => {
   let project: Awaited<ReturnType<typeof fixtureProject>>;
   afterAll(() => project?.cleanup());
 
-  it('comes from cellstack.config.json or package.json "cellstack", found walking up; the nearest wins', async () => {
+  it('comes from cellstack.config.json or package.json "cellstack", found walking up to the project root and no further', async () => {
     project = await fixtureProject({ 'third-party-cell': 'third-party-cell' }, {
       'cellstack.config.json': JSON.stringify({ plugins: ['third-party-cell', '@acme/*'] }),
+      'lib/src/.keep': '',
       'app/package.json': JSON.stringify({ name: 'app' }),
       'app/src/.keep': '',
       'other/package.json': JSON.stringify({ name: 'other', cellstack: { plugins: ['x-cell'] } }),
       'other/deep/.keep': '',
       'bad/cellstack.config.json': '{ "plugins": [1] }',
       'broken/cellstack.config.json': '{ nope',
+      'proto/package.json': '{"cellstack": {"__proto__": {"plugins": ["evil"]}}}',
     });
-    expect(await readAllowList(path.join(project.dir, 'app', 'src'))).toEqual(['third-party-cell', '@acme/*']);
+    expect(await readAllowList(path.join(project.dir, 'lib', 'src'))).toEqual(['third-party-cell', '@acme/*']);
+    // app/ has a package.json without a `cellstack` key: it is the project root, and the enclosing config is not read.
+    expect(await readAllowList(path.join(project.dir, 'app', 'src'))).toEqual([]);
     expect(await readAllowList(path.join(project.dir, 'other', 'deep'))).toEqual(['x-cell']);
+    expect(await readAllowList(path.join(project.dir, 'proto'))).toEqual([]);
     await expect(readAllowList(path.join(project.dir, 'bad'))).rejects.toThrow(/bad-config|must be a list of package names/);
     const err = (await readAllowList(path.join(project.dir, 'broken')).catch((e) => e)) as DslError;
     expect(err.diagnostics[0]).toMatchObject({ code: 'bad-config', line: 1, column: 1 });
     expect(err.diagnostics[0].file).toBe(path.join(project.dir, 'broken', 'cellstack.config.json'));
   });
 
-  it("compile reads it from the spec file's folder, so the config alone allows the package", async () => {
-    const specDir = path.join(project.dir, 'app', 'src');
-    const rt = toyRuntime();
-    const { ir } = await compileToIR(SPEC, { runtime: rt, file: path.join(specDir, 'model.rnn') });
+  it("compile reads the user's project config (the project option, default the working directory), never the spec's", async () => {
+    const specFile = path.join(project.dir, 'lib', 'src', 'model.rnn');
+    // The spec's own folder tree allows the package, but the user's project (the repository, where the tests run) does not.
+    const refused = (await compileToIR(SPEC, { runtime: toyRuntime(), file: specFile }).catch((e) => e)) as DslError;
+    expect(where(refused.diagnostics)).toEqual(['1:5 use-not-allowed', '3:1 unknown-cell']);
+    const { ir } = await compileToIR(SPEC, { runtime: toyRuntime(), file: specFile, project: path.join(project.dir, 'lib') });
     expect(ir.layers[0]).toMatchObject({ cell: 'Leaky' });
-    // a malformed config is a diagnostic too
-    await mkdir(path.join(project.dir, 'broken', 'x'), { recursive: true });
-    await writeFile(path.join(project.dir, 'broken', 'x', 'm.rnn'), SPEC);
-    const err = (await compileToIR(SPEC, { runtime: toyRuntime(), file: path.join(project.dir, 'broken', 'x', 'm.rnn') }).catch((e) => e)) as DslError;
+    // a malformed config of the project is a diagnostic too
+    const err = (await compileToIR(SPEC, { runtime: toyRuntime(), file: specFile, project: path.join(project.dir, 'broken') }).catch((e) => e)) as DslError;
     expect(err.diagnostics.map((d) => d.code)).toContain('bad-config');
   });
 
@@ -121,5 +128,41 @@ describe('the allow list', () => {
     expect(isAllowed('@acme-evil/cell-x', ['@acme/*'])).toBe(false);
     expect(isAllowed('third-party-cell-2', ['third-party-cell'])).toBe(false);
     expect(isAllowed('x', [])).toBe(false);
+  });
+});
+
+describe('the trust boundary: a spec that comes with its own config and node_modules', () => {
+  let foreign: string;
+  let user: Awaited<ReturnType<typeof fixtureProject>>;
+  const marker = () => path.join(foreign, 'IMPORTED');
+  beforeAll(async () => {
+    // A downloaded folder: its config allows its own package, which writes a file the moment it is imported.
+    foreign = await mkdtemp(path.join(tmpdir(), 'cellstack-foreign-'));
+    await writeFile(path.join(foreign, 'cellstack.config.json'), '{"plugins": ["marker-cell"]}');
+    await writeFile(path.join(foreign, 'package.json'), '{"name": "foreign", "cellstack": {"plugins": ["marker-cell"]}}');
+    await mkdir(path.join(foreign, 'node_modules', 'marker-cell'), { recursive: true });
+    await writeFile(path.join(foreign, 'node_modules', 'marker-cell', 'package.json'), '{"name": "marker-cell", "type": "module", "main": "index.js"}');
+    await writeFile(path.join(foreign, 'node_modules', 'marker-cell', 'index.js'), "import { writeFileSync } from 'node:fs';\nwriteFileSync(new URL('../../IMPORTED', import.meta.url), 'ran');\nexport const cells = [];\n");
+    user = await fixtureProject({}, { 'package.json': '{"name": "mine", "cellstack": {"plugins": ["marker-cell"]}}' });
+  });
+  afterAll(async () => {
+    await rm(foreign, { recursive: true, force: true });
+    await user.cleanup();
+  });
+  const src = 'use "marker-cell"\ninput [4, 1]\nLSTM(2) -> last -> dense(1)\n';
+
+  it('imports nothing when only its own config allows the package', async () => {
+    const err = (await compileToIR(src, { runtime: toyRuntime(), file: path.join(foreign, 'model.rnn') }).catch((e) => e)) as DslError;
+    expect(where(err.diagnostics)).toEqual(['1:5 use-not-allowed']);
+    expect(existsSync(marker())).toBe(false);
+  });
+
+  it("imports it when the user's own project config names it, or the caller allows it", async () => {
+    const viaProject = (await compileToIR(src, { runtime: toyRuntime(), file: path.join(foreign, 'model.rnn'), project: user.dir }).catch((e) => e)) as DslError;
+    expect(where(viaProject.diagnostics)).toEqual(['1:5 use-no-cells']); // it was imported: it just exports no cells
+    expect(existsSync(marker())).toBe(true);
+    await rm(marker());
+    const viaAllow = (await compileToIR(src, { runtime: toyRuntime(), file: path.join(foreign, 'model.rnn'), allow: ['marker-cell'] }).catch((e) => e)) as DslError;
+    expect(where(viaAllow.diagnostics)).toEqual(['1:5 use-no-cells']);
   });
 });
