@@ -71,4 +71,17 @@ describe('NRU options', () => {
     // 32 with 2 heads is fine for the shared product (√64 = 8).
     expect(() => NRU.resolveOptions({ memory: 32, heads: 2 }, 'options', ctx)).not.toThrow();
   });
+
+  it('offers sizes for any memory, at once: never an empty list, never a search without end', () => {
+    const t = Date.now();
+    const e = rejection({ memory: 99999999, heads: 3 });
+    // 3·m is a square exactly for m = 3·j²: the nearest to 99,999,999 are j = 5772..5775.
+    expect(e.detail).toContain('with heads 3 use memory 99947952, 99982587, 100017228, 100051875');
+    for (const memory of [99947952, 100017228]) expect(() => NRU.resolveOptions({ memory, heads: 3 }, 'options', ctx)).not.toThrow();
+    expect(rejection({ memory: 99999999, heads: 4 }).detail).toContain('with heads 4 use memory 99960004, 99980001, 100000000, 100020001');
+    expect(rejection({ memory: 2 ** 40 + 1, outerProduct: 'perHead' }).detail).toMatch(/use memory \d+, \d+, \d+, \d+$/);
+    // Infinity is no integer (it used to pass, then the search never ended).
+    expect(rejection({ memory: Infinity }).detail).toBe('must be an integer >= 1 (got Infinity)');
+    expect(Date.now() - t).toBeLessThan(1000);
+  });
 });

@@ -126,6 +126,9 @@ function toError(schema: JsonSchema, data: unknown, e: ErrorObject, base: string
     return new CellstackError(joinPath(base, `${e.instancePath}/${name}`), `is required: ${describeSchema(want)}`, undefined, 'missing-option');
   }
   const sub = subSchema(schema, e.instancePath);
+  if (e.keyword === 'maximum' && (e.params as { limit: number }).limit === Number.MAX_SAFE_INTEGER) {
+    return new CellstackError(joinPath(base, e.instancePath), `must be a whole number below 2^53, exactly representable (got ${fmt(valueAt(data, e.instancePath))})`);
+  }
   return new CellstackError(
     joinPath(base, e.instancePath),
     `must be ${describeSchema(sub)} (got ${fmt(valueAt(data, e.instancePath))})`,

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { CellstackError, runtimeOf } from '@cellstack/core';
+import { CellstackError, LIMITS, runtimeOf } from '@cellstack/core';
 
 const rt = runtimeOf({ name: tf.getBackend(), reason: 'test' });
 const ok = { input: { shape: [10, 3] }, layers: [{ cell: 'LSTM', options: { units: 4 } }, { type: 'last' }, { type: 'dense', units: 2 }] };
@@ -50,6 +50,38 @@ describe('IR validation names the bad field and what is allowed', () => {
 
   it('build never leaks tf internals for bad IR: the error is a CellstackError', () => {
     expect(() => rt.build({ ...ok, layers: [{ cell: 'GRU', options: { units: -1 } }] })).toThrow(CellstackError);
+  });
+
+  it('refuses non-finite numbers anywhere (they would pass as integers or loop in a cell check)', () => {
+    expect(errorOf({ ...ok, layers: [{ cell: 'LSTM', options: { units: Infinity } }] }).message).toBe('layers[0].options.units: must be an integer >= 1 (got Infinity)');
+    expect(errorOf({ ...ok, layers: [{ cell: 'LSTM', options: { units: 4, tmax: Infinity } }] }).path).toBe('layers[0].options.tmax');
+    expect(errorOf({ ...ok, layers: [{ type: 'dropout', rate: NaN }] }).message).toBe('layers[0].rate: must be a number in [0, 1) (got NaN)');
+    expect(errorOf({ ...ok, layers: [ok.layers[0], ok.layers[1], { type: 'dense', units: 2 ** 60 }] }).message).toBe('layers[2].units: must be a whole number below 2^53, exactly representable (got 1152921504606847000)');
+  });
+
+  it('looks up own properties only: prototype names are unknown, never Object.prototype members', () => {
+    expect(errorOf({ ...ok, layers: [{ type: 'constructor' }] }).path).toBe('layers[0].type');
+    expect(errorOf({ ...ok, layers: [{ type: 'toString' }] }).path).toBe('layers[0].type');
+    expect(errorOf({ ...ok, layers: [{ cell: 'constructor' }] }).code).toBe('unknown-cell');
+    const proto = JSON.parse('{"type": "dense", "units": 2, "__proto__": 7}');
+    expect(errorOf({ ...ok, layers: [ok.layers[0], ok.layers[1], proto] }).message).toMatch(/^layers\[2\]\.__proto__: unknown option '__proto__'/);
+  });
+
+  it('checks the repeat count, the layer count and the parameter budget before allocating anything', () => {
+    expect(errorOf({ ...ok, layers: [{ cell: 'LSTM', repeat: 100000 }] }).message).toBe(`layers[0].repeat: must be an integer in [1, ${LIMITS.maxRepeat}] (got 100000)`);
+    const deep = { ...ok, layers: Array.from({ length: 5 }, () => ({ cell: 'GRU', options: { units: 2 }, repeat: 256 })) };
+    expect(errorOf(deep)).toMatchObject({ path: 'layers', code: 'too-large', detail: 'the model has 1280 layers (repeats counted); at most 1024' });
+    const bytes = tf.memory().numBytes;
+    // 212 inputs × 1e6 units: 213 M parameters, refused with the count, nothing allocated.
+    const wide = { input: { shape: [10, 212] }, layers: [{ type: 'dense', units: 1e6 }] };
+    const e = errorOf(wide);
+    expect(e).toMatchObject({ path: 'layers[0]', code: 'too-large' });
+    expect(e.detail).toBe('the model reaches 213,000,000 parameters here, over the budget of 50,000,000');
+    expect(() => rt.build(wide)).toThrow(CellstackError);
+    expect(tf.memory().numBytes).toBe(bytes);
+    // LSTM(4) on 3 features: 4·4·(3 + 4 + 1) = 128 per copy; the repeat counts each copy.
+    expect(() => rt.resolve({ ...ok, layers: [{ cell: 'LSTM', options: { units: 4 }, repeat: 3 }] }, { maxParams: 128 + 2 * 144 })).not.toThrow();
+    expect(() => rt.resolve({ ...ok, layers: [{ cell: 'LSTM', options: { units: 4 }, repeat: 3 }] }, { maxParams: 128 + 2 * 144 - 1 })).toThrow('the model reaches 416 parameters here, over the budget of 415');
   });
 });
 
