@@ -8,6 +8,30 @@ import { createToken, Lexer, type TokenType } from 'chevrotain';
 export const WhiteSpace = createToken({ name: 'WhiteSpace', pattern: /[ \t\r\n\f\v\u00a0\ufeff]+/, group: Lexer.SKIPPED });
 export const Comment = createToken({ name: 'Comment', pattern: /#[^\n\r]*/, group: 'comments' });
 
+/**
+ * A run of characters no token starts with (`@`, `é`, emoji…): lexed as one token in its
+ * own group, so a megabyte of them is one diagnostic at lexer speed rather than the
+ * lexer's per-character recovery.
+ */
+const STRAY_AT = /[^A-Za-z0-9_ \t\r\n\f\v\u00a0\ufeff"#()[\]{},:.-]+/y;
+export const Stray = createToken({
+  name: 'Stray',
+  pattern: {
+    exec(text: string, offset: number) {
+      STRAY_AT.lastIndex = offset;
+      return STRAY_AT.exec(text);
+    },
+  },
+  // The lexer's first-character index: every stray Latin-1 character, and one character of
+  // each of its buckets above 255 (it files char code c > 255 under 255 + ⌊c / 255⌋).
+  start_chars_hint: [
+    ...Array.from({ length: 256 }, (_, c) => String.fromCharCode(c)).filter((ch) => new RegExp(STRAY_AT.source).test(ch)),
+    ...Array.from({ length: 257 }, (_, b) => String.fromCharCode(Math.min(65535, 256 + b * 255))),
+  ],
+  line_breaks: false,
+  group: 'stray',
+});
+
 /** Letters, digits and '_', with single '-' inside (`UR-LSTM`), never before '>' (`->`). */
 export const Identifier = createToken({ name: 'Identifier', pattern: /[A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)*/, label: 'a name' });
 /** `UR-`: a name ending in '-' that is no arrow; lexed whole so it is reported as one mistake. */
@@ -66,7 +90,7 @@ export const Colon = createToken({ name: 'Colon', pattern: /:/, label: "':'" });
 export const allTokens: TokenType[] = [
   WhiteSpace, Comment, Arrow, BadNumber, NumberLiteral, StringLiteral, UnterminatedString,
   BadName, Use, Input, Train, True, False, Null, Repeat, Identifier,
-  LParen, RParen, LBracket, RBracket, LBrace, RBrace, Comma, Colon,
+  LParen, RParen, LBracket, RBracket, LBrace, RBrace, Comma, Colon, Stray,
 ];
 
 export const lexer = new Lexer(allTokens, { positionTracking: 'full', ensureOptimizations: true });

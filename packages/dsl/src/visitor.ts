@@ -212,6 +212,8 @@ function errorSpan(e: IRecognitionException, tokens: IToken[], source: string): 
 
 /** Deepest nesting of (), [] and {} the parser accepts: far beyond any spec, far below the stack's limit. */
 export const MAX_NESTING = 64;
+/** Most tokens in a file (a spec has tens): the parser's time stays well under a second. */
+export const MAX_TOKENS = 100_000;
 
 const OPEN = new Set(['(', '[', '{']);
 const CLOSE = new Set([')', ']', '}']);
@@ -272,12 +274,13 @@ export function parse(source: string, opts: { file?: string } = {}): { ast?: Spe
   const lexed = lexer.tokenize(source);
   // A byte-order mark is no column: editors start line 1 after it.
   const bom = source.startsWith('\ufeff');
-  if (bom) unshiftBom([...lexed.tokens, ...(lexed.groups.comments ?? [])], lexed.errors);
+  if (bom) unshiftBom([...lexed.tokens, ...(lexed.groups.comments ?? []), ...(lexed.groups.stray ?? [])], lexed.errors);
 
-  for (const e of lexed.errors) {
+  const strays = [...lexed.errors.map((e) => ({ offset: e.offset, length: e.length, line: e.line ?? 1, column: e.column ?? 1 })),
+    ...(lexed.groups.stray ?? []).map((t) => ({ offset: t.startOffset, length: t.image.length, line: t.startLine ?? 1, column: t.startColumn ?? 1 }))];
+  for (const e of strays) {
     const text = source.slice(e.offset, e.offset + e.length);
-    const line = e.line ?? 1;
-    const column = e.column ?? 1;
+    const { line, column } = e;
     const span = { line, column, endLine: line, endColumn: column + e.length, start: e.offset, end: e.offset + e.length };
     damaged.push(span);
     const what = text.length === 1 ? `character ${JSON.stringify(text)}` : `characters ${clip(JSON.stringify(text))}`;
@@ -294,11 +297,15 @@ export function parse(source: string, opts: { file?: string } = {}): { ast?: Spe
     t.tokenTypeIdx = problem.as.tokenTypeIdx!;
   }
 
-  // Brackets nest the grammar's rules: refuse deep nesting before it can exhaust the stack.
+  // Brackets nest the grammar's rules: refuse deep nesting before it can exhaust the stack,
+  // and a flood of tokens before the parser spends seconds on it. Nothing else is checked then.
   const deep = tooDeep(lexed.tokens);
-  if (deep) {
+  const flood = lexed.tokens[MAX_TOKENS];
+  if (deep || flood) {
     const all = { line: 1, column: 1, endLine: Number.MAX_SAFE_INTEGER, endColumn: 1, start: 0, end: source.length + 1 };
-    diagnostics.push(diagnostic(file, tokenSpan(deep), 'too-deep', `brackets nest deeper than ${MAX_NESTING} levels here`, 'flatten the value; no option needs this depth'));
+    diagnostics.push(deep
+      ? diagnostic(file, tokenSpan(deep), 'too-deep', `brackets nest deeper than ${MAX_NESTING} levels here`, 'flatten the value; no option needs this depth')
+      : diagnostic(file, tokenSpan(flood), 'too-large', `the file has more than ${MAX_TOKENS.toLocaleString('en-US')} tokens; this is the next one`, 'a spec is a few lines: is this the right file?'));
     return { ast: assemble(file, source, [], [], [...damaged, all]), diagnostics: sortDiagnostics(diagnostics) };
   }
 

@@ -84,6 +84,16 @@ describe('hostile specs: each a clear, positioned diagnostic', () => {
     expect(ds[0].message).toContain(`'${'A'.repeat(79)}…'`);
     const str = await diagnosticsOf(`${I}STAR(4, init: "${'x'.repeat(1_000_000)}")\nuse "${'y'.repeat(1_000_000)}"`);
     for (const d of str) expect(d.message.length).toBeLessThan(300);
+    // A megabyte of characters no token starts with is one diagnostic, lexed at once.
+    const junk = await diagnosticsOf(`${I}STAR(4) ${'é'.repeat(1_000_000)}`);
+    expect(where(junk)).toEqual(['2:9 stray-character']);
+    expect(junk[0].message).toBe(`unexpected characters "${'é'.repeat(78)}…`);
+    // A flood of tokens stops before the parser: one diagnostic at the first token past the limit.
+    const flood = await diagnosticsOf(`${I}STAR(4)${' -> last'.repeat(60_000)}`);
+    // Token 100,000 (from 0): 10 before the pipeline's arrows, then two per '-> last': the 49,996th arrow.
+    expect(where(flood)).toEqual([`2:${8 + 49_995 * 8 + 1} too-large`]);
+    expect(flood[0].message).toBe('the file has more than 100,000 tokens; this is the next one');
+    expect(Date.now() - t).toBeLessThan(4000);
   });
 
   it('6. with a byte-order mark, line-1 columns are as without it', async () => {
