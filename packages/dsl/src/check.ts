@@ -204,7 +204,7 @@ export function analyze(ast: SpecAST, opts: CheckOptions): Analysis {
       if (repeat) report(repeat.span, 'bad-repeat', `only cells repeat; '${stage.name}' cannot take ${repeat.raw}`, `write '-> ${stage.name}' as often as you need it`);
       const bound = bindArgs(stage, builtin.positional, report);
       // `dense` without units outputs as many features as the model's input has (predict/copy the input).
-      if (stage.name === 'dense' && !('units' in bound.options)) bound.options.units = shape ? shape[1] : 1;
+      if (stage.name === 'dense' && !Object.hasOwn(bound.options, 'units')) bound.options.units = shape ? shape[1] : 1;
       try {
         validate(builtin.schema, bound.options, 'options');
       } catch (e) {

@@ -33,7 +33,7 @@ function printLayer(layer: LayerIR, i: number): string {
     return `${layer.cell}${opts ? `(${opts})` : ''}${repeat}`;
   }
   const { type, ...options } = layer;
-  if (!(type in BUILTINS)) throw new Error(`${where}: unknown layer type '${type}'`);
+  if (!Object.hasOwn(BUILTINS, type)) throw new Error(`${where}: unknown layer type '${type}'`);
   const [first, ...rest] = BUILTINS[type].positional;
   // The main option positionally (dense(10)), the rest by name.
   const parts: string[] = [];

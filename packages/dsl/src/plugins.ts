@@ -79,7 +79,7 @@ function fromExports(exp: unknown, conds: string[]): string | undefined {
   }
   if (!exp || typeof exp !== 'object') return undefined;
   const obj = exp as Record<string, unknown>;
-  if ('.' in obj) return fromExports(obj['.'], conds);
+  if (Object.hasOwn(obj, '.')) return fromExports(obj['.'], conds);
   if (Object.keys(obj).some((k) => k.startsWith('.'))) return undefined;
   for (const [k, v] of Object.entries(obj)) {
     if (!conds.includes(k)) continue;
