@@ -37,17 +37,18 @@ export function parseTaskFlag(text: string): TaskRef {
       throw usage(`--task: ${(e as Error).message.replace(/^task: /, '')}`);
     }
   })();
-  const options: Record<string, unknown> = {};
+  // A Map, so an option named `__proto__` is an option (then unknown), not the object's prototype.
+  const options = new Map<string, unknown>();
   const body = m[2]?.trim();
   if (body) {
     body.split(',').forEach((part, i) => {
-      const kv = /^\s*([A-Za-z]\w*)\s*[:=](.*)$/s.exec(part);
+      const kv = /^\s*([A-Za-z_]\w*)\s*[:=](.*)$/s.exec(part);
       const key = kv ? kv[1] : entry.positional?.[i];
       if (!key) throw usage(`--task: ${entry.name} takes its options by name, e.g. ${entry.name}(${Object.keys(entry.schema.properties)[0]}: …)`);
-      options[key] = parseValue(kv ? kv[2] : part);
+      options.set(key, parseValue(kv ? kv[2] : part));
     });
   }
-  return { name: entry.name, options };
+  return { name: entry.name, options: Object.fromEntries(options) };
 }
 
 /** Create the task, turning option errors into one-line CLI errors (with `where` in front, e.g. a file position). */

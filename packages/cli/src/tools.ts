@@ -1,5 +1,4 @@
-import { promises as fs } from 'node:fs';
-import type { BackendChoice } from '@cellstack/core';
+import { writeFileAtomic, type BackendChoice } from '@cellstack/core';
 import { DslError, format } from '@cellstack/dsl';
 import { describeTaskOptions, tasks } from '@cellstack/tasks';
 import { CliError, EXIT, printError, usage } from './errors.js';
@@ -83,7 +82,7 @@ export async function fmt(files: string[], flags: { check?: boolean; stdout?: bo
       changed++;
       if (flags.check) out(`would reformat ${file}`);
       else {
-        await fs.writeFile(file, formatted);
+        await writeFileAtomic(file, formatted);
         out(`formatted ${file}`);
       }
     }

@@ -3,6 +3,7 @@ import { copyTask } from '@cellstack/tasks';
 import { CliError } from '../src/errors.js';
 import { cliRuntime } from '../src/runtime.js';
 import { checkHeap, compileSpec, WASM_HEAP_BYTES } from '../src/spec.js';
+import { makeTask, parseTaskFlag } from '../src/task-ref.js';
 import { cli, spec, tmp, TINY } from './helpers.js';
 
 describe('limits before training', () => {
@@ -39,5 +40,12 @@ describe('limits before training', () => {
     const under = await cli(['check', file, '--max-params', '1000']);
     expect(under.stdout).toContain('ok');
     expect(under.code).toBe(0);
+  });
+
+  it("reads a task option named '__proto__' as an option, which the task then rejects", () => {
+    const ref = parseTaskFlag('copy(__proto__: 3, lag: 4)');
+    expect(Object.keys(ref.options)).toEqual(['__proto__', 'lag']);
+    expect(Object.getPrototypeOf(ref.options)).toBe(Object.prototype);
+    expect(() => makeTask(ref)).toThrow(/unknown option '__proto__'/);
   });
 });
