@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { buildCell, compareFused, fusedTrainingCurves, randomTensor, type BuiltCell } from '@cellstack/core/testing';
+import { KERNELS, buildCell, compareFused, fusedTrainingCurves, randomTensor, type BuiltCell } from '@cellstack/core/testing';
 import { RRU, type RRUOptions } from '../src/index.js';
 
 const shapes = [
@@ -41,11 +41,13 @@ function expectClose(r: ReturnType<typeof compareFused>, layers: number) {
   expect(Object.keys(r.errors).sort()).toEqual(keysOf(layers));
 }
 
-describe.each(variants)('RRU fused kernel %o', (variant) => {
-  it.each(shapes)('matches the generic loop: B $batch, T $time, m $inputSize, n $units, p $outputSize', ({ units, outputSize, ...shape }) => {
-    const built = build({ units, outputSize, ...variant }, shape.inputSize);
-    expectClose(compareFused(built, shape), variant.reluLayers ?? 1);
-    built.dispose();
+describe.each(KERNELS)('%s kernel', (kernel) => {
+  describe.each(variants)('RRU fused kernel %o', (variant) => {
+    it.each(shapes)('matches the generic loop: B $batch, T $time, m $inputSize, n $units, p $outputSize', ({ units, outputSize, ...shape }) => {
+      const built = build({ units, outputSize, ...variant }, shape.inputSize);
+      expectClose(compareFused(built, { ...shape, kernel }), variant.reluLayers ?? 1);
+      built.dispose();
+    });
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildCell, compareFused, fusedTrainingCurves } from '@cellstack/core/testing';
+import { KERNELS, buildCell, compareFused, fusedTrainingCurves } from '@cellstack/core/testing';
 import { STAR } from '../src/index.js';
 
 const shapes = [
@@ -9,14 +9,16 @@ const shapes = [
   { batch: 5, time: 4, inputSize: 2, units: 8 },
 ];
 
-describe.each(['paper', 'official'] as const)('STAR %s fused kernel', (variant) => {
-  it.each(shapes)('matches the generic loop: B $batch, T $time, F $inputSize, H $units', ({ units, ...shape }) => {
-    const built = buildCell(STAR, { units, variant, tmax: 10 }, { inputSize: shape.inputSize, seed: 3 });
-    const r = compareFused(built, shape);
-    expect(r.fusedRuns).toBe(1);
-    for (const [what, err] of Object.entries(r.errors)) expect(err, what).toBeLessThan(1e-4);
-    expect(Object.keys(r.errors).sort()).toEqual(['grad.bias', 'grad.kernel', 'grad.recurrent', 'grad.state.h', 'grad.x', 'output', 'state.h']);
-    built.dispose();
+describe.each(KERNELS)('%s kernel', (kernel) => {
+  describe.each(['paper', 'official'] as const)('STAR %s fused kernel', (variant) => {
+    it.each(shapes)('matches the generic loop: B $batch, T $time, F $inputSize, H $units', ({ units, ...shape }) => {
+      const built = buildCell(STAR, { units, variant, tmax: 10 }, { inputSize: shape.inputSize, seed: 3 });
+      const r = compareFused(built, { ...shape, kernel });
+      expect(r.fusedRuns).toBe(1);
+      for (const [what, err] of Object.entries(r.errors)) expect(err, what).toBeLessThan(1e-4);
+      expect(Object.keys(r.errors).sort()).toEqual(['grad.bias', 'grad.kernel', 'grad.recurrent', 'grad.state.h', 'grad.x', 'output', 'state.h']);
+      built.dispose();
+    });
   });
 });
 
