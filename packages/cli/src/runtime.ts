@@ -36,10 +36,14 @@ export async function cliRuntime(backend: BackendChoice = 'auto'): Promise<CliRu
   return { runtime, loaded, missing };
 }
 
-/** Which recurrent path runs (for the log and run.json): fused kernels and where their products run, or the step loop. */
+/**
+ * Whether whole-sequence kernels may run (for the log and run.json) and where their products
+ * run; which kernel each layer takes (hand-written, traced, or the step loop and why) is
+ * known once it ran: see layerPaths.
+ */
 export function kernelPath(): { fused: boolean; native: string | null; text: string } {
   const native = nativeKernels();
   const fused = fusedKernelsActive();
   const products = native.active ? `native (${native.isa})` : `in wasm (native addon: ${native.isa.replace(/^none: /, '')})`;
-  return { fused, native: fused && native.active ? native.isa : null, text: fused ? `fused, products ${products}` : 'generic step loop (CELLSTACK_FUSED=0 or a GPU backend)' };
+  return { fused, native: fused && native.active ? native.isa : null, text: fused ? `whole-sequence (per layer below), products ${products}` : 'generic step loop (CELLSTACK_FUSED=0 or a GPU backend)' };
 }

@@ -26,6 +26,8 @@ export {
 export { nativeKernels, setNativeKernels, NATIVE_MIN_PRODUCT, type NativeKernels } from './native.js';
 export { defineCell, layerClassOf } from './define-cell.js';
 export { CellLayer, type CellLayerArgs } from './cell-layer.js';
+export { layerPaths, cellPath, type LayerPath } from './kernel-path.js';
+export * as trace from './trace/index.js';
 export { runSequence, initialState, type SequenceOptions, type SequenceResult, type KernelPath } from './sequence.js';
 export * as init from './init.js';
 export type { Init } from './init.js';

@@ -107,7 +107,8 @@ function reduce(fn: 'sum' | 'max' | 'mean'): Kernel {
   return (a) => {
     const x = input(a, 'x');
     const shape = b().shape(x);
-    const ax = axes(attr(a, 'axis'), shape.length);
+    // Max names its axes reductionIndices; Sum, Mean and Min name them axis.
+    const ax = axes(attr(a, 'axis') ?? attr(a, 'reductionIndices'), shape.length);
     let out = b().reduce(fn === 'max' ? 'max' : 'sum', x, ax);
     if (fn === 'mean') out = b().scalar('mul', out, 1 / ax.reduce((n, i) => n * shape[i], 1));
     const keep = attr<boolean>(a, 'keepDims');
