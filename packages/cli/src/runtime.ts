@@ -1,3 +1,6 @@
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { createRuntime, fusedKernelsActive, nativeKernels, type BackendChoice, type Runtime } from '@cellstack/core';
 
@@ -12,10 +15,32 @@ export interface CliRuntime {
   missing: Array<{ pkg: string; reason: string }>;
 }
 
+/** Third-party plugin packages (names or file paths, comma-separated) from CELLSTACK_PLUGINS. */
+export const pluginPackages = (): string[] =>
+  (process.env.CELLSTACK_PLUGINS ?? '')
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
+
 /**
- * A runtime with the core baselines and every first-party cell package that can be
- * imported. A package that is absent (or not built) is skipped, not fatal: `cellstack
- * cells` lists it as missing and a spec that needs its cells gets the DSL's diagnostic.
+ * What to import for a package: a path is taken from the working directory; a plugin's name is
+ * resolved from the working directory's node_modules (the user's project), else from the CLI's own.
+ */
+function pluginUrl(pkg: string): string {
+  if (/^(\.|\/|[A-Za-z]:\\)/.test(pkg)) return pathToFileURL(path.resolve(pkg)).href;
+  if (CELL_PACKAGES.includes(pkg)) return pkg;
+  try {
+    return pathToFileURL(createRequire(path.join(process.cwd(), 'package.json')).resolve(pkg)).href;
+  } catch {
+    return pkg;
+  }
+}
+
+/**
+ * A runtime with the core baselines, every first-party cell package that can be imported and
+ * the plugins named in CELLSTACK_PLUGINS. A package that is absent (or not built) is skipped,
+ * not fatal: `cellstack cells` lists it as missing and a spec that needs its cells gets the
+ * DSL's diagnostic.
  */
 export async function cliRuntime(backend: BackendChoice = 'auto'): Promise<CliRuntime> {
   // Production mode: no debug checks, and no console banners from tfjs in the user's terminal.
@@ -23,9 +48,9 @@ export async function cliRuntime(backend: BackendChoice = 'auto'): Promise<CliRu
   const runtime = await createRuntime({ backend });
   const loaded: string[] = [];
   const missing: CliRuntime['missing'] = [];
-  for (const pkg of CELL_PACKAGES) {
+  for (const pkg of [...CELL_PACKAGES, ...pluginPackages()]) {
     try {
-      const mod = (await import(pkg)) as { cells?: unknown[] };
+      const mod = (await import(pluginUrl(pkg))) as { cells?: unknown[] };
       if (!Array.isArray(mod.cells)) throw new Error('it exports no `cells` list');
       for (const plugin of mod.cells) runtime.use(plugin as never);
       loaded.push(pkg);

@@ -108,9 +108,22 @@ export function runTraced(
     interpreter === 'wasm' && typeof traced.lowered !== 'string'
       ? compiledSpec(traced.forward, traced.adjoint, traced.lowered.fwd, traced.lowered.bwd, names, B, T)
       : jsSpec(traced, names, B, T, O, stateSizes);
-  const outs = fusedCall(tensors, [[T, B, O], ...stateSizes.map((s) => [B, s])], spec);
+  // A state that is the output (h in most cells) is the last step's output: one tensor fewer to pack and unpack.
+  const own = names.state.map((k) => traced.forward.nextState[k] !== traced.forward.output);
+  const outs = fusedCall(tensors, [[T, B, O], ...stateSizes.filter((_, i) => own[i]).map((s) => [B, s])], {
+    forward(xs: Float32Array[]) {
+      const r = spec.forward(xs);
+      return { outputs: [r.outputs[0], ...r.outputs.slice(1).filter((_, i) => own[i])], saved: r.saved };
+    },
+    backward(xs: Float32Array[], saved: Parameters<typeof spec.backward>[1], dys: Float32Array[]) {
+      let j = 1;
+      return spec.backward(xs, saved, [dys[0], ...own.map((o, i) => (o ? dys[j++] : new Float32Array(B * stateSizes[i])))]);
+    },
+  });
   const output = tf.transpose(outs[0], [1, 0, 2]) as tf.Tensor3D;
-  const state = Object.fromEntries(names.state.map((k, i) => [k, outs[i + 1] as tf.Tensor2D]));
+  let j = 1;
+  const last = () => tf.reshape(tf.slice(outs[0], [T - 1, 0, 0], [1, B, O]), [B, O]) as tf.Tensor2D;
+  const state = Object.fromEntries(names.state.map((k, i) => [k, own[i] ? (outs[j++] as tf.Tensor2D) : last()]));
   return { output, state };
 }
 
