@@ -93,3 +93,20 @@ describe('RRU fused kernel in training (dropout masks drawn as the generic path 
     fused.forEach((l, i) => expect(Math.abs(l - generic[i]) / generic[i], `step ${i}`).toBeLessThan(1e-4));
   });
 });
+
+describe('RRU traced kernel in training', () => {
+  it("'sequence' dropout (one mask from begin) traces and gives the generic loss curve (rel 1e-4)", async () => {
+    const layer = { cell: 'RRU', options: { units: 6, outputSize: 5, dropout: 0.5, dropoutMask: 'sequence' } };
+    const { generic, fused } = await fusedTrainingCurves([RRU], [layer, layer], { steps: 15, kernel: 'traced' });
+    expect(generic[14]).toBeLessThan(generic[0]);
+    fused.forEach((l, i) => expect(Math.abs(l - generic[i]) / generic[i], `step ${i}`).toBeLessThan(1e-4));
+  });
+
+  it("'step' dropout (a mask drawn in JS every step) runs the step loop and says why", () => {
+    const built = build({ units: 6, outputSize: 4, dropout: 0.5, dropoutMask: 'step' }, 3);
+    const r = compareFused(built, { batch: 2, time: 4, inputSize: 3, training: true, kernel: 'traced' });
+    expect(r.path).toBe('step loop: the step depends on the step index t (e.g. a mask drawn per step)');
+    expect(r.fusedRuns).toBe(0);
+    built.dispose();
+  });
+});

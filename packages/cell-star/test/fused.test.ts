@@ -23,9 +23,9 @@ describe.each(KERNELS)('%s kernel', (kernel) => {
 });
 
 describe('STAR fused kernel in training', () => {
-  it.each(['paper', 'official'] as const)('%s: a seeded 2-layer run gives the generic loss curve (rel 1e-4)', async (variant) => {
+  it.each(KERNELS.flatMap((kernel) => (['paper', 'official'] as const).map((variant) => [variant, kernel] as const)))('%s, %s kernel: a seeded 2-layer run gives the generic loss curve (rel 1e-4)', async (variant, kernel) => {
     const layer = { cell: 'STAR', options: { units: 6, variant } };
-    const { generic, fused } = await fusedTrainingCurves([STAR], [layer, layer], { steps: 15 });
+    const { generic, fused } = await fusedTrainingCurves([STAR], [layer, layer], { steps: 15, kernel });
     expect(generic[14]).toBeLessThan(generic[0]);
     fused.forEach((l, i) => expect(Math.abs(l - generic[i]) / generic[i], `step ${i}`).toBeLessThan(1e-4));
   });

@@ -88,3 +88,19 @@ describe('fused kernels in training', () => {
     fused.forEach((l, i) => expect(Math.abs(l - generic[i]) / generic[i], `step ${i}`).toBeLessThan(1e-4));
   });
 });
+
+describe('UR cells traced', () => {
+  it('zoneout while training draws a mask every step: the step loop runs, and says why', () => {
+    const built = buildCell(URLSTM, { units: 9, chunkSize: 3, zc: 0.5, zh: 0.3 }, { inputSize: 5, seed: 6 });
+    const r = compareFused(built, { ...shapes[1], training: true, kernel: 'traced' });
+    expect(r.path).toBe('step loop: the step depends on the step index t (e.g. a mask drawn per step)');
+    built.dispose();
+  });
+
+  it('a seeded 2-layer run on the traced kernels gives the generic loss curve (rel 1e-4)', async () => {
+    const layers = [{ cell: 'URLSTM', options: { units: 6 } }, { cell: 'URGRU', options: { units: 6, preset: 'OR-' } }];
+    const { generic, fused } = await fusedTrainingCurves([URLSTM, URGRU], layers, { steps: 15, kernel: 'traced' });
+    expect(generic[14]).toBeLessThan(generic[0]);
+    fused.forEach((l, i) => expect(Math.abs(l - generic[i]) / generic[i], `step ${i}`).toBeLessThan(1e-4));
+  });
+});
