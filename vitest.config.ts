@@ -11,9 +11,9 @@ const nativeProject = cellstackProject('fused-native', {
   env: { CELLSTACK_NATIVE: 'all' },
 });
 
-// One project per package (packages/*/vitest.config.ts); `npm test` runs them all.
+// One project per package (packages/*/vitest.config.ts) and the example plugin; `npm test` runs them all.
 export default defineConfig({
   test: {
-    projects: ['packages/*/vitest.config.ts', ...(native.matmul ? [nativeProject] : [])],
+    projects: ['packages/*/vitest.config.ts', 'examples/plugin-mgu/vitest.config.ts', ...(native.matmul ? [nativeProject] : [])],
   },
 });

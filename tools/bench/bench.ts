@@ -8,17 +8,20 @@
  * Workloads (research/perf-notes.md): W1 = T 100, batch 32, one-hot 10, 1 layer of 128, dense 10 per step,
  * softmax CE, Adam; W2 = the same with 4 layers of 64; W3 = W1 forward only; M = the memory workload of
  * issue 11, BPTT over 784 steps of 16 layers of 64 at batch 100 (read peakRssMiB).
- * The fused kernels are on unless CELLSTACK_FUSED=0, and multiply through the native addon when
- * it is installed unless CELLSTACK_NATIVE=0; tools/bench/suite.ts runs every path.
+ * The fused kernels are on unless CELLSTACK_FUSED=0 (hand-written where a cell has one, else its
+ * traced step; CELLSTACK_KERNELS=traced traces every cell), and multiply through the native addon
+ * when it is installed unless CELLSTACK_NATIVE=0; tools/bench/suite.ts runs every path.
  */
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
-import { createOptimizer, createRuntime, fusedKernelsActive, nativeKernels, type BackendChoice, type CellInstance, type CellPlugin, type ModelIR } from '@cellstack/core';
+import { createOptimizer, createRuntime, fusedKernelsActive, layerPaths, nativeKernels, type BackendChoice, type CellInstance, type CellPlugin, type ModelIR } from '@cellstack/core';
 import { cliArgs } from './args.js';
 
 const CELL_PACKAGES = ['@cellstack/cell-nru', '@cellstack/cell-ur', '@cellstack/cell-star', '@cellstack/cell-rru', '@cellstack/cell-dmu'];
 
-const USAGE = 'usage: npx tsx --conditions=@cellstack/source tools/bench/bench.ts [--workload W1|W2|W3|M] [--cell LSTM] [--options JSON] [--ir model.json --seq N --batch N] [--backend wasm|cpu|auto] [--steps 5] [--warmup 2]';
+const USAGE = 'usage: npx tsx --conditions=@cellstack/source tools/bench/bench.ts [--workload W1|W2|W3|M] [--cell LSTM] [--options JSON] [--ir model.json --seq N --batch N] [--backend wasm|cpu|auto] [--plugin file.ts] [--steps 5] [--warmup 2]';
 const args = cliArgs('bench', USAGE, {
   options: {
     help: { type: 'boolean', default: false },
@@ -29,6 +32,7 @@ const args = cliArgs('bench', USAGE, {
     seq: { type: 'string' },
     batch: { type: 'string' },
     backend: { type: 'string', default: 'wasm' },
+    plugin: { type: 'string' },
     steps: { type: 'string', default: '5' },
     warmup: { type: 'string', default: '2' },
   },
@@ -51,6 +55,8 @@ async function main() {
       // package not built or not installed: its cells are simply not benchmarked
     }
   }
+  // A plugin outside the workspaces (e.g. examples/plugin-mgu/src/index.ts): its `cells` are registered too.
+  if (args.plugin) for (const c of ((await import(pathToFileURL(path.resolve(args.plugin)).href)) as { cells: CellPlugin[] }).cells) rt.use(c);
   const w = workloads[args.workload];
   if (!w && !args.ir) throw new Error(`--workload must be one of ${Object.keys(workloads).join(', ')}`);
   // The size option is the cell's first positional one ('units'; NRU: 'hidden').
@@ -89,6 +95,8 @@ async function main() {
       mode: train ? 'train' : 'infer',
       backend: rt.backend.name,
       path: fused ? 'fused' : 'generic',
+      // What the first cell layer ran: 'hand-written', 'traced' (CELLSTACK_KERNELS=traced) or 'step loop: <reason>'.
+      kernel: layerPaths(model)[0]?.path ?? null,
       // The instruction set of the native addon's products (fused path, addon active), else null.
       native: fused && nativeKernels().active ? nativeKernels().isa : null,
       seq: steps,

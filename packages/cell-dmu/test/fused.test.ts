@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildCell, compareFused, fusedTrainingCurves } from '@cellstack/core/testing';
+import { KERNELS, buildCell, compareFused, fusedTrainingCurves } from '@cellstack/core/testing';
 import { DMU, blockWidths, type DMUOptions } from '../src/index.js';
 
 const shapes = [
@@ -26,14 +26,16 @@ const expectedKeys = (units: number, layers: number[] | null = null) => {
   return ['output', 'state.h', 'grad.x', ...params.map((p) => `grad.${p}`), 'grad.state.h'].sort();
 };
 
-describe.each(variants)('DMU fused kernel %j', (options) => {
-  it.each(shapes)('matches the generic loop: B $batch, T $time, F $inputSize, d $units', ({ units, ...shape }) => {
-    const built = buildCell(DMU, { units, ...options }, { inputSize: shape.inputSize, seed: 3 });
-    const r = compareFused(built, shape);
-    expect(r.fusedRuns).toBe(1);
-    for (const [what, err] of Object.entries(r.errors)) expect(err, what).toBeLessThan(1e-4);
-    expect(Object.keys(r.errors).sort()).toEqual(expectedKeys(units, options.layers));
-    built.dispose();
+describe.each(KERNELS)('%s kernel', (kernel) => {
+  describe.each(variants)('DMU fused kernel %j', (options) => {
+    it.each(shapes)('matches the generic loop: B $batch, T $time, F $inputSize, d $units', ({ units, ...shape }) => {
+      const built = buildCell(DMU, { units, ...options }, { inputSize: shape.inputSize, seed: 3 });
+      const r = compareFused(built, { ...shape, kernel });
+      expect(r.fusedRuns).toBe(1);
+      for (const [what, err] of Object.entries(r.errors)) expect(err, what).toBeLessThan(1e-4);
+      expect(Object.keys(r.errors).sort()).toEqual(expectedKeys(units, options.layers));
+      built.dispose();
+    });
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildCell, compareFused, fusedTrainingCurves } from '@cellstack/core/testing';
+import { KERNELS, buildCell, compareFused, fusedTrainingCurves } from '@cellstack/core/testing';
 import { NRU, type NRUOptions } from '../src/index.js';
 
 // Square heads (1, 4, 9) so each memory suits both outer products; memory 9 with 4 heads and
@@ -21,16 +21,18 @@ const variants: Array<[string, MathOptions]> = [
   ['every alternative', alternatives],
 ];
 
-describe.each(variants)('NRU fused kernel, %s', (_, variant) => {
-  it.each(shapes)('matches the generic loop: B $batch, T $time, F $inputSize, h $hidden, m $memory, k $heads', ({ hidden, memory, heads, ...shape }) => {
-    const built = buildCell(NRU, { ...variant, hidden, memory, heads }, { inputSize: shape.inputSize, seed: 3 });
-    const r = compareFused(built, shape);
-    expect(r.fusedRuns).toBe(1);
-    for (const [what, err] of Object.entries(r.errors)) expect(err, what).toBeLessThan(1e-4);
-    const params = ['bias', 'headBias', 'headKernel', 'kernel', 'memoryKernel', 'recurrent', ...(variant.layerNorm ? ['lnBias', 'lnGain'] : [])];
-    const keys = ['output', 'state.h', 'state.m', 'grad.x', 'grad.state.h', 'grad.state.m', ...params.map((p) => `grad.${p}`)];
-    expect(Object.keys(r.errors).sort()).toEqual(keys.sort());
-    built.dispose();
+describe.each(KERNELS)('%s kernel', (kernel) => {
+  describe.each(variants)('NRU fused kernel, %s', (_, variant) => {
+    it.each(shapes)('matches the generic loop: B $batch, T $time, F $inputSize, h $hidden, m $memory, k $heads', ({ hidden, memory, heads, ...shape }) => {
+      const built = buildCell(NRU, { ...variant, hidden, memory, heads }, { inputSize: shape.inputSize, seed: 3 });
+      const r = compareFused(built, { ...shape, kernel });
+      expect(r.fusedRuns).toBe(1);
+      for (const [what, err] of Object.entries(r.errors)) expect(err, what).toBeLessThan(1e-4);
+      const params = ['bias', 'headBias', 'headKernel', 'kernel', 'memoryKernel', 'recurrent', ...(variant.layerNorm ? ['lnBias', 'lnGain'] : [])];
+      const keys = ['output', 'state.h', 'state.m', 'grad.x', 'grad.state.h', 'grad.state.m', ...params.map((p) => `grad.${p}`)];
+      expect(Object.keys(r.errors).sort()).toEqual(keys.sort());
+      built.dispose();
+    });
   });
 });
 

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { buildCell, compareFused, fusedTrainingCurves, randomTensor, type BuiltCell } from '@cellstack/core/testing';
+import { KERNELS, buildCell, compareFused, fusedTrainingCurves, randomTensor, type BuiltCell } from '@cellstack/core/testing';
 import { RRU, type RRUOptions } from '../src/index.js';
 
 const shapes = [
@@ -41,11 +41,13 @@ function expectClose(r: ReturnType<typeof compareFused>, layers: number) {
   expect(Object.keys(r.errors).sort()).toEqual(keysOf(layers));
 }
 
-describe.each(variants)('RRU fused kernel %o', (variant) => {
-  it.each(shapes)('matches the generic loop: B $batch, T $time, m $inputSize, n $units, p $outputSize', ({ units, outputSize, ...shape }) => {
-    const built = build({ units, outputSize, ...variant }, shape.inputSize);
-    expectClose(compareFused(built, shape), variant.reluLayers ?? 1);
-    built.dispose();
+describe.each(KERNELS)('%s kernel', (kernel) => {
+  describe.each(variants)('RRU fused kernel %o', (variant) => {
+    it.each(shapes)('matches the generic loop: B $batch, T $time, m $inputSize, n $units, p $outputSize', ({ units, outputSize, ...shape }) => {
+      const built = build({ units, outputSize, ...variant }, shape.inputSize);
+      expectClose(compareFused(built, { ...shape, kernel }), variant.reluLayers ?? 1);
+      built.dispose();
+    });
   });
 });
 
@@ -89,5 +91,22 @@ describe('RRU fused kernel in training (dropout masks drawn as the generic path 
     const { generic, fused } = await fusedTrainingCurves([RRU], [layer, layer], { steps: 15 });
     expect(generic[14]).toBeLessThan(generic[0]);
     fused.forEach((l, i) => expect(Math.abs(l - generic[i]) / generic[i], `step ${i}`).toBeLessThan(1e-4));
+  });
+});
+
+describe('RRU traced kernel in training', () => {
+  it("'sequence' dropout (one mask from begin) traces and gives the generic loss curve (rel 1e-4)", async () => {
+    const layer = { cell: 'RRU', options: { units: 6, outputSize: 5, dropout: 0.5, dropoutMask: 'sequence' } };
+    const { generic, fused } = await fusedTrainingCurves([RRU], [layer, layer], { steps: 15, kernel: 'traced' });
+    expect(generic[14]).toBeLessThan(generic[0]);
+    fused.forEach((l, i) => expect(Math.abs(l - generic[i]) / generic[i], `step ${i}`).toBeLessThan(1e-4));
+  });
+
+  it("'step' dropout (a mask drawn in JS every step) runs the step loop and says why", () => {
+    const built = build({ units: 6, outputSize: 4, dropout: 0.5, dropoutMask: 'step' }, 3);
+    const r = compareFused(built, { batch: 2, time: 4, inputSize: 3, training: true, kernel: 'traced' });
+    expect(r.path).toBe('step loop: the step depends on the step index t (e.g. a mask drawn per step)');
+    expect(r.fusedRuns).toBe(0);
+    built.dispose();
   });
 });

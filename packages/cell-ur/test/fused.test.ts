@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { buildCell, compareFused, fusedTrainingCurves, type BuiltCell } from '@cellstack/core/testing';
+import { KERNELS, buildCell, compareFused, fusedTrainingCurves, type BuiltCell } from '@cellstack/core/testing';
+import type { KernelPreference } from '@cellstack/core';
 import { URGRU, URLSTM } from '../src/index.js';
 import { PRESET_NAMES, hasGateBias } from './reference.js';
 
@@ -16,8 +17,8 @@ const cells = {
   URGRU: { plugin: URGRU, keys: ['grad.bias', 'grad.kernel', 'grad.recurrentCandidate', 'grad.recurrentGates', 'grad.state.h', 'grad.x', 'output', 'state.h'] },
 };
 
-function expectMatch(built: BuiltCell, shape: { batch: number; time: number; inputSize: number }, keys: string[], training = false) {
-  const r = compareFused(built, { ...shape, training });
+function expectMatch(built: BuiltCell, shape: { batch: number; time: number; inputSize: number }, keys: string[], training = false, kernel: KernelPreference = 'hand-written') {
+  const r = compareFused(built, { ...shape, training, kernel });
   expect(r.fusedRuns).toBe(1);
   expect(Object.keys(r.errors).sort()).toEqual(keys);
   for (const [what, err] of Object.entries(r.errors)) expect(err, what).toBeLessThan(1e-4);
@@ -25,23 +26,25 @@ function expectMatch(built: BuiltCell, shape: { batch: number; time: number; inp
 
 const withGateBias = (keys: string[], preset: (typeof PRESET_NAMES)[number]) => (hasGateBias(preset) ? [...keys, 'grad.gateBias'].sort() : keys);
 
-describe.each(Object.entries(cells))('%s fused kernel', (_name, { plugin, keys }) => {
-  describe.each(PRESET_NAMES)("preset '%s'", (preset) => {
-    it.each(shapes)('matches the generic loop: B $batch, T $time, F $inputSize, H $units (chunk $chunk)', ({ units, chunk, ...shape }) => {
-      const built = buildCell(plugin, { units, preset, chunkSize: chunk }, { inputSize: shape.inputSize, seed: 3 });
-      expectMatch(built, shape, withGateBias(keys, preset));
+describe.each(KERNELS)('%s kernel', (kernel) => {
+  describe.each(Object.entries(cells))('%s fused kernel', (_name, { plugin, keys }) => {
+    describe.each(PRESET_NAMES)("preset '%s'", (preset) => {
+      it.each(shapes)('matches the generic loop: B $batch, T $time, F $inputSize, H $units (chunk $chunk)', ({ units, chunk, ...shape }) => {
+        const built = buildCell(plugin, { units, preset, chunkSize: chunk }, { inputSize: shape.inputSize, seed: 3 });
+        expectMatch(built, shape, withGateBias(keys, preset), false, kernel);
+        built.dispose();
+      });
+    });
+
+    it.each([
+      ["refineBias 'independent'", { refineBias: 'independent' }],
+      ["chrono refine ('CR-')", { init: 'chrono', refine: 'refine', tmax: 30 }],
+      ['frozen UGI master gates', { preset: 'UM-', chunkSize: 3, gateBias: 'frozen' }],
+    ])('matches with %s', (_what, options) => {
+      const built = buildCell(plugin, { units: 9, ...options }, { inputSize: 5, seed: 4 });
+      expectMatch(built, shapes[1], withGateBias(keys, 'UR-'), false, kernel);
       built.dispose();
     });
-  });
-
-  it.each([
-    ["refineBias 'independent'", { refineBias: 'independent' }],
-    ["chrono refine ('CR-')", { init: 'chrono', refine: 'refine', tmax: 30 }],
-    ['frozen UGI master gates', { preset: 'UM-', chunkSize: 3, gateBias: 'frozen' }],
-  ])('matches with %s', (_what, options) => {
-    const built = buildCell(plugin, { units: 9, ...options }, { inputSize: 5, seed: 4 });
-    expectMatch(built, shapes[1], withGateBias(keys, 'UR-'));
-    built.dispose();
   });
 });
 
@@ -50,9 +53,9 @@ describe('zoneout in the fused kernels', () => {
 
   describe.each(Object.entries(cells))('%s', (name, { plugin, keys }) => {
     const z = zoneout[name as keyof typeof zoneout];
-    it.each(['UR-', 'OM-'] as const)("inference (the expectation) matches, preset '%s'", (preset) => {
+    it.each(KERNELS.flatMap((k) => (['UR-', 'OM-'] as const).map((preset) => [preset, k] as const)))("inference (the expectation) matches, preset '%s', %s kernel", (preset, kernel) => {
       const built = buildCell(plugin, { units: 9, preset, chunkSize: 3, ...z }, { inputSize: 5, seed: 5 });
-      expectMatch(built, shapes[1], withGateBias(keys, preset));
+      expectMatch(built, shapes[1], withGateBias(keys, preset), false, kernel);
       built.dispose();
     });
 
@@ -81,6 +84,22 @@ describe('fused kernels in training', () => {
     ['zoneout, master and cumax gates', { cell: 'URLSTM', options: { units: 6, preset: 'OM-', chunkSize: 2, zc: 0.5, zh: 0.05 } }, { cell: 'URGRU', options: { units: 6, preset: 'OR-', zh: 0.1 } }],
   ])('%s: a seeded 2-layer run gives the generic loss curve (rel 1e-4)', async (_what, first, second) => {
     const { generic, fused } = await fusedTrainingCurves([URLSTM, URGRU], [first, second], { steps: 15 });
+    expect(generic[14]).toBeLessThan(generic[0]);
+    fused.forEach((l, i) => expect(Math.abs(l - generic[i]) / generic[i], `step ${i}`).toBeLessThan(1e-4));
+  });
+});
+
+describe('UR cells traced', () => {
+  it('zoneout while training draws a mask every step: the step loop runs, and says why', () => {
+    const built = buildCell(URLSTM, { units: 9, chunkSize: 3, zc: 0.5, zh: 0.3 }, { inputSize: 5, seed: 6 });
+    const r = compareFused(built, { ...shapes[1], training: true, kernel: 'traced' });
+    expect(r.path).toBe('step loop: the step depends on the step index t (e.g. a mask drawn per step)');
+    built.dispose();
+  });
+
+  it('a seeded 2-layer run on the traced kernels gives the generic loss curve (rel 1e-4)', async () => {
+    const layers = [{ cell: 'URLSTM', options: { units: 6 } }, { cell: 'URGRU', options: { units: 6, preset: 'OR-' } }];
+    const { generic, fused } = await fusedTrainingCurves([URLSTM, URGRU], layers, { steps: 15, kernel: 'traced' });
     expect(generic[14]).toBeLessThan(generic[0]);
     fused.forEach((l, i) => expect(Math.abs(l - generic[i]) / generic[i], `step ${i}`).toBeLessThan(1e-4));
   });

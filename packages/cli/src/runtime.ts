@@ -1,3 +1,6 @@
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { createRuntime, fusedKernelsActive, nativeKernels, type BackendChoice, type Runtime } from '@cellstack/core';
 
@@ -12,10 +15,32 @@ export interface CliRuntime {
   missing: Array<{ pkg: string; reason: string }>;
 }
 
+/** Third-party plugin packages (names or file paths, comma-separated) from CELLSTACK_PLUGINS. */
+export const pluginPackages = (): string[] =>
+  (process.env.CELLSTACK_PLUGINS ?? '')
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
+
 /**
- * A runtime with the core baselines and every first-party cell package that can be
- * imported. A package that is absent (or not built) is skipped, not fatal: `cellstack
- * cells` lists it as missing and a spec that needs its cells gets the DSL's diagnostic.
+ * What to import for a package: a path is taken from the working directory; a plugin's name is
+ * resolved from the working directory's node_modules (the user's project), else from the CLI's own.
+ */
+function pluginUrl(pkg: string): string {
+  if (/^(\.|\/|[A-Za-z]:\\)/.test(pkg)) return pathToFileURL(path.resolve(pkg)).href;
+  if (CELL_PACKAGES.includes(pkg)) return pkg;
+  try {
+    return pathToFileURL(createRequire(path.join(process.cwd(), 'package.json')).resolve(pkg)).href;
+  } catch {
+    return pkg;
+  }
+}
+
+/**
+ * A runtime with the core baselines, every first-party cell package that can be imported and
+ * the plugins named in CELLSTACK_PLUGINS. A package that is absent (or not built) is skipped,
+ * not fatal: `cellstack cells` lists it as missing and a spec that needs its cells gets the
+ * DSL's diagnostic.
  */
 /** The first-party packages each CLI runtime has registered: a spec's `use` of one imports nothing more. */
 const preloaded = new WeakMap<Runtime, string[]>();
@@ -27,9 +52,9 @@ export async function cliRuntime(backend: BackendChoice = 'auto'): Promise<CliRu
   const runtime = await createRuntime({ backend });
   const loaded: string[] = [];
   const missing: CliRuntime['missing'] = [];
-  for (const pkg of CELL_PACKAGES) {
+  for (const pkg of [...CELL_PACKAGES, ...pluginPackages()]) {
     try {
-      const mod = (await import(pkg)) as { cells?: unknown[] };
+      const mod = (await import(pluginUrl(pkg))) as { cells?: unknown[] };
       if (!Array.isArray(mod.cells)) throw new Error('it exports no `cells` list');
       for (const plugin of mod.cells) runtime.use(plugin as never);
       loaded.push(pkg);
@@ -41,10 +66,14 @@ export async function cliRuntime(backend: BackendChoice = 'auto'): Promise<CliRu
   return { runtime, loaded, missing };
 }
 
-/** Which recurrent path runs (for the log and run.json): fused kernels and where their products run, or the step loop. */
+/**
+ * Whether whole-sequence kernels may run (for the log and run.json) and where their products
+ * run; which kernel each layer takes (hand-written, traced, or the step loop and why) is
+ * known once it ran: see layerPaths.
+ */
 export function kernelPath(): { fused: boolean; native: string | null; text: string } {
   const native = nativeKernels();
   const fused = fusedKernelsActive();
   const products = native.active ? `native (${native.isa})` : `in wasm (native addon: ${native.isa.replace(/^none: /, '')})`;
-  return { fused, native: fused && native.active ? native.isa : null, text: fused ? `fused, products ${products}` : 'generic step loop (CELLSTACK_FUSED=0 or a GPU backend)' };
+  return { fused, native: fused && native.active ? native.isa : null, text: fused ? `whole-sequence (per layer below), products ${products}` : 'generic step loop (CELLSTACK_FUSED=0 or a GPU backend)' };
 }

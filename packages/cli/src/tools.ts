@@ -1,4 +1,4 @@
-import { writeFileAtomic, type BackendChoice } from '@cellstack/core';
+import { cellPath, writeFileAtomic, type BackendChoice } from '@cellstack/core';
 import { DslError, format } from '@cellstack/dsl';
 import { describeTaskOptions, tasks } from '@cellstack/tasks';
 import { CliError, EXIT, printError, usage } from './errors.js';
@@ -96,12 +96,22 @@ export async function cells(name: string | undefined, flags: { json?: boolean; b
   const { runtime, missing } = await cliRuntime(flags.backend ?? 'cpu');
   const list = runtime.cells().filter((c) => !name || c.name.toLowerCase() === name.toLowerCase());
   if (name && !list.length) throw new CliError(`unknown cell '${name}'; registered cells: ${runtime.cells().map((c) => c.name).join(', ')}`, EXIT.input);
+  // The whole-sequence path each cell takes with its defaults on this backend (a tiny run decides, as a layer's does).
+  const pathOf = (c: (typeof list)[number]): string => {
+    if ((c.schema.required ?? []).length) return 'depends on the required options';
+    try {
+      return cellPath(runtime.cell(c.name));
+    } catch (e) {
+      return `unknown: ${(e as Error).message.split('\n')[0]}`;
+    }
+  };
   if (flags.json) {
-    out(JSON.stringify(list.map((c) => ({ name: c.name, description: c.description, defaults: c.defaults, positional: c.positional, schema: c.schema })), null, 2));
+    out(JSON.stringify(list.map((c) => ({ name: c.name, description: c.description, defaults: c.defaults, positional: c.positional, schema: c.schema, path: pathOf(c) })), null, 2));
     return EXIT.ok;
   }
   for (const c of list) {
     out(`${c.name}${c.positional.length ? `(${c.positional.join(', ')})` : ''} — ${c.description}`);
+    out(`  path (defaults, ${runtime.backend.name}): ${pathOf(c)}`);
     const required = new Set(c.schema.required ?? []);
     for (const [opt, s] of Object.entries(c.schema.properties)) {
       const def = required.has(opt) ? 'required' : 'default' in s ? `default ${JSON.stringify(s.default)}` : 'optional';

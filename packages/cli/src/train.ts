@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import type * as tf from '@tensorflow/tfjs-core';
-import type { BackendChoice, GroupedOptimizer, ModelIR, OptimizerName } from '@cellstack/core';
+import { layerPaths, type BackendChoice, type GroupedOptimizer, type LayerPath, type ModelIR, type OptimizerName } from '@cellstack/core';
 import type { Task } from '@cellstack/tasks';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { writeLossChart } from './charts.js';
@@ -45,8 +45,12 @@ export interface RunRecord {
   command: string[];
   specFile: string;
   backend: { requested: BackendChoice; name: string; reason: string };
-  /** Fused kernels or the step loop, and the native addon's instruction set when their products ran on it. */
-  kernels: { fused: boolean; native: string | null };
+  /**
+   * Whole-sequence kernels on (else the step loop everywhere), the native addon's instruction
+   * set when their products ran on it, and the path each cell layer ran in training:
+   * 'hand-written', 'traced' or 'step loop: <reason>' (recorded after the first step).
+   */
+  kernels: { fused: boolean; native: string | null; layers?: LayerPath[] };
   task: TaskRef & { description: string; baseline: number };
   settings: TrainSettings;
   fromLogits: boolean;
@@ -195,6 +199,10 @@ export async function train(specFile: string | undefined, flags: TrainFlags): Pr
     while (step < settings.steps) {
       step++;
       const r = await trainStep(model, task, settings, step);
+      if (!record.kernels.layers) {
+        record.kernels.layers = layerPaths(model);
+        for (const l of record.kernels.layers) log(`layer ${l.layer} (${l.cell}): ${l.path ?? 'did not run'}`);
+      }
       if (!Number.isFinite(r.loss)) {
         status = 'diverged';
         break;

@@ -2,6 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { format } from '@cellstack/dsl';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { setKernelPreference } from '@cellstack/core';
 import { main } from '@cellstack/cli';
 import { spec, tmp } from './helpers.js';
 
@@ -63,13 +64,24 @@ describe('summary, check, fmt, cells, tasks (in process)', () => {
 
   it('cells lists every registered cell with defaults from its schema; tasks lists the suite', async () => {
     expect(await main(['cells', '--json'])).toBe(0);
-    const cells = JSON.parse(stdout) as Array<{ name: string; defaults: Record<string, unknown> }>;
+    const cells = JSON.parse(stdout) as Array<{ name: string; defaults: Record<string, unknown>; path: string }>;
     const names = cells.map((c) => c.name);
     for (const n of ['LSTM', 'GRU', 'NRU', 'URLSTM', 'STAR', 'RRU', 'DMU']) expect(names).toContain(n);
     expect(cells.find((c) => c.name === 'NRU')!.defaults).toMatchObject({ hidden: 80, memory: 64, heads: 4 });
+    // Every first-party cell has a hand-written kernel (the default) and traces.
+    for (const c of cells) expect(c.path, c.name).toBe('hand-written');
+    setKernelPreference('traced');
+    try {
+      stdout = '';
+      expect(await main(['cells', '--json'])).toBe(0);
+      for (const c of JSON.parse(stdout) as Array<{ name: string; path: string }>) expect(c.path, c.name).toBe('traced');
+    } finally {
+      setKernelPreference('hand-written');
+    }
     stdout = '';
     expect(await main(['cells', 'star'])).toBe(0);
     expect(stdout).toMatch(/^STAR\(units\) — /);
+    expect(stdout).toMatch(/^ {2}path \(defaults, cpu\): hand-written$/m);
     expect(stdout).toMatch(/^ {2}units\s+default 128\s+/m);
     expect(await main(['cells', 'nope'])).toBe(1);
     expect(stderr).toContain("error: unknown cell 'nope'; registered cells: LSTM, GRU");

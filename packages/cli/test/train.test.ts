@@ -13,7 +13,8 @@ describe('cellstack train (subprocess)', () => {
     expect(r.code, r.stderr).toBe(0);
     noStack(r);
     expect(r.stderr).toMatch(/^backend: wasm — /m);
-    expect(r.stderr).toMatch(/^kernels: fused, products (native \((avx2\+fma|neon)\)|in wasm \(native addon: .+\))$/m);
+    expect(r.stderr).toMatch(/^kernels: whole-sequence \(per layer below\), products (native \((avx2\+fma|neon)\)|in wasm \(native addon: .+\))$/m);
+    expect(r.stderr).toMatch(/^layer \w+ \(LSTM\): hand-written$/m);
     expect(r.stdout).toMatch(/trained 6 steps in/);
     expect(r.stdout).toMatch(/validation \(8 held-out examples\): loss \d+\.\d+, accuracy/);
     expect(r.stdout).toContain(`chart: ${join(out, 'loss.svg')}`);
@@ -22,7 +23,7 @@ describe('cellstack train (subprocess)', () => {
       status: 'completed',
       steps: 6,
       backend: { requested: 'auto', name: 'wasm' },
-      kernels: { fused: true },
+      kernels: { fused: true, layers: [{ cell: 'LSTM', path: 'hand-written' }] },
       task: { name: 'copy', options: { lag: 2, symbols: 2 } },
       settings: { steps: 6, batch: 4, seed: 3, optimizer: 'adam', learningRate: 1e-3, checkpointEvery: 3, valSize: 8 },
     });

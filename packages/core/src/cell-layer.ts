@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { layers, type LayerVariable } from '@tensorflow/tfjs-layers';
 import type { CellInstance, CellPlugin, JsonSchema, Params, State } from './cell.js';
 import { createRng, hashSeed } from './rng.js';
-import { runSequence } from './sequence.js';
+import { runSequence, type KernelPath } from './sequence.js';
 
 type Shape = Array<number | null>;
 
@@ -42,6 +42,8 @@ export abstract class CellLayer extends layers.Layer {
   /** When true, `call` keeps the cell's signals of the last forward pass in `lastSignals`. */
   recordSignals = false;
   lastSignals?: Record<string, tf.Tensor>;
+  /** The path the last call ran: 'hand-written', 'traced' or 'step loop: <reason>'. */
+  lastPath?: KernelPath;
 
   constructor(args: CellLayerArgs = {}) {
     super(args);
@@ -115,6 +117,7 @@ export abstract class CellLayer extends layers.Layer {
       recordSignals: record,
       initialState: this.carried,
     });
+    this.lastPath = r.path;
     if (this.stateful) {
       const previous = this.carried;
       this.carried = Object.fromEntries(Object.entries(r.state).map(([k, v]) => [k, tf.keep(tf.clone(v))])) as State;

@@ -12,11 +12,23 @@ export type {
   StepResult,
   FusedResult,
 } from './cell.js';
-export { WasmKernel, loadKernel, fusedCall, setFusedKernels, fusedKernelsActive, type FusedSpec } from './kernel.js';
+export {
+  WasmKernel,
+  loadKernel,
+  fusedCall,
+  setFusedKernels,
+  fusedKernelsActive,
+  setKernelPreference,
+  kernelPreference,
+  type FusedSpec,
+  type KernelPreference,
+} from './kernel.js';
 export { nativeKernels, setNativeKernels, NATIVE_MIN_PRODUCT, type NativeKernels } from './native.js';
 export { defineCell, layerClassOf } from './define-cell.js';
 export { CellLayer, type CellLayerArgs } from './cell-layer.js';
-export { runSequence, initialState, type SequenceOptions, type SequenceResult } from './sequence.js';
+export { layerPaths, cellPath, type LayerPath } from './kernel-path.js';
+export * as trace from './trace/index.js';
+export { runSequence, initialState, type SequenceOptions, type SequenceResult, type KernelPath } from './sequence.js';
 export * as init from './init.js';
 export type { Init } from './init.js';
 export { createRng, dropoutMask, dropoutThreshold, hashSeed, type Rng } from './rng.js';

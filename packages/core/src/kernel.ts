@@ -54,6 +54,18 @@ export class WasmKernel {
     return ptr;
   }
 
+  /** Copy an array to a reserved address. */
+  write(ptr: number, a: Float32Array): void {
+    new Float32Array(this.memory.buffer, ptr, a.length).set(a);
+  }
+
+  /** Copy 32-bit integers in (e.g. a program's code); returns its byte address. */
+  putInts(a: Int32Array): number {
+    const ptr = this.reserve(a.length);
+    new Int32Array(this.memory.buffer, ptr, a.length).set(a);
+    return ptr;
+  }
+
   private reserve(n: number): number {
     const ptr = this.top;
     this.top = align(ptr + 4 * n);
@@ -127,6 +139,21 @@ let gpuBinding = false;
 /** Turn fused kernels on or off process-wide (default on; CELLSTACK_FUSED=0 turns them off). */
 export function setFusedKernels(on: boolean): void {
   enabled = on;
+}
+
+export type KernelPreference = 'hand-written' | 'traced';
+let preference: KernelPreference = process.env.CELLSTACK_KERNELS === 'traced' ? 'traced' : 'hand-written';
+
+/**
+ * Which whole-sequence kernel a cell with both runs: its hand-written one (default) or its
+ * traced step (CELLSTACK_KERNELS=traced; tests and benchmarks compare the two).
+ */
+export function setKernelPreference(p: KernelPreference): void {
+  preference = p;
+}
+
+export function kernelPreference(): KernelPreference {
+  return preference;
 }
 
 /** Set by the backend selector: tensors of tfjs-node-gpu live on the GPU, where the generic loop stays. */

@@ -10,11 +10,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { CellInstance, CellPlugin, Params, State } from './cell.js';
 import { loadModel, saveTo } from './io.js';
-import { fusedKernelsActive, setFusedKernels } from './kernel.js';
+import { fusedKernelsActive, setFusedKernels, setKernelPreference, type KernelPreference } from './kernel.js';
 import { buildLayersModel, resolveIR } from './builder.js';
 import { createOptimizer } from './optimizer.js';
 import { createRng } from './rng.js';
-import { initialState, runSequence } from './sequence.js';
+import { initialState, runSequence, type KernelPath } from './sequence.js';
 
 export type Values = ArrayLike<number> | number[][];
 const flat = (v: Values): number[] => (Array.isArray(v) && Array.isArray(v[0]) ? (v as number[][]).flat() : Array.from(v as ArrayLike<number>));
@@ -200,31 +200,39 @@ export async function leakedTensors(model: LayersModel, x: tf.Tensor, y: tf.Tens
   return tf.memory().numTensors - before;
 }
 
+/** Both whole-sequence kernels, for tests that run each against the generic loop. */
+export const KERNELS: readonly KernelPreference[] = ['hand-written', 'traced'];
+
 export interface FusedComparison {
   /** Per compared quantity (`output`, `state.<name>`, `grad.x`, `grad.<param>`, `grad.state.<name>`): max |fused − generic| / max |generic|. */
   errors: Record<string, number>;
-  /** How many times the cell's fused kernel ran (0 means the comparison compared the generic loop with itself). */
+  /** How many times the chosen whole-sequence kernel ran (0 means the comparison compared the generic loop with itself). */
   fusedRuns: number;
+  /** The path the kernel run took ('hand-written', 'traced' or 'step loop: <reason>'). */
+  path: KernelPath;
 }
 
 /**
- * Run a built cell over random x ([B, T, F]) from a random initial state with its fused
- * kernel and with the generic loop, and compare outputs, final states and the gradients
- * of a random linear loss with respect to x, every parameter and the initial state.
+ * Run a built cell over random x ([B, T, F]) from a random initial state with a
+ * whole-sequence kernel — its hand-written one (default) or its traced step — and with
+ * the generic loop, and compare outputs, final states and the gradients of a random
+ * linear loss with respect to x, every parameter and the initial state.
  */
-export function compareFused(built: BuiltCell, { batch, time, inputSize, seed = 1, training = false }: { batch: number; time: number; inputSize: number; seed?: number; training?: boolean }): FusedComparison {
+export function compareFused(
+  built: BuiltCell,
+  {
+    batch,
+    time,
+    inputSize,
+    seed = 1,
+    training = false,
+    kernel = 'hand-written',
+  }: { batch: number; time: number; inputSize: number; seed?: number; training?: boolean; kernel?: KernelPreference },
+): FusedComparison {
   const cell = built.cell;
-  if (!cell.fused) throw new Error('this cell has no fused kernel');
+  if (kernel === 'hand-written' && !cell.fused) throw new Error('this cell has no hand-written kernel');
   let fusedRuns = 0;
-  const fused = cell.fused.bind(cell);
-  const counting: typeof cell = {
-    ...cell,
-    fused: (...args) => {
-      const r = fused(...args);
-      if (r) fusedRuns++;
-      return r;
-    },
-  };
+  let path: KernelPath = 'step loop: not run';
   const run = (useFused: boolean) =>
     tf.tidy(() => {
       const x = randomTensor([batch, time, inputSize], seed) as tf.Tensor3D;
@@ -236,7 +244,9 @@ export function compareFused(built: BuiltCell, { batch, time, inputSize, seed = 
       const lossOf = (...xs: tf.Tensor[]) => {
         const state = Object.fromEntries(names.map((n, i) => [n, xs[1 + pnames.length + i]])) as State;
         const params = Object.fromEntries(pnames.map((n, i) => [n, xs[1 + i]])) as Params;
-        const r = runSequence(useFused ? counting : cell, params, xs[0] as tf.Tensor3D, { training, returnSequences: true, initialState: state });
+        const r = runSequence(cell, params, xs[0] as tf.Tensor3D, { training, returnSequences: true, initialState: state });
+        if (useFused) path = r.path;
+        if (useFused && r.path === kernel) fusedRuns++;
         outs.output = tf.keep(r.output);
         let loss = tf.sum(tf.mul(r.output, randomTensor(r.output.shape, seed + 1)));
         names.forEach((n, i) => {
@@ -246,6 +256,7 @@ export function compareFused(built: BuiltCell, { batch, time, inputSize, seed = 
         return loss as tf.Scalar;
       };
       setFusedKernels(useFused);
+      setKernelPreference(kernel);
       try {
         const grads = tf.grads(lossOf)([x, ...pnames.map((n) => built.params[n]), ...start]);
         const all: Record<string, Float32Array> = {};
@@ -257,6 +268,7 @@ export function compareFused(built: BuiltCell, { batch, time, inputSize, seed = 
         return all;
       } finally {
         setFusedKernels(true);
+        setKernelPreference('hand-written');
       }
     });
   const generic = run(false);
@@ -273,7 +285,7 @@ export function compareFused(built: BuiltCell, { batch, time, inputSize, seed = 
     }
     errors[k] = scale > 0 ? diff / scale : diff;
   }
-  return { errors, fusedRuns };
+  return { errors, fusedRuns, path };
 }
 
 /**
@@ -284,12 +296,13 @@ export function compareFused(built: BuiltCell, { batch, time, inputSize, seed = 
 export async function fusedTrainingCurves(
   plugins: CellPlugin[],
   layers: Array<{ cell: string; options: Record<string, unknown> }>,
-  { steps = 20, batch = 4, time = 9, inputSize = 3, classes = 3, seed = 5 } = {},
+  { steps = 20, batch = 4, time = 9, inputSize = 3, classes = 3, seed = 5, kernel = 'hand-written' as KernelPreference } = {},
 ): Promise<{ generic: number[]; fused: number[] }> {
   const cells = new Map(plugins.map((p) => [p.name, p]));
   const ir = { input: { shape: [time, inputSize] }, layers: [...layers, { type: 'dense', units: classes, activation: 'softmax' }], seed };
   const curve = async (useFused: boolean) => {
     setFusedKernels(useFused);
+    setKernelPreference(kernel);
     try {
       const model = buildLayersModel(resolveIR(ir, cells), cells);
       model.compile({ optimizer: createOptimizer(model, { learningRate: 0.02 }), loss: 'categoricalCrossentropy' });
@@ -303,6 +316,7 @@ export async function fusedTrainingCurves(
       return losses;
     } finally {
       setFusedKernels(true);
+      setKernelPreference('hand-written');
     }
   };
   return { generic: await curve(false), fused: await curve(true) };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { GRU } from '@cellstack/core';
-import { buildCell, compareFused, fusedTrainingCurves } from '@cellstack/core/testing';
+import { KERNELS, buildCell, compareFused, fusedTrainingCurves } from '@cellstack/core/testing';
 
 const shapes = [
   { batch: 1, time: 1, inputSize: 1, units: 1 },
@@ -11,23 +11,25 @@ const shapes = [
 ];
 
 // GRU's only option is `units`; the seeds vary the weights and the initial state.
-describe.each([3, 8])('GRU fused kernel (seed %i)', (seed) => {
-  it.each(shapes)('matches the generic loop: B $batch, T $time, F $inputSize, H $units', ({ units, ...shape }) => {
-    const built = buildCell(GRU, { units }, { inputSize: shape.inputSize, seed });
-    const r = compareFused(built, { ...shape, seed });
-    expect(r.fusedRuns).toBe(1);
-    for (const [what, err] of Object.entries(r.errors)) expect(err, what).toBeLessThan(1e-4);
-    expect(Object.keys(r.errors).sort()).toEqual([
-      'grad.bias',
-      'grad.kernel',
-      'grad.recurrentCandidate',
-      'grad.recurrentGates',
-      'grad.state.h',
-      'grad.x',
-      'output',
-      'state.h',
-    ]);
-    built.dispose();
+describe.each(KERNELS)('%s kernel', (kernel) => {
+  describe.each([3, 8])('GRU fused kernel (seed %i)', (seed) => {
+    it.each(shapes)('matches the generic loop: B $batch, T $time, F $inputSize, H $units', ({ units, ...shape }) => {
+      const built = buildCell(GRU, { units }, { inputSize: shape.inputSize, seed });
+      const r = compareFused(built, { ...shape, seed, kernel });
+      expect(r.fusedRuns).toBe(1);
+      for (const [what, err] of Object.entries(r.errors)) expect(err, what).toBeLessThan(1e-4);
+      expect(Object.keys(r.errors).sort()).toEqual([
+        'grad.bias',
+        'grad.kernel',
+        'grad.recurrentCandidate',
+        'grad.recurrentGates',
+        'grad.state.h',
+        'grad.x',
+        'output',
+        'state.h',
+      ]);
+      built.dispose();
+    });
   });
 });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { JANET } from '@cellstack/core';
-import { buildCell, compareFused, fusedTrainingCurves } from '@cellstack/core/testing';
+import { KERNELS, buildCell, compareFused, fusedTrainingCurves } from '@cellstack/core/testing';
 
 const shapes = [
   { batch: 1, time: 1, inputSize: 1, units: 1 },
@@ -17,14 +17,16 @@ const optionSets = [
   { beta: 2.5, tmax: 3 },
 ];
 
-describe.each(optionSets)('JANET fused kernel (beta $beta, tmax $tmax)', (options) => {
-  it.each(shapes)('matches the generic loop: B $batch, T $time, F $inputSize, H $units', ({ units, ...shape }) => {
-    const built = buildCell(JANET, { units, ...options }, { inputSize: shape.inputSize, timesteps: shape.time, seed: 3 });
-    const r = compareFused(built, shape);
-    expect(r.fusedRuns).toBe(1);
-    for (const [what, err] of Object.entries(r.errors)) expect(err, what).toBeLessThan(1e-4);
-    expect(Object.keys(r.errors).sort()).toEqual(['grad.bias', 'grad.kernel', 'grad.recurrent', 'grad.state.h', 'grad.x', 'output', 'state.h']);
-    built.dispose();
+describe.each(KERNELS)('%s kernel', (kernel) => {
+  describe.each(optionSets)('JANET fused kernel (beta $beta, tmax $tmax)', (options) => {
+    it.each(shapes)('matches the generic loop: B $batch, T $time, F $inputSize, H $units', ({ units, ...shape }) => {
+      const built = buildCell(JANET, { units, ...options }, { inputSize: shape.inputSize, timesteps: shape.time, seed: 3 });
+      const r = compareFused(built, { ...shape, kernel });
+      expect(r.fusedRuns).toBe(1);
+      for (const [what, err] of Object.entries(r.errors)) expect(err, what).toBeLessThan(1e-4);
+      expect(Object.keys(r.errors).sort()).toEqual(['grad.bias', 'grad.kernel', 'grad.recurrent', 'grad.state.h', 'grad.x', 'output', 'state.h']);
+      built.dispose();
+    });
   });
 });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LSTM } from '@cellstack/core';
-import { buildCell, compareFused, fusedTrainingCurves } from '@cellstack/core/testing';
+import { KERNELS, buildCell, compareFused, fusedTrainingCurves } from '@cellstack/core/testing';
 
 const shapes = [
   { batch: 1, time: 1, inputSize: 1, units: 1 },
@@ -17,24 +17,26 @@ const optionSets = {
   'forgetBias 3': { forgetBias: 3 },
 };
 
-describe.each(Object.entries(optionSets))('LSTM fused kernel (%s)', (_, options) => {
-  it.each(shapes)('matches the generic loop: B $batch, T $time, F $inputSize, H $units', ({ units, ...shape }) => {
-    const built = buildCell(LSTM, { units, ...options }, { inputSize: shape.inputSize, seed: 3 });
-    const r = compareFused(built, shape);
-    expect(r.fusedRuns).toBe(1);
-    for (const [what, err] of Object.entries(r.errors)) expect(err, what).toBeLessThan(1e-4);
-    expect(Object.keys(r.errors).sort()).toEqual([
-      'grad.bias',
-      'grad.kernel',
-      'grad.recurrent',
-      'grad.state.c',
-      'grad.state.h',
-      'grad.x',
-      'output',
-      'state.c',
-      'state.h',
-    ]);
-    built.dispose();
+describe.each(KERNELS)('%s kernel', (kernel) => {
+  describe.each(Object.entries(optionSets))('LSTM fused kernel (%s)', (_, options) => {
+    it.each(shapes)('matches the generic loop: B $batch, T $time, F $inputSize, H $units', ({ units, ...shape }) => {
+      const built = buildCell(LSTM, { units, ...options }, { inputSize: shape.inputSize, seed: 3 });
+      const r = compareFused(built, { ...shape, kernel });
+      expect(r.fusedRuns).toBe(1);
+      for (const [what, err] of Object.entries(r.errors)) expect(err, what).toBeLessThan(1e-4);
+      expect(Object.keys(r.errors).sort()).toEqual([
+        'grad.bias',
+        'grad.kernel',
+        'grad.recurrent',
+        'grad.state.c',
+        'grad.state.h',
+        'grad.x',
+        'output',
+        'state.c',
+        'state.h',
+      ]);
+      built.dispose();
+    });
   });
 });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SimpleRNN } from '@cellstack/core';
-import { buildCell, compareFused, fusedTrainingCurves } from '@cellstack/core/testing';
+import { KERNELS, buildCell, compareFused, fusedTrainingCurves } from '@cellstack/core/testing';
 
 const shapes = [
   { batch: 1, time: 1, inputSize: 1, units: 1 },
@@ -9,20 +9,22 @@ const shapes = [
   { batch: 5, time: 4, inputSize: 2, units: 8 },
 ];
 
-describe('SimpleRNN fused kernel', () => {
-  it.each(shapes)('matches the generic loop: B $batch, T $time, F $inputSize, H $units', ({ units, ...shape }) => {
-    const built = buildCell(SimpleRNN, { units }, { inputSize: shape.inputSize, seed: 3 });
-    const r = compareFused(built, shape);
-    expect(r.fusedRuns).toBe(1);
-    for (const [what, err] of Object.entries(r.errors)) expect(err, what).toBeLessThan(1e-4);
-    expect(Object.keys(r.errors).sort()).toEqual(['grad.bias', 'grad.kernel', 'grad.recurrent', 'grad.state.h', 'grad.x', 'output', 'state.h']);
-    built.dispose();
-  });
+describe.each(KERNELS)('%s kernel', (kernel) => {
+  describe('SimpleRNN fused kernel', () => {
+    it.each(shapes)('matches the generic loop: B $batch, T $time, F $inputSize, H $units', ({ units, ...shape }) => {
+      const built = buildCell(SimpleRNN, { units }, { inputSize: shape.inputSize, seed: 3 });
+      const r = compareFused(built, { ...shape, kernel });
+      expect(r.fusedRuns).toBe(1);
+      for (const [what, err] of Object.entries(r.errors)) expect(err, what).toBeLessThan(1e-4);
+      expect(Object.keys(r.errors).sort()).toEqual(['grad.bias', 'grad.kernel', 'grad.recurrent', 'grad.state.h', 'grad.x', 'output', 'state.h']);
+      built.dispose();
+    });
 
-  it('a seeded 2-layer run gives the generic loss curve (rel 1e-4)', async () => {
-    const layer = { cell: 'SimpleRNN', options: { units: 6 } };
-    const { generic, fused } = await fusedTrainingCurves([SimpleRNN], [layer, layer], { steps: 15 });
-    expect(generic[14]).toBeLessThan(generic[0]);
-    fused.forEach((l, i) => expect(Math.abs(l - generic[i]) / generic[i], `step ${i}`).toBeLessThan(1e-4));
+    it('a seeded 2-layer run gives the generic loss curve (rel 1e-4)', async () => {
+      const layer = { cell: 'SimpleRNN', options: { units: 6 } };
+      const { generic, fused } = await fusedTrainingCurves([SimpleRNN], [layer, layer], { steps: 15 });
+      expect(generic[14]).toBeLessThan(generic[0]);
+      fused.forEach((l, i) => expect(Math.abs(l - generic[i]) / generic[i], `step ${i}`).toBeLessThan(1e-4));
+    });
   });
 });

@@ -1,0 +1,3 @@
+import { cellstackProject } from '../../vitest.shared.ts';
+
+export default cellstackProject('plugin-mgu');

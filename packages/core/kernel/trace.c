@@ -1,0 +1,293 @@
+/*
+ * The traced-step interpreter: runs a step program (src/trace/ir.ts, lowered by
+ * src/trace/wasm.ts into the records below) over many time steps in one call. The same
+ * module runs a forward program (t = 0 … T−1) and an adjoint program (t = T−1 … 0).
+ *
+ * Code layout (int32 words):
+ *   [nbuf, nops, ncopies]
+ *   nbuf × [ptr, stride]        buffer at step t = ptr + 4·stride·t bytes (stride 0: fixed)
+ *   nops × OP_WORDS             one record per op, see the cases of run_op
+ *   ncopies × [src, dst, n, accumulate]   after each step: dst (+)= src (src −1: zeros)
+ * Shapes are static, so every record carries its loop bounds and strides in elements,
+ * padded to rank 4 (leading size-1 dims).
+ */
+#include "cellstack_kernel.h"
+
+enum { OP_WORDS = 32 };
+enum { UNARY = 1, BINARY, SELECT, MATMUL, REDUCE, CUMSUM, SOFTMAX, COPY, ZERO, TRANSPOSE2 };
+enum { NEG, EXP, LOG, SQRT, RSQRT, SIGMOID, TANH, RELU, ABS, SQUARE, RECIP, SIGN, STEP };
+enum { ADD, SUB, MUL, DIV, MAX, MIN, POW, GT, GE, LT, LE, EQ, NE };
+
+/* Scalar log and pow for the rare ops that need them (no libc). */
+static float cs_logf(float x) {
+  if (!(x > 0)) return x == 0 ? -__builtin_inff() : __builtin_nanf("");
+  if (x == __builtin_inff()) return x;
+  union { float f; unsigned u; } v = {x};
+  int e = (int)((v.u >> 23) & 255) - 127;
+  v.u = (v.u & 0x007fffff) | 0x3f800000; /* mantissa in [1, 2) */
+  float m = v.f;
+  if (m > 1.41421356f) {
+    m *= 0.5f;
+    e++;
+  }
+  /* log(m) = 2·atanh((m−1)/(m+1)), series to s^9: < 1 ulp on [0.707, 1.414]. */
+  float s = (m - 1) / (m + 1), s2 = s * s;
+  float r = 2 * s * (1 + s2 * (1.0f / 3 + s2 * (1.0f / 5 + s2 * (1.0f / 7 + s2 * (1.0f / 9)))));
+  return r + (float)e * 0.693147180559945f;
+}
+static float cs_powf(float a, float b) {
+  if (b == 0) return 1;
+  if (b == 1) return a;
+  if (b == 2) return a * a;
+  if (b == 0.5f) return __builtin_sqrtf(a);
+  if (a < 0) {
+    int n = (int)b;
+    if ((float)n != b) return __builtin_nanf("");
+    float p = cs_exp(b * cs_logf(-a));
+    return n & 1 ? -p : p;
+  }
+  return a == 0 ? (b > 0 ? 0 : __builtin_inff()) : cs_exp(b * cs_logf(a));
+}
+
+static float unary1(int fn, float x) {
+  switch (fn) {
+    case NEG: return -x;
+    case EXP: return cs_exp(x);
+    case LOG: return cs_logf(x);
+    case SQRT: return __builtin_sqrtf(x);
+    case RSQRT: return 1 / __builtin_sqrtf(x);
+    case SIGMOID: return cs_sigmoid(x);
+    case TANH: return cs_tanh(x);
+    case RELU: return x > 0 ? x : 0;
+    case ABS: return __builtin_fabsf(x);
+    case SQUARE: return x * x;
+    case RECIP: return 1 / x;
+    case SIGN: return x > 0 ? 1.0f : x < 0 ? -1.0f : 0.0f;
+    default: return x > 0 ? 1.0f : 0.0f; /* STEP */
+  }
+}
+
+static void unary(int fn, float *out, const float *x, int n) {
+  int i = 0;
+  if (fn == SIGMOID || fn == TANH || fn == EXP) {
+    for (; i + 4 <= n; i += 4) {
+      f4 v = f4ld(x + i);
+      f4st(out + i, fn == SIGMOID ? f4sigmoid(v) : fn == TANH ? f4tanh(v) : f4exp(v));
+    }
+  }
+  for (; i < n; i++) out[i] = unary1(fn, x[i]);
+}
+
+static inline float binary1(int fn, float a, float b) {
+  switch (fn) {
+    case ADD: return a + b;
+    case SUB: return a - b;
+    case MUL: return a * b;
+    case DIV: return a / b;
+    case MAX: return a >= b ? a : b;
+    case MIN: return a <= b ? a : b;
+    case POW: return cs_powf(a, b);
+    case GT: return (float)(a > b);
+    case GE: return (float)(a >= b);
+    case LT: return (float)(a < b);
+    case LE: return (float)(a <= b);
+    case EQ: return (float)(a == b);
+    default: return (float)(a != b); /* NE */
+  }
+}
+
+/* The common contiguous cases with SIMD: both operands full, or one a scalar. */
+static int binary_fast(int fn, float *out, const float *a, const float *b, int n, int sa, int sb) {
+  if (fn > MUL) return 0;
+  int i = 0;
+  if (sa == 1 && sb == 1) {
+    for (; i + 4 <= n; i += 4) {
+      f4 x = f4ld(a + i), y = f4ld(b + i);
+      f4st(out + i, fn == ADD ? wasm_f32x4_add(x, y) : fn == SUB ? wasm_f32x4_sub(x, y) : wasm_f32x4_mul(x, y));
+    }
+    for (; i < n; i++) out[i] = binary1(fn, a[i], b[i]);
+    return 1;
+  }
+  if (sa == 1 && sb == 0) {
+    f4 y = f4s(b[0]);
+    for (; i + 4 <= n; i += 4) {
+      f4 x = f4ld(a + i);
+      f4st(out + i, fn == ADD ? wasm_f32x4_add(x, y) : fn == SUB ? wasm_f32x4_sub(x, y) : wasm_f32x4_mul(x, y));
+    }
+    for (; i < n; i++) out[i] = binary1(fn, a[i], b[0]);
+    return 1;
+  }
+  if (sa == 0 && sb == 1) {
+    f4 x = f4s(a[0]);
+    for (; i + 4 <= n; i += 4) {
+      f4 y = f4ld(b + i);
+      f4st(out + i, fn == ADD ? wasm_f32x4_add(x, y) : fn == SUB ? wasm_f32x4_sub(x, y) : wasm_f32x4_mul(x, y));
+    }
+    for (; i < n; i++) out[i] = binary1(fn, a[0], b[i]);
+    return 1;
+  }
+  return 0;
+}
+
+/*
+ * Elementwise over a rank-4 index space d[4]: operand k's element is at Σ idx·s_k (0 strides
+ * broadcast); out is contiguous.
+ */
+static void binary(int fn, float *out, const float *a, const float *b, const int *d, const int *sa, const int *sb) {
+  for (int i0 = 0; i0 < d[0]; i0++)
+    for (int i1 = 0; i1 < d[1]; i1++)
+      for (int i2 = 0; i2 < d[2]; i2++) {
+        const float *pa = a + i0 * sa[0] + i1 * sa[1] + i2 * sa[2], *pb = b + i0 * sb[0] + i1 * sb[1] + i2 * sb[2];
+        float *po = out + ((i0 * d[1] + i1) * d[2] + i2) * d[3];
+        if (binary_fast(fn, po, pa, pb, d[3], sa[3], sb[3])) continue;
+        for (int i3 = 0; i3 < d[3]; i3++) po[i3] = binary1(fn, pa[i3 * sa[3]], pb[i3 * sb[3]]);
+      }
+}
+
+static void select3(float *out, const float *c, const float *a, const float *b, const int *d, const int *sc, const int *sa,
+                    const int *sb) {
+  float *po = out;
+  for (int i0 = 0; i0 < d[0]; i0++)
+    for (int i1 = 0; i1 < d[1]; i1++)
+      for (int i2 = 0; i2 < d[2]; i2++)
+        for (int i3 = 0; i3 < d[3]; i3++) {
+          int oc = i0 * sc[0] + i1 * sc[1] + i2 * sc[2] + i3 * sc[3];
+          int oa = i0 * sa[0] + i1 * sa[1] + i2 * sa[2] + i3 * sa[3];
+          int ob = i0 * sb[0] + i1 * sb[1] + i2 * sb[2] + i3 * sb[3];
+          *po++ = c[oc] != 0 ? a[oa] : b[ob];
+        }
+}
+
+/* Strided copy over d[4]: dst[Σ idx·sd] = src[Σ idx·ss]. Slices, pads, concat pieces, transposes, broadcasts. */
+static void copy4(float *dst, const float *src, const int *d, const int *sd, const int *ss) {
+  for (int i0 = 0; i0 < d[0]; i0++)
+    for (int i1 = 0; i1 < d[1]; i1++)
+      for (int i2 = 0; i2 < d[2]; i2++) {
+        float *pd = dst + i0 * sd[0] + i1 * sd[1] + i2 * sd[2];
+        const float *ps = src + i0 * ss[0] + i1 * ss[1] + i2 * ss[2];
+        if (sd[3] == 1 && ss[3] == 1) cs_copy(pd, ps, d[3]);
+        else
+          for (int i3 = 0; i3 < d[3]; i3++) pd[i3 * sd[3]] = ps[i3 * ss[3]];
+      }
+}
+
+/* Sum or max of x (contiguous over d[4]) into out at Σ idx·so (0 on reduced dims). */
+static void reduce(int max, float *out, int nout, const float *x, const int *d, const int *so) {
+  for (int i = 0; i < nout; i++) out[i] = max ? -__builtin_inff() : 0;
+  const float *px = x;
+  for (int i0 = 0; i0 < d[0]; i0++)
+    for (int i1 = 0; i1 < d[1]; i1++)
+      for (int i2 = 0; i2 < d[2]; i2++) {
+        float *po = out + i0 * so[0] + i1 * so[1] + i2 * so[2];
+        if (so[3] == 0) {
+          float acc = *po;
+          if (max)
+            for (int i3 = 0; i3 < d[3]; i3++) acc = px[i3] > acc ? px[i3] : acc;
+          else
+            for (int i3 = 0; i3 < d[3]; i3++) acc += px[i3];
+          *po = acc;
+        } else if (max) {
+          for (int i3 = 0; i3 < d[3]; i3++) po[i3] = px[i3] > po[i3] ? px[i3] : po[i3];
+        } else {
+          int i3 = 0;
+          for (; i3 + 4 <= d[3]; i3 += 4) f4st(po + i3, wasm_f32x4_add(f4ld(po + i3), f4ld(px + i3)));
+          for (; i3 < d[3]; i3++) po[i3] += px[i3];
+        }
+        px += d[3];
+      }
+}
+
+static void cumsum(float *out, const float *x, int outer, int n, int inner, int exclusive, int reverse) {
+  for (int a = 0; a < outer; a++)
+    for (int c = 0; c < inner; c++) {
+      float sum = 0;
+      for (int k = 0; k < n; k++) {
+        long at = ((long)a * n + (reverse ? n - 1 - k : k)) * inner + c;
+        if (exclusive) {
+          out[at] = sum;
+          sum += x[at];
+        } else {
+          sum += x[at];
+          out[at] = sum;
+        }
+      }
+    }
+}
+
+static void softmax(float *out, const float *x, int rows, int n) {
+  for (int r = 0; r < rows; r++, x += n, out += n) {
+    float m = x[0], sum = 0;
+    for (int k = 1; k < n; k++) m = x[k] > m ? x[k] : m;
+    for (int k = 0; k < n; k++) sum += out[k] = cs_exp(x[k] - m);
+    float inv = 1 / sum;
+    for (int k = 0; k < n; k++) out[k] *= inv;
+  }
+}
+
+static float *P(float *const *ptrs, int id) { return ptrs[id]; }
+
+static void run_op(const int *o, float *const *p) {
+  switch (o[0]) {
+    case UNARY: /* fn, out, x, n */
+      unary(o[1], P(p, o[2]), P(p, o[3]), o[4]);
+      break;
+    case BINARY: /* fn, out, a, b, d[4], sa[4], sb[4] */
+      binary(o[1], P(p, o[2]), P(p, o[3]), P(p, o[4]), o + 5, o + 9, o + 13);
+      break;
+    case SELECT: /* -, out, c, a, b, d[4], sc[4], sa[4], sb[4] */
+      select3(P(p, o[2]), P(p, o[3]), P(p, o[4]), P(p, o[5]), o + 6, o + 10, o + 14, o + 18);
+      break;
+    case MATMUL: { /* -, out, a, b, batch, M, N, K, sa, sk, batchA, batchB */
+      int batch = o[5], M = o[6], N = o[7], K = o[8];
+      for (int q = 0; q < batch; q++)
+        cs_matmul(M, N, K, P(p, o[3]) + (long)q * o[11], o[9], o[10], P(p, o[4]) + (long)q * o[12], N, P(p, o[2]) + (long)q * M * N, N, 0);
+      break;
+    }
+    case TRANSPOSE2: /* -, out, x, batch, rows, cols: out[q] = x[q]ᵀ */
+      for (int q = 0; q < o[4]; q++) cs_transpose(P(p, o[2]) + (long)q * o[5] * o[6], P(p, o[3]) + (long)q * o[5] * o[6], o[5], o[6]);
+      break;
+    case REDUCE: /* max, out, x, nout, d[4], so[4] */
+      reduce(o[1], P(p, o[2]), o[4], P(p, o[3]), o + 5, o + 9);
+      break;
+    case CUMSUM: /* -, out, x, outer, n, inner, exclusive, reverse */
+      cumsum(P(p, o[2]), P(p, o[3]), o[4], o[5], o[6], o[7], o[8]);
+      break;
+    case SOFTMAX: /* -, out, x, rows, n */
+      softmax(P(p, o[2]), P(p, o[3]), o[4], o[5]);
+      break;
+    case COPY: /* -, dst, src, dstOffset, srcOffset, d[4], sd[4], ss[4] */
+      copy4(P(p, o[2]) + o[4], P(p, o[3]) + o[5], o + 6, o + 10, o + 14);
+      break;
+    case ZERO: /* -, out, n */
+      cs_zero(P(p, o[2]), o[3]);
+      break;
+  }
+}
+
+/*
+ * Run the program for `steps` steps, t = t0, t0 + dt, …; `ptrs` is room for nbuf pointers.
+ */
+CS_EXPORT(trace_run)(const int *code, float **ptrs, int steps, int t0, int dt) {
+  int nbuf = code[0], nops = code[1], ncopies = code[2];
+  const int *bufs = code + 3, *ops = bufs + 2 * nbuf, *copies = ops + OP_WORDS * nops;
+  for (int s = 0, t = t0; s < steps; s++, t += dt) {
+    for (int i = 0; i < nbuf; i++) ptrs[i] = (float *)(long)bufs[2 * i] + (long)bufs[2 * i + 1] * t;
+    for (int k = 0; k < nops; k++) run_op(ops + OP_WORDS * k, ptrs);
+    for (int k = 0; k < ncopies; k++) {
+      const int *c = copies + 4 * k;
+      float *dst = ptrs[c[1]];
+      if (c[0] < 0) {
+        if (!c[3]) cs_zero(dst, c[2]);
+        continue;
+      }
+      const float *src = ptrs[c[0]];
+      if (!c[3]) {
+        if (dst != src) cs_copy(dst, src, c[2]);
+        continue;
+      }
+      int i = 0;
+      for (; i + 4 <= c[2]; i += 4) f4st(dst + i, wasm_f32x4_add(f4ld(dst + i), f4ld(src + i)));
+      for (; i < c[2]; i++) dst[i] += src[i];
+    }
+  }
+}

@@ -1,0 +1,133 @@
+import { stridesOf } from './interpret.js';
+import { sizeOf, type BinaryFn, type BufferInfo, type Op, type UnaryFn } from './ir.js';
+
+/** Record layout shared with kernel/trace.c. */
+export const OP_WORDS = 32;
+const CODE = { UNARY: 1, BINARY: 2, SELECT: 3, MATMUL: 4, REDUCE: 5, CUMSUM: 6, SOFTMAX: 7, COPY: 8, ZERO: 9, TRANSPOSE2: 10 } as const;
+const UNARY: UnaryFn[] = ['neg', 'exp', 'log', 'sqrt', 'rsqrt', 'sigmoid', 'tanh', 'relu', 'abs', 'square', 'reciprocal', 'sign', 'step'];
+const BINARY: BinaryFn[] = ['add', 'sub', 'mul', 'div', 'max', 'min', 'pow', 'greater', 'greaterEqual', 'less', 'lessEqual', 'equal', 'notEqual'];
+
+/**
+ * A program lowered for kernel/trace.c: every op becomes fixed-size int records over
+ * buffer slots with rank-4 loop bounds and element strides; reshapes alias their operand's
+ * slot; fills and literals become constant slots written once per call; a transposed
+ * right operand of a product gets a slot of its own (cs_matmul reads B row-major).
+ */
+export interface Lowered {
+  /** IR buffer id → slot. */
+  slotOf: number[];
+  slots: number;
+  /** Slots written by ops (scratch, float counts). */
+  temps: Array<{ slot: number; size: number }>;
+  consts: Array<{ slot: number; values: Float32Array }>;
+  code: Int32Array;
+}
+
+const pad4 = (a: number[], fill: number) => [...Array<number>(4 - a.length).fill(fill), ...a];
+
+/** Strides of `shape` read as `out`'s broadcast operand, aligned to out's dims (0 where broadcast). */
+function broadcastStrides(shape: number[], out: number[]): number[] {
+  const st = stridesOf(shape);
+  const lead = out.length - shape.length;
+  return out.map((_, d) => (d < lead || shape[d - lead] === 1 ? 0 : st[d - lead]));
+}
+
+/** Lower a program, or the reason it does not fit the compiled interpreter (the JS one runs it then). */
+export function lower(buffers: BufferInfo[], ops: Op[]): Lowered | string {
+  if (buffers.some((b) => b.shape.length > 4)) return 'a value of rank > 4';
+  const slotOf = buffers.map((_, i) => i);
+  let slots = buffers.length;
+  const temps: Lowered['temps'] = [];
+  const consts: Lowered['consts'] = [];
+  const records: number[][] = [];
+  const shape = (id: number) => buffers[id].shape;
+  const s = (id: number) => slotOf[id];
+  for (const o of ops) {
+    const out = o.out;
+    const so = shape(out);
+    if (o.op === 'reshape') {
+      slotOf[out] = slotOf[o.x];
+      continue;
+    }
+    if (o.op === 'fill' || o.op === 'literal') {
+      consts.push({ slot: s(out), values: o.op === 'fill' ? new Float32Array(sizeOf(so)).fill(o.value) : Float32Array.from(o.values) });
+      continue;
+    }
+    temps.push({ slot: s(out), size: sizeOf(so) });
+    const d4 = pad4(so, 1);
+    const bs = (id: number) => pad4(broadcastStrides(shape(id), so), 0);
+    switch (o.op) {
+      case 'unary':
+        records.push([CODE.UNARY, UNARY.indexOf(o.fn), s(out), s(o.x), sizeOf(so)]);
+        break;
+      case 'binary':
+        records.push([CODE.BINARY, BINARY.indexOf(o.fn), s(out), s(o.a), s(o.b), ...d4, ...bs(o.a), ...bs(o.b)]);
+        break;
+      case 'select':
+        records.push([CODE.SELECT, 0, s(out), s(o.cond), s(o.a), s(o.b), ...d4, ...bs(o.cond), ...bs(o.a), ...bs(o.b)]);
+        break;
+      case 'matmul': {
+        const [sa, sb] = [shape(o.a), shape(o.b)];
+        const M = so[so.length - 2];
+        const N = so[so.length - 1];
+        const K = o.transA ? sa[sa.length - 2] : sa[sa.length - 1];
+        const batch = sizeOf(so.slice(0, -2));
+        const [batchA, batchB] = [sizeOf(sa.slice(0, -2)), sizeOf(sb.slice(0, -2))];
+        if ((batchA !== 1 && batchA !== batch) || (batchB !== 1 && batchB !== batch)) return 'a product whose batch dims broadcast partly';
+        let b = s(o.b);
+        if (o.transB) {
+          b = slots++;
+          temps.push({ slot: b, size: sizeOf(sb) });
+          records.push([CODE.TRANSPOSE2, 0, b, s(o.b), batchB, N, K]);
+        }
+        const [rowStride, kStride] = o.transA ? [1, M] : [K, 1];
+        records.push([CODE.MATMUL, 0, s(out), s(o.a), b, batch, M, N, K, rowStride, kStride, batchA === 1 ? 0 : M * K, batchB === 1 ? 0 : K * N]);
+        break;
+      }
+      case 'reduce': {
+        const xs = shape(o.x);
+        records.push([CODE.REDUCE, o.fn === 'max' ? 1 : 0, s(out), s(o.x), sizeOf(so), ...pad4(xs, 1), ...pad4(broadcastStrides(so, xs), 0)]);
+        break;
+      }
+      case 'cumsum':
+        records.push([CODE.CUMSUM, 0, s(out), s(o.x), sizeOf(so.slice(0, o.axis)), so[o.axis], sizeOf(so.slice(o.axis + 1)), +o.exclusive, +o.reverse]);
+        break;
+      case 'softmax':
+        records.push([CODE.SOFTMAX, 0, s(out), s(o.x), sizeOf(so.slice(0, -1)), so[so.length - 1]]);
+        break;
+      case 'slice': {
+        const st = stridesOf(shape(o.x));
+        const off = o.begin.reduce((a, v, d) => a + v * st[d], 0);
+        records.push([CODE.COPY, 0, s(out), s(o.x), 0, off, ...d4, ...pad4(stridesOf(so), 0), ...pad4(st, 0)]);
+        break;
+      }
+      case 'pad': {
+        const st = stridesOf(so);
+        const off = o.begin.reduce((a, v, d) => a + v * st[d], 0);
+        records.push([CODE.ZERO, 0, s(out), sizeOf(so)]);
+        records.push([CODE.COPY, 0, s(out), s(o.x), off, 0, ...pad4(shape(o.x), 1), ...pad4(st, 0), ...pad4(stridesOf(shape(o.x)), 0)]);
+        break;
+      }
+      case 'concat': {
+        const st = stridesOf(so);
+        let at = 0;
+        for (const x of o.xs) {
+          records.push([CODE.COPY, 0, s(out), s(x), at * st[o.axis], 0, ...pad4(shape(x), 1), ...pad4(st, 0), ...pad4(stridesOf(shape(x)), 0)]);
+          at += shape(x)[o.axis];
+        }
+        break;
+      }
+      case 'transpose': {
+        const st = stridesOf(shape(o.x));
+        records.push([CODE.COPY, 0, s(out), s(o.x), 0, 0, ...d4, ...pad4(stridesOf(so), 0), ...pad4(o.perm.map((p) => st[p]), 0)]);
+        break;
+      }
+      case 'broadcast':
+        records.push([CODE.COPY, 0, s(out), s(o.x), 0, 0, ...d4, ...pad4(stridesOf(so), 0), ...bs(o.x)]);
+        break;
+    }
+  }
+  const code = new Int32Array(records.length * OP_WORDS);
+  records.forEach((r, i) => code.set(r, i * OP_WORDS));
+  return { slotOf, slots, temps, consts, code };
+}

@@ -1,0 +1,206 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { CellInstance, Params, State } from '../cell.js';
+import { fusedCall } from '../kernel.js';
+import { differentiate } from './autodiff.js';
+import { TraceAbort } from './builder.js';
+import { compiledSpec, type Names } from './compiled.js';
+import { Interpreter } from './interpret.js';
+import { opInputs, sizeOf, type AdjointProgram, type StepProgram } from './ir.js';
+import { lower, type Lowered } from './lower.js';
+import { traceStep, type StepShapes } from './tracer.js';
+
+/** A traced step with its adjoint, lowered for kernel/trace.c (or why not: then the JS interpreter runs them). */
+interface Traced {
+  forward: StepProgram;
+  adjoint: AdjointProgram;
+  /** Parameters the step reads, in the op's input order. */
+  params: string[];
+  lowered: { fwd: Lowered; bwd: Lowered } | string;
+  /** The JS interpreters, made on first use (their buffers are reused call to call). */
+  js?: { fwd: Interpreter; bwd: Interpreter };
+}
+
+export type TraceInterpreter = 'wasm' | 'js';
+let interpreter: TraceInterpreter = process.env.CELLSTACK_TRACE_INTERPRETER === 'js' ? 'js' : 'wasm';
+
+/**
+ * Which interpreter runs traced programs: the compiled one (kernel/trace.c, default) or the
+ * JS reference (CELLSTACK_TRACE_INTERPRETER=js), which defines the IR's semantics.
+ */
+export function setTraceInterpreter(i: TraceInterpreter): void {
+  interpreter = i;
+}
+
+const cache = new WeakMap<CellInstance, Map<string, Traced | string>>();
+
+/** The traced program for these shapes, or the reason the step cannot be traced (both cached per cell). */
+export function tracedProgram(cell: CellInstance, shapes: StepShapes, training: boolean, T: number): Traced | string {
+  const key = JSON.stringify([shapes, training, T > 1]);
+  let byKey = cache.get(cell);
+  if (!byKey) cache.set(cell, (byKey = new Map()));
+  let entry = byKey.get(key);
+  if (entry === undefined) {
+    try {
+      const forward = traceStep(cell, shapes, training, T);
+      const adjoint = differentiate(forward);
+      const read = new Set([...forward.ops.flatMap(opInputs), forward.output, ...Object.values(forward.nextState)]);
+      const fwd = lower(forward.buffers, forward.ops);
+      const bwd = lower(adjoint.buffers, adjoint.ops);
+      entry = {
+        forward,
+        adjoint,
+        params: Object.keys(forward.params).filter((k) => read.has(forward.params[k])),
+        lowered: typeof fwd === 'string' ? fwd : typeof bwd === 'string' ? bwd : { fwd, bwd },
+      };
+    } catch (e) {
+      if (!(e instanceof TraceAbort)) throw e;
+      entry = e.message;
+    }
+    byKey.set(key, entry);
+  }
+  return entry;
+}
+
+export interface TracedRun {
+  /** [B, T, out] */
+  output: tf.Tensor3D;
+  state: State;
+}
+
+/**
+ * The traced whole-sequence path, given the time-major projected inputs [T·B, k] and the
+ * `begin` constants (both computed eagerly by the caller as batched tf ops: they are
+ * time-parallel, and tf's own autodiff covers them): the traced step runs over all
+ * T steps in one op with a custom gradient whose backward runs the adjoint program over
+ * t = T−1 … 0. Returns the reason instead when the step cannot be traced.
+ */
+export function runTraced(
+  cell: CellInstance,
+  params: Params,
+  projected: Record<string, tf.Tensor2D>,
+  constants: Record<string, tf.Tensor>,
+  state0: State,
+  { batch: B, steps: T, training }: { batch: number; steps: number; training: boolean },
+): TracedRun | string {
+  const shapes: StepShapes = {
+    batch: B,
+    inputs: Object.fromEntries(Object.entries(projected).map(([k, v]) => [k, v.shape[1]])),
+    params: Object.fromEntries(Object.entries(params).map(([k, v]) => [k, v.shape])),
+    constants: Object.fromEntries(Object.entries(constants).map(([k, v]) => [k, v.shape])),
+  };
+  const traced = tracedProgram(cell, shapes, training, T);
+  if (typeof traced === 'string') return traced;
+  const names = {
+    inputs: Object.keys(projected),
+    state: Object.keys(cell.state),
+    params: traced.params,
+    constants: Object.keys(constants),
+  };
+  const tensors = [
+    ...names.inputs.map((k) => projected[k]),
+    ...names.state.map((k) => state0[k]),
+    ...names.params.map((k) => params[k]),
+    ...names.constants.map((k) => constants[k]),
+  ];
+  const O = traced.forward.buffers[traced.forward.output].shape[1];
+  const stateSizes = names.state.map((k) => cell.state[k]);
+  const spec =
+    interpreter === 'wasm' && typeof traced.lowered !== 'string'
+      ? compiledSpec(traced.forward, traced.adjoint, traced.lowered.fwd, traced.lowered.bwd, names, B, T)
+      : jsSpec(traced, names, B, T, O, stateSizes);
+  // A state that is the output (h in most cells) is the last step's output: one tensor fewer to pack and unpack.
+  const own = names.state.map((k) => traced.forward.nextState[k] !== traced.forward.output);
+  const outs = fusedCall(tensors, [[T, B, O], ...stateSizes.filter((_, i) => own[i]).map((s) => [B, s])], {
+    forward(xs: Float32Array[]) {
+      const r = spec.forward(xs);
+      return { outputs: [r.outputs[0], ...r.outputs.slice(1).filter((_, i) => own[i])], saved: r.saved };
+    },
+    backward(xs: Float32Array[], saved: Parameters<typeof spec.backward>[1], dys: Float32Array[]) {
+      let j = 1;
+      return spec.backward(xs, saved, [dys[0], ...own.map((o, i) => (o ? dys[j++] : new Float32Array(B * stateSizes[i])))]);
+    },
+  });
+  const output = tf.transpose(outs[0], [1, 0, 2]) as tf.Tensor3D;
+  let j = 1;
+  const last = () => tf.reshape(tf.slice(outs[0], [T - 1, 0, 0], [1, B, O]), [B, O]) as tf.Tensor2D;
+  const state = Object.fromEntries(names.state.map((k, i) => [k, own[i] ? (outs[j++] as tf.Tensor2D) : last()]));
+  return { output, state };
+}
+
+/** The time loops on the JS reference interpreter. */
+function jsSpec(tr: Traced, names: Names, B: number, T: number, O: number, stateSizes: number[]) {
+  const { forward: P, adjoint: A } = tr;
+  tr.js ??= { fwd: new Interpreter(P.buffers, P.ops), bwd: new Interpreter(A.buffers, A.ops) };
+  const { fwd, bwd } = tr.js;
+  const nI = names.inputs.length;
+  const nS = names.state.length;
+  const nP = names.params.length;
+  const split = (xs: Float32Array[]) => ({
+    inputs: xs.slice(0, nI),
+    state: xs.slice(nI, nI + nS),
+    params: xs.slice(nI + nS, nI + nS + nP),
+    constants: xs.slice(nI + nS + nP),
+  });
+  const widths = names.inputs.map((k) => P.buffers[P.inputs[k]].shape[1]);
+  const savedSizes = A.saved.map((id) => sizeOf(P.buffers[id].shape));
+  const step = (a: Float32Array, t: number, n: number) => a.subarray(t * n, (t + 1) * n);
+  return {
+    forward(xs: Float32Array[]) {
+      const v = split(xs);
+      names.params.forEach((k, i) => fwd.bind(P.params[k], v.params[i]));
+      names.constants.forEach((k, i) => fwd.bind(P.constants[k], v.constants[i]));
+      // Every step's state (t = 0 … T), kept for the backward pass; plus the values it reads saved.
+      const states = stateSizes.map((s, i) => {
+        const all = new Float32Array((T + 1) * B * s);
+        all.set(v.state[i]);
+        return all;
+      });
+      const saved = savedSizes.map((n) => new Float32Array(T * n));
+      const out = new Float32Array(T * B * O);
+      for (let t = 0; t < T; t++) {
+        names.inputs.forEach((k, i) => fwd.bind(P.inputs[k], step(v.inputs[i], t, B * widths[i])));
+        names.state.forEach((k, i) => fwd.bind(P.state[k], step(states[i], t, B * stateSizes[i])));
+        fwd.run();
+        out.set(fwd.get(P.output), t * B * O);
+        names.state.forEach((k, i) => states[i].set(fwd.get(P.nextState[k]), (t + 1) * B * stateSizes[i]));
+        A.saved.forEach((id, i) => saved[i].set(fwd.get(id), t * savedSizes[i]));
+      }
+      const finals = states.map((all, i) => all.slice(T * B * stateSizes[i]));
+      return { outputs: [out, ...finals], saved: { states, saved } };
+    },
+    backward(xs: Float32Array[], kept: { states: Float32Array[]; saved: Float32Array[] }, dys: Float32Array[]) {
+      const v = split(xs);
+      names.params.forEach((k, i) => bwd.bind(A.params[k], v.params[i]));
+      names.constants.forEach((k, i) => bwd.bind(A.constants[k], v.constants[i]));
+      const dInputs = widths.map((w) => new Float32Array(T * B * w));
+      const dParams = v.params.map((p) => new Float32Array(p.length));
+      const dConstants = v.constants.map((c) => new Float32Array(c.length));
+      let dState = dys.slice(1).map((d) => Float32Array.from(d));
+      const dOut = dys[0];
+      const addInto = (acc: Float32Array, id: number | undefined) => {
+        if (id === undefined) return;
+        const g = bwd.get(id);
+        for (let j = 0; j < acc.length; j++) acc[j] += g[j];
+      };
+      for (let t = T - 1; t >= 0; t--) {
+        names.inputs.forEach((k, i) => bwd.bind(A.inputs[k], step(v.inputs[i], t, B * widths[i])));
+        names.state.forEach((k, i) => bwd.bind(A.state[k], step(kept.states[i], t, B * stateSizes[i])));
+        A.saved.forEach((id, i) => bwd.bind(id, step(kept.saved[i], t, savedSizes[i])));
+        bwd.bind(A.seedOutput, step(dOut, t, B * O));
+        names.state.forEach((k, i) => bwd.bind(A.seedState[k], dState[i]));
+        bwd.run();
+        names.inputs.forEach((k, i) => {
+          const id = A.gradInputs[k];
+          if (id !== undefined) dInputs[i].set(bwd.get(id), t * B * widths[i]);
+        });
+        names.params.forEach((k, i) => addInto(dParams[i], A.gradParams[k]));
+        names.constants.forEach((k, i) => addInto(dConstants[i], A.gradConstants[k]));
+        dState = names.state.map((k, i) => {
+          const id = A.gradState[k];
+          return id === undefined ? new Float32Array(B * stateSizes[i]) : Float32Array.from(bwd.get(id));
+        });
+      }
+      return [...dInputs, ...dState, ...dParams, ...dConstants];
+    },
+  };
+}

@@ -1,0 +1,198 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SimpleRNN, createRuntime, defineCell, init, layerPaths, runSequence, trace, type CellInstance, type Params } from '@cellstack/core';
+import { buildCell, compareFused, leakedTensors, randomTensor, saveAndLoad } from '@cellstack/core/testing';
+
+afterEach(() => trace.setTraceInterpreter('wasm'));
+
+const H = 6;
+
+/** A cell whose step uses every traceable op family, so each adjoint rule meets tf's own gradient. */
+const AllOps = defineCell<{ units: number }>({
+  name: 'TraceAllOps',
+  description: 'every traceable op in one step',
+  schema: { type: 'object', properties: { units: { type: 'integer', minimum: 2, default: H } }, additionalProperties: false },
+  create: ({ units: n }, { inputSize: F }) => ({
+    state: { h: n, c: n },
+    outputSize: n,
+    params: {
+      w: { shape: [F, n], init: init.glorotUniform() },
+      u: { shape: [n, n], init: init.orthogonal() },
+      g: { shape: [n], init: init.uniform(0.5, 1.5) },
+    },
+    project: (x, p) => ({ x: tf.matMul(x, p.w) }),
+    step({ x }, { h, c }, p) {
+      const B = h.shape[0];
+      const a = tf.add(x, tf.matMul(h, p.u as tf.Tensor2D));
+      const s = tf.softmax(a);
+      const cm = tf.cumsum(s, 1);
+      const cmr = tf.cumsum(a, 1, true, true);
+      const mx = tf.max(a, 1, true);
+      const mn = tf.min(a, 1, true);
+      const { mean, variance } = tf.moments(a, 1, true);
+      const norm = tf.mul(tf.div(tf.sub(a, mean), tf.sqrt(tf.add(variance, 1e-3))), p.g);
+      const r = tf.mul(norm, tf.rsqrt(tf.add(tf.abs(c), 1)));
+      const e = tf.sub(tf.exp(tf.neg(tf.relu(r))), tf.log(tf.add(tf.sigmoid(a), 0.5)));
+      // tfjs has no gradient for comparisons: the condition comes from step (zero gradient) cast to bool.
+      const w = tf.where(tf.cast(tf.step(a), 'bool'), e, tf.leakyRelu(a, 0.2));
+      const pw = tf.pow(tf.add(tf.abs(w), 1), 1.5);
+      const both = tf.maximum(tf.div(pw, 3), tf.minimum(cm, cmr));
+      const rotated = tf.concat([tf.slice(both, [0, 1], [-1, n - 1]), tf.slice(both, [0, 0], [-1, 1])], 1);
+      const swapped = tf.reshape(tf.transpose(tf.reshape(rotated, [B, 2, n / 2]), [0, 2, 1]), [B, n]);
+      const [lo, hi] = tf.split(swapped, 2, 1);
+      const h2 = tf.tanh(tf.add(tf.mul(tf.concat([hi, lo], 1), 0.3), tf.sub(tf.tile(mx, [1, n]), mn))) as tf.Tensor2D;
+      const c2 = tf.add(tf.mul(c, 0.5), tf.mean(tf.mul(tf.square(h2), s), 1, true)) as tf.Tensor2D;
+      return { output: h2, state: { h: h2, c: c2 } };
+    },
+  }),
+});
+
+/** A leaky cell with one odd ingredient per `kind`, each outside what tracing accepts. */
+const Odd = defineCell<{ kind: 'sin' | 'read' | 'time' }>({
+  name: 'TraceOdd',
+  description: 'non-traceable steps',
+  schema: { type: 'object', properties: { kind: { enum: ['sin', 'read', 'time'], default: 'sin' } }, additionalProperties: false },
+  create: ({ kind }, { inputSize: F }) => ({
+    state: { h: 3 },
+    outputSize: 3,
+    params: { w: { shape: [F, 3], init: init.glorotUniform() } },
+    project: (x, p) => ({ x: tf.matMul(x, p.w) }),
+    step({ x }, { h }, _p, { t }) {
+      let carried: tf.Tensor = h;
+      if (kind === 'sin') carried = tf.sin(h);
+      if (kind === 'read' && (tf.sum(h).dataSync()[0] as number) > 1e9) carried = tf.neg(h);
+      if (kind === 'time') carried = tf.mul(h, 1 / (t + 1));
+      const h2 = tf.tanh(tf.add(x, tf.mul(carried, 0.5))) as tf.Tensor2D;
+      return { output: h2, state: { h: h2 } };
+    },
+  }),
+});
+
+const REASONS = {
+  sin: "step loop: tf op 'Sin' is outside the traceable subset",
+  read: 'step loop: the step reads tensor values (dataSync/arraySync): a data-dependent step cannot be traced',
+  time: 'step loop: the step depends on the step index t (e.g. a mask drawn per step)',
+};
+
+describe('tracing a step', () => {
+  it("records SimpleRNN's step as matmul → add → tanh over named [B, n] buffers", () => {
+    const built = buildCell(SimpleRNN, { units: 3 }, { inputSize: 2 });
+    const p = trace.traceStep(built.cell, { batch: 4, inputs: { x: 3 }, params: { kernel: [2, 3], recurrent: [3, 3], bias: [3] }, constants: {} }, false, 5);
+    expect(p.ops.map((o) => o.op + ('fn' in o ? `:${o.fn}` : ''))).toEqual(['matmul', 'binary:add', 'unary:tanh']);
+    const [mm, add, tanh] = p.ops;
+    expect(mm).toMatchObject({ a: p.state.h, b: p.params.recurrent, transA: false, transB: false });
+    expect(add).toMatchObject({ a: p.inputs.x, b: mm.out });
+    expect(p.output).toBe(tanh.out);
+    expect(p.nextState.h).toBe(tanh.out);
+    expect(p.buffers[p.state.h]).toEqual({ shape: [4, 3], role: 'state', name: 'state.h' });
+    expect(JSON.parse(JSON.stringify(p))).toEqual(p); // plain data: serialisable for other emitters
+    built.dispose();
+  });
+
+  it('the reference interpreter runs a program on hand-computed values', () => {
+    const built = buildCell(SimpleRNN, { units: 1 }, { inputSize: 1 });
+    const p = trace.traceStep(built.cell, { batch: 2, inputs: { x: 1 }, params: { kernel: [1, 1], recurrent: [1, 1], bias: [1] }, constants: {} }, false, 1);
+    const run = new trace.Interpreter(p.buffers, p.ops);
+    run.bind(p.inputs.x, Float32Array.of(0.5, -1));
+    run.bind(p.state.h, Float32Array.of(2, 0.25));
+    run.bind(p.params.recurrent, Float32Array.of(-0.5));
+    run.run();
+    // tanh(x + h·u): tanh(0.5 − 1) and tanh(−1 − 0.125).
+    expect(Array.from(run.get(p.output))).toEqual([Math.tanh(-0.5), Math.tanh(-1.125)].map((v) => expect.closeTo(v, 6)));
+    built.dispose();
+  });
+
+  it('the adjoint saves products and reductions only, and recomputes elementwise values', () => {
+    const built = buildCell(AllOps, {}, { inputSize: 3 });
+    const p = trace.traceStep(built.cell, { batch: 2, inputs: { x: H }, params: { w: [3, H], u: [H, H], g: [H] }, constants: {} }, false, 3);
+    const a = trace.differentiate(p);
+    expect(a.saved.length).toBeGreaterThan(0);
+    for (const id of a.saved) expect(trace.SAVED_KINDS.has(p.ops.find((o) => o.out === id)!.op)).toBe(true);
+    expect(Object.keys(a.gradParams).sort()).toEqual(['g', 'u']); // w only feeds project
+    expect(Object.keys(a.gradState).sort()).toEqual(['c', 'h']);
+    built.dispose();
+  });
+});
+
+describe.each(['wasm', 'js'] as const)('traced kernel on the %s interpreter', (interpreter) => {
+  it.each([
+    { batch: 1, time: 1, inputSize: 1 },
+    { batch: 3, time: 7, inputSize: 5 },
+    { batch: 2, time: 13, inputSize: 3 },
+  ])('every op family: outputs, states and gradients equal the generic loop (B $batch, T $time)', (shape) => {
+    trace.setTraceInterpreter(interpreter);
+    const built = buildCell(AllOps, {}, { inputSize: shape.inputSize, seed: 4 });
+    const r = compareFused(built, { ...shape, kernel: 'traced' });
+    expect(r.path).toBe('traced');
+    expect(r.fusedRuns).toBe(1);
+    expect(Object.keys(r.errors).sort()).toEqual(['grad.g', 'grad.state.c', 'grad.state.h', 'grad.u', 'grad.w', 'grad.x', 'output', 'state.c', 'state.h']);
+    for (const [what, err] of Object.entries(r.errors)) expect(err, what).toBeLessThan(1e-4);
+    built.dispose();
+  });
+});
+
+describe('falling back to the step loop', () => {
+  it.each(Object.entries(REASONS))('%s: the stated reason, the generic results', (kind, reason) => {
+    const built = buildCell(Odd, { kind }, { inputSize: 2 });
+    const x = randomTensor([2, 4, 2], 3) as tf.Tensor3D;
+    const r = runSequence(built.cell, built.params as Params, x, { training: false, returnSequences: true });
+    expect(r.path).toBe(reason);
+    const cmp = compareFused(built, { batch: 2, time: 4, inputSize: 2, kernel: 'traced' });
+    expect(cmp.fusedRuns).toBe(0);
+    expect(cmp.path).toBe(reason);
+    tf.dispose([x, r.output, ...Object.values(r.state)]);
+    built.dispose();
+  });
+
+  it('a model reports each layer’s path truthfully', async () => {
+    const rt = await createRuntime({ backend: 'wasm', cells: [AllOps, Odd] });
+    const model = rt.build({
+      input: { shape: [5, 2] },
+      layers: [{ cell: 'SimpleRNN', options: { units: 4 } }, { cell: 'TraceAllOps' }, { cell: 'TraceOdd', options: { kind: 'time' } }, { type: 'last' }, { type: 'dense', units: 1 }],
+      seed: 4,
+    });
+    expect(layerPaths(model).map((l) => l.path)).toEqual([undefined, undefined, undefined]);
+    model.compile({ optimizer: 'adam', loss: 'meanSquaredError' });
+    const [x, y] = [randomTensor([3, 5, 2], 5), randomTensor([3, 1], 6)];
+    await model.trainOnBatch(x, y);
+    expect(layerPaths(model).map(({ cell, path }) => [cell, path])).toEqual([
+      ['SimpleRNN', 'hand-written'],
+      ['TraceAllOps', 'traced'],
+      ['TraceOdd', REASONS.time],
+    ]);
+    tf.dispose([x, y]);
+    model.dispose();
+  });
+});
+
+describe('a traced layer in a model', () => {
+  it('trains, leaks no tensors, and saves → loads to identical outputs', async () => {
+    const rt = await createRuntime({ backend: 'wasm', cells: [AllOps] });
+    const model = rt.build({ input: { shape: [5, 2] }, layers: [{ cell: 'TraceAllOps', repeat: 2 }, { type: 'last' }, { type: 'dense', units: 1 }], seed: 4 });
+    model.compile({ optimizer: 'adam', loss: 'meanSquaredError' });
+    const [x, y] = [randomTensor([3, 5, 2], 5), randomTensor([3, 1], 6)];
+    const first = (await model.trainOnBatch(x, y)) as number;
+    expect(await leakedTensors(model, x, y, 20)).toBe(0);
+    const last = (await model.trainOnBatch(x, y)) as number;
+    expect(last).toBeLessThan(first);
+    expect(layerPaths(model).every((l) => l.path === 'traced')).toBe(true);
+    const loaded = await saveAndLoad(model);
+    const [a, b] = [model, loaded].map((m) => tf.tidy(() => (m.predict(x) as tf.Tensor).arraySync()));
+    expect(b).toEqual(a);
+    tf.dispose([x, y]);
+    model.dispose();
+    loaded.dispose();
+  });
+
+  it('traces once per shape: the program is cached on the cell', () => {
+    const built = buildCell(AllOps, {}, { inputSize: 2 });
+    const cell: CellInstance = { ...built.cell, step: (...args) => (calls++, built.cell.step(...args)) };
+    let calls = 0;
+    const run = () => tf.tidy(() => runSequence(cell, built.params as Params, tf.zeros([2, 4, 2]) as tf.Tensor3D, { training: false, returnSequences: true }).path);
+    expect(run()).toBe('traced');
+    expect(calls).toBe(2); // traced at t = 0 and t = 1
+    expect(run()).toBe('traced');
+    expect(calls).toBe(2);
+    built.dispose();
+  });
+});
