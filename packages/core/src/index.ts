@@ -26,6 +26,7 @@ export { modelIRSchema, layerSchemas, validateIR, isCellLayer } from './ir.js';
 export type { ModelIR, LayerIR, CellLayerIR, DenseIR, DropoutIR, EmbeddingIR, PoolIR, LayerNormIR, Activation } from './ir.js';
 export { createRuntime, runtimeOf, type Runtime, type RuntimeOptions, type CellInfo } from './runtime.js';
 export { selectBackend, BACKENDS, EMBEDDED_DEFAULT, type BackendChoice, type BackendInfo } from './backend.js';
+export { describeAdapter, type GpuAdapter } from './webgpu.js';
 export { GroupedOptimizer, createOptimizer, modelMultipliers, type OptimizerOptions, type OptimizerName } from './optimizer.js';
 export { saveTo, loadModel, writeFileAtomic } from './io.js';
 export { LastStep } from './layers/last-step.js';
