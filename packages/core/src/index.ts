@@ -12,7 +12,8 @@ export type {
   StepResult,
   FusedResult,
 } from './cell.js';
-export { WasmKernel, loadKernel, fusedCall, setFusedKernels, fusedKernelsActive, type FusedSpec } from './kernel.js';
+export { WasmKernel, loadKernel, fusedCall, setFusedKernels, fusedKernelsActive, gpuKernelsActive, type FusedSpec } from './kernel.js';
+export { runGpuProgram, type GpuProgram } from './gpu-program.js';
 export { nativeKernels, setNativeKernels, NATIVE_MIN_PRODUCT, type NativeKernels } from './native.js';
 export { defineCell, layerClassOf } from './define-cell.js';
 export { CellLayer, type CellLayerArgs } from './cell-layer.js';

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { CellInstance, Params, State } from './cell.js';
-import { fusedKernelsActive } from './kernel.js';
+import { fusedKernelsActive, gpuKernelsActive } from './kernel.js';
 
 export interface SequenceOptions {
   training: boolean;
@@ -46,8 +46,9 @@ export function runSequence(cell: CellInstance, params: Params, x: tf.Tensor3D, 
   const [B, T, F] = x.shape;
   let state = opts.initialState ?? initialState(cell, B, params);
   // Probes need the per-step signals, which only the step function reports.
-  if (cell.fused && !opts.recordSignals && fusedKernelsActive()) {
-    const r = cell.fused(x, state, params, { training: opts.training });
+  const fused = opts.recordSignals ? undefined : fusedKernelsActive() ? cell.fused : gpuKernelsActive() ? cell.gpuFused : undefined;
+  if (fused) {
+    const r = fused.call(cell, x, state, params, { training: opts.training });
     if (r) {
       const out = r.output.shape[2];
       const output = opts.returnSequences ? r.output : tf.reshape(tf.slice(r.output, [0, T - 1, 0], [B, 1, out]), [B, out]);
