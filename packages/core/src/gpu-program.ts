@@ -22,10 +22,11 @@ interface WebGpuBackendApi {
   runWebGPUProgram(program: GpuProgram, inputs: tf.TensorInfo[], dtype: tf.DataType, uniforms?: Array<{ type: 'int32' | 'float32'; data: number[] }>): tf.TensorInfo;
 }
 
-/** Run one program (one dispatch) on webgpu tensors; the result is a new tensor in the current scope. */
+/** Run one program (one dispatch) on webgpu tensors, `ints` filling its `uniforms` fields in order; the result is a new tensor in the current scope. */
 export function runGpuProgram(program: GpuProgram, inputs: tf.Tensor[], ints: number[] = []): tf.Tensor {
   const backend = tf.backend() as unknown as WebGpuBackendApi;
-  const info = backend.runWebGPUProgram(program, inputs, 'float32', ints.length ? [{ type: 'int32', data: ints }] : undefined);
+  // One entry per scalar: tf lays an entry of n values out as a vecn, aligned as one.
+  const info = backend.runWebGPUProgram(program, inputs, 'float32', ints.map((v) => ({ type: 'int32', data: [v] })));
   return tf.engine().makeTensorFromTensorInfo(info);
 }
 

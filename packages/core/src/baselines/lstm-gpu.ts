@@ -23,15 +23,15 @@ function forwardProgram(B: number, T: number, H: number): GpuProgram {
     dispatchLayout: { x: [0, 1, 2] },
     dispatch: [B, 1, 1],
     workgroupSize: [threads, 1, 1],
-    uniforms: 'T : i32,',
+    uniforms: 'T : i32, H : i32,',
     getUserCode: () => `
 ${WGSL_ACTIVATIONS}
-const H = ${H};
 const NT = ${threads};
 const K = ${K};
 var<workgroup> hs : array<f32, ${H}>;
 
 fn main(index : i32) {
+  let H = uniforms.H;
   let b = i32(workgroupId.x);
   let tid = i32(localId.x);
   var c : array<f32, K>;
@@ -94,14 +94,14 @@ function backwardProgram(B: number, T: number, H: number): GpuProgram {
     dispatchLayout: { x: [0, 1] },
     dispatch: [B, 1, 1],
     workgroupSize: [threads, 1, 1],
-    uniforms: 'T : i32,',
+    uniforms: 'T : i32, H : i32,',
     getUserCode: () => `
-const H = ${H};
 const NT = ${threads};
 const K = ${K};
 var<workgroup> dzs : array<f32, ${4 * H}>;
 
 fn main(index : i32) {
+  let H = uniforms.H;
   let b = i32(workgroupId.x);
   let tid = i32(localId.x);
   let row = b * (4 * uniforms.T + 2) * H;
@@ -170,13 +170,13 @@ export function lstmGpu(x: tf.Tensor3D, { h, c }: State, p: Params): FusedResult
   const recur = tf.customGrad((...args: unknown[]) => {
     const [z, U, h0, c0] = args as tf.Tensor[];
     const save = args[4] as tf.GradSaveFunc;
-    const packed = runGpuProgram(forwardProgram(B, T, H), [z, U, h0, c0], [T]);
+    const packed = runGpuProgram(forwardProgram(B, T, H), [z, U, h0, c0], [T, H]);
     save([U, h0, c0, packed]);
     return {
       value: packed,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [Us, h0s, c0s, P] = saved;
-        const g = runGpuProgram(backwardProgram(B, T, H), [dy, P, Us, c0s], [T]);
+        const g = runGpuProgram(backwardProgram(B, T, H), [dy, P, Us, c0s], [T, H]);
         const dz = tf.reshape(tf.slice(g, [0, 0], [B, 4 * T * H]), [B * T, 4 * H]);
         // h_{t−1} for every step: h0, then the outputs but the last.
         const hPrev = T > 1 ? tf.concat([tf.reshape(h0s, [B, 1, H]), tf.slice(P, [0, 0, 0], [B, T - 1, H])], 1) : tf.reshape(h0s, [B, 1, H]);
