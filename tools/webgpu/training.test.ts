@@ -76,15 +76,17 @@ describe('training on webgpu', () => {
     });
   }
 
-  it('leaks nothing over 200 steps: tensors, bytes and GPU buffers flat', async () => {
-    await useBackend('webgpu');
-    const model = compiled(ALL_CELLS.find((c) => c.name === 'STAR')!);
-    const buffers = (tf.backend() as unknown as { bufferManager: { getNumUsedBuffers(): number; getNumFreeBuffers(): number } }).bufferManager;
-    const snapshot = () => ({ tensors: tf.memory().numTensors, bytes: tf.memory().numBytes, gpuBuffersUsed: buffers.getNumUsedBuffers(), gpuBuffersAll: buffers.getNumUsedBuffers() + buffers.getNumFreeBuffers() });
-    await train(model, 10); // optimiser slots and buffer pools fill on the first steps
-    const before = snapshot();
-    await train(model, 200);
-    expect(snapshot()).toEqual(before);
-    model.dispose();
-  });
+  for (const [cell, kernels] of [['STAR', false], ['LSTM', true]] as const) {
+    it(`leaks nothing over 200 steps (${cell}, ${kernels ? 'WGSL kernel' : 'step loop'}): tensors, bytes and GPU buffers flat`, async () => {
+      await useBackend('webgpu', { kernels });
+      const model = compiled(ALL_CELLS.find((c) => c.name === cell)!);
+      const buffers = (tf.backend() as unknown as { bufferManager: { getNumUsedBuffers(): number; getNumFreeBuffers(): number } }).bufferManager;
+      const snapshot = () => ({ tensors: tf.memory().numTensors, bytes: tf.memory().numBytes, gpuBuffersUsed: buffers.getNumUsedBuffers(), gpuBuffersAll: buffers.getNumUsedBuffers() + buffers.getNumFreeBuffers() });
+      await train(model, 10); // optimiser slots and buffer pools fill on the first steps
+      const before = snapshot();
+      await train(model, 200);
+      expect(snapshot()).toEqual(before);
+      model.dispose();
+    });
+  }
 });
