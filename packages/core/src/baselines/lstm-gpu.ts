@@ -10,7 +10,13 @@ import { WGSL_ACTIVATIONS, rowThreads, runGpuProgram, type GpuProgram } from '..
  * and Adam's slots stay in GPU buffers; nothing is read back.
  *
  * Forward packs, per (b, t), [h, c, i, f, c̃, o] (6H): the output and the final state are
- * slices of it, and backward reads the gates from it.
+ * slices of it, and backward reads the gates from it (only h and c are ever consumed, so
+ * backward reads the incoming gradient of those two and not of the gate slots).
+ *
+ * GPU dispatches per layer and training step (counted on lavapipe): forward 5 (projection
+ * with bias, recurrence, three slices), backward 12 (the output slice's gradient, recurrence,
+ * four slices and a concat for dz, h_{t−1}, dh0, dc0, dU, and the projection's dW, dx with a
+ * transpose, db); more when the final state feeds the loss too. Read-backs: none.
  */
 const MAX_UNITS = 1024; // backward keeps 4H gate gradients in workgroup memory (16 KiB, WebGPU's minimum)
 
