@@ -1,4 +1,4 @@
 import { selectBackend } from '@cellstack/core';
 
-// Tests run on the embedded backends only (never tfjs-node); CELLSTACK_TEST_BACKEND picks one.
-await selectBackend((process.env.CELLSTACK_TEST_BACKEND as 'cpu' | 'wasm' | undefined) ?? 'wasm');
+// Tests run on the embedded backends (never tfjs-node), the webgpu project on webgpu; CELLSTACK_TEST_BACKEND picks one.
+await selectBackend((process.env.CELLSTACK_TEST_BACKEND as 'cpu' | 'wasm' | 'webgpu' | undefined) ?? 'wasm');

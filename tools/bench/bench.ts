@@ -7,7 +7,8 @@
  *
  * Workloads (research/perf-notes.md): W1 = T 100, batch 32, one-hot 10, 1 layer of 128, dense 10 per step,
  * softmax CE, Adam; W2 = the same with 4 layers of 64; W3 = W1 forward only; M = the memory workload of
- * issue 11, BPTT over 784 steps of 16 layers of 64 at batch 100 (read peakRssMiB).
+ * issue 11, BPTT over 784 steps of 16 layers of 64 at batch 100 (read peakRssMiB); G = the GPU workload of
+ * issue 24, T 100, batch 256, 4 layers of 1024 (for --backend webgpu on a real GPU; tools/bench/gpu.sh).
  * The fused kernels are on unless CELLSTACK_FUSED=0 (hand-written where a cell has one, else its
  * traced step; CELLSTACK_KERNELS=traced traces every cell), and multiply through the native addon
  * when it is installed unless CELLSTACK_NATIVE=0; tools/bench/suite.ts runs every path.
@@ -16,12 +17,12 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
-import { createOptimizer, createRuntime, fusedKernelsActive, layerPaths, nativeKernels, type BackendChoice, type CellInstance, type CellPlugin, type ModelIR } from '@cellstack/core';
+import { createOptimizer, createRuntime, fusedKernelsActive, gpuKernelsActive, layerPaths, nativeKernels, type BackendChoice, type CellInstance, type CellPlugin, type ModelIR } from '@cellstack/core';
 import { cliArgs } from './args.js';
 
 const CELL_PACKAGES = ['@cellstack/cell-nru', '@cellstack/cell-ur', '@cellstack/cell-star', '@cellstack/cell-rru', '@cellstack/cell-dmu'];
 
-const USAGE = 'usage: npx tsx --conditions=@cellstack/source tools/bench/bench.ts [--workload W1|W2|W3|M] [--cell LSTM] [--options JSON] [--ir model.json --seq N --batch N] [--backend wasm|cpu|auto] [--plugin file.ts] [--steps 5] [--warmup 2]';
+const USAGE = 'usage: npx tsx --conditions=@cellstack/source tools/bench/bench.ts [--workload W1|W2|W3|M|G] [--cell LSTM] [--options JSON] [--ir model.json --seq N --batch N] [--backend wasm|cpu|webgpu|auto] [--plugin file.ts] [--steps 5] [--warmup 2]';
 const args = cliArgs('bench', USAGE, {
   options: {
     help: { type: 'boolean', default: false },
@@ -43,6 +44,7 @@ const workloads: Record<string, { layers: number; units: number; train: boolean;
   W2: { layers: 4, units: 64, train: true },
   W3: { layers: 1, units: 128, train: false },
   M: { layers: 16, units: 64, train: true, seq: 784, batch: 100 },
+  G: { layers: 4, units: 1024, train: true, seq: 100, batch: 256 },
 };
 
 async function main() {
@@ -80,7 +82,11 @@ async function main() {
   const y = tf.oneHot(tf.randomUniform(outShape.length === 3 ? [B, steps] : [B], 0, outShape[outShape.length - 1] as number, 'int32', 2), outShape[outShape.length - 1] as number);
   const once = async () => {
     if (train) await model.trainOnBatch(x, y);
-    else tf.dispose(model.predict(x) as tf.Tensor);
+    else {
+      const pred = model.predict(x) as tf.Tensor;
+      if (rt.backend.name === 'webgpu') await pred.data(); // GPU work is asynchronous: wait for it
+      pred.dispose();
+    }
   };
   for (let i = 0; i < Number(args.warmup); i++) await once();
   const n = Number(args.steps);
@@ -88,13 +94,16 @@ async function main() {
   for (let i = 0; i < n; i++) await once();
   const seconds = (performance.now() - t0) / 1000;
   const fused = fusedKernelsActive() && model.layers.some((l) => (l as { cell?: CellInstance }).cell?.fused);
+  // webgpu: the cell's WGSL kernel ('gpu') or the step loop; steps are timed through the loss read-back.
+  const gpu = gpuKernelsActive() && model.layers.some((l) => (l as { cell?: CellInstance }).cell?.gpuFused);
   console.log(
     JSON.stringify({
       workload: args.ir ? 'custom' : args.workload,
       cell: args.ir ? 'custom' : args.cell,
       mode: train ? 'train' : 'infer',
       backend: rt.backend.name,
-      path: fused ? 'fused' : 'generic',
+      path: fused ? 'fused' : gpu ? 'gpu' : 'generic',
+      ...(rt.backend.adapter ? { adapter: rt.backend.adapter } : {}),
       // What the first cell layer ran: 'hand-written', 'traced' (CELLSTACK_KERNELS=traced) or 'step loop: <reason>'.
       kernel: layerPaths(model)[0]?.path ?? null,
       // The instruction set of the native addon's products (fused path, addon active), else null.

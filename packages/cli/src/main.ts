@@ -19,7 +19,7 @@ const positive = (v: string) => {
   return n;
 };
 const collect = (v: string, all: string[] = []) => [...all, v];
-const backendOption = () => new Option('--backend <name>', 'tfjs backend: auto picks tfjs-node(-gpu) when installed, else the embedded wasm').choices(BACKENDS as string[]).default('auto');
+const backendOption = () => new Option('--backend <name>', 'tfjs backend: auto picks tfjs-node-gpu, a hardware WebGPU adapter, tfjs-node, else the embedded wasm (env CELLSTACK_BACKEND)').choices(BACKENDS as string[]).default('auto');
 const progressOption = () => new Option('--progress <mode>', 'progress display: a bar on a terminal, plain lines otherwise').choices(['auto', 'bar', 'lines', 'jsonl', 'none']).default('auto');
 const allowOption = () => new Option('--allow <package>', 'allow a third-party cell package named by `use` (repeatable; only this and your project\'s cellstack config allow code)').argParser(collect);
 const maxParamsOption = () => new Option('--max-params <n>', `parameter budget of the model (default ${LIMITS.maxParams})`).argParser(int(1));

@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
-import { createRuntime, fusedKernelsActive, nativeKernels, type BackendChoice, type Runtime } from '@cellstack/core';
+import { createRuntime, fusedKernelsActive, gpuKernelsActive, nativeKernels, type BackendChoice, type Runtime } from '@cellstack/core';
 
 /** The first-party cell packages the CLI registers (each exports `cells`). */
 export const CELL_PACKAGES = ['@cellstack/cell-nru', '@cellstack/cell-ur', '@cellstack/cell-star', '@cellstack/cell-rru', '@cellstack/cell-dmu'];
@@ -75,5 +75,5 @@ export function kernelPath(): { fused: boolean; native: string | null; text: str
   const native = nativeKernels();
   const fused = fusedKernelsActive();
   const products = native.active ? `native (${native.isa})` : `in wasm (native addon: ${native.isa.replace(/^none: /, '')})`;
-  return { fused, native: fused && native.active ? native.isa : null, text: fused ? `whole-sequence (per layer below), products ${products}` : 'generic step loop (CELLSTACK_FUSED=0 or a GPU backend)' };
+  return { fused, native: fused && native.active ? native.isa : null, text: fused ? `whole-sequence (per layer below), products ${products}` : gpuKernelsActive() ? 'WGSL kernels for cells that have one (LSTM), the generic step loop for the others' : 'generic step loop (CELLSTACK_FUSED=0 or a GPU backend)' };
 }

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import type * as tf from '@tensorflow/tfjs-core';
-import { layerPaths, type BackendChoice, type GroupedOptimizer, type LayerPath, type ModelIR, type OptimizerName } from '@cellstack/core';
+import { layerPaths, type BackendChoice, type GpuAdapter, type GroupedOptimizer, type LayerPath, type ModelIR, type OptimizerName } from '@cellstack/core';
 import type { Task } from '@cellstack/tasks';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { writeLossChart } from './charts.js';
@@ -44,7 +44,8 @@ export interface RunRecord {
   versions: Record<string, string>;
   command: string[];
   specFile: string;
-  backend: { requested: BackendChoice; name: string; reason: string };
+  /** `adapter`: the WebGPU adapter (vendor, device, …) on webgpu. */
+  backend: { requested: BackendChoice; name: string; reason: string; adapter?: GpuAdapter };
   /**
    * Whole-sequence kernels on (else the step loop everywhere), the native addon's instruction
    * set when their products ran on it, and the path each cell layer ran in training:
@@ -159,7 +160,7 @@ export async function train(specFile: string | undefined, flags: TrainFlags): Pr
     versions: versions(),
     command: process.argv.slice(2),
     specFile: previous?.specFile ?? path.resolve(file),
-    backend: { requested: backend, name: runtime.backend.name, reason: runtime.backend.reason },
+    backend: { requested: backend, name: runtime.backend.name, reason: runtime.backend.reason, ...(runtime.backend.adapter ? { adapter: runtime.backend.adapter } : {}) },
     kernels: { fused: kernels.fused, native: kernels.native },
     task: { ...ref, description: task.description, baseline: task.baseline },
     settings,
@@ -207,7 +208,8 @@ export async function train(specFile: string | undefined, flags: TrainFlags): Pr
         status = 'diverged';
         break;
       }
-      const line: MetricsLine = { step, loss: r.loss, time: Number(seconds().toFixed(3)), ...r.metrics, ...(optimizer.lastGradNorm === undefined ? {} : { gradNorm: optimizer.lastGradNorm }) };
+      const gradNorm = await optimizer.readGradNorm();
+      const line: MetricsLine = { step, loss: r.loss, time: Number(seconds().toFixed(3)), ...r.metrics, ...(gradNorm === undefined ? {} : { gradNorm }) };
       lines.push(line);
       folder.record(line);
       const metricName = Object.keys(r.metrics)[0];
@@ -248,7 +250,7 @@ export async function train(specFile: string | undefined, flags: TrainFlags): Pr
   } else {
     await folder.checkpoint(model, done, seconds()); // so `--resume --steps N` extends a finished run
     await folder.saveModel(model);
-    record.validation = validate(model, task, settings, fromLogits);
+    record.validation = await validate(model, task, settings, fromLogits);
   }
   await folder.writeJson('run.json', record);
   const chart = await writeLossChart(folder.file('loss'), lines, task.baseline, `${path.basename(record.specFile)} on ${showTask(ref)}`);

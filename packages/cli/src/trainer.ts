@@ -49,7 +49,7 @@ export async function trainStep(model: LayersModel, task: Task, s: TrainSettings
 }
 
 /** Loss and metrics on `size` held-out examples (a seeded validation stream, or the dataset's validation split). */
-export function validate(model: LayersModel, task: Task, s: TrainSettings, fromLogits: boolean): { examples: number; loss: number; metrics: Record<string, number> } {
+export async function validate(model: LayersModel, task: Task, s: TrainSettings, fromLogits: boolean): Promise<{ examples: number; loss: number; metrics: Record<string, number> }> {
   const rng = createRng(hashSeed(s.seed, 'validation'));
   const lossFn = taskLoss(task, { fromLogits });
   const metricFns = taskMetrics(task);
@@ -59,12 +59,15 @@ export function validate(model: LayersModel, task: Task, s: TrainSettings, fromL
   while (done < s.valSize) {
     const n = Math.min(s.batch, s.valSize - done);
     const b = task.batch(n, rng, 'validation');
-    const values = tf.tidy(() => {
+    const stacked = tf.tidy(() => {
       const x = tf.tensor3d(b.x, b.xShape);
       const y = tf.tensor(b.y, b.yShape);
       const pred = model.predict(x) as tf.Tensor;
-      return tf.stack([lossFn(y, pred), ...metricFns.map((f) => f(y, pred))]).dataSync();
+      return tf.stack([lossFn(y, pred), ...metricFns.map((f) => f(y, pred))]);
     });
+    // Read asynchronously: webgpu under Node has no synchronous readback.
+    const values = await stacked.data();
+    stacked.dispose();
     loss += values[0] * n;
     metricFns.forEach((_, i) => (sums[i] += values[i + 1] * n));
     done += n;

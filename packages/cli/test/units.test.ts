@@ -52,7 +52,7 @@ describe('training step', () => {
     expect(first.loss).toBeLessThan(3);
     const before = tf.memory().numTensors;
     for (let s = 2; s <= 20; s++) await trainStep(model, task, settings, s);
-    validate(model, task, settings, true);
+    await validate(model, task, settings, true);
     expect(tf.memory().numTensors).toBe(before);
     model.dispose();
   });

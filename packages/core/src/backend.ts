@@ -4,9 +4,10 @@ import { markGpuBinding } from './kernel.js';
 import { patchWasmIdentity } from './wasm-identity.js';
 import { patchWasmMatMul } from './wasm-matmul.js';
 import { patchWasmSlice } from './wasm-slice.js';
+import { describeAdapter, probeWebGpu, type GpuAdapter } from './webgpu.js';
 
-export type BackendChoice = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
-export const BACKENDS: readonly BackendChoice[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
+export type BackendChoice = 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
+export const BACKENDS: readonly BackendChoice[] = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'];
 
 /**
  * The embedded default when no TensorFlow binding is installed. Measured with
@@ -16,17 +17,19 @@ export const BACKENDS: readonly BackendChoice[] = ['auto', 'tensorflow', 'wasm',
 export const EMBEDDED_DEFAULT: 'wasm' | 'cpu' = 'wasm';
 
 export interface BackendInfo {
-  /** tf's name of the active backend: 'tensorflow', 'wasm' or 'cpu'. */
+  /** tf's name of the active backend: 'tensorflow', 'webgpu', 'wasm' or 'cpu'. */
   name: string;
   /** Which package provided it and why it was chosen. */
   reason: string;
+  /** The WebGPU adapter, on 'webgpu'. */
+  adapter?: GpuAdapter;
 }
 
 // Dynamic specifiers so bundlers and tsc do not require the optional peers.
 const optionalImport = (spec: string) => import(/* @vite-ignore */ spec);
 
-async function tryTensorflow(): Promise<string | undefined> {
-  for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
+async function tryTensorflow(pkgs: string[]): Promise<string | undefined> {
+  for (const pkg of pkgs) {
     try {
       await optionalImport(pkg);
       if (tf.findBackend('tensorflow')) {
@@ -53,10 +56,24 @@ async function useEmbedded(name: 'wasm' | 'cpu'): Promise<void> {
   }
 }
 
+/** Activate tf's 'webgpu' backend on Dawn's adapter; software adapters only when `allowFallback`. */
+async function useWebGpu(allowFallback: boolean): Promise<{ adapter: GpuAdapter } | { why: string }> {
+  const probe = await probeWebGpu();
+  if (!probe.adapter) return probe;
+  if (probe.adapter.fallback && !allowFallback) {
+    return { why: `only a software WebGPU adapter (${describeAdapter(probe.adapter)}), used only when asked for: --backend webgpu` };
+  }
+  await probe.open();
+  if (!(await tf.setBackend('webgpu'))) return { why: `tfjs-backend-webgpu failed to initialise on ${describeAdapter(probe.adapter)}` };
+  await tf.ready();
+  return { adapter: probe.adapter };
+}
+
 /**
- * Activate a backend. 'auto' takes tfjs-node-gpu, then tfjs-node, when they resolve,
- * else the embedded default. The CELLSTACK_BACKEND environment variable overrides
- * 'auto'.
+ * Activate a backend. 'auto' takes, in order: tfjs-node-gpu, a hardware (non-fallback)
+ * WebGPU adapter, tfjs-node, the embedded default; its reason says why each earlier one
+ * was passed over. 'webgpu' also takes a software adapter. The CELLSTACK_BACKEND
+ * environment variable overrides 'auto'.
  */
 export async function selectBackend(choice: BackendChoice = 'auto'): Promise<BackendInfo> {
   if (!BACKENDS.includes(choice)) {
@@ -68,14 +85,25 @@ export async function selectBackend(choice: BackendChoice = 'auto'): Promise<Bac
     const info = await selectBackend(env);
     return { ...info, reason: `${info.reason} (from CELLSTACK_BACKEND)` };
   }
-  if (choice === 'tensorflow' || choice === 'auto') {
-    const pkg = await tryTensorflow();
+  if (choice === 'tensorflow') {
+    const pkg = await tryTensorflow(['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']);
     if (pkg) return { name: 'tensorflow', reason: `${pkg} (native TensorFlow)` };
-    if (choice === 'tensorflow') {
-      throw new CellstackError('backend', "'tensorflow' needs @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node installed", "install one, or use 'auto' / 'wasm' / 'cpu'");
-    }
+    throw new CellstackError('backend', "'tensorflow' needs @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node installed", "install one, or use 'auto' / 'webgpu' / 'wasm' / 'cpu'");
+  }
+  if (choice === 'webgpu') {
+    const r = await useWebGpu(true);
+    if ('why' in r) throw new CellstackError('backend', `'webgpu' is not available: ${r.why}`, "see the README's \"Using a GPU\"; or use 'auto' / 'wasm' / 'cpu'");
+    return { name: 'webgpu', reason: `webgpu (asked for) on ${describeAdapter(r.adapter)}`, adapter: r.adapter };
+  }
+  if (choice === 'auto') {
+    const gpuPkg = await tryTensorflow(['@tensorflow/tfjs-node-gpu']);
+    if (gpuPkg) return { name: 'tensorflow', reason: `${gpuPkg} (native TensorFlow with CUDA)` };
+    const gpu = await useWebGpu(false);
+    if ('adapter' in gpu) return { name: 'webgpu', reason: `WebGPU on ${describeAdapter(gpu.adapter)} (no tfjs-node-gpu)`, adapter: gpu.adapter };
+    const pkg = await tryTensorflow(['@tensorflow/tfjs-node']);
+    if (pkg) return { name: 'tensorflow', reason: `${pkg} (native TensorFlow; no tfjs-node-gpu; WebGPU: ${gpu.why})` };
     await useEmbedded(EMBEDDED_DEFAULT);
-    return { name: EMBEDDED_DEFAULT, reason: `embedded default (${EMBEDDED_DEFAULT}; no tfjs-node binding installed)` };
+    return { name: EMBEDDED_DEFAULT, reason: `embedded default (${EMBEDDED_DEFAULT}; no tfjs-node binding installed; WebGPU: ${gpu.why})` };
   }
   await useEmbedded(choice);
   return { name: choice, reason: `${choice} (asked for)` };

@@ -84,6 +84,11 @@ export interface CellInstance {
    * then runs instead.
    */
   fused?(x: tf.Tensor3D, state: State, params: Params, ctx: { training: boolean }): FusedResult | undefined;
+  /**
+   * The same for tf's webgpu backend: GPU programs on GPU-resident tensors (no readback).
+   * Used instead of the generic loop on webgpu while fused kernels are on.
+   */
+  gpuFused?(x: tf.Tensor3D, state: State, params: Params, ctx: { training: boolean }): FusedResult | undefined;
 }
 
 export interface FusedResult {

@@ -18,11 +18,13 @@ export {
   fusedCall,
   setFusedKernels,
   fusedKernelsActive,
+  gpuKernelsActive,
   setKernelPreference,
   kernelPreference,
   type FusedSpec,
   type KernelPreference,
 } from './kernel.js';
+export { runGpuProgram, type GpuProgram } from './gpu-program.js';
 export { nativeKernels, setNativeKernels, NATIVE_MIN_PRODUCT, type NativeKernels } from './native.js';
 export { defineCell, layerClassOf } from './define-cell.js';
 export { CellLayer, type CellLayerArgs } from './cell-layer.js';
@@ -39,6 +41,7 @@ export type { ResolveOptions } from './builder.js';
 export type { ModelIR, LayerIR, CellLayerIR, DenseIR, DropoutIR, EmbeddingIR, PoolIR, LayerNormIR, Activation } from './ir.js';
 export { createRuntime, runtimeOf, type Runtime, type RuntimeOptions, type CellInfo } from './runtime.js';
 export { selectBackend, BACKENDS, EMBEDDED_DEFAULT, type BackendChoice, type BackendInfo } from './backend.js';
+export { describeAdapter, type GpuAdapter } from './webgpu.js';
 export { GroupedOptimizer, createOptimizer, modelMultipliers, OPTIMIZERS, type OptimizerOptions, type OptimizerName } from './optimizer.js';
 export { saveTo, loadModel, writeFileAtomic } from './io.js';
 export { LastStep } from './layers/last-step.js';

@@ -168,6 +168,11 @@ export function fusedKernelsActive(): boolean {
   return backend === 'wasm' || backend === 'cpu' || (backend === 'tensorflow' && !gpuBinding);
 }
 
+/** Whether runSequence may use a cell's GPU kernel (`gpuFused`) now: on, and tensors live in WebGPU buffers. */
+export function gpuKernelsActive(): boolean {
+  return enabled && tf.getBackend() === 'webgpu';
+}
+
 export interface FusedSpec<S> {
   /** Output arrays in the order of `outShapes`, and whatever backward needs. */
   forward(xs: Float32Array[]): { outputs: Float32Array[]; saved: S };

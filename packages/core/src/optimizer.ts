@@ -6,6 +6,17 @@ import { WasmAdam, adamOnHeap, heapGradNorm } from './wasm-adam.js';
 
 type NamedTensor = { name: string; tensor: tf.Tensor };
 
+/**
+ * tf.addN in groups of at most 8: one WebGPU shader binds every input, and adapters may
+ * allow as few as 8 storage buffers per stage (lavapipe does). Up to 8 inputs it is tf.addN.
+ */
+function addMany(ts: tf.Tensor[]): tf.Tensor {
+  if (ts.length <= 8) return tf.addN(ts);
+  const parts: tf.Tensor[] = [];
+  for (let i = 0; i < ts.length; i += 8) parts.push(tf.addN(ts.slice(i, i + 8)));
+  return addMany(parts);
+}
+
 /** Every optimiser cellstack trains with: the one list the DSL, the CLI and the docs read. */
 export const OPTIMIZERS = ['adam', 'sgd', 'rmsprop', 'momentum'] as const;
 export type OptimizerName = (typeof OPTIMIZERS)[number];
@@ -47,6 +58,8 @@ export class GroupedOptimizer extends tf.Optimizer {
   /** Global gradient norm of the last step (before clipping), when `trackNorm` is on. */
   lastGradNorm: number | undefined;
   trackNorm = false;
+  // On webgpu under Node a GPU value cannot be read synchronously: the norm waits here for readGradNorm().
+  private pendingNorm: tf.Scalar | undefined;
 
   constructor(options: OptimizerOptions = {}, multipliers = new Map<string, number>()) {
     super();
@@ -97,8 +110,11 @@ export class GroupedOptimizer extends tf.Optimizer {
       let grads = list;
       const { clipNorm } = this.options;
       if (clipNorm !== undefined || this.trackNorm) {
-        const norm = tf.sqrt(tf.addN(list.map((g) => tf.sum(tf.square(g.tensor)))));
-        if (this.trackNorm) this.lastGradNorm = norm.dataSync()[0];
+        const norm = tf.sqrt(addMany(list.map((g) => tf.sum(tf.square(g.tensor)))));
+        if (this.trackNorm && tf.getBackend() === 'webgpu') {
+          this.pendingNorm?.dispose();
+          this.pendingNorm = tf.keep(norm as tf.Scalar);
+        } else if (this.trackNorm) this.lastGradNorm = norm.dataSync()[0];
         if (clipNorm !== undefined) {
           const scale = tf.div(clipNorm, tf.maximum(norm, clipNorm));
           grads = list.map((g) => ({ name: g.name, tensor: tf.mul(g.tensor, scale) }));
@@ -106,6 +122,17 @@ export class GroupedOptimizer extends tf.Optimizer {
       }
       for (const [m, gs] of this.byMultiplier(grads)) this.group(m).applyGradients(gs);
     });
+  }
+
+  /** The last step's gradient norm (`lastGradNorm` once read): on webgpu it is read back here, asynchronously. */
+  async readGradNorm(): Promise<number | undefined> {
+    const t = this.pendingNorm;
+    if (t) {
+      this.pendingNorm = undefined;
+      this.lastGradNorm = (await t.data())[0];
+      t.dispose();
+    }
+    return this.lastGradNorm;
   }
 
   /** Adam on the wasm backend: the norm and the update run on tfjs's heap (see WasmAdam). */

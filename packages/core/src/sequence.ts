@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { CellInstance, Params, State } from './cell.js';
-import { fusedKernelsActive, kernelPreference } from './kernel.js';
+import { fusedKernelsActive, gpuKernelsActive, kernelPreference } from './kernel.js';
 import { runTraced } from './trace/traced.js';
 
 export interface SequenceOptions {
@@ -58,7 +58,11 @@ export function runSequence(cell: CellInstance, params: Params, x: tf.Tensor3D, 
   let path: KernelPath | undefined;
   // Probes need the per-step signals, which only the step function reports.
   if (opts.recordSignals) path = 'step loop: recording signals (probes)';
-  else if (!fusedKernelsActive()) path = 'step loop: whole-sequence kernels off (CELLSTACK_FUSED=0 or tensors on a GPU)';
+  else if (gpuKernelsActive()) {
+    const r = cell.gpuFused?.(x, state, params, { training: opts.training });
+    if (r) return { output: last(r.output), state: r.state, path: 'hand-written' };
+    path = 'step loop: no WGSL kernel for this cell';
+  } else if (!fusedKernelsActive()) path = 'step loop: whole-sequence kernels off (CELLSTACK_FUSED=0 or tensors on a GPU)';
   else if (cell.fused && kernelPreference() === 'hand-written') {
     const r = cell.fused(x, state, params, { training: opts.training });
     if (r) return { output: last(r.output), state: r.state, path: 'hand-written' };

@@ -41,7 +41,8 @@ export function buildCell(
   for (const [name, spec] of Object.entries(cell.params)) {
     const given = values[name];
     const data = given ? Float32Array.from(flat(given)) : spec.init(spec.shape, rng.fork(name));
-    params[name] = tf.variable(tf.tensor(data, spec.shape), true);
+    // Under tidy: the variable keeps the data, the tensor it was made from is not left behind.
+    params[name] = tf.tidy(() => tf.variable(tf.tensor(data, spec.shape), true));
   }
   for (const name of Object.keys(values)) if (!(name in cell.params)) throw new Error(`${plugin.name} has no parameter '${name}'; it has ${Object.keys(cell.params).join(', ')}`);
   return { cell, params, options: full, dispose: () => Object.values(params).forEach((v) => v.dispose()) };

@@ -21,10 +21,16 @@ describe('runtime', () => {
     expect(rt.backend.name).toBe('cpu');
     expect(tf.getBackend()).toBe('cpu');
     const auto = await createRuntime();
-    // No tfjs-node binding in CI: auto falls back to the embedded default.
-    expect(auto.backend.name).toBe(process.env.CELLSTACK_BACKEND ?? 'wasm');
-    expect(auto.backend.reason).toMatch(/embedded default|CELLSTACK_BACKEND/);
-    await expect(selectBackend('gpu' as never)).rejects.toThrow("backend: must be one of 'auto' | 'tensorflow' | 'wasm' | 'cpu'");
+    // No tfjs-node binding in CI: auto takes a hardware WebGPU adapter where there is one
+    // (never CI's software lavapipe), else the embedded default, saying why.
+    if (auto.backend.adapter) {
+      expect(auto.backend.name).toBe('webgpu');
+      expect(auto.backend.adapter.fallback).toBe(false);
+    } else {
+      expect(auto.backend.name).toBe(process.env.CELLSTACK_BACKEND ?? 'wasm');
+      expect(auto.backend.reason).toMatch(/embedded default \(wasm; no tfjs-node binding installed; WebGPU: .+\)|CELLSTACK_BACKEND/);
+    }
+    await expect(selectBackend('gpu' as never)).rejects.toThrow(`backend: must be one of 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu' (got "gpu")`);
     await expect(selectBackend('tensorflow')).rejects.toThrow(/needs @tensorflow\/tfjs-node-gpu or @tensorflow\/tfjs-node/);
     await selectBackend((process.env.CELLSTACK_TEST_BACKEND as 'wasm') ?? 'wasm');
   });

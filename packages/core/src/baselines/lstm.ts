@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { defineCell } from '../define-cell.js';
 import { chrono, concatLast, constant, glorotUniform, orthogonal, zeros, type Init } from '../init.js';
+import { lstmGpu } from './lstm-gpu.js';
 import { lstmFused } from './lstm-kernel.js';
 
 export interface LSTMOptions {
@@ -77,6 +78,7 @@ export const LSTM = defineCell<LSTMOptions>({
       },
       signals: ['input', 'forget', 'output', 'c'],
       fused: lstmFused,
+      gpuFused: lstmGpu,
     };
   },
 });
