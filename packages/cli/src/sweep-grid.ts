@@ -13,6 +13,8 @@ export type GridValue = number | boolean | string;
 export interface GridAxis {
   key: string;
   values: GridValue[] | Record<string, GridValue[]>;
+  /** The key to set in each spec, where it differs from the axis' name (a sweep file's per-spec form). */
+  keys?: Record<string, string>;
 }
 
 /** The train options a grid key may name, each with its `cellstack train` flag. */
@@ -83,8 +85,7 @@ function placesOf(key: string, stages: Array<{ name: string; line: number; colum
 /** What a grid key resolves to in one spec, checked: exactly one place. */
 interface Resolved {
   axis: GridAxis;
-  option: string;
-  place: Place;
+  targets: Array<{ option: string; place: Place }>;
 }
 
 /** Resolve every axis in a spec, with one-line errors for keys that match nothing or more than one place. */
@@ -98,21 +99,28 @@ async function resolveAxes(file: string, label: string, axes: GridAxis[], runtim
     const schema = 'cell' in layer ? Object.keys(cellInfo.get(layer.cell)?.schema.properties ?? {}) : [];
     return { name: pipeline[i].name, line: pipeline[i].nameSpan.line, column: pipeline[i].nameSpan.column, options: [...new Set([...written, ...schema])] };
   });
-  const resolved: Resolved[] = axes.map((axis) => {
-    const places = placesOf(axis.key, stages);
-    const option = axis.key.slice(axis.key.lastIndexOf('.') + 1);
+  // A key sets one place; `a+b` (e.g. RRU.units+outputSize) sets several options of a layer to the same value.
+  const target = (key: string) => {
+    const places = placesOf(key, stages);
+    const option = key.slice(key.lastIndexOf('.') + 1);
     if (places.length === 0) {
       const layers = stages.map((s, i) => `${i + 1}. ${s.name}(${s.options.join(', ')})`).join('; ');
-      throw usage(`--grid ${axis.key}: matches no train option (${Object.keys(TRAIN_KEYS).join(', ')}) and no layer option of ${file} (${layers})`);
+      throw usage(`--grid ${key}: matches no train option (${Object.keys(TRAIN_KEYS).join(', ')}) and no layer option of ${file} (${layers})`);
     }
     if (places.length > 1) {
       const hint = places.find((p) => p.stage !== undefined);
-      throw usage(`--grid ${axis.key}: matches ${places.length} places in ${file}: ${places.map((p) => p.where).join(', ')}; name one, e.g. --grid ${hint ? `${stages[hint.stage!].name}` : '1'}.${option}=…`);
+      throw usage(`--grid ${key}: matches ${places.length} places in ${file}: ${places.map((p) => p.where).join(', ')}; name one, e.g. --grid ${hint ? `${stages[hint.stage!].name}` : '1'}.${option}=…`);
     }
+    return { option, place: places[0] };
+  };
+  const resolved: Resolved[] = axes.map((axis) => {
     if (!Array.isArray(axis.values) && !(label in axis.values)) {
       throw usage(`grid ${axis.key}: gives values per spec but none for ${label} (it has ${Object.keys(axis.values).join(', ')})`);
     }
-    return { axis, option, place: places[0] };
+    const key = axis.keys?.[label] ?? axis.key;
+    const dot = key.lastIndexOf('.');
+    const qualifier = dot < 0 ? '' : key.slice(0, dot + 1);
+    return { axis, targets: key.slice(dot + 1).split('+').map((o) => target(qualifier + o)) };
   });
   return { compiled, pipeline, resolved };
 }
@@ -200,8 +208,10 @@ export async function expandGrid(
       resolved.forEach((r, k) => {
         const v = picked[k];
         values[r.axis.key] = v;
-        if (r.place.train) (flags as Record<string, unknown>)[r.place.train] = trainValue(r.place.train, r.axis.key, v);
-        else edits.push({ stage: r.place.stage!, option: r.option, value: v });
+        for (const { option, place } of r.targets) {
+          if (place.train) (flags as Record<string, unknown>)[place.train] = trainValue(place.train, r.axis.key, v);
+          else edits.push({ stage: place.stage!, option, value: v });
+        }
       });
       const source = editSpec(compiled.source, pipeline, compiled.ir.layers, edits);
       if (edits.length) await checkEdited(file, source, values, runtime, flags, base.allow);

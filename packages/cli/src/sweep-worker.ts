@@ -42,7 +42,10 @@ async function runJob(job: Job<JobData, JobResult>, root: string, flags: WorkerF
   };
   const common = { backend: flags.backend === 'auto' ? run.flags.backend : flags.backend, valSize: run.flags.valSize, progress: 'none' as const, quiet: true, onTick, allow: [...(run.flags.allow ?? []), ...(flags.allow ?? [])] };
   if (previous?.status !== 'completed' || !existsSync(folder.file('model'))) {
-    if (previous) log(`${job.id}: resuming ${dir} (attempt ${job.attemptsStarted}, step ${previous.steps} recorded)`);
+    if (previous) {
+      const at = folder.hasCheckpoint() ? (await folder.readJson<{ step: number }>('checkpoint.json')).step : 0;
+      log(`${job.id}: ${at ? `resuming ${dir} from its checkpoint at step ${at}` : `restarting ${dir} (no checkpoint yet)`} (attempt ${job.attemptsStarted})`);
+    }
     try {
       const code = previous ? await train(undefined, { ...common, resume: dir }) : await train(specFile, { ...run.flags, ...common, out: dir });
       if (code === EXIT.interrupted) return 'interrupted';

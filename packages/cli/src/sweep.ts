@@ -66,10 +66,20 @@ async function readSweepFile(file: string): Promise<{ specs: string[]; axes: Gri
   const axes: GridAxis[] = Object.entries(grid).map(([key, v]) => {
     if (Array.isArray(v)) return { key, values: list(key, v) };
     if (!v || typeof v !== 'object') throw bad(`grid.${key}`, 'expected a list of values, or one list per spec {"rru": [...], "lstm": [...]}');
-    const perSpec = Object.fromEntries(Object.entries(v).map(([spec, l]) => [spec, list(`${key}.${spec}`, l)]));
+    // Per spec: a list, or {"<key to set>": list} when the key differs between specs (RRU.units+outputSize vs LSTM.units).
+    const keys: Record<string, string> = {};
+    const perSpec = Object.fromEntries(
+      Object.entries(v).map(([spec, l]) => {
+        if (Array.isArray(l)) return [spec, list(`${key}.${spec}`, l)];
+        const entries = l && typeof l === 'object' ? Object.entries(l) : [];
+        if (entries.length !== 1) throw bad(`grid.${key}.${spec}`, 'expected a list of values, or {"<key>": [values]}');
+        keys[spec] = entries[0][0];
+        return [spec, list(`${key}.${spec}.${entries[0][0]}`, entries[0][1])];
+      }),
+    );
     const lengths = new Set(Object.values(perSpec).map((l) => l.length));
     if (lengths.size > 1) throw bad(`grid.${key}`, 'the lists per spec must have the same length (one position on the axis each)');
-    return { key, values: perSpec };
+    return { key, values: perSpec, ...(Object.keys(keys).length ? { keys } : {}) };
   });
   const { specs: _s, grid: _g, ...rest } = data;
   return { specs: specs.map((s: string) => path.resolve(path.dirname(file), s)), axes, flags: rest as Partial<SweepFlags> };
