@@ -43,7 +43,7 @@ const FILE_KEYS = ['specs', 'grid', 'seeds', 'task', 'steps', 'batch', 'lr', 'cl
  * A sweep file: JSON with `specs` (relative to the file), `grid` ({key: [values]} or
  * {key: {spec: [values]}}) and any of the flags; flags on the command line win.
  */
-async function readSweepFile(file: string): Promise<{ specs: string[]; axes: GridAxis[]; flags: Partial<SweepFlags> }> {
+export async function readSweepFile(file: string): Promise<{ specs: string[]; axes: GridAxis[]; flags: Partial<SweepFlags> }> {
   let data: Record<string, unknown>;
   try {
     data = JSON.parse(await readUserFile(file, 'sweep file')) as Record<string, unknown>;
@@ -88,7 +88,7 @@ async function readSweepFile(file: string): Promise<{ specs: string[]; axes: Gri
 const newId = () => `sweep-${new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}-${randomBytes(2).toString('hex')}`;
 
 /** Check everything and expand the grid into runs; nothing trains yet. */
-async function makePlan(args: string[], flags: SweepFlags): Promise<SweepPlan> {
+export async function makePlan(args: string[], flags: SweepFlags): Promise<SweepPlan> {
   const files = args.filter((a) => a.endsWith('.json'));
   if (files.length > 1) throw usage(`sweep takes one sweep file (got ${files.join(', ')})`);
   const fromFile = files.length ? await readSweepFile(files[0]) : { specs: [], axes: [], flags: {} };

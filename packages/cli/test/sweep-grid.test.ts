@@ -2,11 +2,12 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { createRuntime } from '@cellstack/core';
-import { cells as rruCells } from '@cellstack/cell-rru';
+import { cells as rruCells, rruParamCount } from '@cellstack/cell-rru';
 import { describe, expect, it } from 'vitest';
 import { expandGrid, parseGridFlag, type RunFlags } from '../src/sweep-grid.js';
-import { groupResults, stepsTo, type RunResult, type SweepPlan } from '../src/sweep-results.js';
-import { spec, tmp } from './helpers.js';
+import { groupResults, stepsTo, writeResults, type RunResult, type SweepPlan } from '../src/sweep-results.js';
+import { makePlan, readSweepFile } from '../src/sweep.js';
+import { expectChart, ROOT, spec, tmp } from './helpers.js';
 
 const base: RunFlags = { valSize: 8, backend: 'cpu' };
 const rt = await createRuntime({ backend: 'cpu', cells: [...rruCells] });
@@ -100,5 +101,52 @@ describe('sweep results', () => {
     expect(groups.map((g) => g.values.lr)).toEqual([0.01, 0.1]);
     expect(groups[0]).toEqual({ spec: 'x', values: { lr: 0.01 }, finalLoss: { median: (0.2 + 0.4) / 2, min: 0.2, max: 0.4 }, trained: 2, seeds: 3, failed: 1, stepsToThreshold: 20, validationLoss: (0.2 + 1 + (0.4 + 1)) / 2 });
     expect(groups[1]).toMatchObject({ finalLoss: { median: 0.6, min: 0.3, max: 0.9 }, trained: 2, failed: 0, stepsToThreshold: 50 });
+  });
+});
+
+describe('sweep files and plans', () => {
+  it('the RRU example expands to the grid of tools/paper/rru.ts: 5 learning rates × 3 budgets, each cell sized to its budget', async () => {
+    const plan = await makePlan([join(ROOT, 'examples/sweeps/rru-robustness.json')], { backend: 'cpu', progress: 'none', out: tmp() });
+    expect(plan.runs).toHaveLength(30);
+    expect(plan.threshold).toBeCloseTo(0.1 / 6, 12);
+    expect(plan.taskText).toBe('adding(length: 12)');
+    const pick = (name: string) => plan.runs.find((r) => r.name === name)!;
+    expect(pick('rru-lr0.003-budget8-seed1').source).toContain('RRU(units: 8, outputSize: 8, dropout: 0) -> last -> dense(1)');
+    expect(pick('rru-lr0.003-budget8-seed1').flags).toMatchObject({ lr: 0.003, seed: 1, valSize: 256 });
+    expect(pick('lstm-lr0.0001-budget23-seed1').source).toContain('LSTM(units: 23) -> last -> dense(1)');
+    // Recurrent-layer parameters within the budgets 150 / 600 / 2400 (the head, n + 1, is not counted).
+    // As rru.ts: the largest n within each budget (one more unit would not fit).
+    const lstm = (n: number) => 4 * n * (2 + n) + 4 * n;
+    const rru = (n: number) => rruParamCount({ units: n, outputSize: n, q: 2, reluLayers: 1, singleZ: false }, 2);
+    for (const [count, sizes] of [[lstm, [4, 10, 23]], [rru, [3, 8, 18]]] as const) {
+      sizes.forEach((n, i) => {
+        expect(count(n)).toBeLessThanOrEqual([150, 600, 2400][i]);
+        expect(count(n + 1)).toBeGreaterThan([150, 600, 2400][i]);
+      });
+    }
+  });
+
+  it('rejects bad sweep files with the file and key', async () => {
+    const dir = tmp();
+    const write = (name: string, text: string) => spec(dir, name, text);
+    await expect(readSweepFile(write('a.json', '{"specs": ["x.rnn"], "gird": {}}'))).rejects.toThrow(/a\.json: gird: unknown key; keys: specs, grid, seeds/);
+    await expect(readSweepFile(write('b.json', '{"grid": {}}'))).rejects.toThrow(/b\.json: specs: expected a list of \.rnn files$/);
+    await expect(readSweepFile(write('c.json', '{"specs": ["x.rnn"], "grid": {"lr": []}}'))).rejects.toThrow(/c\.json: grid\.lr: expected a non-empty list/);
+    await expect(readSweepFile(write('d.json', '{"specs": ["x.rnn"], "grid": {"n": {"a": [1, 2], "b": [3]}}}'))).rejects.toThrow(/d\.json: grid\.n: the lists per spec must have the same length/);
+    await expect(readSweepFile(write('e.json', '{"specs": '))).rejects.toThrow(/e\.json: not valid JSON/);
+    await expect(readSweepFile(join(dir, 'none.json'))).rejects.toThrow(/cannot read sweep file '.*none\.json': no such file/);
+    const ok = await readSweepFile(write('f.json', '{"specs": ["m.rnn"], "grid": {"n": {"m": {"LSTM.units": [1, 2]}}}, "steps": 5}'));
+    expect(ok).toEqual({ specs: [join(dir, 'm.rnn')], axes: [{ key: 'n', values: { m: [1, 2] }, keys: { m: 'LSTM.units' } }], flags: { steps: 5 } });
+  });
+
+  it('a 1-key grid gets lines with min–max bands over seeds; the table is sorted by the median final loss', async () => {
+    const out = tmp();
+    const plan = { id: 's', out, taskText: 'copy', seeds: 2, threshold: 0.5, axes: [{ key: 'lr', values: [0.001, 0.01, 0.1] }], runs: [] } as unknown as SweepPlan;
+    const results: RunResult[] = [0.001, 0.01, 0.1].flatMap((lr, i) => [1, 2].map((seed) => ({ name: `m-lr${lr}-seed${seed}`, spec: 'm', values: { lr }, seed, status: 'completed' as const, finalLoss: [0.8, 0.3, 0.5][i] + seed / 100, stepsToThreshold: null, validation: { examples: 1, loss: 1, metrics: {} } })));
+    const { md, files } = await writeResults(plan, results, 1);
+    expect(files.map((f) => f.slice(out.length + 1))).toEqual(['sweep.json', 'sweep.md', 'sweep-lines.svg']);
+    expectChart(join(out, 'sweep-lines'));
+    expect(md.split('\n').slice(2).map((l) => l.split(' | ')[1])).toEqual(['0.01', '0.1', '0.001']);
+    expect(md).toContain('| m | 0.01 | 0.3150 | [0.3100, 0.3200] | 0/2 | — | 1.0000 |');
   });
 });
