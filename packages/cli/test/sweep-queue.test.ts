@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, expectChart, noStack, readLines, spec, start, tmp, waitFor } from './helpers.js';
+import { cli, expectChart, noStack, readLines, spec, start, tmp, TINY, waitFor } from './helpers.js';
 
 // A real Redis (Debian's redis-server) on 127.0.0.1 and a free port, started here and stopped after.
 // CI installs it and sets CELLSTACK_REQUIRE_REDIS=1, so there these tests cannot be skipped.
@@ -17,16 +17,6 @@ const freePort = () =>
       s.close(() => resolve(port));
     });
   });
-
-const TINY = `input [null, 10]
-LSTM(4) -> dense(9, activation: softmax)
-train {
-  task: copy(lag: 2, symbols: 2)
-  batch: 4
-  steps: 6
-  seed: 3
-}
-`;
 
 // Generous timeouts for a loaded machine; each test takes well under a minute on two idle cores.
 describe.skipIf(!hasRedis)('cellstack sweep on BullMQ workers (real Redis)', { timeout: 600_000 }, () => {

@@ -49,8 +49,9 @@ export function heatmapSpec(h: Heatmap): vl.TopLevelSpec {
     facet: { column: { field: 'panel', type: 'nominal', title: null, sort: order((c) => c.panel) } },
     ...(h.independentY ? { resolve: { scale: { y: 'independent' } } } : {}),
     spec: {
-      width: { step: 56 },
-      height: { step: 40 },
+      // Fixed sizes (not steps): vega-lite cannot size steps of independent row scales.
+      width: 56 * order((c) => c.x, h.xOrder).length,
+      height: 40 * Math.max(...[...new Set(h.cells.map((c) => c.panel))].map((p) => new Set(h.cells.filter((c) => c.panel === p).map((c) => c.y)).size)),
       encoding: {
         x: { field: 'x', type: 'ordinal', title: h.xLabel, sort: order((c) => c.x, h.xOrder), axis: { labelAngle: 0 } },
         y: { field: 'y', type: 'ordinal', title: h.yLabel, sort: order((c) => c.y, h.yOrder) },

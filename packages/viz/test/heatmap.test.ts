@@ -14,4 +14,16 @@ describe('heatmapSpec', () => {
     expect(svg).toMatch(/aria-label="learning rate: 1e-3; units: 64; log10 loss: −1.5" role="graphics-symbol" aria-roledescription="rect mark" d="M0,0h/);
     expect(svg).toMatch(/aria-label="learning rate: 1e-3; units: 16; log10 loss: −1.5" role="graphics-symbol" aria-roledescription="rect mark" d="M0,40h/);
   });
+
+  it('rows may mean different values per panel (independent row scales)', async () => {
+    const cells = [
+      { panel: 'RRU', x: '0.01', y: '3', value: -2 },
+      { panel: 'RRU', x: '0.01', y: '8', value: -1 },
+      { panel: 'LSTM', x: '0.01', y: '4', value: -1 },
+      { panel: 'LSTM', x: '0.01', y: '10', value: 0 },
+    ];
+    const svg = await renderSvg(heatmapSpec({ title: 't', xLabel: 'lr', yLabel: 'budget', colorLabel: 'c', cells, independentY: true }));
+    for (const y of ['3', '8', '4', '10']) expect(svg).toContain(`lr: 0.01; budget: ${y}; c:`);
+    expect(svg.match(/aria-roledescription="rect mark"/g)).toHaveLength(4);
+  });
 });
