@@ -32,8 +32,12 @@ async function runJob(job: Job<JobData, JobResult>, root: string, flags: WorkerF
   await fs.mkdir(path.dirname(dir), { recursive: true });
   if (!existsSync(specFile)) await writeFileAtomic(specFile, run.source);
   const folder = new RunFolder(dir);
-  const previous = existsSync(folder.file('run.json')) ? await folder.readJson<RunRecord>('run.json') : undefined;
-  if (!previous) await fs.rm(dir, { recursive: true, force: true }); // killed before run.json: nothing to keep
+  let previous = existsSync(folder.file('run.json')) ? await folder.readJson<RunRecord>('run.json') : undefined;
+  const at = previous && folder.hasCheckpoint() ? (await folder.readJson<{ step: number }>('checkpoint.json')).step : 0;
+  const finished = previous?.status === 'completed' || previous?.status === 'diverged';
+  // Killed before run.json, or after the last step's checkpoint but before run.json said so: train it again from the start.
+  if (previous && !finished && at >= previous.settings.steps) previous = undefined;
+  if (!previous) await fs.rm(dir, { recursive: true, force: true });
   let last = 0;
   const onTick: TrainFlags['onTick'] = (t) => {
     if (Date.now() - last < 1000 && t.step !== t.total) return;
@@ -41,11 +45,8 @@ async function runJob(job: Job<JobData, JobResult>, root: string, flags: WorkerF
     job.updateProgress({ step: t.step, total: t.total, loss: t.loss, worker: me } satisfies JobProgress as never).catch(() => {});
   };
   const common = { backend: flags.backend === 'auto' ? run.flags.backend : flags.backend, valSize: run.flags.valSize, progress: 'none' as const, quiet: true, onTick, allow: [...(run.flags.allow ?? []), ...(flags.allow ?? [])] };
-  if (previous?.status !== 'completed' || !existsSync(folder.file('model'))) {
-    if (previous) {
-      const at = folder.hasCheckpoint() ? (await folder.readJson<{ step: number }>('checkpoint.json')).step : 0;
-      log(`${job.id}: ${at ? `resuming ${dir} from its checkpoint at step ${at}` : `restarting ${dir} (no checkpoint yet)`} (attempt ${job.attemptsStarted})`);
-    }
+  if (!previous || !finished) {
+    if (previous) log(`${job.id}: ${at ? `resuming ${dir} from its checkpoint at step ${at}` : `restarting ${dir} (no checkpoint yet)`} (attempt ${job.attemptsStarted})`);
     try {
       const code = previous ? await train(undefined, { ...common, resume: dir }) : await train(specFile, { ...run.flags, ...common, out: dir });
       if (code === EXIT.interrupted) return 'interrupted';

@@ -24,7 +24,8 @@ describe.skipIf(!hasRedis)('cellstack sweep on BullMQ workers (real Redis)', { t
   let url = '';
   const workers: ChildProcess[] = [];
   const worker = (store: string) => {
-    const w = start(['worker', '--queue', url, '--store', store, '--lock-timeout', '2']);
+    // A lock timeout well above a training step even on a loaded machine: shorter, a busy worker could lose its run.
+    const w = start(['worker', '--queue', url, '--store', store, '--lock-timeout', '10']);
     let log = '';
     w.child.stderr!.on('data', (d) => (log += d));
     workers.push(w.child);
@@ -124,14 +125,15 @@ describe.skipIf(!hasRedis)('cellstack sweep on BullMQ workers (real Redis)', { t
       return victim > 0;
     }, 240000);
     const job = `${id}.long-seed${victim}`;
+    await waitFor(() => w1.log().includes(`${job}: start`) || w2.log().includes(`${job}: start`));
     const owner = w1.log().includes(`${job}: start`) ? w1 : w2;
     const other = owner === w1 ? w2 : w1;
     expect(other.log()).not.toContain(`${job}: start`);
+    const killedLog = other.log().length;
     owner.child.kill('SIGKILL');
     sweep.child.kill('SIGKILL');
     const killedAt = checkpointAt(victim);
     await Promise.all([owner.done, sweep.done]);
-    const killedLog = other.log().length;
 
     // The sweep command restarts and follows the same sweep to the end.
     const again = await cli(['sweep', '--attach', id, '--queue', url, '--progress', 'lines']);
