@@ -63,7 +63,7 @@ const optionsOf = (layer: LayerIR): Record<string, unknown> => {
 
 interface Place {
   where: string;
-  /** Apply the value: returns the spec text with it (layer options), or a train flag. */
+  /** The pipeline stage whose option it sets, or the train flag. */
   stage?: number;
   train?: (typeof TRAIN_KEYS)[string];
 }

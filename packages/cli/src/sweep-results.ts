@@ -1,5 +1,3 @@
-import { existsSync } from 'node:fs';
-import * as path from 'node:path';
 import { writeFileAtomic } from '@cellstack/core';
 import type { Series } from '@cellstack/viz';
 import { median, smooth, smoothingWindow } from './charts.js';
@@ -194,14 +192,4 @@ export async function writeResults(plan: SweepPlan, results: RunResult[], wallSe
     else if (plan.axes.length === 1) chart = (await bands(out.file('sweep-lines'), plan, groups)).svg;
   }
   return { groups, md, chart, files: [out.file('sweep.json'), out.file('sweep.md'), ...(chart ? [chart] : [])] };
-}
-
-/** Results of every run whose collected folder exists under `<out>/runs`. */
-export async function collectLocal(plan: SweepPlan, folderOf: (run: SweepRun) => string = (r) => path.join(plan.out, 'runs', r.name)): Promise<RunResult[]> {
-  const results: RunResult[] = [];
-  for (const run of plan.runs) {
-    const dir = path.join(plan.out, 'runs', run.name);
-    if (existsSync(path.join(dir, 'run.json'))) results.push(await readResult(plan, run, dir, folderOf(run)));
-  }
-  return results;
 }
