@@ -60,7 +60,7 @@ const fmt = (v: number) => (Math.abs(v) >= 0.01 || v === 0 ? v.toFixed(4) : v.to
 /** Run one `cellstack train` child; progress arrives as JSON lines on its stdout. */
 const children = new Set<ReturnType<typeof spawn>>();
 
-function runChild(run: Run, onTick: (t: Tick) => void): Promise<void> {
+export function runChild(run: Pick<Run, 'args' | 'code' | 'error'>, onTick: (t: Tick) => void): Promise<void> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [...process.execArgv, process.argv[1], 'train', ...run.args], { stdio: ['ignore', 'pipe', 'pipe'] });
     children.add(child);

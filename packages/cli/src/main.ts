@@ -4,25 +4,26 @@ import { compare } from './compare.js';
 import { CliError, EXIT, printError } from './errors.js';
 import { gradflow } from './gradflow.js';
 import { probeCommand } from './probe.js';
+import { sweepCommands } from './sweep-command.js';
 import { check, cells, fmt, listTasks, summary } from './tools.js';
 import { train } from './train.js';
 import { CLI_VERSION } from './version.js';
 
-const int = (min: number) => (v: string) => {
+export const int = (min: number) => (v: string) => {
   const n = Number(v);
   if (!Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`must be a whole number >= ${min}`);
   return n;
 };
-const positive = (v: string) => {
+export const positive = (v: string) => {
   const n = Number(v);
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a number > 0');
   return n;
 };
-const collect = (v: string, all: string[] = []) => [...all, v];
-const backendOption = () => new Option('--backend <name>', 'tfjs backend: auto picks tfjs-node-gpu, a hardware WebGPU adapter, tfjs-node, else the embedded wasm (env CELLSTACK_BACKEND)').choices(BACKENDS as string[]).default('auto');
-const progressOption = () => new Option('--progress <mode>', 'progress display: a bar on a terminal, plain lines otherwise').choices(['auto', 'bar', 'lines', 'jsonl', 'none']).default('auto');
-const allowOption = () => new Option('--allow <package>', 'allow a third-party cell package named by `use` (repeatable; only this and your project\'s cellstack config allow code)').argParser(collect);
-const maxParamsOption = () => new Option('--max-params <n>', `parameter budget of the model (default ${LIMITS.maxParams})`).argParser(int(1));
+export const collect = (v: string, all: string[] = []) => [...all, v];
+export const backendOption = () => new Option('--backend <name>', 'tfjs backend: auto picks tfjs-node-gpu, a hardware WebGPU adapter, tfjs-node, else the embedded wasm (env CELLSTACK_BACKEND)').choices(BACKENDS as string[]).default('auto');
+export const progressOption = () => new Option('--progress <mode>', 'progress display: a bar on a terminal, plain lines otherwise').choices(['auto', 'bar', 'lines', 'jsonl', 'none']).default('auto');
+export const allowOption = () => new Option('--allow <package>', 'allow a third-party cell package named by `use` (repeatable; only this and your project\'s cellstack config allow code)').argParser(collect);
+export const maxParamsOption = () => new Option('--max-params <n>', `parameter budget of the model (default ${LIMITS.maxParams})`).argParser(int(1));
 
 /** The `cellstack` program; each action stores its exit code in `result`. */
 export function program(result: { code: number }): Command {
@@ -158,6 +159,7 @@ export function program(result: { code: number }): Command {
       result.code = await listTasks(name);
     });
 
+  sweepCommands(cli, result);
   return cli;
 }
 

@@ -1,1 +1,2 @@
 export * from './chart.js';
+export * from './heatmap.js';
