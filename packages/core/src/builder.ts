@@ -5,7 +5,7 @@ import { layerSeed } from './cell-layer.js';
 import { layerClassOf } from './define-cell.js';
 import { CellstackError, closest } from './errors.js';
 import { isCellLayer, validateIR, type ModelIR } from './ir.js';
-import { LastStep } from './layers/last-step.js';
+import { LastStep, MeanSteps } from './layers/last-step.js';
 
 /** Look up a cell by name, with a "did you mean" hint and the list of known cells. */
 export function findCell(cells: ReadonlyMap<string, CellPlugin>, name: string, path: string): CellPlugin {
@@ -32,10 +32,14 @@ export function resolveIR(irIn: unknown, cells: ReadonlyMap<string, CellPlugin>)
       if (!sequence) {
         throw new CellstackError(path, `a ${layer.cell} cell needs a sequence, but layers[${pooledAt}] already pooled over time`, 'move the pooling after the last cell');
       }
+      if (layer.bidirectional && layer.stateful) {
+        throw new CellstackError(`${path}.stateful`, 'a bidirectional layer cannot be stateful: its backward direction reads the whole sequence', 'drop one of the two');
+      }
       const ctx = { inputSize: F, timesteps: T };
       layer.options = plugin.resolveOptions(layer.options ?? {}, `${path}.options`, ctx) as Record<string, unknown>;
-      const out = plugin.create(layer.options as never, ctx).outputSize;
-      // Later copies in a repeat see the cell's own output size.
+      const cellOut = plugin.create(layer.options as never, ctx).outputSize;
+      const out = layer.bidirectional?.merge === 'concat' ? 2 * cellOut : cellOut;
+      // Later copies in a repeat see the layer's own output size.
       if ((layer.repeat ?? 1) > 1) plugin.resolveOptions(layer.options, `${path}.options`, { inputSize: out, timesteps: T });
       F = out;
       return;
@@ -48,6 +52,9 @@ export function resolveIR(irIn: unknown, cells: ReadonlyMap<string, CellPlugin>)
         if (i !== 0) throw new CellstackError(path, 'an embedding must be the first layer');
         if (F !== 1) throw new CellstackError('input.shape', `an embedding layer needs input [timesteps, 1] of token ids (got features ${F})`);
         F = layer.dim;
+        return;
+      case 'masking':
+        if (!sequence) throw new CellstackError(path, `'masking' marks padded time steps, but layers[${pooledAt}] already pooled over time`, 'put it before the first cell');
         return;
       case 'last':
       case 'mean':
@@ -83,7 +90,8 @@ export function buildLayersModel(ir: ModelIR, cells: ReadonlyMap<string, CellPlu
       const next = ir.layers[i + 1];
       const lastOnly = next !== undefined && !isCellLayer(next) && next.type === 'last';
       for (let r = 0; r < repeat; r++) {
-        apply(new Cls({ options: layer.options, returnSequences: !(lastOnly && r === repeat - 1), stateful: layer.stateful, seed: layerSeed(seed, index), name: name(layer.cell) }));
+        const returnSequences = !(lastOnly && r === repeat - 1);
+        apply(new Cls({ options: layer.options, returnSequences, stateful: layer.stateful, bidirectional: layer.bidirectional, seed: layerSeed(seed, index), name: name(layer.cell) }));
       }
       return;
     }
@@ -93,7 +101,9 @@ export function buildLayersModel(ir: ModelIR, cells: ReadonlyMap<string, CellPlu
         if (prev && isCellLayer(prev)) return; // folded into the cell above
         return apply(new LastStep({ name: name('last') }));
       case 'mean':
-        return apply(tfl.layers.globalAveragePooling1d({ name: name('mean') }));
+        return apply(new MeanSteps({ name: name('mean') }));
+      case 'masking':
+        return apply(tfl.layers.masking({ maskValue: layer.value ?? 0, name: name('masking') }));
       case 'dense':
         return apply(tfl.layers.dense({
           units: layer.units,
@@ -111,6 +121,7 @@ export function buildLayersModel(ir: ModelIR, cells: ReadonlyMap<string, CellPlu
         return apply(tfl.layers.embedding({
           inputDim: layer.vocab,
           outputDim: layer.dim,
+          maskZero: layer.maskZero ?? false,
           embeddingsInitializer: tfl.initializers.randomUniform({ minval: -0.05, maxval: 0.05, seed: layerSeed(seed, index) }),
           name: name('embedding'),
         }));

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { CellInstance, Params, State } from './cell.js';
+import type { CellInstance, FusedResult, Params, State } from './cell.js';
 import { fusedKernelsActive } from './kernel.js';
 
 export interface SequenceOptions {
@@ -10,6 +10,14 @@ export interface SequenceOptions {
   initialState?: State;
   /** Collect the cell's named signals, stacked time-major [T, B, k]. */
   recordSignals?: boolean;
+  /**
+   * [B, T], 1 at real steps and 0 at padding (Keras' rule): a masked step carries the
+   * state unchanged and repeats the previous output (zeros before the first real step),
+   * so no gradient flows through it.
+   */
+  mask?: tf.Tensor2D;
+  /** The cell's name, for the note when a masked batch cannot use the fused kernel. */
+  label?: string;
 }
 
 export interface SequenceResult {
@@ -47,13 +55,15 @@ export function runSequence(cell: CellInstance, params: Params, x: tf.Tensor3D, 
   let state = opts.initialState ?? initialState(cell, B, params);
   // Probes need the per-step signals, which only the step function reports.
   if (cell.fused && !opts.recordSignals && fusedKernelsActive()) {
-    const r = cell.fused(x, state, params, { training: opts.training });
+    const r = opts.mask ? fusedMasked(cell, params, x, state, opts) : cell.fused(x, state, params, { training: opts.training });
     if (r) {
+      paths.fused++;
       const out = r.output.shape[2];
       const output = opts.returnSequences ? r.output : tf.reshape(tf.slice(r.output, [0, T - 1, 0], [B, 1, out]), [B, out]);
       return { output, state: r.state };
     }
   }
+  paths.loop++;
   const timeMajor = tf.transpose(x, [1, 0, 2]) as tf.Tensor3D;
   const inputs: Record<string, tf.Tensor2D[]> = {};
   if (cell.project) {
@@ -65,16 +75,112 @@ export function runSequence(cell: CellInstance, params: Params, x: tf.Tensor3D, 
   const constants = cell.begin ? cell.begin({ training: opts.training, batch: B }, params) : {};
   const outputs: tf.Tensor2D[] = [];
   const signals: Record<string, tf.Tensor[]> = {};
+  const masks = opts.mask ? timeSlices(tf.reshape(tf.transpose(opts.mask), [T, B, 1]) as tf.Tensor3D) : undefined;
+  let previous: tf.Tensor2D | undefined;
   for (let t = 0; t < T; t++) {
     const stepInputs: Record<string, tf.Tensor2D> = {};
     for (const name in inputs) stepInputs[name] = inputs[name][t];
     const r = cell.step(stepInputs, state, params, { training: opts.training, batch: B, t, constants });
-    state = r.state;
-    if (opts.returnSequences || t === T - 1) outputs.push(r.output);
+    let output = r.output;
+    if (masks) {
+      // prev + m·(new − prev): the new value at real steps, the carried one at padding.
+      const m = masks[t];
+      const keep = <X extends tf.Tensor2D>(prev: X, next: X) => tf.add(prev, tf.mul(m, tf.sub(next, prev))) as X;
+      state = Object.fromEntries(Object.entries(r.state).map(([k, v]) => [k, keep(state[k], v)])) as State;
+      output = previous = keep(previous ?? tf.zerosLike(r.output), r.output);
+    } else state = r.state;
+    if (opts.returnSequences || t === T - 1) outputs.push(output);
     if (opts.recordSignals && r.signals) for (const [k, v] of Object.entries(r.signals)) (signals[k] ??= []).push(v);
   }
   const output = opts.returnSequences ? tf.transpose(tf.stack(outputs, 0), [1, 0, 2]) : outputs[outputs.length - 1];
   const result: SequenceResult = { output, state };
   if (opts.recordSignals) result.signals = Object.fromEntries(Object.entries(signals).map(([k, v]) => [k, tf.stack(v, 0)]));
   return result;
+}
+
+/** How often runSequence ran each path in this process (tests and the CLI's kernel line read it). */
+export const paths = { fused: 0, loop: 0, maskedLoop: 0 };
+const noted = new Set<string>();
+
+/**
+ * A masked batch through the fused kernel. Where each sequence's real steps are one
+ * contiguous run [s, e) (right or left padding), the masked result equals the kernel run
+ * on x[s:e] alone: zeros before s, the kernel's outputs, then its last output repeated;
+ * the final state is the kernel's. Sequences sharing (s, e) run as one kernel call.
+ * Masks with holes return undefined (the step loop runs), noted once per cell.
+ */
+function fusedMasked(cell: CellInstance, params: Params, x: tf.Tensor3D, state: State, opts: SequenceOptions): FusedResult | undefined {
+  const [B, T] = x.shape;
+  const m = opts.mask!.dataSync();
+  const groups = new Map<string, { s: number; e: number; rows: number[] }>();
+  for (let b = 0; b < B; b++) {
+    let s = 0;
+    while (s < T && !m[b * T + s]) s++;
+    let e = s;
+    while (e < T && m[b * T + e]) e++;
+    for (let t = e; t < T; t++) {
+      if (m[b * T + t]) return noteLoop(opts.label, 'its mask has gaps inside a sequence');
+    }
+    const key = `${s}:${e}`;
+    const g = groups.get(key) ?? { s, e, rows: [] };
+    g.rows.push(b);
+    groups.set(key, g);
+  }
+  const only = groups.size === 1 ? [...groups.values()][0] : undefined;
+  if (only && only.s === 0 && only.e === T) return cell.fused!(x, state, params, { training: opts.training });
+  const outs: tf.Tensor[] = [];
+  const states: State[] = [];
+  const order: number[] = [];
+  for (const { s, e, rows } of groups.values()) {
+    const s0 = Object.fromEntries(Object.entries(state).map(([k, v]) => [k, batchRows(v, rows)])) as State;
+    order.push(...rows);
+    if (e === s) {
+      outs.push(tf.zeros([rows.length, T, cell.outputSize]));
+      states.push(s0);
+      continue;
+    }
+    const xs = tf.slice(batchRows(x, rows), [0, s, 0], [-1, e - s, -1]) as tf.Tensor3D;
+    const r = cell.fused!(xs, s0, params, { training: opts.training });
+    if (!r) return undefined;
+    const O = r.output.shape[2];
+    const parts: tf.Tensor[] = [];
+    if (s > 0) parts.push(tf.zeros([rows.length, s, O]));
+    parts.push(r.output);
+    if (e < T) parts.push(tf.tile(tf.slice(r.output, [0, e - s - 1, 0], [-1, 1, -1]), [1, T - e, 1]));
+    outs.push(parts.length === 1 ? parts[0] : tf.concat(parts, 1));
+    states.push(r.state);
+  }
+  if (groups.size === 1) return { output: outs[0] as tf.Tensor3D, state: states[0] };
+  // Back from group order to batch order.
+  const inverse = new Array<number>(B);
+  order.forEach((b, i) => (inverse[b] = i));
+  const output = batchRows(tf.concat(outs, 0), inverse) as tf.Tensor3D;
+  const final = Object.fromEntries(Object.keys(state).map((k) => [k, batchRows(tf.concat(states.map((st) => st[k]), 0), inverse)])) as State;
+  return { output, state: final };
+}
+
+function noteLoop(label = 'a cell', why: string): undefined {
+  paths.maskedLoop++;
+  if (!noted.has(label)) {
+    noted.add(label);
+    process.emitWarning(`${label}: ${why}, so its fused kernel cannot skip the padding; the generic step loop runs this layer`, 'CellstackWarning');
+  }
+  return undefined;
+}
+
+/**
+ * Rows `rows` of t along the batch axis, as slices of consecutive runs (tf.gather's
+ * gradient needs UnsortedSegmentSum, which the wasm backend lacks).
+ */
+export function batchRows<X extends tf.Tensor>(t: X, rows: number[]): X {
+  const parts: tf.Tensor[] = [];
+  for (let i = 0; i < rows.length; ) {
+    let j = i + 1;
+    while (j < rows.length && rows[j] === rows[j - 1] + 1) j++;
+    const begin = t.shape.map((_, d) => (d === 0 ? rows[i] : 0));
+    const size = t.shape.map((n, d) => (d === 0 ? j - i : n));
+    parts.push(tf.slice(t, begin, size));
+    i = j;
+  }
+  return (parts.length === 1 ? parts[0] : tf.concat(parts, 0)) as X;
 }
