@@ -139,14 +139,15 @@ function fusedMasked(cell: CellInstance, params: Params, x: tf.Tensor3D, state: 
       states.push(s0);
       continue;
     }
-    const xs = tf.slice(batchRows(x, rows), [0, s, 0], [-1, e - s, -1]) as tf.Tensor3D;
+    const xs = batchRows(tf.slice(x, [0, s, 0], [-1, e - s, -1]), rows) as tf.Tensor3D;
     const r = cell.fused!(xs, s0, params, { training: opts.training });
     if (!r) return undefined;
     const O = r.output.shape[2];
     const parts: tf.Tensor[] = [];
     if (s > 0) parts.push(tf.zeros([rows.length, s, O]));
     parts.push(r.output);
-    if (e < T) parts.push(tf.tile(tf.slice(r.output, [0, e - s - 1, 0], [-1, 1, -1]), [1, T - e, 1]));
+    // The last output repeated by broadcasting (tf.tile's gradient is one slice per copy).
+    if (e < T) parts.push(tf.mul(tf.slice(r.output, [0, e - s - 1, 0], [-1, 1, -1]), tf.ones([1, T - e, 1])));
     outs.push(parts.length === 1 ? parts[0] : tf.concat(parts, 1));
     states.push(r.state);
   }
@@ -169,18 +170,28 @@ function noteLoop(label = 'a cell', why: string): undefined {
 }
 
 /**
- * Rows `rows` of t along the batch axis, as slices of consecutive runs (tf.gather's
- * gradient needs UnsortedSegmentSum, which the wasm backend lacks).
+ * Rows `rows` (distinct) of t along the batch axis, copied in JS: it runs where the fused
+ * kernels run, with tensors in CPU memory, and tf.gather is slow there (~1 ms for a
+ * few rows on wasm) and lacks a gradient on wasm (UnsortedSegmentSum). The gradient
+ * puts each row of dy back at its source row, zeros elsewhere.
  */
 export function batchRows<X extends tf.Tensor>(t: X, rows: number[]): X {
-  const parts: tf.Tensor[] = [];
-  for (let i = 0; i < rows.length; ) {
-    let j = i + 1;
-    while (j < rows.length && rows[j] === rows[j - 1] + 1) j++;
-    const begin = t.shape.map((_, d) => (d === 0 ? rows[i] : 0));
-    const size = t.shape.map((n, d) => (d === 0 ? j - i : n));
-    parts.push(tf.slice(t, begin, size));
-    i = j;
-  }
-  return (parts.length === 1 ? parts[0] : tf.concat(parts, 0)) as X;
+  const [n, ...rest] = t.shape;
+  if (rows.length === n && rows.every((r, i) => r === i)) return t;
+  const size = rest.reduce((a, b) => a * b, 1);
+  const op = tf.customGrad((x) => {
+    const src = (x as tf.Tensor).dataSync() as Float32Array;
+    const out = new Float32Array(rows.length * size);
+    rows.forEach((r, i) => out.set(src.subarray(r * size, (r + 1) * size), i * size));
+    return {
+      value: tf.tensor(out, [rows.length, ...rest]),
+      gradFunc: (dy: tf.Tensor) => {
+        const g = dy.dataSync() as Float32Array;
+        const back = new Float32Array(n * size);
+        rows.forEach((r, i) => back.set(g.subarray(i * size, (i + 1) * size), r * size));
+        return tf.tensor(back, t.shape);
+      },
+    };
+  });
+  return op(t) as X;
 }
