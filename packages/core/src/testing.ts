@@ -415,3 +415,26 @@ export function comparePadded(
     setFusedKernels(true);
   }
 }
+
+/** The paths every cell's padded-batch test runs: generic loop and fused kernel, padding behind and in front. */
+export const paddedPaths = [
+  { path: 'generic', useFused: false, left: false },
+  { path: 'fused', useFused: true, left: false },
+  { path: 'generic, left padding', useFused: false, left: true },
+  { path: 'fused, left padding', useFused: true, left: true },
+];
+
+/**
+ * What a comparePadded result shows wrong, one message each (empty when the mask rule
+ * holds): a quantity off by more than `tol`, output moving or gradient flowing at
+ * padding, or the wrong path having run (the fused kernel once when asked, else never).
+ */
+export function paddedProblems(r: PaddedComparison, { useFused, tol = 1e-5 }: { useFused: boolean; tol?: number }): string[] {
+  const out = Object.entries(r.errors).filter(([, e]) => !(e < tol)).map(([k, e]) => `${k}: relative error ${e}`);
+  if (!('grad.x' in r.errors)) out.push('no gradient compared');
+  if (r.paddedOutputDrift !== 0) out.push(`output moves at padding by ${r.paddedOutputDrift}`);
+  if (r.paddedInputGrad !== 0) out.push(`gradient ${r.paddedInputGrad} reaches a padded input`);
+  const want = useFused ? { fused: 1, loop: 0, maskedLoop: 0 } : { fused: 0, loop: r.paths.loop, maskedLoop: 0 };
+  if (JSON.stringify(r.paths) !== JSON.stringify(want)) out.push(`paths ${JSON.stringify(r.paths)}, expected ${JSON.stringify(want)}`);
+  return out;
+}
