@@ -124,6 +124,26 @@ describe('bidirectional GRU over a masked batch', () => {
   });
 });
 
+describe('pooling a masked sequence after other layers', () => {
+  it('`last` takes each sequence\'s last real step and `mean` averages real steps only', () => {
+    const body = [{ type: 'masking' }, { cell: 'GRU', options: { units: H } }, { type: 'dense', units: 2 }];
+    const steps = rt.build({ input: { shape: [T, F] }, layers: body, seed: 4 });
+    const perStep = (steps.predict(x) as tf.Tensor3D).arraySync();
+    for (const pool of ['last', 'mean']) {
+      const m = rt.build({ input: { shape: [T, F] }, layers: [...body, { type: pool }], seed: 4 });
+      m.setWeights(steps.getWeights());
+      const out = (m.predict(x) as tf.Tensor2D).arraySync();
+      lengths.forEach((n, b) => {
+        const real = perStep[b].slice(0, n);
+        const want = pool === 'last' ? real[n - 1] : real[0].map((_, j) => real.reduce((a, r) => a + r[j], 0) / n);
+        out[b].forEach((v, j) => expect(v).toBeCloseTo(want[j], 5));
+      });
+      m.dispose();
+    }
+    steps.dispose();
+  });
+});
+
 describe('bad input', () => {
   it('rejects a stateful bidirectional layer, naming where', () => {
     expect(() => rt.build({ input: { shape: [T, F] }, layers: [{ cell: 'GRU', options: { units: 2 }, stateful: true, bidirectional: {} }] })).toThrow(/layers\[0\]\.stateful: a bidirectional layer cannot be stateful/);
