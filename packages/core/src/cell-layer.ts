@@ -136,7 +136,7 @@ export abstract class CellLayer extends layers.Layer {
     }
     const given = Array.isArray(kwargs.mask) ? kwargs.mask[0] : kwargs.mask;
     const mask = given ? (tf.cast(given, 'float32') as tf.Tensor2D) : undefined;
-    const opts = { training: kwargs.training ?? false, returnSequences: this.returnSequences, mask, label: this.plugin.name };
+    const opts = { training: kwargs.training ?? false, returnSequences: this.returnSequences, mask };
     const r = runSequence(this.cell!, this.params(), x, { ...opts, recordSignals: record, initialState: this.carried });
     if (this.merge) r.output = this.mergeWithBackward(r.output, x, opts);
     if (this.stateful) {
@@ -156,7 +156,7 @@ export abstract class CellLayer extends layers.Layer {
    * padding it starts at each sequence's own last real step), and its outputs are
    * reversed back before merging.
    */
-  private mergeWithBackward(forward: tf.Tensor, x: tf.Tensor3D, opts: { training: boolean; returnSequences: boolean; mask?: tf.Tensor2D; label: string }): tf.Tensor {
+  private mergeWithBackward(forward: tf.Tensor, x: tf.Tensor3D, opts: { training: boolean; returnSequences: boolean; mask?: tf.Tensor2D }): tf.Tensor {
     const b = runSequence(this.cell!, this.params('backward'), tf.reverse(x, 1), { ...opts, mask: opts.mask && tf.reverse(opts.mask, 1) });
     const backward = this.returnSequences ? tf.reverse(b.output, 1) : b.output;
     switch (this.merge) {

@@ -16,8 +16,6 @@ export interface SequenceOptions {
    * so no gradient flows through it.
    */
   mask?: tf.Tensor2D;
-  /** The cell's name, for the note when a masked batch cannot use the fused kernel. */
-  label?: string;
 }
 
 export interface SequenceResult {
@@ -99,15 +97,14 @@ export function runSequence(cell: CellInstance, params: Params, x: tf.Tensor3D, 
 }
 
 /** How often runSequence ran each path in this process (tests and the CLI's kernel line read it). */
-export const paths = { fused: 0, loop: 0, maskedLoop: 0 };
-const noted = new Set<string>();
+export const paths = { fused: 0, loop: 0 };
 
 /**
  * A masked batch through the fused kernel. Where each sequence's real steps are one
  * contiguous run [s, e) (right or left padding), the masked result equals the kernel run
  * on x[s:e] alone: zeros before s, the kernel's outputs, then its last output repeated;
  * the final state is the kernel's. Sequences sharing (s, e) run as one kernel call.
- * Masks with holes return undefined (the step loop runs), noted once per cell.
+ * Masks with gaps inside a sequence run in time chunks (fusedChunks).
  */
 function fusedMasked(cell: CellInstance, params: Params, x: tf.Tensor3D, state: State, opts: SequenceOptions): FusedResult | undefined {
   const [B, T] = x.shape;
@@ -119,7 +116,7 @@ function fusedMasked(cell: CellInstance, params: Params, x: tf.Tensor3D, state: 
     let e = s;
     while (e < T && m[b * T + e]) e++;
     for (let t = e; t < T; t++) {
-      if (m[b * T + t]) return noteLoop(opts.label, 'its mask has gaps inside a sequence');
+      if (m[b * T + t]) return fusedChunks(cell, params, x, state, m, opts.training);
     }
     const key = `${s}:${e}`;
     const g = groups.get(key) ?? { s, e, rows: [] };
@@ -160,14 +157,49 @@ function fusedMasked(cell: CellInstance, params: Params, x: tf.Tensor3D, state: 
   return { output, state: final };
 }
 
-function noteLoop(label = 'a cell', why: string): undefined {
-  paths.maskedLoop++;
-  if (!noted.has(label)) {
-    noted.add(label);
-    process.emitWarning(`${label}: ${why}, so its fused kernel cannot skip the padding; the generic step loop runs this layer`, 'CellstackWarning');
+/**
+ * Any mask through the fused kernel: cut time where any sequence's mask changes, so that
+ * within a chunk each sequence is all real or all padding. The real ones run the kernel
+ * on the chunk from their carried states; the padded ones keep state and output.
+ */
+function fusedChunks(cell: CellInstance, params: Params, x: tf.Tensor3D, state: State, m: ArrayLike<number>, training: boolean): FusedResult | undefined {
+  const [B, T] = x.shape;
+  const cuts = [0];
+  for (let t = 1; t < T; t++) {
+    for (let b = 0; b < B; b++) {
+      if (!m[b * T + t] !== !m[b * T + t - 1]) {
+        cuts.push(t);
+        break;
+      }
+    }
   }
-  return undefined;
+  cuts.push(T);
+  let current = state;
+  let previous = tf.zeros([B, 1, cell.outputSize]) as tf.Tensor;
+  const chunks: tf.Tensor[] = [];
+  for (let c = 0; c + 1 < cuts.length; c++) {
+    const [a, n] = [cuts[c], cuts[c + 1] - cuts[c]];
+    const real: number[] = [];
+    for (let b = 0; b < B; b++) if (m[b * T + a]) real.push(b);
+    const carried = tf.mul(previous, tf.ones([1, n, 1]));
+    if (!real.length) {
+      chunks.push(carried);
+      continue;
+    }
+    const r = cell.fused!(batchRows(tf.slice(x, [0, a, 0], [-1, n, -1]), real) as tf.Tensor3D, mapState(current, (v) => batchRows(v, real)), params, { training });
+    if (!r) return undefined;
+    // Row b of [all rows carried; real rows' results]: its result when real, else carried.
+    const pick = Array.from({ length: B }, (_, b) => (real.includes(b) ? B + real.indexOf(b) : b));
+    const next = current;
+    current = Object.fromEntries(Object.keys(state).map((k) => [k, batchRows(tf.concat([next[k], r.state[k]], 0), pick)])) as State;
+    const out = batchRows(tf.concat([carried, r.output], 0), pick);
+    chunks.push(out);
+    previous = tf.slice(out, [0, n - 1, 0], [-1, 1, -1]);
+  }
+  return { output: (chunks.length === 1 ? chunks[0] : tf.concat(chunks, 1)) as tf.Tensor3D, state: current };
 }
+
+const mapState = (s: State, f: (v: tf.Tensor2D) => tf.Tensor2D) => Object.fromEntries(Object.entries(s).map(([k, v]) => [k, f(v)])) as State;
 
 /**
  * Rows `rows` (distinct) of t along the batch axis, copied in JS: it runs where the fused

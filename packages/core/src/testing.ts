@@ -316,7 +316,7 @@ export interface PaddedComparison {
   /** Largest |gradient| reaching a padded step's input (0: no gradient flows through padding). */
   paddedInputGrad: number;
   /** Which runSequence paths ran for the padded batch. */
-  paths: { fused: number; loop: number; maskedLoop: number };
+  paths: { fused: number; loop: number };
 }
 
 /**
@@ -368,7 +368,7 @@ export function comparePadded(
         for (const n of names) padded[`state.${n}`] = tf.keep(r.state[n]);
         return loss;
       })([x, ...pnames.map((n) => built.params[n]), ...states]);
-      const used = { fused: paths.fused - counts.fused, loop: paths.loop - counts.loop, maskedLoop: paths.maskedLoop - counts.maskedLoop };
+      const used = { fused: paths.fused - counts.fused, loop: paths.loop - counts.loop };
       const errors: Record<string, number> = {};
       const note = (k: string, got: tf.Tensor, want: tf.Tensor) => {
         const scale = tf.max(tf.abs(want)).dataSync()[0];
@@ -434,7 +434,7 @@ export function paddedProblems(r: PaddedComparison, { useFused, tol = 1e-5 }: { 
   if (!('grad.x' in r.errors)) out.push('no gradient compared');
   if (r.paddedOutputDrift !== 0) out.push(`output moves at padding by ${r.paddedOutputDrift}`);
   if (r.paddedInputGrad !== 0) out.push(`gradient ${r.paddedInputGrad} reaches a padded input`);
-  const want = useFused ? { fused: 1, loop: 0, maskedLoop: 0 } : { fused: 0, loop: r.paths.loop, maskedLoop: 0 };
+  const want = useFused ? { fused: 1, loop: 0 } : { fused: 0, loop: r.paths.loop };
   if (JSON.stringify(r.paths) !== JSON.stringify(want)) out.push(`paths ${JSON.stringify(r.paths)}, expected ${JSON.stringify(want)}`);
   return out;
 }
