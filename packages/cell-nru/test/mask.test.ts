@@ -8,9 +8,9 @@ const variants = [
 ] as const;
 
 describe.each(variants)('NRU (%s) on a padded batch', (_, variant) => {
-  it.each(paddedPaths)('$path: real steps, final states and gradients equal each sequence run alone', ({ useFused, left }) => {
+  it.each(paddedPaths)('$path: real steps, final states and gradients equal each sequence run alone', ({ useFused, pad }) => {
     const built = buildCell(NRU, { ...variant, hidden: 6, memory: 4, heads: 4 }, { inputSize: 3, seed: 4 });
-    const r = comparePadded(built, { lengths: [5, 2, 4, 1, 5, 0], inputSize: 3, left, useFused });
+    const r = comparePadded(built, { lengths: [5, 2, 4, 1, 5, 0], inputSize: 3, pad, useFused });
     expect(paddedProblems(r, { useFused, tol: 1e-4 })).toEqual([]);
     built.dispose();
   });

@@ -6,9 +6,9 @@ import { PRESET_NAMES } from './reference.js';
 const cases = [URLSTM, URGRU].flatMap((plugin) => PRESET_NAMES.map((preset) => [`${plugin.name} ${preset}`, plugin, preset] as const));
 
 describe.each(cases)('%s on a padded batch', (_, plugin, preset) => {
-  it.each(paddedPaths)('$path: real steps, final states and gradients equal each sequence run alone', ({ useFused, left }) => {
+  it.each(paddedPaths)('$path: real steps, final states and gradients equal each sequence run alone', ({ useFused, pad }) => {
     const built = buildCell(plugin, { units: 6, preset, chunkSize: 3 }, { inputSize: 3, seed: 4 });
-    const r = comparePadded(built, { lengths: [5, 2, 4, 1, 5, 0], inputSize: 3, left, useFused });
+    const r = comparePadded(built, { lengths: [5, 2, 4, 1, 5, 0], inputSize: 3, pad, useFused });
     expect(paddedProblems(r, { useFused, tol: 1e-4 })).toEqual([]);
     built.dispose();
   });

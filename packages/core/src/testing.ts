@@ -308,6 +308,9 @@ export async function fusedTrainingCurves(
   return { generic: await curve(false), fused: await curve(true) };
 }
 
+/** Where the padding goes: behind each sequence, in front, or between its steps. */
+export type Padding = 'right' | 'left' | 'gaps';
+
 export interface PaddedComparison {
   /** Per quantity (`output`, `state.<name>`, `grad.x`, `grad.<param>`, `grad.state.<name>`): max |padded − alone| / max |alone|. */
   errors: Record<string, number>;
@@ -320,24 +323,28 @@ export interface PaddedComparison {
 }
 
 /**
- * Run a built cell on a padded, masked batch (sequences of `lengths`, padded to the
- * longest with random junk, so a leak of padding shows) and on each sequence alone,
+ * Run a built cell on a padded, masked batch (sequences of `lengths`, padded with random
+ * junk, so a leak of padding shows: behind, in front, or between steps, per `pad`) and on each sequence alone,
  * unpadded, from the same random initial states; compare outputs at real steps, final
  * states, and the gradients of a random linear loss (over real steps and final states)
- * with respect to the inputs, every parameter and the initial states. `left` pads in
- * front instead of behind; `useFused` picks the fused kernel or the generic loop.
+ * with respect to the inputs, every parameter and the initial states. `useFused` picks
+ * the fused kernel or the generic loop.
  */
 export function comparePadded(
   built: BuiltCell,
-  { lengths, inputSize, seed = 1, left = false, useFused = false }: { lengths: number[]; inputSize: number; seed?: number; left?: boolean; useFused?: boolean },
+  { lengths, inputSize, seed = 1, pad = 'right', useFused = false }: { lengths: number[]; inputSize: number; seed?: number; pad?: Padding; useFused?: boolean },
 ): PaddedComparison {
   const cell = built.cell;
   const B = lengths.length;
-  const T = Math.max(...lengths);
+  const longest = Math.max(...lengths);
+  const T = pad === 'gaps' ? 2 * longest : longest;
   const pnames = Object.keys(built.params);
-  const start = (b: number) => (left ? T - lengths[b] : 0);
+  // Each sequence's real steps: one run behind or in front of the padding, or every other step from b % 2 (gaps).
+  const steps = (b: number) => Array.from({ length: lengths[b] }, (_, i) => (pad === 'left' ? T - lengths[b] + i : pad === 'gaps' ? 2 * i + (b % 2) : i));
   const maskData = new Float32Array(B * T);
-  lengths.forEach((n, b) => maskData.fill(1, b * T + start(b), b * T + start(b) + n));
+  lengths.forEach((_, b) => steps(b).forEach((t) => (maskData[b * T + t] = 1)));
+  /** Row b of a [B, T, k] tensor at its real steps, as [1, n, k]. */
+  const real = (t: tf.Tensor, b: number) => tf.concat(steps(b).map((i) => tf.slice(t, [b, i, 0], [1, 1, -1])), 1);
   const counts = { ...paths };
   setFusedKernels(useFused);
   try {
@@ -352,9 +359,7 @@ export function comparePadded(
       // Loss over the real steps only (and the final states): the padded and the alone runs score the same terms.
       const run = (xs: tf.Tensor3D, params: Params, state: State, rows: number[], m?: tf.Tensor2D) => {
         const r = runSequence(cell, params, xs, { training: false, returnSequences: true, initialState: state, mask: m });
-        const [, Tn] = xs.shape;
-        const w = batchRows(outWeights, rows);
-        const at = rows.length === 1 ? tf.slice(w, [0, start(rows[0]), 0], [1, Tn, -1]) : tf.mul(w, tf.expandDims(mask, 2));
+        const at = rows.length === 1 ? real(outWeights, rows[0]) : tf.mul(outWeights, tf.expandDims(mask, 2));
         let loss = tf.sum(tf.mul(r.output, at));
         names.forEach((n, i) => (loss = tf.add(loss, tf.sum(tf.mul(r.state[n], batchRows(stateWeights[i], rows))))));
         return { loss: loss as tf.Scalar, r };
@@ -386,7 +391,7 @@ export function comparePadded(
           });
           return;
         }
-        const xb = tf.slice(batchRows(x, row), [0, start(b), 0], [1, n, -1]) as tf.Tensor3D;
+        const xb = real(x, b) as tf.Tensor3D;
         const sb = states.map((s) => batchRows(s, row));
         const alone: Record<string, tf.Tensor> = {};
         const ga = tf.grads((...xs: tf.Tensor[]) => {
@@ -395,9 +400,9 @@ export function comparePadded(
           for (const k of names) alone[`state.${k}`] = tf.keep(r.state[k]);
           return loss;
         })([xb, ...pnames.map((p) => built.params[p]), ...sb]);
-        note('output', tf.slice(batchRows(padded.output, row), [0, start(b), 0], [1, n, -1]), alone.output);
+        note('output', real(padded.output, b), alone.output);
         for (const k of names) note(`state.${k}`, batchRows(padded[`state.${k}`], row), alone[`state.${k}`]);
-        note('grad.x', tf.slice(batchRows(gp[0], row), [0, start(b), 0], [1, n, -1]), ga[0]);
+        note('grad.x', real(gp[0], b), ga[0]);
         names.forEach((k, i) => note(`grad.state.${k}`, batchRows(gp[1 + pnames.length + i], row), ga[1 + pnames.length + i]));
         pnames.forEach((_, i) => (paramGrads[i] = tf.add(paramGrads[i], ga[1 + i])));
         tf.dispose(Object.values(alone));
@@ -416,12 +421,14 @@ export function comparePadded(
   }
 }
 
-/** The paths every cell's padded-batch test runs: generic loop and fused kernel, padding behind and in front. */
-export const paddedPaths = [
-  { path: 'generic', useFused: false, left: false },
-  { path: 'fused', useFused: true, left: false },
-  { path: 'generic, left padding', useFused: false, left: true },
-  { path: 'fused, left padding', useFused: true, left: true },
+/** The paths every cell's padded-batch test runs: generic loop and fused kernel, padding behind, in front and between steps. */
+export const paddedPaths: Array<{ path: string; useFused: boolean; pad: Padding }> = [
+  { path: 'generic', useFused: false, pad: 'right' },
+  { path: 'fused', useFused: true, pad: 'right' },
+  { path: 'generic, left padding', useFused: false, pad: 'left' },
+  { path: 'fused, left padding', useFused: true, pad: 'left' },
+  { path: 'generic, gaps', useFused: false, pad: 'gaps' },
+  { path: 'fused, gaps', useFused: true, pad: 'gaps' },
 ];
 
 /**

@@ -7,9 +7,9 @@ const baselines: Array<[string, CellPlugin, Record<string, unknown>]> = [LSTM, G
 
 // Sequences of 1–5 steps (and one of none) padded with junk: the mask must make padding invisible.
 describe.each(baselines)('%s on a padded batch', (_name, plugin, options) => {
-  it.each(paddedPaths)('$path: real steps, final states and gradients equal each sequence run alone', ({ useFused, left }) => {
+  it.each(paddedPaths)('$path: real steps, final states and gradients equal each sequence run alone', ({ useFused, pad }) => {
     const built = buildCell(plugin, options, { inputSize: 3, seed: 4 });
-    const r = comparePadded(built, { lengths: [5, 2, 4, 1, 5, 0], inputSize: 3, left, useFused });
+    const r = comparePadded(built, { lengths: [5, 2, 4, 1, 5, 0], inputSize: 3, pad, useFused });
     expect(paddedProblems(r, { useFused })).toEqual([]);
     built.dispose();
   });

@@ -63,8 +63,8 @@ describe('a toy plugin end to end', () => {
 describe('a third-party cell on padded batches', () => {
   it('follows the mask rule with no code of its own: padded equals each sequence alone', () => {
     const built = buildCell(Toy, { units: 4 }, { inputSize: 3, seed: 2 });
-    for (const left of [false, true]) {
-      const r = comparePadded(built, { lengths: [3, 1, 4, 0], inputSize: 3, left });
+    for (const pad of ['right', 'left', 'gaps'] as const) {
+      const r = comparePadded(built, { lengths: [3, 1, 4, 0], inputSize: 3, pad });
       expect(paddedProblems(r, { useFused: false })).toEqual([]);
     }
     built.dispose();
