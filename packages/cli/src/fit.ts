@@ -37,3 +37,15 @@ export function checkFit(model: LayersModel, ir: ModelIR, task: Task, where: str
   }
   return { fromLogits: classes && activation !== 'softmax' };
 }
+
+/**
+ * A note when a padded task meets a model that reads no mask: the padding then enters the
+ * recurrence as data (legitimate for a comparison, a mistake otherwise).
+ */
+export function paddingNote(ir: ModelIR, task: Task): string | undefined {
+  if (!task.padded) return undefined;
+  const masked = ir.layers.some((l) => 'type' in l && (l.type === 'masking' || (l.type === 'embedding' && l.maskZero)));
+  if (masked) return undefined;
+  const first = task.inputShape[1] === 1 ? 'embedding(…, maskZero: true)' : 'masking(value: 0)';
+  return `note: task ${task.name} pads its sequences, but the model has no mask: padded steps enter the recurrence as data (start the pipeline with ${first})`;
+}

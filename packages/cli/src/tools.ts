@@ -21,17 +21,29 @@ export async function summary(file: string, flags: SpecFlags): Promise<number> {
   const { runtime } = await cliRuntime('cpu');
   const spec = await compileSpec(file, { runtime, task: flags.task ? parseTaskFlag(flags.task) : undefined, allow: flags.allow, maxParams: flags.maxParams });
   const model = spec.model!;
-  const rows = [['layer', 'type', 'output shape', 'params']];
+  const rows = [['layer', 'type', 'output shape', 'params', 'mask']];
+  // A mask starts at masking / embedding(maskZero) and reaches every layer up to the pooling over time.
+  let masked = false;
   for (const layer of model.layers) {
     const type = layer.getClassName().replace(/^cellstack\./, '');
-    rows.push([layer.name, type === 'InputLayer' ? 'input' : type, shape(layer.outputShape as Array<number | null>), String(layer.countParams())]);
+    const config = layer.getConfig() as { maskValue?: number; maskZero?: boolean; bidirectional?: { merge: string } };
+    const reads = masked ? 'in' : '';
+    let detail = '';
+    if (type === 'Masking') detail = ` (value ${config.maskValue})`;
+    if (config.bidirectional) detail = ` (bidirectional, ${config.bidirectional.merge})`;
+    if (type === 'Masking' || config.maskZero) masked = true;
+    if (type === 'Embedding' && config.maskZero) detail = ' (id 0 = padding)';
+    const outShape = layer.outputShape as Array<number | null>;
+    if (outShape.length < 3) masked = false;
+    const mask = type === 'Masking' || config.maskZero ? 'makes' : reads && masked ? 'in → out' : reads;
+    rows.push([layer.name, `${type === 'InputLayer' ? 'input' : type}${detail}`, shape(outShape), String(layer.countParams()), mask]);
   }
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
   const line = '─'.repeat(widths.reduce((a, b) => a + b + 2, 0));
   out(`${file}${spec.task ? ` (task ${showTask({ name: spec.task.name, options: spec.task.options })})` : ''}`);
   out(line);
   rows.forEach((r, i) => {
-    out(r.map((c, j) => (j === 3 ? c.padStart(widths[j]) : c.padEnd(widths[j]))).join('  '));
+    out(r.map((c, j) => (j === 3 ? c.padStart(widths[j]) : c.padEnd(widths[j]))).join('  ').trimEnd());
     if (i === 0) out(line);
   });
   out(line);

@@ -6,7 +6,7 @@ import type { Task } from '@cellstack/tasks';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { writeLossChart } from './charts.js';
 import { CliError, EXIT, usage } from './errors.js';
-import { checkFit } from './fit.js';
+import { checkFit, paddingNote } from './fit.js';
 import { createProgress, duration, type ProgressMode, type Tick } from './progress.js';
 import { defaultRunDir, RunFolder, type MetricsLine } from './run-folder.js';
 import { cliRuntime, kernelPath } from './runtime.js';
@@ -149,6 +149,8 @@ export async function train(specFile: string | undefined, flags: TrainFlags): Pr
 
   checkHeap(model, task, settings.batch, `${file}: `);
   compileForTask(model, task, settings, fromLogits);
+  const note = paddingNote((model.getUserDefinedMetadata() as { cellstack: { ir: ModelIR } }).cellstack.ir, task);
+  if (note) log(note);
   // Each step's global gradient norm (before clipping) goes into metrics.jsonl as gradNorm.
   const optimizer = model.optimizer as GroupedOptimizer;
   optimizer.trackNorm = true;

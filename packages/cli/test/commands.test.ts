@@ -28,6 +28,20 @@ describe('summary, check, fmt, cells, tasks (in process)', () => {
     expect(stdout).toContain('total parameters: 255 (trainable 255)');
   });
 
+  it('summary: masks and directions', async () => {
+    const file = spec(dir, 'masked.rnn', 'input [20, 3]\nmasking(0) -> bidirectional(GRU(4), merge: sum) x2 -> GRU(4) -> last -> dense(1)\n');
+    expect(await main(['summary', file])).toBe(0);
+    expect(stdout).toMatch(/masking_0\s+Masking \(value 0\)\s+\[20, 3\]\s+0\s+makes\n/);
+    expect(stdout).toMatch(/gru_1\s+GRU \(bidirectional, sum\)\s+\[20, 4\]\s+192\s+in → out\n/); // 2 × 96
+    expect(stdout).toMatch(/gru_3\s+GRU\s+\[4\]\s+108\s+in\n/); // `last` ends the mask
+    expect(stdout).toMatch(/dense_4\s+Dense\s+\[1\]\s+5\n/);
+    const ids = spec(dir, 'ids.rnn', 'input [20, 1]\nembedding(30, 4, maskZero: true) -> bidirectional(GRU(4)) -> mean -> dense(2)\n');
+    expect(await main(['summary', ids])).toBe(0);
+    expect(stdout).toMatch(/Embedding \(id 0 = padding\)\s+\[20, 4\]\s+120\s+makes\n/);
+    expect(stdout).toMatch(/GRU \(bidirectional, concat\)\s+\[20, 8\]\s+216\s+in → out\n/); // 2 × 108 (input 4)
+    expect(stdout).toMatch(/MeanSteps\s+\[8\]\s+0\s+in\n/);
+  });
+
   it('check: ok lines, DSL diagnostics with positions, task fit and task option errors', async () => {
     const good = spec(dir, 'good.rnn', 'input [null, 10]\nGRU(4) -> dense(9, activation: softmax)\ntrain { task: copy(lag: 3) }\n');
     const typo = spec(dir, 'typo.rnn', 'input [null, 10]\nLSTMM(4) -> dense(9)\n');

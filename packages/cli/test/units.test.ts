@@ -2,9 +2,10 @@ import { appendFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { runtimeOf, type ModelIR } from '@cellstack/core';
-import { copyTask, addingTask, urCopyTask } from '@cellstack/tasks';
+import { addingHSTask, copyTask, addingTask, urCopyTask } from '@cellstack/tasks';
 import { describe, expect, it } from 'vitest';
 import { checkFit, parseTaskFlag, RunFolder } from '@cellstack/cli';
+import { paddingNote } from '../src/fit.js';
 import { batchRng, compileForTask, trainStep, validate, type TrainSettings } from '../src/trainer.js';
 import { tmp } from './helpers.js';
 
@@ -21,6 +22,25 @@ describe('--task parsing', () => {
     expect(parseTaskFlag("char-lm(file: 'a b.txt')")).toEqual({ name: 'char-lm', options: { file: 'a b.txt' } });
     expect(parseTaskFlag('char_lm("x.txt")')).toEqual({ name: 'char-lm', options: { file: 'x.txt' } });
     expect(() => parseTaskFlag('copy(1, 2, 3)')).toThrow(/--task: copy takes its options by name/);
+  });
+});
+
+describe('padded tasks', () => {
+  const padded = addingHSTask({ length: 10, lengths: 'drawn' });
+  const ir = (first: ModelIR['layers']): ModelIR => ({ input: { shape: [11, 2] }, layers: [...first, { cell: 'GRU', options: { units: 4 } }, { type: 'last' }, { type: 'dense', units: 1 }] });
+  it('notes a model that reads no mask, and is quiet for a masked one or an unpadded task', () => {
+    expect(paddingNote(ir([]), padded)).toBe('note: task adding-hs pads its sequences, but the model has no mask: padded steps enter the recurrence as data (start the pipeline with masking(value: 0))');
+    expect(paddingNote(ir([{ type: 'masking' }]), padded)).toBeUndefined();
+    expect(paddingNote(ir([]), addingHSTask({ length: 10 }))).toBeUndefined();
+  });
+  it('trains a masked model on padded batches through the trainer, with a finite, falling loss', async () => {
+    const model = rt.build({ ...ir([{ type: 'masking' }]), seed: 2 });
+    compileForTask(model, padded, settings, false);
+    const losses: number[] = [];
+    for (let step = 0; step < 10; step++) losses.push((await trainStep(model, padded, settings, step)).loss);
+    expect(losses.every(Number.isFinite)).toBe(true);
+    expect(Math.min(...losses.slice(5))).toBeLessThan(losses[0]);
+    model.dispose();
   });
 });
 

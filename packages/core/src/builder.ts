@@ -5,7 +5,7 @@ import { layerSeed } from './cell-layer.js';
 import { layerClassOf } from './define-cell.js';
 import { CellstackError, clip, closest } from './errors.js';
 import { isCellLayer, LIMITS, validateIR, type ModelIR } from './ir.js';
-import { LastStep } from './layers/last-step.js';
+import { LastStep, MeanSteps } from './layers/last-step.js';
 
 /** Look up a cell by name, with a "did you mean" hint and the list of known cells. */
 export function findCell(cells: ReadonlyMap<string, CellPlugin>, name: string, path: string): CellPlugin {
@@ -52,20 +52,26 @@ export function resolveIR(irIn: unknown, cells: ReadonlyMap<string, CellPlugin>,
       if (!sequence) {
         throw new CellstackError(path, `a ${layer.cell} cell needs a sequence, but layers[${pooledAt}] already pooled over time`, 'move the pooling after the last cell', 'bad-order');
       }
+      if (layer.bidirectional && layer.stateful) {
+        throw new CellstackError(`${path}.stateful`, 'a bidirectional layer cannot be stateful: its backward direction reads the whole sequence', 'drop one of the two');
+      }
       const ctx = { inputSize: F, timesteps: T };
       layer.options = plugin.resolveOptions(layer.options ?? {}, `${path}.options`, ctx) as Record<string, unknown>;
       const first = plugin.create(layer.options as never, ctx);
-      params += paramsOf(first);
+      // A bidirectional layer holds two copies of the cell, one per direction.
+      const directions = layer.bidirectional ? 2 : 1;
+      params += directions * paramsOf(first);
       budget(path);
+      const out = layer.bidirectional?.merge === 'concat' ? 2 * first.outputSize : first.outputSize;
       const repeat = layer.repeat ?? 1;
-      // Later copies in a repeat see the cell's own output size.
+      // Later copies in a repeat see the layer's own output size.
       if (repeat > 1) {
-        const later = { inputSize: first.outputSize, timesteps: T };
+        const later = { inputSize: out, timesteps: T };
         plugin.resolveOptions(layer.options, `${path}.options`, later);
-        params += (repeat - 1) * paramsOf(plugin.create(layer.options as never, later));
+        params += (repeat - 1) * directions * paramsOf(plugin.create(layer.options as never, later));
         budget(path);
       }
-      F = first.outputSize;
+      F = out;
       return;
     }
     switch (layer.type) {
@@ -84,6 +90,9 @@ export function resolveIR(irIn: unknown, cells: ReadonlyMap<string, CellPlugin>,
       case 'layerNorm':
         params += 2 * F;
         budget(path);
+        return;
+      case 'masking':
+        if (!sequence) throw new CellstackError(path, `'masking' marks padded time steps, but layers[${pooledAt}] already pooled over time`, 'put it before the first cell', 'bad-order');
         return;
       case 'last':
       case 'mean':
@@ -119,7 +128,8 @@ export function buildLayersModel(ir: ModelIR, cells: ReadonlyMap<string, CellPlu
       const next = ir.layers[i + 1];
       const lastOnly = next !== undefined && !isCellLayer(next) && next.type === 'last';
       for (let r = 0; r < repeat; r++) {
-        apply(new Cls({ options: layer.options, returnSequences: !(lastOnly && r === repeat - 1), stateful: layer.stateful, seed: layerSeed(seed, index), name: name(layer.cell) }));
+        const returnSequences = !(lastOnly && r === repeat - 1);
+        apply(new Cls({ options: layer.options, returnSequences, stateful: layer.stateful, bidirectional: layer.bidirectional, seed: layerSeed(seed, index), name: name(layer.cell) }));
       }
       return;
     }
@@ -129,7 +139,9 @@ export function buildLayersModel(ir: ModelIR, cells: ReadonlyMap<string, CellPlu
         if (prev && isCellLayer(prev)) return; // folded into the cell above
         return apply(new LastStep({ name: name('last') }));
       case 'mean':
-        return apply(tfl.layers.globalAveragePooling1d({ name: name('mean') }));
+        return apply(new MeanSteps({ name: name('mean') }));
+      case 'masking':
+        return apply(tfl.layers.masking({ maskValue: layer.value ?? 0, name: name('masking') }));
       case 'dense':
         return apply(tfl.layers.dense({
           units: layer.units,
@@ -147,6 +159,7 @@ export function buildLayersModel(ir: ModelIR, cells: ReadonlyMap<string, CellPlu
         return apply(tfl.layers.embedding({
           inputDim: layer.vocab,
           outputDim: layer.dim,
+          maskZero: layer.maskZero ?? false,
           embeddingsInitializer: tfl.initializers.randomUniform({ minval: -0.05, maxval: 0.05, seed: layerSeed(seed, index) }),
           name: name('embedding'),
         }));

@@ -2,9 +2,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import { layers, type LayerVariable } from '@tensorflow/tfjs-layers';
 import type { CellInstance, CellPlugin, JsonSchema, Params, State } from './cell.js';
 import { createRng, hashSeed } from './rng.js';
+import { NO_MASK } from './layers/last-step.js';
 import { runSequence, type KernelPath } from './sequence.js';
 
 type Shape = Array<number | null>;
+export type MergeMode = 'concat' | 'sum' | 'mean' | 'mul';
+/** Backward-direction parameters are stored under this prefix. */
+const BACKWARD = 'backward_';
 
 export interface CellLayerArgs {
   /** The cell's options; defaults are filled from its schema. */
@@ -18,6 +22,11 @@ export interface CellLayerArgs {
   stateful?: boolean;
   /** Seed of this layer's parameter initialisation (random when absent). */
   seed?: number;
+  /**
+   * Run a second copy of the cell (its own parameters) backwards over time and merge the
+   * two outputs per step: concatenated, summed, averaged or multiplied.
+   */
+  bidirectional?: { merge?: MergeMode };
   name?: string;
   trainable?: boolean;
   inputShape?: Shape;
@@ -35,6 +44,8 @@ export abstract class CellLayer extends layers.Layer {
   readonly cellOptions: Record<string, unknown>;
   readonly returnSequences: boolean;
   readonly seed: number;
+  /** How a bidirectional layer merges its directions; undefined for a forward-only layer. */
+  readonly merge?: MergeMode;
   /** The carried state of a stateful layer (kept tensors, no gradient through them). */
   private carried?: State;
   cell?: CellInstance;
@@ -52,7 +63,12 @@ export abstract class CellLayer extends layers.Layer {
     this.returnSequences = args.returnSequences ?? true;
     this._stateful = args.stateful ?? false;
     this.seed = args.seed ?? Math.floor(Math.random() * 2 ** 31);
-    this.supportsMasking = false;
+    if (args.bidirectional) {
+      this.merge = args.bidirectional.merge ?? 'concat';
+      if (!MERGES.includes(this.merge)) throw new Error(`${this.plugin.name} layer '${this.name}': bidirectional merge must be one of ${MERGES.join(', ')}, got '${this.merge}'`);
+      if (this._stateful) throw new Error(`${this.plugin.name} layer '${this.name}' cannot be both stateful and bidirectional: the backward direction has no carried state`);
+    }
+    this.supportsMasking = true;
   }
 
   get plugin(): CellPlugin {
@@ -67,17 +83,20 @@ export abstract class CellLayer extends layers.Layer {
     }
     this.plugin.resolveOptions(this.cellOptions, 'options', ctx);
     this.cell = this.plugin.create(this.cellOptions as never, ctx);
-    const rng = createRng(this.seed);
-    for (const [pname, spec] of Object.entries(this.cell.params)) {
-      const init = { apply: (s: number[]) => tf.tensor(spec.init(s, rng.fork(pname)), s) };
-      this.vars[pname] = this.addWeight(pname, spec.shape, 'float32', init as never, undefined, spec.trainable ?? true);
+    const directions = this.merge ? ['', BACKWARD] : [''];
+    for (const prefix of directions) {
+      const rng = createRng(prefix ? hashSeed(this.seed, 'backward') : this.seed);
+      for (const [pname, spec] of Object.entries(this.cell.params)) {
+        const init = { apply: (s: number[]) => tf.tensor(spec.init(s, rng.fork(pname)), s) };
+        this.vars[prefix + pname] = this.addWeight(prefix + pname, spec.shape, 'float32', init as never, undefined, spec.trainable ?? true);
+      }
     }
     this.built = true;
   }
 
   override computeOutputShape(inputShape: Shape | Shape[]): Shape {
     const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as Shape;
-    const out = this.outputSize(shape);
+    const out = this.outputSize(shape) * (this.merge === 'concat' ? 2 : 1);
     return this.returnSequences ? [shape[0], shape[1], out] : [shape[0], out];
   }
 
@@ -87,37 +106,42 @@ export abstract class CellLayer extends layers.Layer {
     return this.plugin.create(this.cellOptions as never, ctx).outputSize;
   }
 
-  /** Current parameter tensors by the cell's names. */
-  params(): Params {
+  /** Current parameter tensors by the cell's names (of the backward direction when asked). */
+  params(direction: 'forward' | 'backward' = 'forward'): Params {
     const p: Params = {};
-    for (const [k, v] of Object.entries(this.vars)) p[k] = v.read();
+    for (const k of Object.keys(this.cell?.params ?? {})) p[k] = this.vars[direction === 'backward' ? BACKWARD + k : k].read();
     return p;
+  }
+
+  /** The padding mask passes on with every step's output; a sequence-to-one layer ends it. */
+  override computeMask(_inputs: tf.Tensor | tf.Tensor[], mask?: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    const m = Array.isArray(mask) ? mask[0] : mask;
+    return this.returnSequences && m ? m : NO_MASK;
   }
 
   /** Variable name → learning-rate multiplier, for the grouped optimiser. */
   lrMultipliers(): Map<string, number> {
     const m = new Map<string, number>();
     for (const [k, v] of Object.entries(this.vars)) {
-      const mult = this.cell?.params[k].lrMultiplier;
+      const mult = (this.cell?.params[k] ?? this.cell?.params[k.slice(BACKWARD.length)])?.lrMultiplier;
       if (mult !== undefined && mult !== 1) m.set(v.name, mult);
     }
     return m;
   }
 
-  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: { training?: boolean }): tf.Tensor {
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: { training?: boolean; mask?: tf.Tensor | tf.Tensor[] }): tf.Tensor {
     const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor3D;
     const record = this.recordSignals;
     const batch = x.shape[0];
     if (this.carried && Object.values(this.carried)[0].shape[0] !== batch) {
       throw new Error(`stateful ${this.plugin.name} layer '${this.name}' carries a state for batch ${Object.values(this.carried)[0].shape[0]}, got batch ${batch}: call resetStates() first`);
     }
-    const r = runSequence(this.cell!, this.params(), x, {
-      training: kwargs.training ?? false,
-      returnSequences: this.returnSequences,
-      recordSignals: record,
-      initialState: this.carried,
-    });
+    const given = Array.isArray(kwargs.mask) ? kwargs.mask[0] : kwargs.mask;
+    const mask = given ? (tf.cast(given, 'float32') as tf.Tensor2D) : undefined;
+    const opts = { training: kwargs.training ?? false, returnSequences: this.returnSequences, mask };
+    const r = runSequence(this.cell!, this.params(), x, { ...opts, recordSignals: record, initialState: this.carried });
     this.lastPath = r.path;
+    if (this.merge) r.output = this.mergeWithBackward(r.output, x, opts);
     if (this.stateful) {
       const previous = this.carried;
       this.carried = Object.fromEntries(Object.entries(r.state).map(([k, v]) => [k, tf.keep(tf.clone(v))])) as State;
@@ -128,6 +152,26 @@ export abstract class CellLayer extends layers.Layer {
       this.lastSignals = Object.fromEntries(Object.entries(r.signals ?? {}).map(([k, v]) => [k, tf.keep(v)]));
     }
     return r.output;
+  }
+
+  /**
+   * The backward direction runs on the time-reversed input and mask (so with right
+   * padding it starts at each sequence's own last real step), and its outputs are
+   * reversed back before merging.
+   */
+  private mergeWithBackward(forward: tf.Tensor, x: tf.Tensor3D, opts: { training: boolean; returnSequences: boolean; mask?: tf.Tensor2D }): tf.Tensor {
+    const b = runSequence(this.cell!, this.params('backward'), tf.reverse(x, 1), { ...opts, mask: opts.mask && tf.reverse(opts.mask, 1) });
+    const backward = this.returnSequences ? tf.reverse(b.output, 1) : b.output;
+    switch (this.merge) {
+      case 'sum':
+        return tf.add(forward, backward);
+      case 'mean':
+        return tf.mul(tf.add(forward, backward), 0.5);
+      case 'mul':
+        return tf.mul(forward, backward);
+      default:
+        return tf.concat([forward, backward], -1);
+    }
   }
 
   /** Forget the carried state: the next call starts from the cell's initial state. */
@@ -143,9 +187,12 @@ export abstract class CellLayer extends layers.Layer {
       returnSequences: this.returnSequences,
       stateful: this.stateful,
       seed: this.seed,
+      ...(this.merge ? { bidirectional: { merge: this.merge } } : {}),
     };
   }
 }
+
+const MERGES: MergeMode[] = ['concat', 'sum', 'mean', 'mul'];
 
 const norm = (s: string) => s.toLowerCase().replace(/_/g, '');
 

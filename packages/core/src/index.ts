@@ -27,10 +27,10 @@ export {
 export { runGpuProgram, type GpuProgram } from './gpu-program.js';
 export { nativeKernels, setNativeKernels, NATIVE_MIN_PRODUCT, type NativeKernels } from './native.js';
 export { defineCell, layerClassOf } from './define-cell.js';
-export { CellLayer, type CellLayerArgs } from './cell-layer.js';
+export { CellLayer, type CellLayerArgs, type MergeMode } from './cell-layer.js';
 export { layerPaths, cellPath, type LayerPath } from './kernel-path.js';
 export * as trace from './trace/index.js';
-export { runSequence, initialState, type SequenceOptions, type SequenceResult, type KernelPath } from './sequence.js';
+export { runSequence, initialState, paths as sequencePaths, type SequenceOptions, type SequenceResult, type KernelPath } from './sequence.js';
 export * as init from './init.js';
 export type { Init } from './init.js';
 export { createRng, dropoutMask, dropoutThreshold, hashSeed, type Rng } from './rng.js';
@@ -38,11 +38,11 @@ export { CellstackError, clip, closest, editDistance, problemOf, type Problem, t
 export { validate, describeSchema, joinPath } from './schema.js';
 export { modelIRSchema, layerSchemas, validateIR, isCellLayer, LIMITS } from './ir.js';
 export type { ResolveOptions } from './builder.js';
-export type { ModelIR, LayerIR, CellLayerIR, DenseIR, DropoutIR, EmbeddingIR, PoolIR, LayerNormIR, Activation } from './ir.js';
+export type { ModelIR, LayerIR, CellLayerIR, DenseIR, DropoutIR, EmbeddingIR, MaskingIR, PoolIR, LayerNormIR, Activation } from './ir.js';
 export { createRuntime, runtimeOf, type Runtime, type RuntimeOptions, type CellInfo } from './runtime.js';
 export { selectBackend, BACKENDS, EMBEDDED_DEFAULT, type BackendChoice, type BackendInfo } from './backend.js';
 export { describeAdapter, type GpuAdapter } from './webgpu.js';
 export { GroupedOptimizer, createOptimizer, modelMultipliers, OPTIMIZERS, type OptimizerOptions, type OptimizerName } from './optimizer.js';
 export { saveTo, loadModel, writeFileAtomic } from './io.js';
-export { LastStep } from './layers/last-step.js';
+export { LastStep, MeanSteps } from './layers/last-step.js';
 export { LSTM, GRU, SimpleRNN, JANET, baselineCells } from './baselines/index.js';

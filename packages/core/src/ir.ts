@@ -1,6 +1,7 @@
 import { CellstackError, clip } from './errors.js';
 import { validate } from './schema.js';
 import type { JsonSchema } from './cell.js';
+import type { MergeMode } from './cell-layer.js';
 
 /**
  * The model IR: a plain-JSON description of a stacked model. It is what the DSL
@@ -21,14 +22,19 @@ export interface CellLayerIR {
   repeat?: number;
   /** Carry the final state into the next batch (see CellLayerArgs.stateful); default false. */
   stateful?: boolean;
+  /** Also run a copy backwards over time and merge both directions (see CellLayerArgs.bidirectional). */
+  bidirectional?: { merge?: MergeMode };
 }
 export type Activation = 'linear' | 'relu' | 'tanh' | 'sigmoid' | 'softmax' | 'elu' | 'selu' | 'softplus';
 export interface DenseIR { type: 'dense'; units: number; activation?: Activation; useBias?: boolean }
 export interface DropoutIR { type: 'dropout'; rate: number }
-export interface EmbeddingIR { type: 'embedding'; vocab: number; dim: number }
+/** Token ids → vectors; with `maskZero`, id 0 is padding and masks its step. */
+export interface EmbeddingIR { type: 'embedding'; vocab: number; dim: number; maskZero?: boolean }
+/** Keras' Masking: a step whose features all equal `value` (default 0) is padding. */
+export interface MaskingIR { type: 'masking'; value?: number }
 export interface PoolIR { type: 'last' | 'mean' }
 export interface LayerNormIR { type: 'layerNorm'; epsilon?: number }
-export type LayerIR = CellLayerIR | DenseIR | DropoutIR | EmbeddingIR | PoolIR | LayerNormIR;
+export type LayerIR = CellLayerIR | DenseIR | DropoutIR | EmbeddingIR | MaskingIR | PoolIR | LayerNormIR;
 
 export const isCellLayer = (l: LayerIR): l is CellLayerIR => Object.hasOwn(l, 'cell');
 
@@ -72,8 +78,14 @@ export const layerSchemas: Record<string, JsonSchema> = {
   },
   embedding: {
     type: 'object',
-    properties: { type: { const: 'embedding' }, vocab: int1, dim: int1 },
+    properties: { type: { const: 'embedding' }, vocab: int1, dim: int1, maskZero: { type: 'boolean', default: false } },
     required: ['type', 'vocab', 'dim'],
+    additionalProperties: false,
+  },
+  masking: {
+    type: 'object',
+    properties: { type: { const: 'masking' }, value: { type: 'number', default: 0 } },
+    required: ['type'],
     additionalProperties: false,
   },
   last: { type: 'object', properties: { type: { const: 'last' } }, required: ['type'], additionalProperties: false },
@@ -93,6 +105,11 @@ const cellLayerSchema: JsonSchema = {
     options: { type: 'object' },
     repeat: { ...int1, maximum: LIMITS.maxRepeat, default: 1 },
     stateful: { type: 'boolean' },
+    bidirectional: {
+      type: 'object',
+      properties: { merge: { enum: ['concat', 'sum', 'mean', 'mul'], default: 'concat' } },
+      additionalProperties: false,
+    },
   },
   required: ['cell'],
   additionalProperties: false,
@@ -135,7 +152,7 @@ export function validateIR(ir: unknown): ModelIR {
   out.layers = out.layers.map((layer, i) => {
     const path = `layers[${i}]`;
     if (layer === null || typeof layer !== 'object' || Array.isArray(layer)) {
-      throw new CellstackError(path, "must be a layer object: {cell, options?, repeat?} or {type: 'dense' | 'dropout' | 'embedding' | 'last' | 'mean' | 'layerNorm', …}");
+      throw new CellstackError(path, "must be a layer object: {cell, options?, repeat?} or {type: 'dense' | 'dropout' | 'embedding' | 'masking' | 'last' | 'mean' | 'layerNorm', …}");
     }
     if (Object.hasOwn(layer, 'cell')) return validate<CellLayerIR>(cellLayerSchema, layer, path);
     const type = (layer as { type?: unknown }).type;

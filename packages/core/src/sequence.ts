@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { CellInstance, Params, State } from './cell.js';
+import type { CellInstance, FusedResult, Params, State } from './cell.js';
 import { fusedKernelsActive, gpuKernelsActive, kernelPreference } from './kernel.js';
 import { runTraced } from './trace/traced.js';
 
@@ -11,6 +11,12 @@ export interface SequenceOptions {
   initialState?: State;
   /** Collect the cell's named signals, stacked time-major [T, B, k]. */
   recordSignals?: boolean;
+  /**
+   * [B, T], 1 at real steps and 0 at padding (Keras' rule): a masked step carries the
+   * state unchanged and repeats the previous output (zeros before the first real step),
+   * so no gradient flows through it.
+   */
+  mask?: tf.Tensor2D;
 }
 
 export interface SequenceResult {
@@ -59,37 +65,186 @@ export function runSequence(cell: CellInstance, params: Params, x: tf.Tensor3D, 
   // Probes need the per-step signals, which only the step function reports.
   if (opts.recordSignals) path = 'step loop: recording signals (probes)';
   else if (gpuKernelsActive()) {
-    const r = cell.gpuFused?.(x, state, params, { training: opts.training });
+    const r = opts.mask ? undefined : cell.gpuFused?.(x, state, params, { training: opts.training });
     if (r) return { output: last(r.output), state: r.state, path: 'hand-written' };
-    path = 'step loop: no WGSL kernel for this cell';
+    path = opts.mask ? 'step loop: padding masks have no WGSL kernel yet' : 'step loop: no WGSL kernel for this cell';
   } else if (!fusedKernelsActive()) path = 'step loop: whole-sequence kernels off (CELLSTACK_FUSED=0 or tensors on a GPU)';
   else if (cell.fused && kernelPreference() === 'hand-written') {
-    const r = cell.fused(x, state, params, { training: opts.training });
-    if (r) return { output: last(r.output), state: r.state, path: 'hand-written' };
+    const r = opts.mask ? fusedMasked(cell, params, x, state, opts) : cell.fused(x, state, params, { training: opts.training });
+    if (r) {
+      paths.fused++;
+      return { output: last(r.output), state: r.state, path: 'hand-written' };
+    }
+  } else if (opts.mask) path = 'step loop: padding masks run on hand-written kernels only (traced kernels carry no mask yet)';
   }
+  paths.loop++;
   const timeMajor = tf.transpose(x, [1, 0, 2]) as tf.Tensor3D;
   const flat = tf.reshape(timeMajor, [T * B, F]) as tf.Tensor2D;
   const projected = cell.project ? cell.project(flat, params) : { x: flat };
   const constants = cell.begin ? cell.begin({ training: opts.training, batch: B }, params) : {};
   if (path === undefined) {
     const r = runTraced(cell, params, projected, constants, state, { batch: B, steps: T, training: opts.training });
-    if (typeof r !== 'string') return { output: last(r.output), state: r.state, path: 'traced' };
+    if (typeof r !== 'string') {
+      paths.fused++;
+      return { output: last(r.output), state: r.state, path: 'traced' };
+    }
     path = `step loop: ${r}`;
   }
   const inputs: Record<string, tf.Tensor2D[]> = {};
   for (const [name, p] of Object.entries(projected)) inputs[name] = timeSlices(tf.reshape(p, [T, B, -1]) as tf.Tensor3D);
   const outputs: tf.Tensor2D[] = [];
   const signals: Record<string, tf.Tensor[]> = {};
+  const masks = opts.mask ? timeSlices(tf.reshape(tf.transpose(opts.mask), [T, B, 1]) as tf.Tensor3D) : undefined;
+  let previous: tf.Tensor2D | undefined;
   for (let t = 0; t < T; t++) {
     const stepInputs: Record<string, tf.Tensor2D> = {};
     for (const name in inputs) stepInputs[name] = inputs[name][t];
     const r = cell.step(stepInputs, state, params, { training: opts.training, batch: B, t, constants });
-    state = r.state;
-    if (opts.returnSequences || t === T - 1) outputs.push(r.output);
+    let output = r.output;
+    if (masks) {
+      // prev + m·(new − prev): the new value at real steps, the carried one at padding.
+      const m = masks[t];
+      const keep = <X extends tf.Tensor2D>(prev: X, next: X) => tf.add(prev, tf.mul(m, tf.sub(next, prev))) as X;
+      state = Object.fromEntries(Object.entries(r.state).map(([k, v]) => [k, keep(state[k], v)])) as State;
+      output = previous = keep(previous ?? tf.zerosLike(r.output), r.output);
+    } else state = r.state;
+    if (opts.returnSequences || t === T - 1) outputs.push(output);
     if (opts.recordSignals && r.signals) for (const [k, v] of Object.entries(r.signals)) (signals[k] ??= []).push(v);
   }
   const output = opts.returnSequences ? tf.transpose(tf.stack(outputs, 0), [1, 0, 2]) : outputs[outputs.length - 1];
   const result: SequenceResult = { output, state, path };
   if (opts.recordSignals) result.signals = Object.fromEntries(Object.entries(signals).map(([k, v]) => [k, tf.stack(v, 0)]));
   return result;
+}
+
+/** How often runSequence ran each path in this process (tests and the CLI's kernel line read it). */
+export const paths = { fused: 0, loop: 0 };
+
+/**
+ * A masked batch through the fused kernel. Where each sequence's real steps are one
+ * contiguous run [s, e) (right or left padding), the masked result equals the kernel run
+ * on x[s:e] alone: zeros before s, the kernel's outputs, then its last output repeated;
+ * the final state is the kernel's. Sequences sharing (s, e) run as one kernel call.
+ * Masks with gaps inside a sequence run in time chunks (fusedChunks).
+ */
+function fusedMasked(cell: CellInstance, params: Params, x: tf.Tensor3D, state: State, opts: SequenceOptions): FusedResult | undefined {
+  const [B, T] = x.shape;
+  const m = opts.mask!.dataSync();
+  const groups = new Map<string, { s: number; e: number; rows: number[] }>();
+  for (let b = 0; b < B; b++) {
+    let s = 0;
+    while (s < T && !m[b * T + s]) s++;
+    let e = s;
+    while (e < T && m[b * T + e]) e++;
+    for (let t = e; t < T; t++) {
+      if (m[b * T + t]) return fusedChunks(cell, params, x, state, m, opts.training);
+    }
+    const key = `${s}:${e}`;
+    const g = groups.get(key) ?? { s, e, rows: [] };
+    g.rows.push(b);
+    groups.set(key, g);
+  }
+  const only = groups.size === 1 ? [...groups.values()][0] : undefined;
+  if (only && only.s === 0 && only.e === T) return cell.fused!(x, state, params, { training: opts.training });
+  const outs: tf.Tensor[] = [];
+  const states: State[] = [];
+  const order: number[] = [];
+  for (const { s, e, rows } of groups.values()) {
+    const s0 = Object.fromEntries(Object.entries(state).map(([k, v]) => [k, batchRows(v, rows)])) as State;
+    order.push(...rows);
+    if (e === s) {
+      outs.push(tf.zeros([rows.length, T, cell.outputSize]));
+      states.push(s0);
+      continue;
+    }
+    const xs = batchRows(tf.slice(x, [0, s, 0], [-1, e - s, -1]), rows) as tf.Tensor3D;
+    const r = cell.fused!(xs, s0, params, { training: opts.training });
+    if (!r) return undefined;
+    const O = r.output.shape[2];
+    const parts: tf.Tensor[] = [];
+    if (s > 0) parts.push(tf.zeros([rows.length, s, O]));
+    parts.push(r.output);
+    // The last output repeated by broadcasting (tf.tile's gradient is one slice per copy).
+    if (e < T) parts.push(tf.mul(tf.slice(r.output, [0, e - s - 1, 0], [-1, 1, -1]), tf.ones([1, T - e, 1])));
+    outs.push(parts.length === 1 ? parts[0] : tf.concat(parts, 1));
+    states.push(r.state);
+  }
+  if (groups.size === 1) return { output: outs[0] as tf.Tensor3D, state: states[0] };
+  // Back from group order to batch order.
+  const inverse = new Array<number>(B);
+  order.forEach((b, i) => (inverse[b] = i));
+  const output = batchRows(tf.concat(outs, 0), inverse) as tf.Tensor3D;
+  const final = Object.fromEntries(Object.keys(state).map((k) => [k, batchRows(tf.concat(states.map((st) => st[k]), 0), inverse)])) as State;
+  return { output, state: final };
+}
+
+/**
+ * Any mask through the fused kernel: cut time where any sequence's mask changes, so that
+ * within a chunk each sequence is all real or all padding. The real ones run the kernel
+ * on the chunk from their carried states; the padded ones keep state and output.
+ */
+function fusedChunks(cell: CellInstance, params: Params, x: tf.Tensor3D, state: State, m: ArrayLike<number>, training: boolean): FusedResult | undefined {
+  const [B, T] = x.shape;
+  const cuts = [0];
+  for (let t = 1; t < T; t++) {
+    for (let b = 0; b < B; b++) {
+      if (!m[b * T + t] !== !m[b * T + t - 1]) {
+        cuts.push(t);
+        break;
+      }
+    }
+  }
+  cuts.push(T);
+  let current = state;
+  let previous = tf.zeros([B, 1, cell.outputSize]) as tf.Tensor;
+  const chunks: tf.Tensor[] = [];
+  for (let c = 0; c + 1 < cuts.length; c++) {
+    const [a, n] = [cuts[c], cuts[c + 1] - cuts[c]];
+    const real: number[] = [];
+    for (let b = 0; b < B; b++) if (m[b * T + a]) real.push(b);
+    const carried = tf.mul(previous, tf.ones([1, n, 1]));
+    if (!real.length) {
+      chunks.push(carried);
+      continue;
+    }
+    const r = cell.fused!(batchRows(tf.slice(x, [0, a, 0], [-1, n, -1]), real) as tf.Tensor3D, mapState(current, (v) => batchRows(v, real)), params, { training });
+    if (!r) return undefined;
+    // Row b of [all rows carried; real rows' results]: its result when real, else carried.
+    const pick = Array.from({ length: B }, (_, b) => (real.includes(b) ? B + real.indexOf(b) : b));
+    const next = current;
+    current = Object.fromEntries(Object.keys(state).map((k) => [k, batchRows(tf.concat([next[k], r.state[k]], 0), pick)])) as State;
+    const out = batchRows(tf.concat([carried, r.output], 0), pick);
+    chunks.push(out);
+    previous = tf.slice(out, [0, n - 1, 0], [-1, 1, -1]);
+  }
+  return { output: (chunks.length === 1 ? chunks[0] : tf.concat(chunks, 1)) as tf.Tensor3D, state: current };
+}
+
+const mapState = (s: State, f: (v: tf.Tensor2D) => tf.Tensor2D) => Object.fromEntries(Object.entries(s).map(([k, v]) => [k, f(v)])) as State;
+
+/**
+ * Rows `rows` (distinct) of t along the batch axis, copied in JS: it runs where the fused
+ * kernels run, with tensors in CPU memory, and tf.gather is slow there (~1 ms for a
+ * few rows on wasm) and lacks a gradient on wasm (UnsortedSegmentSum). The gradient
+ * puts each row of dy back at its source row, zeros elsewhere.
+ */
+export function batchRows<X extends tf.Tensor>(t: X, rows: number[]): X {
+  const [n, ...rest] = t.shape;
+  if (rows.length === n && rows.every((r, i) => r === i)) return t;
+  const size = rest.reduce((a, b) => a * b, 1);
+  const op = tf.customGrad((x) => {
+    const src = (x as tf.Tensor).dataSync() as Float32Array;
+    const out = new Float32Array(rows.length * size);
+    rows.forEach((r, i) => out.set(src.subarray(r * size, (r + 1) * size), i * size));
+    return {
+      value: tf.tensor(out, [rows.length, ...rest]),
+      gradFunc: (dy: tf.Tensor) => {
+        const g = dy.dataSync() as Float32Array;
+        const back = new Float32Array(n * size);
+        rows.forEach((r, i) => back.set(g.subarray(i * size, (i + 1) * size), r * size));
+        return tf.tensor(back, t.shape);
+      },
+    };
+  });
+  return op(t) as X;
 }

@@ -14,7 +14,7 @@ import { fusedKernelsActive, setFusedKernels, setKernelPreference, type KernelPr
 import { buildLayersModel, resolveIR } from './builder.js';
 import { createOptimizer } from './optimizer.js';
 import { createRng } from './rng.js';
-import { initialState, runSequence, type KernelPath } from './sequence.js';
+import { batchRows, initialState, paths, runSequence, type KernelPath } from './sequence.js';
 
 export type Values = ArrayLike<number> | number[][];
 const flat = (v: Values): number[] => (Array.isArray(v) && Array.isArray(v[0]) ? (v as number[][]).flat() : Array.from(v as ArrayLike<number>));
@@ -321,4 +321,142 @@ export async function fusedTrainingCurves(
     }
   };
   return { generic: await curve(false), fused: await curve(true) };
+}
+
+/** Where the padding goes: behind each sequence, in front, or between its steps. */
+export type Padding = 'right' | 'left' | 'gaps';
+
+export interface PaddedComparison {
+  /** Per quantity (`output`, `state.<name>`, `grad.x`, `grad.<param>`, `grad.state.<name>`): max |padded − alone| / max |alone|. */
+  errors: Record<string, number>;
+  /** Largest |output| change at a padded step from the step before it (0: the output is carried). */
+  paddedOutputDrift: number;
+  /** Largest |gradient| reaching a padded step's input (0: no gradient flows through padding). */
+  paddedInputGrad: number;
+  /** Which runSequence paths ran for the padded batch. */
+  paths: { fused: number; loop: number };
+}
+
+/**
+ * Run a built cell on a padded, masked batch (sequences of `lengths`, padded with random
+ * junk, so a leak of padding shows: behind, in front, or between steps, per `pad`) and on each sequence alone,
+ * unpadded, from the same random initial states; compare outputs at real steps, final
+ * states, and the gradients of a random linear loss (over real steps and final states)
+ * with respect to the inputs, every parameter and the initial states. `useFused` picks
+ * the fused kernel or the generic loop.
+ */
+export function comparePadded(
+  built: BuiltCell,
+  { lengths, inputSize, seed = 1, pad = 'right', useFused = false }: { lengths: number[]; inputSize: number; seed?: number; pad?: Padding; useFused?: boolean },
+): PaddedComparison {
+  const cell = built.cell;
+  const B = lengths.length;
+  const longest = Math.max(...lengths);
+  const T = pad === 'gaps' ? 2 * longest : longest;
+  const pnames = Object.keys(built.params);
+  // Each sequence's real steps: one run behind or in front of the padding, or every other step from b % 2 (gaps).
+  const steps = (b: number) => Array.from({ length: lengths[b] }, (_, i) => (pad === 'left' ? T - lengths[b] + i : pad === 'gaps' ? 2 * i + (b % 2) : i));
+  const maskData = new Float32Array(B * T);
+  lengths.forEach((_, b) => steps(b).forEach((t) => (maskData[b * T + t] = 1)));
+  /** Row b of a [B, T, k] tensor at its real steps, as [1, n, k]. */
+  const real = (t: tf.Tensor, b: number) => tf.concat(steps(b).map((i) => tf.slice(t, [b, i, 0], [1, 1, -1])), 1);
+  const counts = { ...paths };
+  setFusedKernels(useFused);
+  try {
+    return tf.tidy(() => {
+      const x = randomTensor([B, T, inputSize], seed) as tf.Tensor3D;
+      const s0 = initialState(cell, B, built.params as Params);
+      const names = Object.keys(s0);
+      const states = names.map((n, i) => tf.add(s0[n], tf.mul(0.5, randomTensor(s0[n].shape, seed + 10 + i))) as tf.Tensor2D);
+      const mask = tf.tensor2d(maskData, [B, T]);
+      const outWeights = randomTensor([B, T, cell.outputSize], seed + 1);
+      const stateWeights = names.map((n, i) => randomTensor(s0[n].shape, seed + 20 + i));
+      // Loss over the real steps only (and the final states): the padded and the alone runs score the same terms.
+      const run = (xs: tf.Tensor3D, params: Params, state: State, rows: number[], m?: tf.Tensor2D) => {
+        const r = runSequence(cell, params, xs, { training: false, returnSequences: true, initialState: state, mask: m });
+        const at = rows.length === 1 ? real(outWeights, rows[0]) : tf.mul(outWeights, tf.expandDims(mask, 2));
+        let loss = tf.sum(tf.mul(r.output, at));
+        names.forEach((n, i) => (loss = tf.add(loss, tf.sum(tf.mul(r.state[n], batchRows(stateWeights[i], rows))))));
+        return { loss: loss as tf.Scalar, r };
+      };
+      const paramsOf = (xs: tf.Tensor[]) => Object.fromEntries(pnames.map((n, i) => [n, xs[1 + i]])) as Params;
+      const stateOf = (xs: tf.Tensor[]) => Object.fromEntries(names.map((n, i) => [n, xs[1 + pnames.length + i]])) as State;
+      const padded: Record<string, tf.Tensor> = {};
+      const gp = tf.grads((...xs: tf.Tensor[]) => {
+        const { loss, r } = run(xs[0] as tf.Tensor3D, paramsOf(xs), stateOf(xs), lengths.map((_, b) => b), mask);
+        padded.output = tf.keep(r.output);
+        for (const n of names) padded[`state.${n}`] = tf.keep(r.state[n]);
+        return loss;
+      })([x, ...pnames.map((n) => built.params[n]), ...states]);
+      const used = { fused: paths.fused - counts.fused, loop: paths.loop - counts.loop };
+      const errors: Record<string, number> = {};
+      const note = (k: string, got: tf.Tensor, want: tf.Tensor) => {
+        const scale = tf.max(tf.abs(want)).dataSync()[0];
+        const diff = tf.max(tf.abs(tf.sub(got, want))).dataSync()[0];
+        errors[k] = Math.max(errors[k] ?? 0, scale > 0 ? diff / scale : diff);
+      };
+      const paramGrads = pnames.map((n) => tf.zerosLike(built.params[n]) as tf.Tensor);
+      lengths.forEach((n, b) => {
+        const row = [b];
+        if (n === 0) {
+          // Nothing to run alone: the state stays the initial one and takes the loss's weights as its gradient.
+          names.forEach((k, i) => {
+            note(`state.${k}`, batchRows(padded[`state.${k}`], row), batchRows(states[i], row));
+            note(`grad.state.${k}`, batchRows(gp[1 + pnames.length + i], row), batchRows(stateWeights[i], row));
+          });
+          return;
+        }
+        const xb = real(x, b) as tf.Tensor3D;
+        const sb = states.map((s) => batchRows(s, row));
+        const alone: Record<string, tf.Tensor> = {};
+        const ga = tf.grads((...xs: tf.Tensor[]) => {
+          const { loss, r } = run(xs[0] as tf.Tensor3D, paramsOf(xs), stateOf(xs), [b]);
+          alone.output = tf.keep(r.output);
+          for (const k of names) alone[`state.${k}`] = tf.keep(r.state[k]);
+          return loss;
+        })([xb, ...pnames.map((p) => built.params[p]), ...sb]);
+        note('output', real(padded.output, b), alone.output);
+        for (const k of names) note(`state.${k}`, batchRows(padded[`state.${k}`], row), alone[`state.${k}`]);
+        note('grad.x', real(gp[0], b), ga[0]);
+        names.forEach((k, i) => note(`grad.state.${k}`, batchRows(gp[1 + pnames.length + i], row), ga[1 + pnames.length + i]));
+        pnames.forEach((_, i) => (paramGrads[i] = tf.add(paramGrads[i], ga[1 + i])));
+        tf.dispose(Object.values(alone));
+      });
+      pnames.forEach((n, i) => note(`grad.${n}`, gp[1 + i], paramGrads[i]));
+      // Padding: the output repeats the step before (zeros before the first real step), and no gradient reaches it.
+      const pad = tf.sub(1, mask);
+      const previous = tf.concat([tf.zeros([B, 1, cell.outputSize]), tf.slice(padded.output, [0, 0, 0], [-1, T - 1, -1])], 1);
+      const paddedOutputDrift = tf.max(tf.mul(tf.abs(tf.sub(padded.output, previous)), tf.expandDims(pad, 2))).dataSync()[0];
+      const paddedInputGrad = tf.max(tf.mul(tf.abs(gp[0]), tf.expandDims(pad, 2))).dataSync()[0];
+      tf.dispose(Object.values(padded));
+      return { errors, paddedOutputDrift, paddedInputGrad, paths: used };
+    });
+  } finally {
+    setFusedKernels(true);
+  }
+}
+
+/** The paths every cell's padded-batch test runs: generic loop and fused kernel, padding behind, in front and between steps. */
+export const paddedPaths: Array<{ path: string; useFused: boolean; pad: Padding }> = [
+  { path: 'generic', useFused: false, pad: 'right' },
+  { path: 'fused', useFused: true, pad: 'right' },
+  { path: 'generic, left padding', useFused: false, pad: 'left' },
+  { path: 'fused, left padding', useFused: true, pad: 'left' },
+  { path: 'generic, gaps', useFused: false, pad: 'gaps' },
+  { path: 'fused, gaps', useFused: true, pad: 'gaps' },
+];
+
+/**
+ * What a comparePadded result shows wrong, one message each (empty when the mask rule
+ * holds): a quantity off by more than `tol`, output moving or gradient flowing at
+ * padding, or the wrong path having run (the fused kernel once when asked, else never).
+ */
+export function paddedProblems(r: PaddedComparison, { useFused, tol = 1e-5 }: { useFused: boolean; tol?: number }): string[] {
+  const out = Object.entries(r.errors).filter(([, e]) => !(e < tol)).map(([k, e]) => `${k}: relative error ${e}`);
+  if (!('grad.x' in r.errors)) out.push('no gradient compared');
+  if (r.paddedOutputDrift !== 0) out.push(`output moves at padding by ${r.paddedOutputDrift}`);
+  if (r.paddedInputGrad !== 0) out.push(`gradient ${r.paddedInputGrad} reaches a padded input`);
+  const want = useFused ? { fused: 1, loop: 0 } : { fused: 0, loop: r.paths.loop };
+  if (JSON.stringify(r.paths) !== JSON.stringify(want)) out.push(`paths ${JSON.stringify(r.paths)}, expected ${JSON.stringify(want)}`);
+  return out;
 }

@@ -23,7 +23,7 @@ describe('IR validation names the bad field and what is allowed', () => {
     [{ ...ok, layers: [{ cell: 'LSTM', options: { unit: 4 } }] }, "layers[0].options.unit: unknown option 'unit'; allowed: units, forgetBias, chrono, tmax (did you mean 'units'?)"],
     [{ ...ok, layers: [{ cell: 'LSTN' }] }, "layers[0].cell: unknown cell 'LSTN'; registered cells: LSTM, GRU, SimpleRNN, JANET (did you mean LSTM?)"],
     [{ ...ok, layers: [{ cell: 'LSTM', repeat: 0 }] }, 'layers[0].repeat: must be an integer in [1, 256] (got 0)'],
-    [{ ...ok, layers: [{ type: 'pool' }] }, "layers[0].type: must be one of 'dense' | 'dropout' | 'embedding' | 'last' | 'mean' | 'layerNorm', or the layer must name a 'cell' (got \"pool\")"],
+    [{ ...ok, layers: [{ type: 'pool' }] }, "layers[0].type: must be one of 'dense' | 'dropout' | 'embedding' | 'masking' | 'last' | 'mean' | 'layerNorm', or the layer must name a 'cell' (got \"pool\")"],
     [{ ...ok, layers: [{ type: 'dropout', rate: 1 }] }, 'layers[0].rate: must be a number in [0, 1) (got 1)'],
     [{ ...ok, layers: [{ type: 'dense', units: 3, activation: 'swish' }] }, "layers[0].activation: must be one of 'linear' | 'relu' | 'tanh' | 'sigmoid' | 'softmax' | 'elu' | 'selu' | 'softplus' (got 'swish')"],
     [{ ...ok, input: { shape: [10] } }, 'input.shape: must be an array [an integer >= 1 or null, an integer >= 1] (got [10])'],
@@ -35,7 +35,7 @@ describe('IR validation names the bad field and what is allowed', () => {
     [{ ...ok, layers: [{ cell: 'LSTM' }, { type: 'mean' }, { type: 'last' }] }, "layers[2]: 'last' pools over time, but layers[1] already did"],
     [{ ...ok, layers: [{ cell: 'LSTM' }, { type: 'embedding', vocab: 5, dim: 2 }] }, 'layers[1]: an embedding must be the first layer'],
     [{ ...ok, layers: [{ type: 'embedding', vocab: 5, dim: 2 }] }, 'input.shape: an embedding layer needs input [timesteps, 1] of token ids (got features 3)'],
-    [{ ...ok, layers: [42] }, "layers[0]: must be a layer object: {cell, options?, repeat?} or {type: 'dense' | 'dropout' | 'embedding' | 'last' | 'mean' | 'layerNorm', …}"],
+    [{ ...ok, layers: [42] }, "layers[0]: must be a layer object: {cell, options?, repeat?} or {type: 'dense' | 'dropout' | 'embedding' | 'masking' | 'last' | 'mean' | 'layerNorm', …}"],
     [{ ...ok, layers: [{ cell: 'LSTM', options: 'big' }] }, 'layers[0].options: must be an object (got \'big\')'],
   ])('%#: %s', (ir, message) => {
     expect(errorOf(ir).message).toBe(message);

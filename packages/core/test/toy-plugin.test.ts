@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { createOptimizer, createRuntime, defineCell, init } from '@cellstack/core';
-import { saveAndLoad } from '@cellstack/core/testing';
+import { buildCell, comparePadded, paddedProblems, saveAndLoad } from '@cellstack/core/testing';
 
 // A toy cell defined the way a third party would: h_t = tanh(x W + h_{t-1} · decay).
 const Toy = defineCell<{ units: number; decay: number }>({
@@ -57,5 +57,30 @@ describe('a toy plugin end to end', () => {
     const b = loaded.predict(x) as tf.Tensor;
     expect(Array.from(b.dataSync())).toEqual(Array.from(a.dataSync()));
     tf.dispose([x, y, a, b]);
+  });
+});
+
+describe('a third-party cell on padded batches', () => {
+  it('follows the mask rule with no code of its own: padded equals each sequence alone', () => {
+    const built = buildCell(Toy, { units: 4 }, { inputSize: 3, seed: 2 });
+    for (const pad of ['right', 'left', 'gaps'] as const) {
+      const r = comparePadded(built, { lengths: [3, 1, 4, 0], inputSize: 3, pad });
+      expect(paddedProblems(r, { useFused: false })).toEqual([]);
+    }
+    built.dispose();
+  });
+  it('stacks bidirectionally behind masking, and save → load keeps both', async () => {
+    const rt = (await createRuntime({ backend: (process.env.CELLSTACK_TEST_BACKEND as 'wasm') ?? 'wasm' })).use(Toy);
+    const model = rt.build({ input: { shape: [5, 3] }, layers: [{ type: 'masking' }, { cell: 'ToyLeaky', options: { units: 3 }, repeat: 2, bidirectional: { merge: 'mean' } }, { type: 'last' }], seed: 1 });
+    const x = tf.tensor3d([[[1, 2, 3], [0.5, 0.1, 0.2], [0, 0, 0], [0, 0, 0], [0, 0, 0]]]);
+    const loaded = await saveAndLoad(model);
+    const [a, b] = [model.predict(x) as tf.Tensor, loaded.predict(x) as tf.Tensor];
+    expect(Array.from(b.dataSync())).toEqual(Array.from(a.dataSync()));
+    const alone = rt.build({ input: { shape: [null, 3] }, layers: [{ type: 'masking' }, { cell: 'ToyLeaky', options: { units: 3 }, repeat: 2, bidirectional: { merge: 'mean' } }, { type: 'last' }], seed: 1 });
+    alone.setWeights(model.getWeights());
+    const c = alone.predict(tf.slice(x, [0, 0, 0], [1, 2, 3])) as tf.Tensor;
+    Array.from(c.dataSync()).forEach((v, i) => expect(a.dataSync()[i]).toBeCloseTo(v, 6));
+    tf.dispose([x, a, b, c]);
+    [model, loaded, alone].forEach((m) => m.dispose());
   });
 });

@@ -12,7 +12,7 @@ export const BUILTINS: Record<string, { positional: string[]; schema: JsonSchema
   Object.entries(layerSchemas).map(([name, s]) => {
     const { type: _type, ...properties } = s.properties as Record<string, JsonSchema>;
     const required = ((s.required as string[] | undefined) ?? []).filter((r) => r !== 'type');
-    const positional = { dense: ['units'], dropout: ['rate'], embedding: ['vocab', 'dim'], layerNorm: ['epsilon'] }[name] ?? [];
+    const positional = { dense: ['units'], dropout: ['rate'], embedding: ['vocab', 'dim'], layerNorm: ['epsilon'], masking: ['value'] }[name] ?? [];
     return [name, { positional, schema: { ...s, properties, required } }];
   }),
 );
@@ -149,6 +149,33 @@ function optionDiagnostics(err: unknown, bound: BoundStage, report: (span: Span,
   }
 }
 
+const MERGES = ['concat', 'sum', 'mean', 'mul'];
+
+/**
+ * `bidirectional(CELL(…), merge: m) xN`: the wrapped cell as a stage of its own (the
+ * repeat applies to it) and the merge mode; undefined when the wrapper is malformed.
+ */
+function unwrapBidirectional(stage: Stage, report: (span: Span, code: string, msg: string, hint?: string) => void): { inner: Stage; merge?: string } | undefined {
+  const usage = 'write bidirectional(CELL(…)) or bidirectional(CELL(…), merge: concat | sum | mean | mul)';
+  const [first, ...rest] = stage.args ?? [];
+  const cell = first && first.name === undefined ? first.value : undefined;
+  if (!cell || (cell.kind !== 'call' && cell.kind !== 'ident')) {
+    report(first?.span ?? stage.nameSpan, 'bad-bidirectional', "'bidirectional' wraps one cell, given first", usage);
+    return undefined;
+  }
+  let merge: string | undefined;
+  for (const arg of rest) {
+    const value = arg.value.kind === 'ident' ? arg.value.name : arg.value.kind === 'string' ? arg.value.value : undefined;
+    if (arg.name !== 'merge') report(arg.nameSpan ?? arg.span, 'bad-bidirectional', `'bidirectional' takes only 'merge' after its cell (got ${arg.name ? `'${arg.name}'` : 'a second positional value'})`, usage);
+    else if (merge !== undefined) report(arg.nameSpan ?? arg.span, 'duplicate-option', "option 'merge' is given twice", 'remove one');
+    else if (value === undefined || !MERGES.includes(value)) report(arg.value.span, 'bad-option', `bidirectional option 'merge' must be one of ${MERGES.join(', ')}`, 'concat joins both directions (twice the units); sum, mean and mul combine them elementwise');
+    else merge = value;
+  }
+  const nameSpan = cell.kind === 'call' ? cell.nameSpan : cell.span;
+  const inner: Stage = { name: cell.name, nameSpan, ...(cell.kind === 'call' ? { args: cell.args } : {}), ...(stage.repeat ? { repeat: stage.repeat } : {}), span: stage.span };
+  return { inner, ...(merge ? { merge } : {}) };
+}
+
 function unknownName(stage: Stage, cells: string[], report: (span: Span, code: string, msg: string, hint?: string) => void): void {
   const name = clip(stage.name);
   const builtins = Object.keys(BUILTINS);
@@ -192,7 +219,24 @@ export function analyze(ast: SpecAST, opts: CheckOptions): Analysis {
   let seenCell = false;
   const layers: LayerIR[] = [];
 
-  ast.pipeline.forEach((stage, i) => {
+  ast.pipeline.forEach((outer, i) => {
+    let stage = outer;
+    let bidirectional: { merge?: string } | undefined;
+    if (outer.name === 'bidirectional') {
+      const unwrapped = unwrapBidirectional(outer, report);
+      if (!unwrapped) {
+        known = false;
+        layers.push({ cell: 'bidirectional' });
+        return;
+      }
+      stage = unwrapped.inner;
+      bidirectional = unwrapped.merge ? { merge: unwrapped.merge } : {};
+      if (BUILTINS[stage.name]) {
+        report(stage.nameSpan, 'bad-bidirectional', `'bidirectional' wraps a cell, not the layer '${stage.name}'`, 'write e.g. bidirectional(LSTM(64))');
+        layers.push({ cell: 'bidirectional' });
+        return;
+      }
+    }
     const repeat = stage.repeat;
     const repeatOk = repeat !== undefined && Number.isInteger(repeat.value) && repeat.value >= 1 && repeat.value <= LIMITS.maxRepeat;
     if (repeat && !repeatOk) {
@@ -212,6 +256,9 @@ export function analyze(ast: SpecAST, opts: CheckOptions): Analysis {
       }
       layers.push(layerOf(bound, undefined));
       switch (stage.name) {
+        case 'masking':
+          if (pooled) report(stage.nameSpan, 'masking-after-pooling', `'masking' marks padded time steps, but '${pooled.name}' (line ${pooled.nameSpan.line}) already pooled over time`, 'put it before the first cell');
+          return;
         case 'last':
         case 'mean':
           if (pooled) report(stage.nameSpan, 'pooling-twice', `'${stage.name}' pools over time, but '${pooled.name}' (line ${pooled.nameSpan.line}) already did`, 'pool once, after the last cell');
@@ -248,12 +295,13 @@ export function analyze(ast: SpecAST, opts: CheckOptions): Analysis {
     if (pooled) {
       report(stage.nameSpan, 'cell-after-pooling', `${stage.name} needs a sequence, but '${pooled.name}' (line ${pooled.nameSpan.line}) already pooled over time`, 'move the pooling after the last cell');
     }
-    layers.push(layerOf(bound, repeatOk ? repeat.value : undefined));
+    const layer = layerOf(bound, repeatOk ? repeat.value : undefined);
+    layers.push(bidirectional ? { ...layer, bidirectional } as LayerIR : layer);
     const ctx = known ? { inputSize: F, timesteps: T } : undefined;
     try {
       const full = plugin.resolveOptions(bound.options, 'options', ctx);
       if (!ctx) return;
-      const outSize = plugin.create(full, ctx).outputSize;
+      const outSize = plugin.create(full, ctx).outputSize * (bidirectional && (bidirectional.merge ?? 'concat') === 'concat' ? 2 : 1);
       // Later copies of a repeated cell see its own output size.
       if (repeatOk && repeat.value > 1 && outSize !== F) plugin.resolveOptions(bound.options, 'options', { inputSize: outSize, timesteps: T });
       F = outSize;

@@ -30,7 +30,10 @@ function printLayer(layer: LayerIR, i: number): string {
   if (isCellLayer(layer)) {
     const opts = layer.options ? printOptions(layer.options, `${where}.options`) : '';
     const repeat = layer.repeat !== undefined && layer.repeat !== 1 ? ` x${layer.repeat}` : '';
-    return `${layer.cell}${opts ? `(${opts})` : ''}${repeat}`;
+    const cell = `${layer.cell}${opts ? `(${opts})` : ''}`;
+    if (!layer.bidirectional) return `${cell}${repeat}`;
+    const merge = layer.bidirectional.merge;
+    return `bidirectional(${cell}${merge ? `, merge: ${merge}` : ''})${repeat}`;
   }
   const { type, ...options } = layer;
   if (!Object.hasOwn(BUILTINS, type)) throw new Error(`${where}: unknown layer type '${type}'`);

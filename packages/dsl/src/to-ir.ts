@@ -11,7 +11,7 @@ export function layerOf({ stage, options }: BoundStage, repeat: number | undefin
   if (repeat !== undefined && repeat > 1) layer.repeat = repeat;
   return layer;
 }
-const BUILTIN_TYPES = { dense: 1, dropout: 1, embedding: 1, last: 1, mean: 1, layerNorm: 1 };
+const BUILTIN_TYPES = { dense: 1, dropout: 1, embedding: 1, masking: 1, last: 1, mean: 1, layerNorm: 1 };
 
 /**
  * AST → the core's model IR (runs the checks first; throws DslError on any error).

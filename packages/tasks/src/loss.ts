@@ -22,20 +22,32 @@ export function taskLoss(task: Task, { fromLogits = false }: HeadOptions = {}): 
   if (task.loss === 'meanSquaredError') {
     return (yTrue, yPred) => tf.tidy(() => tf.mean(tf.squaredDifference(lastSteps(yTrue, k), lastSteps(yPred, k))));
   }
+  const masked = task.padded && task.perStep;
   return (yTrue, yPred) =>
     tf.tidy(() => {
       const p = lastSteps(yPred, k);
       const logp = fromLogits ? tf.logSoftmax(p) : tf.log(tf.clipByValue(p, 1e-7, 1));
-      return tf.neg(tf.mean(tf.sum(tf.mul(lastSteps(yTrue, k), logp), -1)));
+      const perStep = tf.sum(tf.mul(lastSteps(yTrue, k), logp), -1);
+      // Padded steps have all-zero targets: they add nothing, and the mean is over real steps.
+      return tf.neg(masked ? tf.div(tf.sum(perStep), tf.maximum(tf.sum(realSteps(lastSteps(yTrue, k))), 1)) : tf.mean(perStep));
     });
 }
+
+/** 1 where a per-step target is a class (a real step), 0 where it is all zeros (padding). */
+const realSteps = (yTrue: tf.Tensor) => tf.cast(tf.greater(tf.sum(yTrue, -1), 0), 'float32');
 
 /** In-graph metrics (computed in the same pass as the loss), named by the function. */
 export function taskMetrics(task: Task): Fn[] {
   const k = task.perStep ? task.scoredSteps : undefined;
   if (!task.metrics.includes('accuracy')) return [];
+  const masked = task.padded && task.perStep;
   const accuracy: Fn = (yTrue, yPred) =>
-    tf.tidy(() => tf.mean(tf.cast(tf.equal(tf.argMax(lastSteps(yTrue, k), -1), tf.argMax(lastSteps(yPred, k), -1)), 'float32')));
+    tf.tidy(() => {
+      const hit = tf.cast(tf.equal(tf.argMax(lastSteps(yTrue, k), -1), tf.argMax(lastSteps(yPred, k), -1)), 'float32');
+      if (!masked) return tf.mean(hit);
+      const real = realSteps(lastSteps(yTrue, k));
+      return tf.div(tf.sum(tf.mul(hit, real)), tf.maximum(tf.sum(real), 1));
+    });
   return [accuracy];
 }
 

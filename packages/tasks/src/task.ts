@@ -7,6 +7,8 @@ export interface Batch {
   y: Float32Array;
   /** [B, T, C] when the target is per step, else [B, C]. */
   yShape: number[];
+  /** [B, T]: 1 at real steps, 0 at padding (tasks with `padded`); per-step targets are all zeros at padding. */
+  mask?: Float32Array;
 }
 
 export type TaskLoss = 'categoricalCrossentropy' | 'meanSquaredError';
@@ -39,6 +41,12 @@ export interface Task {
   baseline: number;
   /** Metrics reported next to the loss. */
   metrics: MetricName[];
+  /**
+   * Sequences differ in length within a batch: they are padded (inputs all zeros at
+   * padding, or token id 0) and each batch carries its mask. A spec reads them with
+   * `masking(value: 0)` or `embedding(…, maskZero: true)`; per-step losses skip padding.
+   */
+  padded?: boolean;
   /** Examples in the training split of a fixed dataset (MNIST, text); absent for generators. */
   trainSize?: number;
   /** A batch drawn from `rng` (deterministic for a seed). */

@@ -51,3 +51,30 @@ describe('addingTask', () => {
     expect(variance).toBeLessThan(0.044);
   });
 });
+
+describe('addingHSTask with drawn lengths', () => {
+  it('draws L in T..T+ceil(T/10) per sequence as the DMU code, zero-pads to padTo and returns the mask', () => {
+    const task = addingHSTask({ length: 20, lengths: 'drawn', padTo: 30 });
+    expect(task.inputShape).toEqual([30, 2]);
+    expect(task.padded).toBe(true);
+    const { x, y, mask } = task.batch(200, createRng(5));
+    const seen = new Set<number>();
+    for (let b = 0; b < 200; b++) {
+      const m = Array.from(mask!.subarray(b * 30, (b + 1) * 30));
+      const L = m.indexOf(0);
+      seen.add(L);
+      expect(m.slice(L).every((v) => v === 0)).toBe(true);
+      expect(x[(b * 30 + L - 1) * 2 + 1]).toBe(-1); // the end mark sits at each sequence's own last step
+      for (let t = 0; t < L; t++) expect(x[(b * 30 + t) * 2]).not.toBe(0);
+      for (let t = L; t < 30; t++) expect([x[(b * 30 + t) * 2], x[(b * 30 + t) * 2 + 1]]).toEqual([0, 0]);
+      expect(y[b]).toBeGreaterThanOrEqual(0);
+    }
+    expect([...seen].sort((a, b) => a - b)).toEqual([20, 21, 22]);
+  });
+  it('pads to the longest length by default and rejects a padTo that is too short or not needed', () => {
+    expect(addingHSTask({ length: 100, lengths: 'drawn' }).inputShape).toEqual([110, 2]);
+    expect(() => addingHSTask({ length: 100, lengths: 'drawn', padTo: 105 })).toThrow(/task.padTo: must be at least the longest drawn length 110/);
+    expect(() => addingHSTask({ length: 100, padTo: 120 })).toThrow(/task.padTo: only applies with lengths: drawn/);
+    expect(() => addingHSTask({ length: 100, lengths: 'random' as never })).toThrow(/task.lengths/);
+  });
+});
