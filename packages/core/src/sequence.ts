@@ -76,8 +76,6 @@ export function runSequence(cell: CellInstance, params: Params, x: tf.Tensor3D, 
       return { output: last(r.output), state: r.state, path: 'hand-written' };
     }
   } else if (opts.mask) path = 'step loop: padding masks run on hand-written kernels only (traced kernels carry no mask yet)';
-  }
-  paths.loop++;
   const timeMajor = tf.transpose(x, [1, 0, 2]) as tf.Tensor3D;
   const flat = tf.reshape(timeMajor, [T * B, F]) as tf.Tensor2D;
   const projected = cell.project ? cell.project(flat, params) : { x: flat };
@@ -90,6 +88,7 @@ export function runSequence(cell: CellInstance, params: Params, x: tf.Tensor3D, 
     }
     path = `step loop: ${r}`;
   }
+  paths.loop++;
   const inputs: Record<string, tf.Tensor2D[]> = {};
   for (const [name, p] of Object.entries(projected)) inputs[name] = timeSlices(tf.reshape(p, [T, B, -1]) as tf.Tensor3D);
   const outputs: tf.Tensor2D[] = [];
