@@ -19,7 +19,7 @@ export { CellLayer, type CellLayerArgs } from './cell-layer.js';
 export { runSequence, initialState, type SequenceOptions, type SequenceResult } from './sequence.js';
 export * as init from './init.js';
 export type { Init } from './init.js';
-export { createRng, dropoutMask, dropoutThreshold, hashSeed, type Rng } from './rng.js';
+export { createRng, dropoutMask, dropoutThreshold, hashSeed, setTrainingStep, stepSeeds, type Rng } from './rng.js';
 export { CellstackError, closest, editDistance } from './errors.js';
 export { validate, describeSchema, joinPath } from './schema.js';
 export { modelIRSchema, layerSchemas, validateIR, isCellLayer } from './ir.js';
