@@ -57,10 +57,15 @@ function cellstack(argv: string[], killer?: (kill: () => void, dir: string) => v
   return new Promise((resolve) => child.on('close', (code) => resolve({ code, stderr })));
 }
 
-/** Kill after a random delay (up to `ms`). */
-const atRandom = (ms: number) => (kill: () => void) => {
-  const t = setTimeout(kill, rng.uniform(0, ms));
-  t.unref();
+/** Kill at a random moment of training: a random delay (up to `ms`) once run.json exists. */
+const atRandom = (ms: number) => (kill: () => void, dir: string) => {
+  const delay = rng.uniform(0, ms);
+  const poll = setInterval(() => {
+    if (!existsSync(path.join(dir, 'run.json'))) return;
+    clearInterval(poll);
+    setTimeout(kill, delay).unref();
+  }, 5);
+  poll.unref();
 };
 
 /** Kill at the n-th file event inside checkpoints/ (a checkpoint being written). */
@@ -91,14 +96,15 @@ const reference = path.join(root, 'reference');
 const t0 = Date.now();
 const ref = await cellstack(['train', specFile, '--out', reference, '--steps', String(steps), ...common]);
 if (ref.code !== 0) throw new Error(`the uninterrupted run failed: ${ref.stderr}`);
-const refSeconds = (Date.now() - t0) / 1000;
+// Training time of the uninterrupted run (without start-up): the span random kills fall in.
+const refSeconds = (JSON.parse(readFileSync(path.join(reference, 'run.json'), 'utf8')) as { seconds: number }).seconds;
 
-const totals = { trials, kills: 0, killsInCheckpoint: 0, resumes: 0, resumesWorked: 0, linesLost: 0, linesDuplicated: 0, corruptCheckpoints: 0, notBitIdentical: 0, unfinished: 0 };
+const totals = { trials, kills: 0, killsInCheckpoint: 0, resumes: 0, resumesWorked: 0, resumesKilled: 0, resumesFailed: 0, linesLost: 0, linesDuplicated: 0, corruptCheckpoints: 0, notBitIdentical: 0, unfinished: 0 };
 const failures: string[] = [];
 for (let trial = 1; trial <= trials; trial++) {
   const dir = path.join(root, `trial-${trial}`);
   const inside = trial % 2 === 0;
-  const killer = inside ? inCheckpoint(1 + rng.int(12)) : atRandom(refSeconds * 1000);
+  const killer = inside ? inCheckpoint(1 + rng.int(12)) : atRandom(refSeconds * 900);
   let exit = await cellstack(['train', specFile, '--out', dir, '--steps', String(steps), ...common], killer, dir);
   let killed = exit.code === null;
   if (killed) [totals.kills, totals.killsInCheckpoint] = [totals.kills + 1, totals.killsInCheckpoint + (inside ? 1 : 0)];
@@ -112,7 +118,8 @@ for (let trial = 1; trial <= trials; trial++) {
       totals.resumes++;
       exit = await cellstack(['train', '--resume', dir, ...common], attempt === 0 && trial % 3 === 0 ? atRandom(refSeconds * 500) : undefined, dir);
       if (exit.code === 0) totals.resumesWorked++;
-      if (exit.code === null) totals.kills++;
+      else if (exit.code === null) [totals.kills, totals.resumesKilled] = [totals.kills + 1, totals.resumesKilled + 1];
+      else totals.resumesFailed++;
       if (/damaged|does not match/.test(exit.stderr)) totals.corruptCheckpoints++;
     }
     killed = exit.code === null;
