@@ -100,7 +100,10 @@ describe.runIf(tf.getBackend() === 'wasm')('Adam on the wasm heap (GroupedOptimi
     const saved = (await optA.getWeights()).map((w) => ({ name: w.name.replace(/heapK/g, 'heapL'), tensor: tf.clone(w.tensor) }));
     await optB.setWeights(saved);
     const tensors = tf.memory().numTensors;
-    for (let k = 40; k < 45; k++) [step(optA, a, k), step(optB, b, k)];
+    for (let k = 40; k < 45; k++) {
+      step(optA, a, k);
+      step(optB, b, k);
+    }
     expect(tf.memory().numTensors).toBe(tensors);
     a.forEach((v, i) => expect(Array.from(b[i].dataSync())).toEqual(Array.from(v.dataSync())));
     tf.dispose(saved.map((w) => w.tensor));
