@@ -358,8 +358,9 @@ async function trainLocked(folder: RunFolder, specFile: string | undefined, flag
     await folder.saveModel(model);
     record.validation = validate(model, task, settings, fromLogits);
   }
-  await folder.writeJson('run.json', record);
   const chart = await writeLossChart(folder.file('loss'), lines, task.baseline, `${path.basename(record.specFile)} on ${showTask(ref)}`);
+  // Last: until run.json says completed, --resume finishes the run (model, validation, chart).
+  await folder.writeJson('run.json', record);
   model.dispose();
   if (status === 'interrupted') return EXIT.interrupted;
   if (flags.quiet) return EXIT.ok;

@@ -3,6 +3,7 @@ import { copyFileSync, cpSync, existsSync, readdirSync, readFileSync, rmSync, wr
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { LayersModel } from '@tensorflow/tfjs-layers';
 import { main } from '@cellstack/cli';
 import { cli, readLines, spec, start, tmp, TINY, waitFor } from './helpers.js';
 
@@ -229,6 +230,21 @@ describe('user errors exit 1/2, never 70 (#9)', () => {
       r = await run(['train', file, '--out', '/proc/cellstack-nope', ...quick]);
       expect([r.code, r.err.trim().split('\n').pop()]).toEqual([1, "error: cannot write the run folder '/proc/cellstack-nope': no such file or folder"]);
     }
+  });
+
+  it('an allocation failure during training is a one-line error (exit 1), and run.json says failed, not running', async () => {
+    const dir = tmp();
+    const out = join(dir, 'run');
+    vi.spyOn(LayersModel.prototype, 'trainOnBatch').mockRejectedValueOnce(new RangeError('Invalid typed array length: 4294967296'));
+    let err = '';
+    vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    vi.spyOn(process.stderr, 'write').mockImplementation((d) => ((err += String(d)), true));
+    const code = await main(['train', spec(dir, 't.rnn', TINY), '--out', out, ...quick]);
+    vi.restoreAllMocks();
+    expect(code).toBe(1);
+    expect(err).toContain('error: out of memory at batch 4 × sequence length 6 (Invalid typed array length: 4294967296); lower --batch (e.g. 1) or the sequence length');
+    expect(runJson(out)).toMatchObject({ status: 'failed', error: 'Invalid typed array length: 4294967296' });
+    expect(existsSync(join(out, 'lock.json'))).toBe(false);
   });
 
   it('a run too large for the backend is refused before training, with the largest batch that fits', async () => {
