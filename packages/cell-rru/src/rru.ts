@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { createRng, defineCell, dropoutMask, hashSeed, init, type Init, type ParamSpec } from '@cellstack/core';
+import { defineCell, dropoutMask, init, stepSeeds, type Init, type ParamSpec } from '@cellstack/core';
 import { rruFused } from './kernel.js';
 
 export type RRUNormalize = 'rms' | 'l2' | 'none';
@@ -140,10 +140,10 @@ export const RRU = defineCell<RRUOptions>({
       const sq = o.normalize === 'rms' ? tf.mean(tf.square(v), -1, true) : tf.sum(tf.square(v), -1, true);
       return tf.mul(v, tf.rsqrt(tf.add(sq, EPS)));
     };
-    // Dropout streams drawn from the layer's seed (one per sequence), so training is reproducible;
-    // core's dropoutMask gives the bits, which the fused kernel draws identically.
-    const maskRng = createRng(hashSeed(seed ?? Math.floor(Math.random() * 2 ** 31), 'rru-dropout'));
-    const maskSeed = () => maskRng.int(2 ** 31);
+    // Dropout streams keyed by (layer seed, training step, draw), so training is reproducible and a
+    // resumed run drops what an uninterrupted one would; core's dropoutMask gives the bits, which
+    // the fused kernel draws identically.
+    const maskSeed = stepSeeds(seed ?? Math.floor(Math.random() * 2 ** 31), 'rru-dropout');
     const maskAt = (seq: number, batch: number, offset: number) => tf.tensor2d(dropoutMask(new Float32Array(batch * g), seq, offset, keep), [batch, g]);
     let stepSeed = 0;
 

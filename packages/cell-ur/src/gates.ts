@@ -9,7 +9,7 @@
  *   auxiliary  — `refine` none | refine (eq. 12/16) | master (ON-LSTM, eqs 19–23).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { createRng, hashSeed, init as inits, type Init, type JsonSchema, type Params } from '@cellstack/core';
+import { init as inits, stepSeeds, type Init, type JsonSchema, type Params } from '@cellstack/core';
 
 export type GateInit = 'standard' | 'chrono' | 'uniform';
 export type Refine = 'none' | 'refine' | 'master';
@@ -300,9 +300,9 @@ export function zoneoutMasks(rates: number[], T: number, B: number, H: number, s
 
 /**
  * The seed source of a cell's zoneout masks, from the layer's seed, so two models built
- * with one seed draw the same masks (and a fused kernel can be checked against the loop).
+ * with one seed draw the same masks (and a fused kernel can be checked against the loop),
+ * keyed by the training step so a resumed run draws what an uninterrupted one would.
  */
 export function zoneoutSeeds(cell: string, layerSeed: number | undefined): () => number {
-  const rng = createRng(hashSeed(`${cell}-zoneout`, layerSeed ?? Math.floor(Math.random() * 2 ** 31)));
-  return () => rng.int(2 ** 31);
+  return stepSeeds(layerSeed ?? Math.floor(Math.random() * 2 ** 31), `${cell}-zoneout`);
 }

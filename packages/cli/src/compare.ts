@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
 import type { BackendChoice } from '@cellstack/core';
@@ -122,6 +123,10 @@ export async function compare(specs: string[], flags: CompareFlags): Promise<num
   steps ??= DEFAULTS.steps;
   batch ??= DEFAULTS.batch;
   const out = flags.out ?? defaultRunDir('compare');
+  // A comparison's outputs are never replaced: its runs would refuse their folders and leave an empty table.
+  if (existsSync(out) && (!statSync(out).isDirectory() || readdirSync(out).length)) {
+    throw usage(`'${out}' is not empty${existsSync(path.join(out, 'compare.json')) ? ' (it holds a comparison)' : ''}; choose a new --out`);
+  }
   const labels = names(specs);
   const runs: Run[] = [];
   specs.forEach((spec, i) => {

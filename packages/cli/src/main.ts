@@ -50,7 +50,7 @@ export function program(result: { code: number }): Command {
     .option('--out <dir>', 'run folder (default runs/<spec>-<time>)')
     .option('--resume <dir>', 'continue the run in this folder from its last checkpoint')
     .option('--checkpoint-every <n>', 'save a checkpoint every n steps (default steps/10)', int(1))
-    .option('--val-size <n>', 'held-out examples for the final validation', int(1), 1000)
+    .option('--val-size <n>', 'held-out examples for the final validation (default 1000)', int(1))
     .addOption(progressOption())
     .addOption(allowOption())
     .addOption(maxParamsOption())

@@ -12,13 +12,17 @@ import { makeTask, type TaskRef } from './task-ref.js';
 
 /** Read a spec (or any user) file; a missing file is a one-line error. */
 export async function readUserFile(file: string, what = 'spec'): Promise<string> {
+  let text: string;
   try {
-    return await fs.readFile(file, 'utf8');
+    text = await fs.readFile(file, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
     throw new CliError(`cannot read ${what} '${file}': ${why}`, EXIT.input);
   }
+  // NUL bytes or invalid UTF-8: an image or other binary given by mistake.
+  if (text.includes('\0') || text.includes('\ufffd')) throw new CliError(`cannot read ${what} '${file}': it is not a text file`, EXIT.input);
+  return text;
 }
 
 /** Diagnostics as CLI output: warnings go to stderr, errors become a CliError. */

@@ -1,6 +1,6 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
-import type * as tf from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
 import { layerPaths, type BackendChoice, type GpuAdapter, type GroupedOptimizer, type LayerPath, type ModelIR, type OptimizerName } from '@cellstack/core';
 import type { Task } from '@cellstack/tasks';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
@@ -28,7 +28,8 @@ export interface TrainFlags {
   out?: string;
   resume?: string;
   checkpointEvery?: number;
-  valSize: number;
+  /** Held-out validation examples (default 1000). */
+  valSize?: number;
   progress: ProgressMode;
   allow?: string[];
   maxParams?: number;
@@ -37,7 +38,7 @@ export interface TrainFlags {
   quiet?: boolean;
 }
 
-export const DEFAULTS = { steps: 1000, batch: 32, optimizer: 'adam' as OptimizerName, learningRate: 1e-3, clipNorm: 1 };
+export const DEFAULTS = { steps: 1000, batch: 32, optimizer: 'adam' as OptimizerName, learningRate: 1e-3, clipNorm: 1, valSize: 1000 };
 
 /** What run.json records (and `--resume` reads back). */
 export interface RunRecord {
@@ -56,7 +57,11 @@ export interface RunRecord {
   settings: TrainSettings;
   fromLogits: boolean;
   params: number;
-  status: 'running' | 'completed' | 'interrupted' | 'diverged';
+  status: 'running' | 'completed' | 'interrupted' | 'diverged' | 'failed';
+  /** Each resume that changed a setting starts a segment: from which step, and what changed. */
+  segments?: Array<{ fromStep: number; at: string; changed: Partial<TrainSettings> }>;
+  /** Why the run stopped, when it diverged or failed. */
+  error?: string;
   startedAt: string;
   finishedAt?: string;
   steps: number;
@@ -66,6 +71,50 @@ export interface RunRecord {
   validation?: { examples: number; loss: number; metrics: Record<string, number> };
 }
 
+
+/** The first weight that holds a NaN or an infinity ("weight 'lstm/kernel' holds NaN"), or undefined. */
+export async function nonFinite(model: LayersModel): Promise<string | undefined> {
+  // Asynchronous reads: webgpu under Node has no synchronous one.
+  const sumsT = tf.tidy(() => tf.stack(model.weights.map((w) => tf.sum(tf.mul(w.read(), 0)))));
+  const sums = await sumsT.data();
+  sumsT.dispose();
+  const i = sums.findIndex((v) => !Number.isFinite(v));
+  if (i < 0) return undefined;
+  const values = await model.weights[i].read().data();
+  return `weight '${model.weights[i].originalName}' holds ${values.some(Number.isNaN) ? 'NaN' : 'an infinity'}`;
+}
+
+/** An allocation failure (typed array, wasm heap) as a user error with the sizes to lower. */
+function memoryError(e: unknown, s: TrainSettings, task: Task): CliError | undefined {
+  const msg = (e as Error)?.message ?? '';
+  if (!(e instanceof RangeError) && !/out of memory|memory access out of bounds|Cannot allocate|allocation failed|Invalid typed array length|OOM/i.test(msg)) return undefined;
+  return new CliError(`out of memory at batch ${s.batch} × sequence length ${task.inputShape[0] ?? 'varying'} (${msg}); lower --batch (e.g. ${Math.max(1, Math.floor(s.batch / 4))}) or the sequence length`, EXIT.input);
+}
+
+/** Float32 values a training step keeps per example and time step for one unit of a cell (gates, states, their gradients). */
+const FLOATS_PER_UNIT = 10;
+/** What the embedded backends can hold: tfjs-backend-wasm's heap grows to 2 GiB (the cpu backend's arrays alike). */
+const MEMORY_LIMIT = 2 ** 31;
+
+/**
+ * Refuse a run whose activations (sequence × batch × width) cannot fit the backend, before
+ * anything trains, naming the largest batch that fits. GPU / tfjs-node backends are not checked.
+ */
+export function checkMemory(model: LayersModel, task: Task, s: TrainSettings, backend: string) {
+  const T = task.inputShape[0];
+  if (!T || !['wasm', 'cpu'].includes(backend)) return;
+  const ir = (model.getUserDefinedMetadata() as { cellstack?: { ir: ModelIR } } | undefined)?.cellstack?.ir;
+  const width = (ir?.layers ?? []).reduce((a, l) => {
+    if ('cell' in l) return a + Number(l.options?.units ?? 0) * (l.repeat ?? 1) * FLOATS_PER_UNIT;
+    return a + ('units' in l ? Number(l.units) : 0);
+  }, task.inputShape[1] ?? 0);
+  const bytes = 4 * T * s.batch * width;
+  if (bytes <= MEMORY_LIMIT) return;
+  const gib = (b: number) => `${(b / 2 ** 30).toFixed(1)} GiB`;
+  const batch = Math.floor(MEMORY_LIMIT / (4 * T * width));
+  const fits = batch >= 1 ? `the largest batch that fits is ${batch}` : `even batch 1 does not fit; the longest sequence that does is ${Math.floor(MEMORY_LIMIT / (4 * width))}`;
+  throw new CliError(`the run needs about ${gib(bytes)} for a training step (sequence ${T} × batch ${s.batch} × ${width} values per step), more than the ${backend} backend's ${gib(MEMORY_LIMIT)}; ${fits} (--batch)`, EXIT.input);
+}
 
 /** Steps from `epochs` for a task with a fixed training set. */
 function stepsOf(epochs: number, task: Task, batch: number): number {
@@ -77,13 +126,49 @@ function stepsOf(epochs: number, task: Task, batch: number): number {
 export async function train(specFile: string | undefined, flags: TrainFlags): Promise<number> {
   const log = (line: string) => flags.quiet || process.stderr.write(`${line}\n`);
   if (!specFile && !flags.resume) throw usage('train needs a spec file (cellstack train model.rnn) or --resume <run folder>');
-  const resuming = flags.resume !== undefined && existsSync(path.join(flags.resume, 'checkpoint.json'));
-  const folder = new RunFolder(flags.resume ?? flags.out ?? defaultRunDir(specFile!));
-  if (!flags.resume && existsSync(folder.file('run.json'))) {
-    throw usage(`'${folder.dir}' already holds a run; continue it with --resume ${folder.dir}, or choose another --out`);
+  if (flags.resume !== undefined && !existsSync(path.join(flags.resume, 'run.json'))) {
+    throw new CliError(`'${flags.resume}' is not a run folder: it has no run.json`, EXIT.input);
   }
+  if (!flags.resume) await readUserFile(specFile!); // fail fast, before the folder is claimed and the backend starts
+  const folder = new RunFolder(flags.resume ?? flags.out ?? defaultRunDir(specFile!));
+  const fresh = !existsSync(folder.dir);
+  const recovered = await folder.lock();
+  if (recovered) log(recovered);
+  let claimed = false;
+  try {
+    if (!flags.resume) await folder.claimNew();
+    claimed = true;
+    return await trainLocked(folder, specFile, flags, log);
+  } catch (e) {
+    // A new run that failed before run.json leaves nothing behind, so the same --out works again.
+    if (!flags.resume && claimed && !existsSync(folder.file('run.json'))) for (const f of ['spec.rnn', 'metrics.jsonl']) rmSync(folder.file(f), { force: true });
+    throw e;
+  } finally {
+    folder.unlock();
+    if (fresh) rmEmpty(folder.dir);
+  }
+}
+
+function rmEmpty(dir: string) {
+  if (existsSync(dir) && !readdirSync(dir).length) rmdirSync(dir);
+}
+
+/** Resume flags that would change the run and cannot be applied to it: refused, never ignored. */
+function refuseChanges(previous: RunRecord, specFile: string | undefined, flags: TrainFlags, folder: RunFolder, specText: string) {
+  const refuse = (what: string) => {
+    throw new CliError(`--resume ${folder.dir}: ${what}; start a new run (--out) instead`, EXIT.usage);
+  };
+  if (flags.optimizer && flags.optimizer !== previous.settings.optimizer) refuse(`--optimizer ${flags.optimizer} cannot continue ${previous.settings.optimizer}'s state`);
+  if (flags.seed !== undefined && flags.seed !== previous.settings.seed) refuse(`--seed ${flags.seed} differs from the run's seed ${previous.settings.seed} (the weights and data come from it)`);
+  if (flags.epochs !== undefined) refuse('--epochs is fixed when a run starts (give --steps N to extend it)');
+  if (flags.task && showTask(parseTaskFlag(flags.task)) !== showTask(previous.task)) refuse(`--task ${flags.task} differs from the run's task ${showTask(previous.task)}`);
+  if (specFile && readFileSync(specFile, 'utf8') !== specText) refuse(`${specFile} differs from the run's spec.rnn`);
+}
+
+async function trainLocked(folder: RunFolder, specFile: string | undefined, flags: TrainFlags, log: (line: string) => void): Promise<number> {
+  const resuming = flags.resume !== undefined && folder.hasCheckpoint();
   const previous = flags.resume ? await folder.readJson<RunRecord>('run.json') : undefined;
-  if (!previous) await readUserFile(specFile!); // fail fast, before the backend starts
+  if (previous) refuseChanges(previous, specFile, flags, folder, await readUserFile(folder.file('spec.rnn')));
   const backend = previous && flags.backend === 'auto' ? previous.backend.requested : flags.backend;
   const { runtime } = await cliRuntime(backend);
   log(`backend: ${runtime.backend.name} — ${runtime.backend.reason}`);
@@ -101,9 +186,13 @@ export async function train(specFile: string | undefined, flags: TrainFlags): Pr
   let lines: MetricsLine[] = [];
   let slots: tf.NamedTensorMap | undefined;
 
+  let changed: Partial<TrainSettings> = {};
   if (previous) {
     task = makeTask(taskRef!);
-    settings = { ...previous.settings, ...(flags.steps ? { steps: flags.steps } : {}) };
+    // Applied on resume and recorded as a new segment of the run (run.json `segments`).
+    const asked: Partial<TrainSettings> = { steps: flags.steps, batch: flags.batch, learningRate: flags.lr, clipNorm: flags.clip, checkpointEvery: flags.checkpointEvery, valSize: flags.valSize };
+    changed = Object.fromEntries(Object.entries(asked).filter(([k, v]) => v !== undefined && v !== previous.settings[k as keyof TrainSettings]));
+    settings = { ...previous.settings, ...changed };
     if (resuming) {
       // A third-party cell's layer class exists once its (allowed) package is imported.
       await loadSpecPlugins(file, runtime, flags.allow);
@@ -112,6 +201,7 @@ export async function train(specFile: string | undefined, flags: TrainFlags): Pr
       start = restored.info.step;
       timeBase = restored.info.time;
       lines = restored.lines;
+      if (restored.report) log(restored.report);
       const ir = (model.getUserDefinedMetadata() as { cellstack: { ir: ModelIR } }).cellstack.ir;
       fromLogits = checkFit(model, ir, task, `${folder.dir}: `).fromLogits;
       slots = restored.optimizerSlots;
@@ -123,6 +213,7 @@ export async function train(specFile: string | undefined, flags: TrainFlags): Pr
       await folder.create(spec.source); // empties metrics.jsonl: the run starts over
       log(`no checkpoint in ${folder.dir} yet: starting it again from step 0`);
     }
+    if (Object.keys(changed).length) log(`resume changes ${Object.entries(changed).map(([k, v]) => `${k} ${previous.settings[k as keyof TrainSettings] ?? 'none'} → ${v}`).join(', ')} (recorded in run.json segments)`);
   } else {
     const spec = await compileSpec(file, { runtime, task: taskRef, requireTask: true, seed: flags.seed, allow: flags.allow, maxParams: flags.maxParams });
     ({ fromLogits } = spec);
@@ -139,13 +230,28 @@ export async function train(specFile: string | undefined, flags: TrainFlags): Pr
       clipNorm: flags.clip ?? t.clipNorm ?? DEFAULTS.clipNorm,
       seed: spec.seed,
       checkpointEvery: 0,
-      valSize: flags.valSize,
+      valSize: flags.valSize ?? DEFAULTS.valSize,
     };
     settings.checkpointEvery = flags.checkpointEvery ?? Math.max(10, Math.round(settings.steps / 10));
     await folder.create(spec.source);
   }
-  if (flags.checkpointEvery) settings.checkpointEvery = flags.checkpointEvery;
-  if (settings.steps <= start) throw usage(`the run is already at step ${start}; pass --steps N (N > ${start}) to train further`);
+  // A run stopped after its last step (killed before the final model was written) only needs finishing.
+  const finishing = settings.steps <= start && previous?.status !== 'completed';
+  if (settings.steps < start || (settings.steps === start && !finishing)) {
+    model.dispose();
+    throw usage(`the run is already at step ${start}; pass --steps N (N > ${start}) to train further`);
+  }
+  try {
+    checkMemory(model, task, settings, runtime.backend.name);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  const bad = await nonFinite(model);
+  if (bad) {
+    model.dispose();
+    throw new CliError(`${folder.dir}: the model's ${start ? `checkpoint at step ${start}` : 'initial weights'} are not finite: ${bad} (check the spec's options for Infinity / 1e999)`, EXIT.input);
+  }
 
   checkHeap(model, task, settings.batch, `${file}: `);
   compileForTask(model, task, settings, fromLogits);
@@ -170,6 +276,7 @@ export async function train(specFile: string | undefined, flags: TrainFlags): Pr
     params: model.countParams(),
     status: 'running',
     startedAt: previous?.startedAt ?? new Date().toISOString(),
+    segments: [...(previous?.segments ?? [{ fromStep: 0, at: previous?.startedAt ?? new Date().toISOString(), changed: {} }]), ...(Object.keys(changed).length ? [{ fromStep: start, at: new Date().toISOString(), changed }] : [])],
     steps: start,
     seconds: timeBase,
   };
@@ -198,6 +305,7 @@ export async function train(specFile: string | undefined, flags: TrainFlags): Pr
   const seconds = () => timeBase + (performance.now() - t0) / 1000;
   let step = start;
   let status: RunRecord['status'] = 'completed';
+  let diverged: string | undefined;
   try {
     while (step < settings.steps) {
       step++;
@@ -206,12 +314,15 @@ export async function train(specFile: string | undefined, flags: TrainFlags): Pr
         record.kernels.layers = layerPaths(model);
         for (const l of record.kernels.layers) log(`layer ${l.layer} (${l.cell}): ${l.path ?? 'did not run'}`);
       }
-      if (!Number.isFinite(r.loss)) {
+      const gradNorm = await optimizer.readGradNorm();
+      const line: MetricsLine = { step, loss: r.loss, time: Number(seconds().toFixed(3)), ...r.metrics, ...(gradNorm === undefined ? {} : { gradNorm }) };
+      // Divergence: any non-finite number of the step (loss, metric, gradient norm) or weight after it.
+      const badValue = Object.entries(line).find(([, v]) => !Number.isFinite(v));
+      diverged = badValue ? `the ${badValue[0] === 'gradNorm' ? 'gradient norm' : badValue[0]} is ${badValue[1]}` : await nonFinite(model);
+      if (diverged) {
         status = 'diverged';
         break;
       }
-      const gradNorm = await optimizer.readGradNorm();
-      const line: MetricsLine = { step, loss: r.loss, time: Number(seconds().toFixed(3)), ...r.metrics, ...(gradNorm === undefined ? {} : { gradNorm }) };
       lines.push(line);
       folder.record(line);
       const metricName = Object.keys(r.metrics)[0];
@@ -224,6 +335,12 @@ export async function train(specFile: string | undefined, flags: TrainFlags): Pr
       }
       if (step % settings.checkpointEvery === 0 && step < settings.steps) await folder.checkpoint(model, step, seconds());
     }
+  } catch (e) {
+    // Not left 'running': the record says the run failed and why.
+    await folder.flush().catch(() => undefined);
+    await folder.writeJson('run.json', { ...record, status: 'failed', error: (e as Error).message, finishedAt: new Date().toISOString() }).catch(() => undefined);
+    model.dispose();
+    throw memoryError(e, settings, task) ?? e;
   } finally {
     progress.stop();
     process.off('SIGINT', sigint);
@@ -242,9 +359,15 @@ export async function train(specFile: string | undefined, flags: TrainFlags): Pr
   });
   if (status === 'diverged') {
     await folder.flush();
+    record.error = `diverged at step ${step}: ${diverged}`;
     await folder.writeJson('run.json', record);
     model.dispose();
-    throw new CliError(`training diverged at step ${step}: the loss is ${'not finite'}`, EXIT.diverged, [`  hint: lower the learning rate (--lr) or clip gradients (--clip 1); the run folder keeps the last checkpoint: ${folder.dir}`]);
+    const kept = folder.hasCheckpoint() ? (await folder.readJson<{ step: number }>('checkpoint.json')).step : undefined;
+    const lower = Number((settings.learningRate / 10).toPrecision(3));
+    const hint = kept !== undefined
+      ? `the run folder keeps the last finite checkpoint (step ${kept}); continue from it with a lower rate or tighter clipping: cellstack train --resume ${folder.dir} --lr ${lower}${settings.clipNorm ? '' : ' --clip 1'}`
+      : `no checkpoint was saved before step ${step}; start again with a lower rate: cellstack train ${record.specFile} --lr ${lower}${settings.clipNorm ? '' : ' --clip 1'} --out <new folder>`;
+    throw new CliError(`training diverged at step ${step}: ${diverged}`, EXIT.diverged, [`  hint: ${hint}`]);
   }
   if (status === 'interrupted') {
     await folder.checkpoint(model, done, seconds());
@@ -254,8 +377,9 @@ export async function train(specFile: string | undefined, flags: TrainFlags): Pr
     await folder.saveModel(model);
     record.validation = await validate(model, task, settings, fromLogits);
   }
-  await folder.writeJson('run.json', record);
   const chart = await writeLossChart(folder.file('loss'), lines, task.baseline, `${path.basename(record.specFile)} on ${showTask(ref)}`);
+  // Last: until run.json says completed, --resume finishes the run (model, validation, chart).
+  await folder.writeJson('run.json', record);
   model.dispose();
   if (status === 'interrupted') return EXIT.interrupted;
   if (flags.quiet) return EXIT.ok;

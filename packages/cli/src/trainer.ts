@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { createOptimizer, createRng, hashSeed, type OptimizerName } from '@cellstack/core';
+import { createOptimizer, createRng, hashSeed, setTrainingStep, type OptimizerName } from '@cellstack/core';
 import { derivedMetrics, taskLoss, taskMetrics, type Task } from '@cellstack/tasks';
 
 export interface TrainSettings {
@@ -37,9 +37,12 @@ export async function trainStep(model: LayersModel, task: Task, s: TrainSettings
   const x = tf.tensor3d(b.x, b.xShape);
   const y = tf.tensor(b.y, b.yShape);
   let out: number | number[];
+  // Dropout and zoneout masks are keyed by the step, so a resumed run draws the same ones.
+  setTrainingStep(step);
   try {
     out = (await model.trainOnBatch(x, y)) as number | number[];
   } finally {
+    setTrainingStep(undefined);
     tf.dispose([x, y]);
   }
   const [loss, ...values] = Array.isArray(out) ? out : [out];

@@ -148,8 +148,8 @@ describe('bad flags and bad files (in process): one line, documented exit code',
   it('a diverging run stops with exit 3 and a hint', async () => {
     const file = spec(dir, 'diverge.rnn', 'input [null, 2]\nGRU(3) -> last -> dense(1)\ntrain { task: adding(length: 4)  batch: 4 }\n');
     expect(await main(['train', file, '--lr', '1e30', '--clip', '1e30', '--steps', '50', '--out', join(dir, 'diverged'), '--progress', 'none'])).toBe(3);
-    expect(stderr).toMatch(/error: training diverged at step \d+: the loss is not finite/);
-    expect(stderr).toContain('hint: lower the learning rate (--lr)');
+    expect(stderr).toMatch(/error: training diverged at step \d+: (the (loss|gradient norm|mse) is (NaN|-?Infinity)|weight '[^']+' holds (NaN|an infinity))\n/);
+    expect(stderr).toMatch(/hint: (the run folder keeps the last finite checkpoint \(step \d+\)|no checkpoint was saved before step \d+); .* --lr 1e\+29/);
     expect(JSON.parse(readFileSync(join(dir, 'diverged', 'run.json'), 'utf8')).status).toBe('diverged');
   });
 

@@ -67,7 +67,7 @@ describe('cellstack train (subprocess)', () => {
     const file = spec(dir, 'tiny.rnn', TINY);
     const out = join(dir, 'run');
     const { child, done } = start(['train', file, '--out', out, '--steps', '100000', '--checkpoint-every', '1000', '--val-size', '4', '--progress', 'none']);
-    await waitFor(() => existsSync(join(out, 'metrics.jsonl')) && readFileSync(join(out, 'run.json'), 'utf8').includes('running'));
+    await waitFor(() => existsSync(join(out, 'run.json')) && readFileSync(join(out, 'run.json'), 'utf8').includes('running'));
     await new Promise((r) => setTimeout(r, 1500));
     child.kill('SIGINT');
     const r = await done;

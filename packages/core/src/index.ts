@@ -33,7 +33,7 @@ export * as trace from './trace/index.js';
 export { runSequence, initialState, paths as sequencePaths, type SequenceOptions, type SequenceResult, type KernelPath } from './sequence.js';
 export * as init from './init.js';
 export type { Init } from './init.js';
-export { createRng, dropoutMask, dropoutThreshold, hashSeed, type Rng } from './rng.js';
+export { createRng, dropoutMask, dropoutThreshold, hashSeed, setTrainingStep, stepSeeds, type Rng } from './rng.js';
 export { CellstackError, clip, closest, editDistance, problemOf, type Problem, type ProblemCode } from './errors.js';
 export { validate, describeSchema, joinPath } from './schema.js';
 export { modelIRSchema, layerSchemas, validateIR, isCellLayer, LIMITS } from './ir.js';

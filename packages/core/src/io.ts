@@ -129,6 +129,13 @@ export async function loadModel(location: string): Promise<tfl.LayersModel> {
   if (data.byteLength !== expected) {
     throw new CellstackError(file, `weights hold ${data.byteLength} bytes but the manifest needs ${expected}: the files do not belong together or are truncated`);
   }
+  // saveTo names each weights file by its content: a file whose bytes changed is refused, not loaded.
+  manifest.flatMap((g) => g.paths).forEach((p, i) => {
+    const named = /^weights-([0-9a-f]{16})\.bin$/.exec(path.basename(p));
+    if (named && createHash('sha256').update(buffers[i]).digest('hex').slice(0, 16) !== named[1]) {
+      throw new CellstackError(path.join(path.dirname(file), p), 'the weights are damaged: their content hash does not match the one in the file name');
+    }
+  });
   try {
     return await tfl.loadLayersModel(tf.io.fromMemory({
       modelTopology: json.modelTopology as object,

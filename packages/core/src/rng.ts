@@ -87,3 +87,30 @@ export function dropoutMask(out: Float32Array, seed: number, offset: number, kee
 export function dropoutThreshold(keep: number): number {
   return Math.round(keep * 2 ** 24);
 }
+
+let trainingStep: number | undefined;
+
+/**
+ * Tell the cells which optimisation step the next training call belongs to (a training
+ * loop calls it before each step; undefined: none). Random streams made by `stepSeeds`
+ * are keyed by it, so a run resumed at step N draws the masks an uninterrupted run would.
+ */
+export function setTrainingStep(step: number | undefined): void {
+  trainingStep = step;
+}
+
+/**
+ * A layer's source of mask seeds (ints in [0, 2^31)): the k-th draw of training step s is
+ * hashSeed(seed, label, s, k), a pure function of (seed, step, layer) — nothing carries
+ * over between steps. Without a step set, draws are numbered from the layer's creation.
+ */
+export function stepSeeds(seed: number, label: string): () => number {
+  let step: number | undefined;
+  let k = 0;
+  let free = 0;
+  return () => {
+    if (trainingStep === undefined) return hashSeed(seed, label, 'call', free++) & 0x7fffffff;
+    if (step !== trainingStep) [step, k] = [trainingStep, 0];
+    return hashSeed(seed, label, step, k++) & 0x7fffffff;
+  };
+}

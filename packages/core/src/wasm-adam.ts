@@ -30,6 +30,8 @@ function heapAdam() {
 }
 
 const f = Math.fround;
+const ACC = ['accBeta1', 'accBeta2'];
+type Named = { name: string; tensor: tf.Tensor };
 
 /** Whether these gradients can take the heap path: wasm backend, float32 throughout. */
 export function adamOnHeap(grads: { tensor: tf.Tensor }[]): boolean {
@@ -90,6 +92,23 @@ export class WasmAdam extends tf.AdamOptimizer {
       state.accBeta2!.assign(tf.scalar(f(acc2 * b2)));
     });
     this.incrementIterations();
+  }
+
+  /**
+   * tf's slots plus the accumulated powers β1^t, β2^t as kept (a float32 product, step by
+   * step): tf's own setWeights rebuilds them as pow(β, t + 1), which differs in the last
+   * bits, so a resumed run would drift from the uninterrupted one.
+   */
+  override async getWeights(): Promise<Named[]> {
+    const state = this as unknown as AdamState;
+    return [...(await super.getWeights()), { name: 'accBeta1', tensor: state.accBeta1! }, { name: 'accBeta2', tensor: state.accBeta2! }];
+  }
+
+  override async setWeights(weightValues: Named[]): Promise<void> {
+    const powers = new Map(weightValues.filter((w) => ACC.includes(w.name)).map((w) => [w.name, w.tensor]));
+    await super.setWeights(weightValues.filter((w) => !ACC.includes(w.name)));
+    const state = this as unknown as AdamState;
+    tf.tidy(() => powers.forEach((tensor, name) => state[name as 'accBeta1' | 'accBeta2']!.assign(tf.reshape(tensor, []))));
   }
 
   /**

@@ -34,8 +34,15 @@ describe('saving and loading', () => {
     await build(1).save(saveTo(dir));
     const json = JSON.parse(await readFile(path.join(dir, 'model.json'), 'utf8'));
     const weights = path.join(dir, json.weightsManifest[0].paths[0]);
+    const bytes = await readFile(weights);
     await writeFile(weights, new Uint8Array(8));
     await expect(loadModel(dir)).rejects.toThrow(/weights hold 8 bytes but the manifest needs \d+/);
+    bytes[5] ^= 0x01; // one flipped bit: the size is right, the content hash in the file name is not
+    await writeFile(weights, bytes);
+    await expect(loadModel(dir)).rejects.toThrow(`${weights}: the weights are damaged: their content hash does not match the one in the file name`);
+    bytes[5] ^= 0x01;
+    await writeFile(weights, bytes);
+    await expect(loadModel(dir)).resolves.toBeDefined();
 
     const text = JSON.stringify(json).replace('"cellstack.GRU"', '"cellstack.Missing"');
     await writeFile(path.join(dir, 'model.json'), text);

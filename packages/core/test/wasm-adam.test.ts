@@ -24,8 +24,13 @@ describe.runIf(tf.getBackend() === 'wasm')('Adam on the wasm heap (GroupedOptimi
     }
     ours.forEach((v, i) => expect(Array.from(v.dataSync())).toEqual(Array.from(ref[i].dataSync())));
     const [a, b] = [await opt.getWeights(), await tfAdam.getWeights()];
-    expect(a.map((w) => w.name)).toEqual(['iter', ...b.map((w) => `lr×1/${w.name.replace('refA', 'heapA')}`)]);
-    a.slice(1).forEach((w, i) => expect(Array.from(w.tensor.dataSync())).toEqual(Array.from(b[i].tensor.dataSync())));
+    // tf's slots, then the accumulated powers β^t as kept (tf's restore would rebuild them with pow()).
+    expect(a.map((w) => w.name)).toEqual(['iter', ...b.map((w) => `lr×1/${w.name.replace('refA', 'heapA')}`), 'lr×1/accBeta1', 'lr×1/accBeta2']);
+    b.forEach((w, i) => expect(Array.from(a[i + 1].tensor.dataSync())).toEqual(Array.from(w.tensor.dataSync())));
+    // tf's Adam starts them at β (so β^(t+1) after t steps).
+    let [p1, p2] = [Math.fround(0.9), Math.fround(0.999)];
+    for (let step = 0; step < 6; step++) [p1, p2] = [Math.fround(p1 * Math.fround(0.9)), Math.fround(p2 * Math.fround(0.999))];
+    expect([a[a.length - 2].tensor.dataSync()[0], a[a.length - 1].tensor.dataSync()[0]]).toEqual([p1, p2]);
     opt.dispose();
     tfAdam.dispose();
     tf.dispose([...ours, ...ref]);
@@ -80,6 +85,30 @@ describe.runIf(tf.getBackend() === 'wasm')('Adam on the wasm heap (GroupedOptimi
     opt.dispose();
     tfAdam.dispose();
     tf.dispose([...ours, ...ref]);
+  });
+
+  it('restoring its weights continues bit for bit (the accumulated powers are restored as kept, not recomputed)', async () => {
+    const [a, b] = [setup('heapK'), setup('heapL')];
+    const [optA, optB] = [new GroupedOptimizer({ name: 'adam', learningRate: 0.03 }), new GroupedOptimizer({ name: 'adam', learningRate: 0.03 })];
+    const step = (opt: GroupedOptimizer, vars: tf.Variable[], k: number) =>
+      tf.tidy(() => {
+        const g = gradsAt(k);
+        opt.applyGradients(vars.map((v, i) => ({ name: v.name, tensor: g[i] })));
+      });
+    for (let k = 0; k < 40; k++) step(optA, a, k);
+    b.forEach((v, i) => v.assign(a[i]));
+    const saved = (await optA.getWeights()).map((w) => ({ name: w.name.replace(/heapK/g, 'heapL'), tensor: tf.clone(w.tensor) }));
+    await optB.setWeights(saved);
+    const tensors = tf.memory().numTensors;
+    for (let k = 40; k < 45; k++) {
+      step(optA, a, k);
+      step(optB, b, k);
+    }
+    expect(tf.memory().numTensors).toBe(tensors);
+    a.forEach((v, i) => expect(Array.from(b[i].dataSync())).toEqual(Array.from(v.dataSync())));
+    tf.dispose(saved.map((w) => w.tensor));
+    [optA, optB].forEach((o) => o.dispose());
+    tf.dispose([...a, ...b]);
   });
 
   it('a checkpoint whose slots do not fit the variables gets tf’s shape error, not a heap overrun', async () => {
