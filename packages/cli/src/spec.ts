@@ -89,7 +89,9 @@ export function checkHeap(model: LayersModel, task: Task, batch: number, where: 
   const bytes = T * batch * widths * BYTES_PER_ACTIVATION;
   if (bytes > WASM_HEAP_BYTES) {
     const gib = (n: number) => `${(n / 1024 ** 3).toFixed(1)} GiB`;
-    throw new CliError(`${where}error: training needs about ${gib(bytes)} of activations (sequence ${T} × batch ${batch} × layer widths ${widths}), over the ${gib(WASM_HEAP_BYTES)} wasm heap`, EXIT.input, ['  hint: lower the batch (--batch), the sequence length or the layer sizes']);
+    const most = Math.floor(WASM_HEAP_BYTES / (T * widths * BYTES_PER_ACTIVATION));
+    const fits = most >= 1 ? `the largest batch that fits is ${most}` : `even batch 1 does not fit; the longest sequence that does is ${Math.floor(WASM_HEAP_BYTES / (widths * BYTES_PER_ACTIVATION))}`;
+    throw new CliError(`${where}error: training needs about ${gib(bytes)} of activations (sequence ${T} × batch ${batch} × layer widths ${widths}), over the ${gib(WASM_HEAP_BYTES)} wasm heap; ${fits}`, EXIT.input, ['  hint: lower the batch (--batch), the sequence length or the layer sizes']);
   }
 }
 

@@ -91,31 +91,6 @@ function memoryError(e: unknown, s: TrainSettings, task: Task): CliError | undef
   return new CliError(`out of memory at batch ${s.batch} × sequence length ${task.inputShape[0] ?? 'varying'} (${msg}); lower --batch (e.g. ${Math.max(1, Math.floor(s.batch / 4))}) or the sequence length`, EXIT.input);
 }
 
-/** Float32 values a training step keeps per example and time step for one unit of a cell (gates, states, their gradients). */
-const FLOATS_PER_UNIT = 10;
-/** What the embedded backends can hold: tfjs-backend-wasm's heap grows to 2 GiB (the cpu backend's arrays alike). */
-const MEMORY_LIMIT = 2 ** 31;
-
-/**
- * Refuse a run whose activations (sequence × batch × width) cannot fit the backend, before
- * anything trains, naming the largest batch that fits. GPU / tfjs-node backends are not checked.
- */
-export function checkMemory(model: LayersModel, task: Task, s: TrainSettings, backend: string) {
-  const T = task.inputShape[0];
-  if (!T || !['wasm', 'cpu'].includes(backend)) return;
-  const ir = (model.getUserDefinedMetadata() as { cellstack?: { ir: ModelIR } } | undefined)?.cellstack?.ir;
-  const width = (ir?.layers ?? []).reduce((a, l) => {
-    if ('cell' in l) return a + Number(l.options?.units ?? 0) * (l.repeat ?? 1) * FLOATS_PER_UNIT;
-    return a + ('units' in l ? Number(l.units) : 0);
-  }, task.inputShape[1] ?? 0);
-  const bytes = 4 * T * s.batch * width;
-  if (bytes <= MEMORY_LIMIT) return;
-  const gib = (b: number) => `${(b / 2 ** 30).toFixed(1)} GiB`;
-  const batch = Math.floor(MEMORY_LIMIT / (4 * T * width));
-  const fits = batch >= 1 ? `the largest batch that fits is ${batch}` : `even batch 1 does not fit; the longest sequence that does is ${Math.floor(MEMORY_LIMIT / (4 * width))}`;
-  throw new CliError(`the run needs about ${gib(bytes)} for a training step (sequence ${T} × batch ${s.batch} × ${width} values per step), more than the ${backend} backend's ${gib(MEMORY_LIMIT)}; ${fits} (--batch)`, EXIT.input);
-}
-
 /** Steps from `epochs` for a task with a fixed training set. */
 function stepsOf(epochs: number, task: Task, batch: number): number {
   if (!task.trainSize) throw usage(`epochs: task ${task.name} generates fresh data every step; give steps instead`);
@@ -242,7 +217,7 @@ async function trainLocked(folder: RunFolder, specFile: string | undefined, flag
     throw usage(`the run is already at step ${start}; pass --steps N (N > ${start}) to train further`);
   }
   try {
-    checkMemory(model, task, settings, runtime.backend.name);
+    checkHeap(model, task, settings.batch, `${file}: `);
   } catch (e) {
     model.dispose();
     throw e;
@@ -253,7 +228,6 @@ async function trainLocked(folder: RunFolder, specFile: string | undefined, flag
     throw new CliError(`${folder.dir}: the model's ${start ? `checkpoint at step ${start}` : 'initial weights'} are not finite: ${bad} (check the spec's options for Infinity / 1e999)`, EXIT.input);
   }
 
-  checkHeap(model, task, settings.batch, `${file}: `);
   compileForTask(model, task, settings, fromLogits);
   const note = paddingNote((model.getUserDefinedMetadata() as { cellstack: { ir: ModelIR } }).cellstack.ir, task);
   if (note) log(note);

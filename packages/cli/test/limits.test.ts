@@ -24,7 +24,7 @@ describe('limits before training', () => {
       }
     })();
     expect(e).toBeInstanceOf(CliError);
-    expect(e!.message).toMatch(new RegExp(`^m\\.rnn: error: training needs about 4\\.0 GiB of activations \\(sequence ${T} × batch ${fits + 1} × layer widths 23\\), over the 4\\.0 GiB wasm heap$`));
+    expect(e!.message).toMatch(new RegExp(`^m\\.rnn: error: training needs about 4\\.0 GiB of activations \\(sequence ${T} × batch ${fits + 1} × layer widths 23\\), over the 4\\.0 GiB wasm heap; the largest batch that fits is ${fits}$`));
     // A task of any length (null timesteps) is not bounded here.
     expect(() => checkHeap(model, { ...copyTask({ lag: 5 }), inputShape: [null, 10] }, 1e9, '')).not.toThrow();
     model.dispose();

@@ -51,8 +51,7 @@ describe('cellstack train --resume is bit-exact', () => {
     it(`${cell} with adam`, async () => expectExact(cell, 'adam'), 60000);
   }
   // Every optimiser (their slots and accumulated powers), on a cell with a random stream.
-  // momentum: its first step fails (an optimizer.ts bug fixed on another branch); enable once that lands.
   for (const optimizer of ['sgd', 'rmsprop', 'momentum']) {
-    (optimizer === 'momentum' ? it.skip : it)(`RRU with ${optimizer}`, async () => expectExact('RRU(4, dropout: 0.5)', optimizer), 60000);
+    it(`RRU with ${optimizer}`, async () => expectExact('RRU(4, dropout: 0.5)', optimizer), 60000);
   }
 });
