@@ -1,9 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { accelState, installAccel, type AccelState } from './accel/index.js';
 import { CellstackError } from './errors.js';
 import { markGpuBinding } from './kernel.js';
-import { patchWasmIdentity } from './wasm-identity.js';
-import { patchWasmMatMul } from './wasm-matmul.js';
-import { patchWasmSlice } from './wasm-slice.js';
 
 export type BackendChoice = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 export const BACKENDS: readonly BackendChoice[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
@@ -20,6 +18,8 @@ export interface BackendInfo {
   name: string;
   /** Which package provided it and why it was chosen. */
   reason: string;
+  /** cellstack's tfjs-backend-wasm patches (core/src/accel): on, which, and why. */
+  accel?: AccelState;
 }
 
 // Dynamic specifiers so bundlers and tsc do not require the optional peers.
@@ -46,11 +46,6 @@ async function useEmbedded(name: 'wasm' | 'cpu'): Promise<void> {
   else await import('@tensorflow/tfjs-backend-cpu');
   if (!(await tf.setBackend(name))) throw new CellstackError('backend', `the ${name} backend failed to initialise`);
   await tf.ready();
-  if (name === 'wasm') {
-    patchWasmMatMul();
-    patchWasmSlice();
-    patchWasmIdentity();
-  }
 }
 
 /**
@@ -59,13 +54,19 @@ async function useEmbedded(name: 'wasm' | 'cpu'): Promise<void> {
  * 'auto'.
  */
 export async function selectBackend(choice: BackendChoice = 'auto'): Promise<BackendInfo> {
+  const info = await activate(choice);
+  installAccel();
+  return { ...info, accel: accelState() };
+}
+
+async function activate(choice: BackendChoice): Promise<BackendInfo> {
   if (!BACKENDS.includes(choice)) {
     throw new CellstackError('backend', `must be one of ${BACKENDS.map((b) => `'${b}'`).join(' | ')} (got ${JSON.stringify(choice)})`);
   }
   const env = process.env.CELLSTACK_BACKEND as BackendChoice | undefined;
   if (choice === 'auto' && env && env !== 'auto') {
     if (!BACKENDS.includes(env)) throw new CellstackError('CELLSTACK_BACKEND', `must be one of ${BACKENDS.join(', ')} (got '${env}')`);
-    const info = await selectBackend(env);
+    const info = await activate(env);
     return { ...info, reason: `${info.reason} (from CELLSTACK_BACKEND)` };
   }
   if (choice === 'tensorflow' || choice === 'auto') {

@@ -13,7 +13,10 @@ export type {
   FusedResult,
 } from './cell.js';
 export { WasmKernel, loadKernel, fusedCall, setFusedKernels, fusedKernelsActive, type FusedSpec } from './kernel.js';
-export { nativeKernels, setNativeKernels, NATIVE_MIN_PRODUCT, type NativeKernels } from './native.js';
+export { nativeKernels, setNativeKernels, type NativeKernels } from './native.js';
+export { configure, settings, NATIVE_MIN_PRODUCT, type Settings } from './settings.js';
+export { installAccel, accelState, type AccelState } from './accel/index.js';
+export { productMultiplyAdds } from './products.js';
 export { defineCell, layerClassOf } from './define-cell.js';
 export { CellLayer, type CellLayerArgs } from './cell-layer.js';
 export { runSequence, initialState, type SequenceOptions, type SequenceResult } from './sequence.js';

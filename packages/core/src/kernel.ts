@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
-import { backendCopiesOnWrite, recycleArrays, takeArray, tensorData } from './array-pool.js';
+import { backendCopiesOnWrite, recycleArrays, takeArray, tensorData } from './accel/array-pool.js';
 import { CellstackError } from './errors.js';
 import { hostImports } from './native.js';
+import { configure, settings } from './settings.js';
 
 /**
  * A loaded fused-kernel module (a cell's kernel/<cell>.wasm built from C with
@@ -121,12 +122,11 @@ export function loadKernel(url: URL): WasmKernel {
   return k;
 }
 
-let enabled = process.env.CELLSTACK_FUSED !== '0';
 let gpuBinding = false;
 
-/** Turn fused kernels on or off process-wide (default on; CELLSTACK_FUSED=0 turns them off). */
+/** Turn fused kernels on or off process-wide (default on; CELLSTACK_FUSED=0 turns them off): configure({ fused: on }). */
 export function setFusedKernels(on: boolean): void {
-  enabled = on;
+  configure({ fused: on });
 }
 
 /** Set by the backend selector: tensors of tfjs-node-gpu live on the GPU, where the generic loop stays. */
@@ -136,7 +136,7 @@ export function markGpuBinding(gpu: boolean): void {
 
 /** Whether runSequence may use a cell's fused kernel now: on, and the tensors live in CPU memory. */
 export function fusedKernelsActive(): boolean {
-  if (!enabled) return false;
+  if (!settings().fused) return false;
   const backend = tf.getBackend();
   return backend === 'wasm' || backend === 'cpu' || (backend === 'tensorflow' && !gpuBinding);
 }
