@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LSTM, NATIVE_MIN_PRODUCT, nativeKernels, runSequence, setNativeKernels, type Params } from '@cellstack/core';
+import { LSTM, NATIVE_MIN_PRODUCT, configure, nativeKernels, runSequence, setNativeKernels, settings, type Params } from '@cellstack/core';
 import { buildCell, randomTensor } from '@cellstack/core/testing';
 
 const env = process.env.CELLSTACK_NATIVE;
@@ -14,6 +14,14 @@ describe('native addon switch', () => {
     expect(n.active).toBe(n.available && env !== '0');
     expect(n.minProduct).toBe(env === 'all' ? 1 : NATIVE_MIN_PRODUCT);
     if (!n.available) expect(n.isa).toMatch(/^none: /);
+  });
+
+  it.skipIf(!nativeKernels().available)('runs its products on the threads setting (CELLSTACK_THREADS / configure)', () => {
+    const threads = settings().threads;
+    if (env !== '0') expect(nativeKernels().threads).toBe(threads);
+    configure({ threads: 3 });
+    expect(nativeKernels().threads).toBe(env === '0' ? 1 : 3);
+    configure({ threads });
   });
 
   it('rejects a bad threshold, naming what is allowed', () => {
