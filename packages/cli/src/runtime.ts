@@ -37,9 +37,10 @@ export async function cliRuntime(backend: BackendChoice = 'auto'): Promise<CliRu
 }
 
 /** Which recurrent path runs (for the log and run.json): fused kernels and where their products run, or the step loop. */
-export function kernelPath(): { fused: boolean; native: string | null; text: string } {
+export function kernelPath(): { fused: boolean; native: string | null; threads: number; text: string } {
   const native = nativeKernels();
   const fused = fusedKernelsActive();
-  const products = native.active ? `native (${native.isa})` : `in wasm (native addon: ${native.isa.replace(/^none: /, '')})`;
-  return { fused, native: fused && native.active ? native.isa : null, text: fused ? `fused, products ${products}` : 'generic step loop (CELLSTACK_FUSED=0 or a GPU backend)' };
+  const products = native.active ? `native (${native.isa}, ${native.threads} thread${native.threads > 1 ? 's' : ''})` : `in wasm (native addon: ${native.isa.replace(/^none: /, '')})`;
+  const threads = fused && native.active ? native.threads : 1;
+  return { fused, native: fused && native.active ? native.isa : null, threads, text: fused ? `fused, products ${products}` : 'generic step loop (CELLSTACK_FUSED=0 or a GPU backend)' };
 }

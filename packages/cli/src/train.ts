@@ -44,8 +44,8 @@ export interface RunRecord {
   command: string[];
   specFile: string;
   backend: { requested: BackendChoice; name: string; reason: string };
-  /** Fused kernels or the step loop, and the native addon's instruction set when their products ran on it. */
-  kernels: { fused: boolean; native: string | null };
+  /** Fused kernels or the step loop, the native addon's instruction set when their products ran on it, and their threads (1 otherwise). */
+  kernels: { fused: boolean; native: string | null; threads?: number };
   task: TaskRef & { description: string; baseline: number };
   settings: TrainSettings;
   fromLogits: boolean;
@@ -152,7 +152,7 @@ export async function train(specFile: string | undefined, flags: TrainFlags): Pr
     command: process.argv.slice(2),
     specFile: previous?.specFile ?? path.resolve(file),
     backend: { requested: backend, name: runtime.backend.name, reason: runtime.backend.reason },
-    kernels: { fused: kernels.fused, native: kernels.native },
+    kernels: { fused: kernels.fused, native: kernels.native, threads: kernels.threads },
     task: { ...ref, description: task.description, baseline: task.baseline },
     settings,
     fromLogits,
