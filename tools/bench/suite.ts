@@ -29,7 +29,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
 const ALL = ['LSTM', 'GRU', 'SimpleRNN', 'JANET', 'STAR', 'NRU', 'URLSTM', 'URGRU', 'RRU', 'DMU'];
 
-const USAGE = 'usage: npx tsx --conditions=@cellstack/source tools/bench/suite.ts [--cells STAR,LSTM] [--workloads W1,W2,W3] [--paths generic,fused,native] [--runs 3] [--steps 5] [--warmup 5] [--memory] [--scaling LSTM] [--torch auto|off] [--out bench.json] [--render a.log,b.log]';
+const USAGE = 'usage: npx tsx --conditions=@cellstack/source tools/bench/suite.ts [--cells STAR,LSTM] [--workloads W1,W2,W3] [--paths generic,fused,native] [--runs 3] [--steps 5] [--warmup 5] [--memory] [--scaling LSTM] [--torch auto|off] [--torch-threads 1,2] [--out bench.json] [--render a.log,b.log]';
 const args = cliArgs('suite', USAGE, {
   options: {
     help: { type: 'boolean', default: false },
@@ -42,6 +42,7 @@ const args = cliArgs('suite', USAGE, {
     memory: { type: 'boolean', default: false },
     torch: { type: 'string', default: 'auto' },
     scaling: { type: 'string' },
+    'torch-threads': { type: 'string' },
     out: { type: 'string' },
     render: { type: 'string' },
   },
@@ -221,7 +222,8 @@ function render(results: Row[], py: string | undefined): string {
   }
   const machine = `${os.cpus()[0]?.model ?? 'cpu'} × ${os.cpus().length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
   const t = results.find((r) => r.torch);
-  const torchNote = t ? `PyTorch ${String(t.torch)} via ${py ?? 'python3'}, BLAS: ${String(t.blas).split(' via ')[0]}, at its fastest of 1 and ${os.availableParallelism()} threads per cell ([Nt])` : 'PyTorch: not importable here, its columns are empty';
+  const tried = [...new Set(results.flatMap((r) => (r.system ? [Number(r.threads), ...((r.otherThreads as { threads: number }[] | undefined) ?? []).map((o) => o.threads)] : [])))].sort();
+  const torchNote = t ? `PyTorch ${String(t.torch)} via ${py ?? 'python3'}, BLAS: ${String(t.blas).split(' via ')[0]}, at its fastest of ${tried.join(', ')} thread(s) per cell ([Nt])` : 'PyTorch: not importable here, its columns are empty';
   const isa = results.find((r) => r.native && r.native !== 'failed')?.native;
   const nativeNote = isa ? `native addon: ${String(isa)}` : 'native addon: not built here, its column is empty';
   return [
@@ -256,7 +258,7 @@ if (args.render) {
 } else {
   const peak = nativeKernels().available ? addonPeak() : undefined;
   if (peak) emit({ workload: 'peak', cell: 'matmul', stepsPerSec: NaN, peakGflops: peak });
-  const torchThreads = [...new Set([1, os.availableParallelism()])];
+  const torchThreads = args['torch-threads'] ? args['torch-threads'].split(',').map(Number) : [...new Set([1, os.availableParallelism()])];
   for (const workload of args.workloads!.split(',')) {
     for (const cell of args.cells!.split(',')) {
       // Interleaved: run i of every path and of PyTorch at every thread count before run i + 1,

@@ -180,6 +180,9 @@ export function fusedCall<S>(inputs: tf.Tensor[], outShapes: number[][], spec: F
     }
     if (copies || !single) recycleArrays(outputs.filter((a) => !keep.has(a)));
     else outputs.forEach((a) => keep.delete(a)); // the output tensor holds it
+    // Outside a gradient (inference: predict, evaluate) gradFunc never runs, so the inputs and
+    // saved values are free now; kept, each call would take fresh multi-megabyte arrays.
+    if (!recordingGradients()) recycleArrays([...xs, ...keep]);
     return {
       value,
       gradFunc: (dy: tf.Tensor) => {
@@ -203,6 +206,9 @@ export function fusedCall<S>(inputs: tf.Tensor[], outShapes: number[][], spec: F
     return part;
   });
 }
+
+/** Whether tf is recording a tape for gradients now (tfjs-core 4.x: inside tf.grad, variableGrads, minimize). */
+const recordingGradients = () => (tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth > 0;
 
 /** The Float32Arrays in a spec's saved value: itself, or those in an array or object of them. */
 function arraysIn(saved: unknown): Float32Array[] {
