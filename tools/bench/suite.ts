@@ -153,7 +153,7 @@ function addonPeak(): { w1: number; large: number } | undefined {
 
 /** The markdown table (and memory table) from result rows; ratios of medians. */
 function render(results: Row[], py: string | undefined): string {
-  const fmt = (x: number | undefined) => (x === undefined ? '—' : x >= 10 ? x.toFixed(1) : x.toFixed(2));
+  const fmt = (x: number | undefined) => (x === undefined ? '—' : x >= 10 ? x.toFixed(1) : x >= 0.1 ? x.toFixed(2) : x.toPrecision(2));
   const find = (w: unknown, c: unknown, key: string, value: string, native = false) =>
     results.find((r) => r.workload === w && r.cell === c && r[key] === value && r.backend !== 'cpu' && Boolean(r.native) === native);
   const peak = results.find((r) => r.workload === 'peak')?.peakGflops as { w1: number; large: number } | undefined;
