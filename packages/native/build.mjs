@@ -36,7 +36,7 @@ const compiler = compilers.find((cc) => {
 if (!compiler) skip(`no C compiler found (tried ${compilers.join(', ')})`);
 
 const include = createRequire(import.meta.url)('node-api-headers').include_dir;
-const flags = ['-O3', '-ffp-contract=fast', '-fPIC', '-shared', '-Wall', '-Wextra', `-I${include}`];
+const flags = ['-O3', '-ffp-contract=fast', '-fPIC', '-shared', '-pthread', '-Wall', '-Wextra', `-I${include}`];
 if (process.platform === 'darwin') flags.push('-undefined', 'dynamic_lookup');
 mkdirSync(path.dirname(out), { recursive: true });
 // Compile beside the target and rename, so a failed build never leaves a broken addon.

@@ -8,5 +8,14 @@ export declare const matmul:
   | ((memory: ArrayBuffer, M: number, N: number, K: number, A: number, sa: number, sk: number, B: number, ldb: number, C: number,
       ldc: number, accumulate: number) => void)
   | undefined;
+/**
+ * The most threads one product may use (1–64, capped; default 1 until set — @cellstack/core
+ * sets its `threads` setting). Products split into whole 16-column panels (or 6-row blocks)
+ * of at least 2^18 multiply-adds each, so smaller ones stay on the calling thread and the
+ * results are bit-identical for every thread count. Returns the value set.
+ */
+export declare const setThreads: ((n: number) => number) | undefined;
+/** How many products have run on more than one thread (for tests and benchmarks). */
+export declare const threadedProducts: (() => number) | undefined;
 /** The instruction set of `matmul` ("avx2+fma", "neon"), or "none: <why>". */
 export declare const isa: string;

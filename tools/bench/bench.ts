@@ -8,16 +8,17 @@
  * Workloads (research/perf-notes.md): W1 = T 100, batch 32, one-hot 10, 1 layer of 128, dense 10 per step,
  * softmax CE, Adam; W2 = the same with 4 layers of 64; W3 = W1 forward only; M = the memory workload of
  * issue 11, BPTT over 784 steps of 16 layers of 64 at batch 100 (read peakRssMiB); G = the GPU workload of
- * issue 24, T 100, batch 256, 4 layers of 1024 (for --backend webgpu on a real GPU; tools/bench/gpu.sh).
- * The fused kernels are on unless CELLSTACK_FUSED=0 (hand-written where a cell has one, else its
- * traced step; CELLSTACK_KERNELS=traced traces every cell), and multiply through the native addon
- * when it is installed unless CELLSTACK_NATIVE=0; tools/bench/suite.ts runs every path.
+ * issue 24, T 100, batch 256, 4 layers of 1024 (for --backend webgpu on a real GPU; tools/bench/gpu.sh);
+ * L = T 100, batch 128, 2 layers of 512 (where threads matter). Lines carry the native products'
+ * threads and the achieved GFLOP/s. The fused kernels are on unless CELLSTACK_FUSED=0 (hand-written
+ * where a cell has one, else its traced step; CELLSTACK_KERNELS=traced traces every cell), and multiply
+ * through the native addon when it is installed unless CELLSTACK_NATIVE=0; tools/bench/suite.ts runs every path.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
-import { createOptimizer, createRuntime, fusedKernelsActive, gpuKernelsActive, layerPaths, nativeKernels, type BackendChoice, type CellInstance, type CellPlugin, type ModelIR } from '@cellstack/core';
+import { configure, createOptimizer, createRuntime, fusedKernelsActive, gpuKernelsActive, layerPaths, nativeKernels, productMultiplyAdds, settings, type BackendChoice, type CellInstance, type CellPlugin, type ModelIR } from '@cellstack/core';
 import { cliArgs } from './args.js';
 
 const CELL_PACKAGES = ['@cellstack/cell-nru', '@cellstack/cell-ur', '@cellstack/cell-star', '@cellstack/cell-rru', '@cellstack/cell-dmu'];
@@ -45,6 +46,7 @@ const workloads: Record<string, { layers: number; units: number; train: boolean;
   W3: { layers: 1, units: 128, train: false },
   M: { layers: 16, units: 64, train: true, seq: 784, batch: 100 },
   G: { layers: 4, units: 1024, train: true, seq: 100, batch: 256 },
+  L: { layers: 2, units: 512, train: true, seq: 100, batch: 128 },
 };
 
 async function main() {
@@ -89,6 +91,7 @@ async function main() {
     }
   };
   for (let i = 0; i < Number(args.warmup); i++) await once();
+  const macs = await productsPerStep(once);
   const n = Number(args.steps);
   const t0 = performance.now();
   for (let i = 0; i < n; i++) await once();
@@ -111,13 +114,34 @@ async function main() {
       seq: steps,
       batch: B,
       params: model.countParams(),
+      threads: fused && nativeKernels().active ? nativeKernels().threads : 1,
       stepsPerSec: +(n / seconds).toFixed(3),
+      // Multiply-adds of every matrix product in one step (2 FLOPs each), and the rate achieved over the whole step.
+      productMacsPerStep: macs,
+      gflops: macs === null ? null : +((2 * macs * n) / seconds / 1e9).toFixed(1),
       secondsPerStep: +(seconds / n).toFixed(2),
       tokensPerSec: Math.round((n * B * steps) / seconds),
       peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
       numTensors: tf.memory().numTensors,
     }),
   );
+}
+
+/**
+ * The multiply-adds of one step's matrix products, counted on one extra untimed step: fused
+ * kernels' products all go through the native addon for it (where they are counted), tf matmuls
+ * through the wasm backend's replacement. Null when a fused kernel's products would stay
+ * uncounted in wasm (no addon, or CELLSTACK_NATIVE=0) or tf's own matmul runs (not wasm).
+ */
+async function productsPerStep(once: () => Promise<void>): Promise<number | null> {
+  const fused = fusedKernelsActive();
+  if ((fused && !nativeKernels().active) || tf.getBackend() !== 'wasm' || !settings().accel) return null;
+  const { nativeMinProduct } = settings();
+  configure({ nativeMinProduct: 1 });
+  const before = productMultiplyAdds();
+  await once();
+  configure({ nativeMinProduct });
+  return productMultiplyAdds() - before;
 }
 
 main().catch((e) => {

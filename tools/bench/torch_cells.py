@@ -42,6 +42,8 @@ WORKLOADS = {
     "W3": {"layers": 1, "units": 128, "train": False},
     # the memory workload: BPTT over 784 steps of 16 layers of 64 at batch 100 (read peakRssMiB)
     "M": {"layers": 16, "units": 64, "train": True, "seq": 784, "batch": 100},
+    # where threads matter: T 100, batch 128, 2 layers of 512
+    "L": {"layers": 2, "units": 512, "train": True, "seq": 100, "batch": 128},
 }
 SEQ, BATCH, FEATURES, CLASSES = 100, 32, 10, 10
 

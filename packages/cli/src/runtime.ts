@@ -67,13 +67,14 @@ export async function cliRuntime(backend: BackendChoice = 'auto'): Promise<CliRu
 }
 
 /**
- * Whether whole-sequence kernels may run (for the log and run.json) and where their products
- * run; which kernel each layer takes (hand-written, traced, or the step loop and why) is
- * known once it ran: see layerPaths.
+ * Whether whole-sequence kernels may run (for the log and run.json), where their products
+ * run and on how many threads; which kernel each layer takes (hand-written, traced, or the
+ * step loop and why) is known once it ran: see layerPaths.
  */
-export function kernelPath(): { fused: boolean; native: string | null; text: string } {
+export function kernelPath(): { fused: boolean; native: string | null; threads: number; text: string } {
   const native = nativeKernels();
   const fused = fusedKernelsActive();
-  const products = native.active ? `native (${native.isa})` : `in wasm (native addon: ${native.isa.replace(/^none: /, '')})`;
-  return { fused, native: fused && native.active ? native.isa : null, text: fused ? `whole-sequence (per layer below), products ${products}` : gpuKernelsActive() ? 'WGSL kernels for cells that have one (LSTM), the generic step loop for the others' : 'generic step loop (CELLSTACK_FUSED=0 or a GPU backend)' };
+  const products = native.active ? `native (${native.isa}, ${native.threads} thread${native.threads > 1 ? 's' : ''})` : `in wasm (native addon: ${native.isa.replace(/^none: /, '')})`;
+  const threads = fused && native.active ? native.threads : 1;
+  return { fused, native: fused && native.active ? native.isa : null, threads, text: fused ? `whole-sequence (per layer below), products ${products}` : gpuKernelsActive() ? 'WGSL kernels for cells that have one (LSTM), the generic step loop for the others' : 'generic step loop (CELLSTACK_FUSED=0 or a GPU backend)' };
 }

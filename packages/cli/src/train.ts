@@ -49,10 +49,10 @@ export interface RunRecord {
   backend: { requested: BackendChoice; name: string; reason: string; adapter?: GpuAdapter };
   /**
    * Whole-sequence kernels on (else the step loop everywhere), the native addon's instruction
-   * set when their products ran on it, and the path each cell layer ran in training:
-   * 'hand-written', 'traced' or 'step loop: <reason>' (recorded after the first step).
+   * set when their products ran on it and their threads (1 otherwise), and the path each cell
+   * layer ran in training: 'hand-written', 'traced' or 'step loop: <reason>' (recorded after the first step).
    */
-  kernels: { fused: boolean; native: string | null; layers?: LayerPath[] };
+  kernels: { fused: boolean; native: string | null; threads?: number; layers?: LayerPath[] };
   task: TaskRef & { description: string; baseline: number };
   settings: TrainSettings;
   fromLogits: boolean;
@@ -243,7 +243,7 @@ async function trainLocked(folder: RunFolder, specFile: string | undefined, flag
     command: process.argv.slice(2),
     specFile: previous?.specFile ?? path.resolve(file),
     backend: { requested: backend, name: runtime.backend.name, reason: runtime.backend.reason, ...(runtime.backend.adapter ? { adapter: runtime.backend.adapter } : {}) },
-    kernels: { fused: kernels.fused, native: kernels.native },
+    kernels: { fused: kernels.fused, native: kernels.native, threads: kernels.threads },
     task: { ...ref, description: task.description, baseline: task.baseline },
     settings,
     fromLogits,

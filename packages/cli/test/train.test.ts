@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { loadModel } from '@cellstack/core';
 import { describe, expect, it } from 'vitest';
@@ -13,7 +14,7 @@ describe('cellstack train (subprocess)', () => {
     expect(r.code, r.stderr).toBe(0);
     noStack(r);
     expect(r.stderr).toMatch(/^backend: wasm — /m);
-    expect(r.stderr).toMatch(/^kernels: whole-sequence \(per layer below\), products (native \((avx2\+fma|neon)\)|in wasm \(native addon: .+\))$/m);
+    expect(r.stderr).toMatch(/^kernels: whole-sequence \(per layer below\), products (native \((avx2\+fma|neon), \d+ threads?\)|in wasm \(native addon: .+\))$/m);
     expect(r.stderr).toMatch(/^layer \w+ \(LSTM\): hand-written$/m);
     expect(r.stdout).toMatch(/trained 6 steps in/);
     expect(r.stdout).toMatch(/validation \(8 held-out examples\): loss \d+\.\d+, accuracy/);
@@ -27,6 +28,7 @@ describe('cellstack train (subprocess)', () => {
       task: { name: 'copy', options: { lag: 2, symbols: 2 } },
       settings: { steps: 6, batch: 4, seed: 3, optimizer: 'adam', learningRate: 1e-3, checkpointEvery: 3, valSize: 8 },
     });
+    expect(run.kernels.threads).toBe(run.kernels.native ? availableParallelism() : 1);
     expect(run.task.baseline).toBeCloseTo((2 * Math.log(8)) / 6, 10);
     expect(run.versions['tfjs-core']).toBe('4.22.0');
     expect(run.validation.examples).toBe(8);

@@ -1,9 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { accelState, installAccel, type AccelState } from './accel/index.js';
 import { CellstackError } from './errors.js';
 import { markGpuBinding } from './kernel.js';
-import { patchWasmIdentity } from './wasm-identity.js';
-import { patchWasmMatMul } from './wasm-matmul.js';
-import { patchWasmSlice } from './wasm-slice.js';
 import { describeAdapter, probeWebGpu, type GpuAdapter } from './webgpu.js';
 
 export type BackendChoice = 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
@@ -23,6 +21,8 @@ export interface BackendInfo {
   reason: string;
   /** The WebGPU adapter, on 'webgpu'. */
   adapter?: GpuAdapter;
+  /** cellstack's tfjs-backend-wasm patches (core/src/accel): on, which, and why. */
+  accel?: AccelState;
 }
 
 // Dynamic specifiers so bundlers and tsc do not require the optional peers.
@@ -49,11 +49,6 @@ async function useEmbedded(name: 'wasm' | 'cpu'): Promise<void> {
   else await import('@tensorflow/tfjs-backend-cpu');
   if (!(await tf.setBackend(name))) throw new CellstackError('backend', `the ${name} backend failed to initialise`);
   await tf.ready();
-  if (name === 'wasm') {
-    patchWasmMatMul();
-    patchWasmSlice();
-    patchWasmIdentity();
-  }
 }
 
 /** Activate tf's 'webgpu' backend on Dawn's adapter; software adapters only when `allowFallback`. */
@@ -76,13 +71,19 @@ async function useWebGpu(allowFallback: boolean): Promise<{ adapter: GpuAdapter 
  * environment variable overrides 'auto'.
  */
 export async function selectBackend(choice: BackendChoice = 'auto'): Promise<BackendInfo> {
+  const info = await activate(choice);
+  installAccel();
+  return { ...info, accel: accelState() };
+}
+
+async function activate(choice: BackendChoice): Promise<BackendInfo> {
   if (!BACKENDS.includes(choice)) {
     throw new CellstackError('backend', `must be one of ${BACKENDS.map((b) => `'${b}'`).join(' | ')} (got ${JSON.stringify(choice)})`);
   }
   const env = process.env.CELLSTACK_BACKEND as BackendChoice | undefined;
   if (choice === 'auto' && env && env !== 'auto') {
     if (!BACKENDS.includes(env)) throw new CellstackError('CELLSTACK_BACKEND', `must be one of ${BACKENDS.join(', ')} (got '${env}')`);
-    const info = await selectBackend(env);
+    const info = await activate(env);
     return { ...info, reason: `${info.reason} (from CELLSTACK_BACKEND)` };
   }
   if (choice === 'tensorflow') {

@@ -25,7 +25,10 @@ export {
   type KernelPreference,
 } from './kernel.js';
 export { runGpuProgram, type GpuProgram } from './gpu-program.js';
-export { nativeKernels, setNativeKernels, NATIVE_MIN_PRODUCT, type NativeKernels } from './native.js';
+export { nativeKernels, setNativeKernels, type NativeKernels } from './native.js';
+export { configure, settings, NATIVE_MIN_PRODUCT, type Settings } from './settings.js';
+export { installAccel, accelState, type AccelState } from './accel/index.js';
+export { productMultiplyAdds } from './products.js';
 export { defineCell, layerClassOf } from './define-cell.js';
 export { CellLayer, type CellLayerArgs, type MergeMode } from './cell-layer.js';
 export { layerPaths, cellPath, type LayerPath } from './kernel-path.js';

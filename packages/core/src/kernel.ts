@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
-import { backendCopiesOnWrite, recycleArrays, takeArray, tensorData } from './array-pool.js';
+import { backendCopiesOnWrite, recycleArrays, takeArray, tensorData } from './accel/array-pool.js';
 import { CellstackError } from './errors.js';
 import { hostImports } from './native.js';
+import { configure, settings } from './settings.js';
 
 /**
  * A loaded fused-kernel module (a cell's kernel/<cell>.wasm built from C with
@@ -133,12 +134,11 @@ export function loadKernel(url: URL): WasmKernel {
   return k;
 }
 
-let enabled = process.env.CELLSTACK_FUSED !== '0';
 let gpuBinding = false;
 
-/** Turn fused kernels on or off process-wide (default on; CELLSTACK_FUSED=0 turns them off). */
+/** Turn fused kernels on or off process-wide (default on; CELLSTACK_FUSED=0 turns them off): configure({ fused: on }). */
 export function setFusedKernels(on: boolean): void {
-  enabled = on;
+  configure({ fused: on });
 }
 
 export type KernelPreference = 'hand-written' | 'traced';
@@ -163,7 +163,7 @@ export function markGpuBinding(gpu: boolean): void {
 
 /** Whether runSequence may use a cell's fused kernel now: on, and the tensors live in CPU memory. */
 export function fusedKernelsActive(): boolean {
-  if (!enabled) return false;
+  if (!settings().fused) return false;
   const backend = tf.getBackend();
   return backend === 'wasm' || backend === 'cpu' || (backend === 'tensorflow' && !gpuBinding);
 }
@@ -212,6 +212,9 @@ export function fusedCall<S>(inputs: tf.Tensor[], outShapes: number[][], spec: F
     }
     if (copies || !single) recycleArrays(outputs.filter((a) => !keep.has(a)));
     else outputs.forEach((a) => keep.delete(a)); // the output tensor holds it
+    // Outside a gradient (inference: predict, evaluate) gradFunc never runs, so the inputs and
+    // saved values are free now; kept, each call would take fresh multi-megabyte arrays.
+    if (!recordingGradients()) recycleArrays([...xs, ...keep]);
     return {
       value,
       gradFunc: (dy: tf.Tensor) => {
@@ -235,6 +238,9 @@ export function fusedCall<S>(inputs: tf.Tensor[], outShapes: number[][], spec: F
     return part;
   });
 }
+
+/** Whether tf is recording a tape for gradients now (tfjs-core 4.x: inside tf.grad, variableGrads, minimize). */
+const recordingGradients = () => (tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth > 0;
 
 /** The Float32Arrays in a spec's saved value: itself, or those in an array or object of them. */
 function arraysIn(saved: unknown): Float32Array[] {

@@ -1,35 +1,37 @@
 import { createRequire } from 'node:module';
 import { CellstackError } from './errors.js';
+import { countProduct } from './products.js';
+import { NATIVE_MIN_PRODUCT, configure, onConfigure, settings, type Settings } from './settings.js';
 
 type HostMatmul = (memory: ArrayBuffer, M: number, N: number, K: number, A: number, sa: number, sk: number, B: number, ldb: number,
   C: number, ldc: number, accumulate: number) => void;
-
-/**
- * Products below this many multiply-adds stay in wasm: a host call costs ~0.3 µs, which
- * the addon's 2× speed repays from about 16k (W1's per-step products are 0.5–1M).
- */
-export const NATIVE_MIN_PRODUCT = 16384;
-
-/** CELLSTACK_NATIVE: unset or 1 = use the addon when installed, 0 = never (not even loaded), all = every product (tests). */
-function fromEnv(): { on: boolean; minProduct: number } {
-  const v = process.env.CELLSTACK_NATIVE;
-  if (v === undefined || v === '' || v === '1') return { on: true, minProduct: NATIVE_MIN_PRODUCT };
-  if (v === '0') return { on: false, minProduct: NATIVE_MIN_PRODUCT };
-  if (v === 'all') return { on: true, minProduct: 1 };
-  throw new CellstackError('CELLSTACK_NATIVE', `is '${v}'`, "use 1 (the default: the native addon when installed), 0 (wasm only) or 'all' (every product, for tests)");
+interface Addon {
+  matmul?: HostMatmul;
+  isa: string;
+  setThreads?: (n: number) => number;
 }
 
-function loadAddon(): { matmul?: HostMatmul; isa: string } {
-  try {
-    return createRequire(import.meta.url)('@cellstack/native') as { matmul?: HostMatmul; isa: string };
-  } catch {
-    return { isa: 'none: the optional dependency @cellstack/native is not installed' };
-  }
-}
-
-const setting = fromEnv();
-const addon = setting.on ? loadAddon() : { isa: 'none: off (CELLSTACK_NATIVE=0)' };
+let loaded: Addon | undefined;
 const switches = new Set<(minProduct: number) => void>();
+
+/** The addon, loaded on first use while the settings allow it (CELLSTACK_NATIVE=0: never loaded). */
+function addon(): Addon {
+  if (loaded) return loaded;
+  if (!settings().native) return { isa: 'none: off (CELLSTACK_NATIVE=0)' };
+  try {
+    loaded = createRequire(import.meta.url)('@cellstack/native') as Addon;
+  } catch {
+    loaded = { isa: 'none: the optional dependency @cellstack/native is not installed' };
+  }
+  loaded.setThreads?.(settings().threads);
+  return loaded;
+}
+
+onConfigure((s: Readonly<Settings>) => {
+  if (loaded) loaded.setThreads?.(s.threads);
+  else if (s.native && switches.size > 0) addon(); // a kernel loaded while native was off now follows it
+  for (const set of switches) set(minProductNow());
+});
 
 export interface NativeKernels {
   /** The addon is installed, built and supported by this CPU. */
@@ -40,42 +42,47 @@ export interface NativeKernels {
   minProduct: number;
   /** Its instruction set ("avx2+fma", "neon"), or "none: <why>". */
   isa: string;
+  /** Threads its larger products run on (1 when the addon is not active). */
+  threads: number;
 }
 
-/** Whether the fused kernels multiply through the optional native addon (@cellstack/native). */
+/** Whether the fused kernels multiply through the optional native addon (@cellstack/native), and on how many threads. */
 export function nativeKernels(): NativeKernels {
-  const available = addon.matmul !== undefined;
-  return { available, active: available && setting.on, minProduct: setting.minProduct, isa: addon.isa };
+  const a = addon();
+  const available = a.matmul !== undefined;
+  const active = available && settings().native;
+  return { available, active, minProduct: settings().nativeMinProduct, isa: a.isa, threads: active && a.setThreads ? settings().threads : 1 };
 }
 
 /**
  * Send the fused kernels' matrix products to the native addon (when it is available) or
  * keep them in wasm; products below `minProduct` multiply-adds always stay in wasm.
+ * The same as `configure({ native: on, nativeMinProduct: minProduct })`.
  */
 export function setNativeKernels(on: boolean, minProduct = NATIVE_MIN_PRODUCT): void {
   if (!Number.isInteger(minProduct) || minProduct < 1) throw new CellstackError('setNativeKernels', `minProduct is ${minProduct}`, 'a positive integer');
-  setting.on = on;
-  setting.minProduct = minProduct;
-  for (const set of switches) set(current());
+  configure({ native: on, nativeMinProduct: minProduct });
 }
 
-const current = () => (setting.on && addon.matmul ? setting.minProduct : 0);
+const minProductNow = () => (settings().native && loaded?.matmul ? settings().nativeMinProduct : 0);
 
 /**
  * The `env` imports of a kernel module (`cs_host_matmul`) on its own memory, and a hook to
- * call with its `cs_use_host` export, which then follows setNativeKernels.
+ * call with its `cs_use_host` export, which then follows the settings.
  */
 export function hostImports(memory: () => { buffer: ArrayBuffer }) {
-  const matmul = addon.matmul;
-  const cs_host_matmul = (M: number, N: number, K: number, A: number, sa: number, sk: number, B: number, ldb: number, C: number, ldc: number, acc: number) =>
-    matmul!(memory().buffer, M, N, K, A, sa, sk, B, ldb, C, ldc, acc);
+  const cs_host_matmul = (M: number, N: number, K: number, A: number, sa: number, sk: number, B: number, ldb: number, C: number, ldc: number, acc: number) => {
+    countProduct(M * N * K);
+    loaded!.matmul!(memory().buffer, M, N, K, A, sa, sk, B, ldb, C, ldc, acc);
+  };
   return {
     env: { cs_host_matmul },
     follow(useHost: unknown) {
       if (typeof useHost !== 'function') return; // a kernel built without the host product
       const set = useHost as (minProduct: number) => void;
       switches.add(set);
-      set(current());
+      addon();
+      set(minProductNow());
     },
   };
 }

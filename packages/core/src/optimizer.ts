@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { CellLayer } from './cell-layer.js';
 import { CellstackError, clip } from './errors.js';
-import { WasmAdam, adamOnHeap, heapGradNorm } from './wasm-adam.js';
+import { WasmAdam, adamOnHeap, heapGradNorm } from './accel/adam.js';
 
 type NamedTensor = { name: string; tensor: tf.Tensor };
 

@@ -56,4 +56,19 @@ describe.each(['wasm', 'cpu'] as const)('fusedCall on %s: pooled arrays are reus
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose([a, b]);
   });
+
+  it('outside a gradient, hands the saved arrays back to the pool at once (inference takes no fresh ones)', async () => {
+    await selectBackend(backend);
+    const x = tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3]);
+    let saved: Float32Array[] = [];
+    const spy: FusedSpec<Float32Array[]> = { ...spec, forward: (xs) => ((r) => ((saved = r.saved), r))(spec.forward(xs)) };
+    tf.dispose(fusedCall([x], [[2, 3], [2]], spy));
+    const reused = Array.from({ length: 4 }, () => kernel.read(0, 6));
+    expect(reused.filter((r) => saved.includes(r)).length).toBe(2);
+    // Inside a gradient they stay until backward has read them (spec.backward checks their values).
+    const g = tf.grad((t: tf.Tensor) => tf.sum(fusedCall([t], [[2, 3], [2]], spy)[0]));
+    const read = () => kernel.read(0, 6); // what a later call would take, before backward runs
+    tf.dispose(g(tf.tidy(() => (read(), read(), read(), x.clone()))));
+    x.dispose();
+  });
 });

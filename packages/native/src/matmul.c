@@ -10,8 +10,13 @@
  * packages/core/kernel/cellstack_kernel.h.
  */
 #define NAPI_VERSION 8
+#define _GNU_SOURCE
 #include <node_api.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
+#include <time.h>
 
 #if defined(__x86_64__)
 #define ISA "avx2+fma"
@@ -120,6 +125,166 @@ static void matmul(int M, int N, int K, const float *A, long sa, long sk, const 
 #pragma GCC pop_options
 #endif
 
+/*
+ * A small persistent thread pool for the larger products. C is cut into chunks of whole
+ * 16-column panels (or 6-row blocks when C is narrow), so every element is computed by the
+ * same code in the same order as on one thread: results are bit-identical whatever the
+ * thread count. The caller and the workers claim chunks until none is left, so a worker the
+ * OS has not scheduled yet costs nothing but its share: the caller does the rest. Workers
+ * spin briefly for the next product (a recurrent step issues them microseconds apart), then sleep.
+ */
+#define MAX_THREADS 64
+/* Multiply-adds per thread below which a product uses fewer threads (~2.5 µs at 100 GFLOP/s). */
+#define PART_MIN (1L << 18)
+#define CHUNKS_PER_THREAD 4
+#define SPIN_NS 100000L
+
+typedef struct {
+  int M, N, K, acc, by_cols, per_chunk;
+  const float *A, *B;
+  float *C;
+  long sa, sk, ldb, ldc;
+} Job;
+
+/* The claim word: generation << 32 | chunks << 16 | next chunk. Claiming by compare-and-swap on
+   it means a worker that wakes late for one product can never take a chunk of the next. */
+#define GEN(c) ((c) >> 32)
+#define CHUNKS(c) ((int)((c) >> 16 & 0xffff))
+#define NEXT(c) ((int)((c) & 0xffff))
+
+static struct {
+  pthread_mutex_t submit; /* one product at a time (worker_threads may share the pool) */
+  pthread_mutex_t m;
+  pthread_cond_t wake, done;
+  pthread_t tid[MAX_THREADS];
+  int started, envs;
+  atomic_int wanted, stop;
+  Job job;
+  atomic_ulong claim;
+  atomic_int finished;   /* chunks of the current product done */
+  atomic_long threaded;  /* products split into chunks */
+} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, .wanted = 1};
+
+static long now_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec * 1000000000L + t.tv_nsec;
+}
+
+static inline void relax(void) {
+#if defined(__x86_64__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
+static void run_chunk(const Job *j, int chunk) {
+  int step = j->by_cols ? COLS : ROWS, extent = j->by_cols ? j->N : j->M;
+  int from = chunk * j->per_chunk * step, to = from + j->per_chunk * step;
+  if (to > extent) to = extent;
+  if (j->by_cols) matmul(j->M, to - from, j->K, j->A, j->sa, j->sk, j->B + from, j->ldb, j->C + from, j->ldc, j->acc);
+  else matmul(to - from, j->N, j->K, j->A + from * j->sa, j->sa, j->sk, j->B, j->ldb, j->C + (long)from * j->ldc, j->ldc, j->acc);
+}
+
+/* Claim and run chunks of generation `gen` until none is left; returns how many this thread ran. */
+static int drain(unsigned long gen) {
+  int ran = 0;
+  unsigned long c = atomic_load_explicit(&pool.claim, memory_order_acquire);
+  while (GEN(c) == gen && NEXT(c) < CHUNKS(c)) {
+    if (!atomic_compare_exchange_weak_explicit(&pool.claim, &c, c + 1, memory_order_acq_rel, memory_order_acquire)) continue;
+    run_chunk(&pool.job, NEXT(c));
+    ran++;
+    c = atomic_load_explicit(&pool.claim, memory_order_acquire);
+  }
+  return ran;
+}
+
+static void *worker(void *arg) {
+  unsigned long seen = (uintptr_t)arg; /* the generation current when it was created */
+  for (;;) {
+    long until = now_ns() + SPIN_NS;
+    for (int i = 0; GEN(atomic_load_explicit(&pool.claim, memory_order_acquire)) == seen && !atomic_load(&pool.stop); i++) {
+      relax();
+      if ((i & 63) == 63 && now_ns() > until) {
+        pthread_mutex_lock(&pool.m);
+        while (GEN(atomic_load(&pool.claim)) == seen && !atomic_load(&pool.stop)) pthread_cond_wait(&pool.wake, &pool.m);
+        pthread_mutex_unlock(&pool.m);
+        break;
+      }
+    }
+    if (atomic_load(&pool.stop)) return NULL;
+    unsigned long c = atomic_load_explicit(&pool.claim, memory_order_acquire);
+    seen = GEN(c);
+    int ran = drain(seen);
+    if (ran && atomic_fetch_add(&pool.finished, ran) + ran == CHUNKS(c)) {
+      pthread_mutex_lock(&pool.m);
+      pthread_cond_signal(&pool.done);
+      pthread_mutex_unlock(&pool.m);
+    }
+  }
+}
+
+/* Start workers up to `n` - 1 (signals blocked in them: signals stay with Node's threads). */
+static void grow(int n) {
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  uintptr_t generation = GEN(atomic_load(&pool.claim));
+  while (pool.started < n - 1 && pthread_create(&pool.tid[pool.started], NULL, worker, (void *)generation) == 0) pool.started++;
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+static void stop_pool(void) {
+  pthread_mutex_lock(&pool.m);
+  atomic_store(&pool.stop, 1);
+  pthread_cond_broadcast(&pool.wake);
+  pthread_mutex_unlock(&pool.m);
+  for (int i = 0; i < pool.started; i++) pthread_join(pool.tid[i], NULL);
+  pool.started = 0;
+  atomic_store(&pool.stop, 0);
+}
+
+/* The product on as many threads as its size repays, up to pool.wanted. */
+static void parallel_matmul(int M, int N, int K, const float *A, long sa, long sk, const float *B, long ldb, float *C, long ldc, int acc) {
+  long work = (long)M * N * (K > 0 ? K : 1);
+  int threads = atomic_load(&pool.wanted);
+  if (work / PART_MIN < threads) threads = (int)(work / PART_MIN);
+  int panels = (N + COLS - 1) / COLS, blocks = (M + ROWS - 1) / ROWS;
+  /* Split C's columns when there are enough: each thread then reads a slice of B. */
+  int by_cols = panels >= threads || panels >= blocks;
+  int units = by_cols ? panels : blocks;
+  if (units < threads) threads = units;
+  if (threads < 2 || pthread_mutex_trylock(&pool.submit) != 0) {
+    matmul(M, N, K, A, sa, sk, B, ldb, C, ldc, acc);
+    return;
+  }
+  if (pool.started < threads - 1) grow(threads);
+  int chunks = threads * CHUNKS_PER_THREAD < units ? threads * CHUNKS_PER_THREAD : units;
+  int per_chunk = (units + chunks - 1) / chunks;
+  chunks = (units + per_chunk - 1) / per_chunk;
+  pool.job = (Job){M, N, K, acc, by_cols, per_chunk, A, B, C, sa, sk, ldb, ldc};
+  atomic_store(&pool.finished, 0);
+  unsigned long gen = GEN(atomic_load(&pool.claim)) + 1;
+  atomic_store_explicit(&pool.claim, gen << 32 | (unsigned long)chunks << 16, memory_order_release);
+  pthread_mutex_lock(&pool.m);
+  pthread_cond_broadcast(&pool.wake);
+  pthread_mutex_unlock(&pool.m);
+  atomic_fetch_add(&pool.finished, drain(gen));
+  long until = now_ns() + SPIN_NS;
+  for (int i = 0; atomic_load_explicit(&pool.finished, memory_order_acquire) < chunks; i++) {
+    relax();
+    if ((i & 63) == 63 && now_ns() > until) {
+      pthread_mutex_lock(&pool.m);
+      while (atomic_load(&pool.finished) < chunks) pthread_cond_wait(&pool.done, &pool.m);
+      pthread_mutex_unlock(&pool.m);
+      break;
+    }
+  }
+  atomic_fetch_add(&pool.threaded, 1);
+  pthread_mutex_unlock(&pool.submit);
+}
+
 static int supported(void) {
 #if defined(__x86_64__)
   __builtin_cpu_init();
@@ -159,18 +324,58 @@ static napi_value Matmul(napi_env env, napi_callback_info info) {
     return fail(env, "matmul: an operand lies outside the buffer");
 #ifdef ISA
   char *m = base;
-  matmul(M, N, K, (const float *)(m + A), sa, sk, (const float *)(m + B), ldb, (float *)(m + C), ldc, v[10]);
+  parallel_matmul(M, N, K, (const float *)(m + A), sa, sk, (const float *)(m + B), ldb, (float *)(m + C), ldc, v[10]);
 #endif
   return NULL;
 }
+
+#ifdef ISA
+/* setThreads(n): the most threads a product may use (1..64; larger n is capped); returns the value set. */
+static napi_value SetThreads(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value arg, result;
+  int32_t n;
+  if (napi_get_cb_info(env, info, &argc, &arg, NULL, NULL) != napi_ok || argc != 1 || napi_get_value_int32(env, arg, &n) != napi_ok || n < 1)
+    return fail(env, "setThreads takes one positive integer");
+  atomic_store(&pool.wanted, n > MAX_THREADS ? MAX_THREADS : n);
+  napi_create_int32(env, atomic_load(&pool.wanted), &result);
+  return result;
+}
+
+/* threadedProducts(): how many products so far ran on more than one thread. */
+static napi_value ThreadedProducts(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value result;
+  napi_create_double(env, (double)atomic_load(&pool.threaded), &result);
+  return result;
+}
+
+/* The workers stop and are joined when the last Node environment using the addon exits, so a process ends promptly. */
+static void release_env(void *arg) {
+  (void)arg;
+  pthread_mutex_lock(&pool.submit);
+  if (--pool.envs == 0) stop_pool();
+  pthread_mutex_unlock(&pool.submit);
+}
+
+static void export(napi_env env, napi_value exports, const char *name, napi_callback cb) {
+  napi_value fn;
+  napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, NULL, &fn);
+  napi_set_named_property(env, exports, name, fn);
+}
+#endif
 
 NAPI_MODULE_INIT() {
   napi_value isa;
 #ifdef ISA
   if (supported()) {
-    napi_value fn;
-    napi_create_function(env, "matmul", NAPI_AUTO_LENGTH, Matmul, NULL, &fn);
-    napi_set_named_property(env, exports, "matmul", fn);
+    export(env, exports, "matmul", Matmul);
+    export(env, exports, "setThreads", SetThreads);
+    export(env, exports, "threadedProducts", ThreadedProducts);
+    pthread_mutex_lock(&pool.submit);
+    pool.envs++;
+    pthread_mutex_unlock(&pool.submit);
+    napi_add_env_cleanup_hook(env, release_env, NULL);
     napi_create_string_utf8(env, ISA, NAPI_AUTO_LENGTH, &isa);
   } else
     napi_create_string_utf8(env, "none: this CPU lacks AVX2/FMA", NAPI_AUTO_LENGTH, &isa);

@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { heapAddress, loadHeapModule, replaceWasmKernel, type WasmBackend } from './wasm-heap.js';
-
-let patched = false;
+import { countProduct } from '../products.js';
+import { heapAddress, loadHeapModule, replaceWasmKernel, type WasmBackend } from './heap.js';
 
 type HeapMatMul = (batch: number, M: number, N: number, K: number, A: number, strideA: number, sa: number, sk: number,
   B: number, strideB: number, C: number, bias: number, relu: number) => void;
@@ -16,12 +15,10 @@ type HeapMatMul = (batch: number, M: number, N: number, K: number, A: number, st
  * transposed first. Anything else (other activations, PReLU, bad shapes, other dtypes)
  * goes to the original kernel, which keeps its own errors.
  */
-export function patchWasmMatMul(): void {
-  if (patched) return;
+export function patchWasmMatMul(): boolean {
   const transpose = tf.getKernel('Transpose', 'wasm');
   const heap = loadHeapModule('heap-matmul.wasm');
-  if (!tf.getKernel('BatchMatMul', 'wasm') || !tf.getKernel('_FusedMatMul', 'wasm') || !transpose || !heap) return;
-  patched = true;
+  if (!tf.getKernel('BatchMatMul', 'wasm') || !tf.getKernel('_FusedMatMul', 'wasm') || !transpose || !heap) return false;
   const run = heap.exports.heap_matmul as HeapMatMul;
 
   const product = (inputs: tf.NamedTensorInfoMap, backend: WasmBackend, attrs: Record<string, unknown>, relu: boolean) => {
@@ -40,6 +37,7 @@ export function patchWasmMatMul(): void {
     const out = backend.makeOutput([...outer, M, N], 'float32');
     const batch = tf.util.sizeFromShape(outer);
     if (batch * M * N > 0) {
+      countProduct(batch * M * N * K);
       const at = (t: tf.TensorInfo) => heapAddress(backend, t);
       run(batch, M, N, K, at(a), batchA === 1 ? 0 : M * K, transposeA ? 1 : K, transposeA ? M : 1,
         at(bt), batchB === 1 ? 0 : K * N, at(out), bias ? at(bias) : 0, relu ? 1 : 0);
@@ -54,4 +52,5 @@ export function patchWasmMatMul(): void {
     const simple = !args.inputs.preluActivationWeights && (activation === 'linear' || activation === 'relu' || activation === undefined);
     return (simple && product(args.inputs, args.backend as unknown as WasmBackend, args.attrs as never, activation === 'relu')) || original(args);
   });
+  return true;
 }

@@ -22,7 +22,7 @@ export function loadHeapModule(file: string): { backend: WasmBackend; exports: R
   const backend = tf.findBackend('wasm') as unknown as WasmBackend | undefined;
   const memory = backend?.wasm?.asm?.memory;
   if (!backend || !memory) return undefined;
-  const bytes = readFileSync(new URL(`../kernel/${file}`, import.meta.url));
+  const bytes = readFileSync(new URL(`../../kernel/${file}`, import.meta.url));
   const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
   return { backend, exports: new wasm.Instance(new wasm.Module(bytes), { env: { memory } }).exports };
 }
@@ -32,6 +32,9 @@ export const heapAddress = (backend: WasmBackend, t: tf.TensorInfo): number => b
 
 type KernelFunc = NonNullable<ReturnType<typeof tf.getKernel>>['kernelFunc'];
 
+type KernelConfig = NonNullable<ReturnType<typeof tf.getKernel>>;
+const originals = new Map<string, KernelConfig>();
+
 /**
  * Re-register the wasm backend's kernel `name` as `make(original)`, which may hand calls
  * it does not cover back to the original. False when the kernel is not registered.
@@ -39,7 +42,17 @@ type KernelFunc = NonNullable<ReturnType<typeof tf.getKernel>>['kernelFunc'];
 export function replaceWasmKernel(name: string, make: (original: KernelFunc) => KernelFunc): boolean {
   const config = tf.getKernel(name, 'wasm');
   if (!config) return false;
+  if (!originals.has(name)) originals.set(name, config);
   tf.unregisterKernel(name, 'wasm');
   tf.registerKernel({ ...config, kernelFunc: make(config.kernelFunc) });
   return true;
+}
+
+/** Put tfjs's own kernels back in place of every replacement. */
+export function restoreWasmKernels(): void {
+  for (const [name, config] of originals) {
+    tf.unregisterKernel(name, 'wasm');
+    tf.registerKernel(config);
+  }
+  originals.clear();
 }

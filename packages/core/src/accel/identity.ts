@@ -1,6 +1,4 @@
-import { replaceWasmKernel, type WasmBackend } from './wasm-heap.js';
-
-let patched = false;
+import { replaceWasmKernel, type WasmBackend } from './heap.js';
 
 /**
  * tfjs-backend-wasm's Identity copies its input into a new buffer (tfjs 4.22), and the
@@ -9,9 +7,8 @@ let patched = false;
  * them [T, B, H] sequences. Tensors are immutable, so share the buffer instead, counting
  * the reference as the cpu backend's Identity and wasm's own Reshape do.
  */
-export function patchWasmIdentity(): void {
-  if (patched) return;
-  patched = replaceWasmKernel('Identity', (original) => (args) => {
+export function patchWasmIdentity(): boolean {
+  return replaceWasmKernel('Identity', (original) => (args) => {
     const x = args.inputs.x!;
     const backend = args.backend as unknown as WasmBackend;
     if (x.dtype === 'string' || typeof backend.incRef !== 'function') return original(args);

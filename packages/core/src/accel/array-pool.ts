@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { WasmBackend } from './wasm-heap.js';
+import type { WasmBackend } from './heap.js';
+import { heapReads } from './index.js';
 
 /*
  * Float32Arrays reused across fused-kernel calls. A fresh multi-megabyte array costs
@@ -43,12 +44,12 @@ export function backendCopiesOnWrite(): boolean {
 }
 
 /**
- * A tensor's float data as a pooled copy. On the wasm backend it is copied straight from
- * the backend's heap (dataSync would allocate a fresh array); elsewhere dataSync's own
- * array is returned, which the pool never takes back.
+ * A tensor's float data as a pooled copy. On the wasm backend with the patches on it is
+ * copied straight from the backend's heap (dataSync would allocate a fresh array);
+ * elsewhere dataSync's own array is returned, which the pool never takes back.
  */
 export function tensorData(t: tf.Tensor): Float32Array {
-  if (backendCopiesOnWrite() && t.dtype === 'float32') {
+  if (heapReads() && t.dtype === 'float32') {
     const a = takeArray(t.size);
     a.set((tf.backend() as unknown as WasmBackend).typedArrayFromHeap(t));
     return a;

@@ -1,7 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { replaceWasmKernel, type WasmBackend } from './wasm-heap.js';
-
-let patched = false;
+import { replaceWasmKernel, type WasmBackend } from './heap.js';
 
 type Flat = Float32Array | Int32Array | Uint8Array;
 
@@ -12,9 +10,8 @@ type Flat = Float32Array | Int32Array | Uint8Array;
  * generic loop and one per state read off a fused kernel's output. Re-register it to
  * copy only the slice, straight from the heap: same values, same shapes.
  */
-export function patchWasmSlice(): void {
-  if (patched) return;
-  patched = replaceWasmKernel('Slice', (original) => (args) => {
+export function patchWasmSlice(): boolean {
+  return replaceWasmKernel('Slice', (original) => (args) => {
     const x = args.inputs.x!;
     const backend = args.backend as unknown as WasmBackend;
     if (x.dtype === 'string' || x.shape.length === 0 || typeof backend.typedArrayFromHeap !== 'function') return original(args);

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { heapAddress, loadHeapModule, type WasmBackend } from './wasm-heap.js';
+import { heapAddress, loadHeapModule, type WasmBackend } from './heap.js';
 
 interface Slot {
   originalName: string;
@@ -19,15 +19,20 @@ type HeapAdam = (n: number, grad: number, scale: number, m: number, v: number, x
 type SumSquares = (n: number, grad: number) => number;
 
 let heap: { backend: WasmBackend; adam: HeapAdam; sumSquares: SumSquares } | undefined;
-/** The heap module while wasm is the active backend (loaded once wasm is initialised). */
-function heapAdam() {
-  if (tf.getBackend() !== 'wasm') return undefined;
-  if (!heap) {
+let installed = false;
+
+/** Turn the heap update on (false when the wasm backend is not loaded) or off. */
+export function installHeapAdam(on: boolean): boolean {
+  if (on && !heap) {
     const mod = loadHeapModule('heap-adam.wasm');
     if (mod) heap = { backend: mod.backend, adam: mod.exports.heap_adam as HeapAdam, sumSquares: mod.exports.heap_sum_squares as SumSquares };
   }
-  return heap;
+  installed = on && heap !== undefined;
+  return installed;
 }
+
+/** The heap module while it is installed and wasm is the active backend. */
+const heapAdam = () => (installed && tf.getBackend() === 'wasm' ? heap : undefined);
 
 const f = Math.fround;
 const ACC = ['accBeta1', 'accBeta2'];
@@ -51,7 +56,7 @@ export function heapGradNorm(grads: tf.Tensor[]): number {
  * kernel/heap-adam.wasm instead of ~13 tensor ops (each a kernel dispatch: 2–6 ms of a
  * W1 training step). The kernel rounds every operation to float32 in tf's order, so the
  * result is bit-identical to tf's Adam; slots, their names and checkpoints are tf's.
- * Elsewhere (cpu, GPU backends) it is tf's Adam.
+ * Elsewhere (cpu, GPU backends, or the accel patches off) it is tf's Adam.
  */
 export class WasmAdam extends tf.AdamOptimizer {
   override applyGradients(variableGradients: Parameters<tf.AdamOptimizer['applyGradients']>[0]): void {
