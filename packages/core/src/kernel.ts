@@ -170,7 +170,7 @@ export function fusedKernelsActive(): boolean {
 
 /** Whether runSequence may use a cell's GPU kernel (`gpuFused`) now: on, and tensors live in WebGPU buffers. */
 export function gpuKernelsActive(): boolean {
-  return enabled && tf.getBackend() === 'webgpu';
+  return settings().fused && tf.getBackend() === 'webgpu';
 }
 
 export interface FusedSpec<S> {
