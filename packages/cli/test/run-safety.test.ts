@@ -53,15 +53,18 @@ describe('divergence (#1)', () => {
     ]);
   });
 
-  it('without a checkpoint the hint says so; a non-finite initial weight (forgetBias: 1e999) is refused before training (#10)', async () => {
+  it('without a checkpoint the hint says so; a non-finite initial weight (forgetBias: 1e39, past float32) is refused before training (#10); 1e999 is refused by the language', async () => {
     const dir = tmp();
     const r = await run(['train', spec(dir, 'nru.rnn', NRU), '--out', join(dir, 'a'), '--steps', '20', '--lr', '1e6', '--checkpoint-every', '10', ...quick]);
     expect(r.code).toBe(3);
     expect(r.err).toMatch(/hint: no checkpoint was saved before step \d+; start again with a lower rate: cellstack train .*nru\.rnn --lr 100000 --out <new folder>/);
-    const inf = await run(['train', spec(dir, 'inf.rnn', TINY.replace('LSTM(4)', 'LSTM(4, forgetBias: 1e999)')), '--out', join(dir, 'b'), ...quick]);
+    const inf = await run(['train', spec(dir, 'inf.rnn', TINY.replace('LSTM(4)', 'LSTM(4, forgetBias: 1e39)')), '--out', join(dir, 'b'), ...quick]);
     expect(inf.code).toBe(1);
     expect(inf.err).toMatch(/the model's initial weights are not finite: weight 'lstm_0\/bias' holds an infinity/);
     expect(existsSync(join(dir, 'b'))).toBe(false); // nothing left behind: the same --out works again
+    const huge = await run(['train', spec(dir, 'huge.rnn', TINY.replace('LSTM(4)', 'LSTM(4, forgetBias: 1e999)')), '--out', join(dir, 'c'), ...quick]);
+    expect(huge.code).toBe(1);
+    expect(huge.err).toMatch(/huge\.rnn:\d+:\d+: error: 1e999 is out of range/);
   });
 });
 
