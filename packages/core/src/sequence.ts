@@ -70,12 +70,28 @@ export function runSequence(cell: CellInstance, params: Params, x: tf.Tensor3D, 
     path = opts.mask ? 'step loop: padding masks have no WGSL kernel yet' : 'step loop: no WGSL kernel for this cell';
   } else if (!fusedKernelsActive()) path = 'step loop: whole-sequence kernels off (CELLSTACK_FUSED=0 or tensors on a GPU)';
   else if (cell.fused && kernelPreference() === 'hand-written') {
-    const r = opts.mask ? fusedMasked(cell, params, x, state, opts) : cell.fused(x, state, params, { training: opts.training });
+    const kernel: Kernel = (xs, s0) => cell.fused!(xs, s0, params, { training: opts.training });
+    const r = opts.mask ? fusedMasked(kernel, cell, x, state, opts.mask) : kernel(x, state);
     if (r) {
       paths.fused++;
       return { output: last(r.output), state: r.state, path: 'hand-written' };
     }
-  } else if (opts.mask) path = 'step loop: padding masks run on hand-written kernels only (traced kernels carry no mask yet)';
+  } else if (opts.mask) {
+    // The traced kernel takes masks the same way: it runs only on real steps.
+    let reason = 'not traced';
+    const kernel: Kernel = (xs, s0) => {
+      const r = tracedWhole(cell, params, xs, s0, opts.training);
+      if (typeof r !== 'string') return r;
+      reason = r;
+      return undefined;
+    };
+    const r = fusedMasked(kernel, cell, x, state, opts.mask);
+    if (r) {
+      paths.fused++;
+      return { output: last(r.output), state: r.state, path: 'traced' };
+    }
+    path = `step loop: ${reason}`;
+  }
   const timeMajor = tf.transpose(x, [1, 0, 2]) as tf.Tensor3D;
   const flat = tf.reshape(timeMajor, [T * B, F]) as tf.Tensor2D;
   const projected = cell.project ? cell.project(flat, params) : { x: flat };
@@ -119,6 +135,19 @@ export function runSequence(cell: CellInstance, params: Params, x: tf.Tensor3D, 
 /** How often runSequence ran each path in this process (tests and the CLI's kernel line read it). */
 export const paths = { fused: 0, loop: 0 };
 
+/** A whole-sequence kernel on x [B, T, F] from state s0 (undefined: it does not apply). */
+type Kernel = (x: tf.Tensor3D, s0: State) => FusedResult | undefined;
+
+/** The cell's traced step over the whole of x, or why it cannot be traced. */
+function tracedWhole(cell: CellInstance, params: Params, x: tf.Tensor3D, s0: State, training: boolean): FusedResult | string {
+  const [B, T, F] = x.shape;
+  const flat = tf.reshape(tf.transpose(x, [1, 0, 2]), [T * B, F]) as tf.Tensor2D;
+  const projected = cell.project ? cell.project(flat, params) : { x: flat };
+  const constants = cell.begin ? cell.begin({ training, batch: B }, params) : {};
+  const r = runTraced(cell, params, projected, constants, s0, { batch: B, steps: T, training });
+  return typeof r === 'string' ? r : { output: r.output, state: r.state };
+}
+
 /**
  * A masked batch through the fused kernel. Where each sequence's real steps are one
  * contiguous run [s, e) (right or left padding), the masked result equals the kernel run
@@ -126,9 +155,9 @@ export const paths = { fused: 0, loop: 0 };
  * the final state is the kernel's. Sequences sharing (s, e) run as one kernel call.
  * Masks with gaps inside a sequence run in time chunks (fusedChunks).
  */
-function fusedMasked(cell: CellInstance, params: Params, x: tf.Tensor3D, state: State, opts: SequenceOptions): FusedResult | undefined {
+function fusedMasked(kernel: Kernel, cell: CellInstance, x: tf.Tensor3D, state: State, mask: tf.Tensor2D): FusedResult | undefined {
   const [B, T] = x.shape;
-  const m = opts.mask!.dataSync();
+  const m = mask.dataSync();
   const groups = new Map<string, { s: number; e: number; rows: number[] }>();
   for (let b = 0; b < B; b++) {
     let s = 0;
@@ -136,7 +165,7 @@ function fusedMasked(cell: CellInstance, params: Params, x: tf.Tensor3D, state: 
     let e = s;
     while (e < T && m[b * T + e]) e++;
     for (let t = e; t < T; t++) {
-      if (m[b * T + t]) return fusedChunks(cell, params, x, state, m, opts.training);
+      if (m[b * T + t]) return fusedChunks(kernel, cell, x, state, m);
     }
     const key = `${s}:${e}`;
     const g = groups.get(key) ?? { s, e, rows: [] };
@@ -144,7 +173,7 @@ function fusedMasked(cell: CellInstance, params: Params, x: tf.Tensor3D, state: 
     groups.set(key, g);
   }
   const only = groups.size === 1 ? [...groups.values()][0] : undefined;
-  if (only && only.s === 0 && only.e === T) return cell.fused!(x, state, params, { training: opts.training });
+  if (only && only.s === 0 && only.e === T) return kernel(x, state);
   const outs: tf.Tensor[] = [];
   const states: State[] = [];
   const order: number[] = [];
@@ -157,7 +186,7 @@ function fusedMasked(cell: CellInstance, params: Params, x: tf.Tensor3D, state: 
       continue;
     }
     const xs = batchRows(tf.slice(x, [0, s, 0], [-1, e - s, -1]), rows) as tf.Tensor3D;
-    const r = cell.fused!(xs, s0, params, { training: opts.training });
+    const r = kernel(xs, s0);
     if (!r) return undefined;
     const O = r.output.shape[2];
     const parts: tf.Tensor[] = [];
@@ -182,7 +211,7 @@ function fusedMasked(cell: CellInstance, params: Params, x: tf.Tensor3D, state: 
  * within a chunk each sequence is all real or all padding. The real ones run the kernel
  * on the chunk from their carried states; the padded ones keep state and output.
  */
-function fusedChunks(cell: CellInstance, params: Params, x: tf.Tensor3D, state: State, m: ArrayLike<number>, training: boolean): FusedResult | undefined {
+function fusedChunks(kernel: Kernel, cell: CellInstance, x: tf.Tensor3D, state: State, m: ArrayLike<number>): FusedResult | undefined {
   const [B, T] = x.shape;
   const cuts = [0];
   for (let t = 1; t < T; t++) {
@@ -206,7 +235,7 @@ function fusedChunks(cell: CellInstance, params: Params, x: tf.Tensor3D, state: 
       chunks.push(carried);
       continue;
     }
-    const r = cell.fused!(batchRows(tf.slice(x, [0, a, 0], [-1, n, -1]), real) as tf.Tensor3D, mapState(current, (v) => batchRows(v, real)), params, { training });
+    const r = kernel(batchRows(tf.slice(x, [0, a, 0], [-1, n, -1]), real) as tf.Tensor3D, mapState(current, (v) => batchRows(v, real)));
     if (!r) return undefined;
     // Row b of [all rows carried; real rows' results]: its result when real, else carried.
     const pick = Array.from({ length: B }, (_, b) => (real.includes(b) ? B + real.indexOf(b) : b));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
-import { GRU, JANET, LSTM, SimpleRNN, runSequence, sequencePaths, setFusedKernels, type CellPlugin } from '@cellstack/core';
+import { GRU, JANET, LSTM, SimpleRNN, runSequence, sequencePaths, setFusedKernels, setKernelPreference, type CellPlugin } from '@cellstack/core';
 import { buildCell, comparePadded, paddedPaths, paddedProblems, randomTensor } from '@cellstack/core/testing';
 
 const baselines: Array<[string, CellPlugin, Record<string, unknown>]> = [LSTM, GRU, SimpleRNN, JANET].map((p) => [p.name, p, { units: 5 }]);
@@ -50,6 +50,26 @@ describe('masks with gaps inside sequences', () => {
       const scale = Math.max(...generic.values[i].map(Math.abs), 1e-6);
       v.forEach((g, j) => expect(Math.abs(g - generic.values[i][j]) / scale, `value ${i}[${j}]`).toBeLessThan(1e-5));
     });
+    built.dispose();
+  });
+});
+
+// Traced kernels take masks the way hand-written ones do: only real steps enter a kernel call.
+describe.each(baselines)('%s traced on a padded batch', (_name, plugin, options) => {
+  it.each(paddedPaths.filter((p) => p.useFused))('$path: equals each sequence run alone, through the traced kernel', ({ useFused, pad }) => {
+    const built = buildCell(plugin, options, { inputSize: 3, seed: 4 });
+    setKernelPreference('traced');
+    try {
+      const r = comparePadded(built, { lengths: [5, 2, 4, 1, 5, 0], inputSize: 3, pad, useFused });
+      expect(paddedProblems(r, { useFused })).toEqual([]);
+      const x = randomTensor([2, 4, 3], 1) as tf.Tensor3D;
+      const mask = tf.tensor2d([[1, 1, 0, 0], [1, 0, 1, 1]]);
+      const run = runSequence(built.cell, built.params as never, x, { training: false, returnSequences: true, mask });
+      expect(run.path).toBe('traced');
+      tf.dispose([x, mask, run.output, ...Object.values(run.state)]);
+    } finally {
+      setKernelPreference('hand-written');
+    }
     built.dispose();
   });
 });
