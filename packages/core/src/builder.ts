@@ -94,14 +94,18 @@ export function buildLayersModel(ir: ModelIR, cells: ReadonlyMap<string, CellPlu
         return apply(new LastStep({ name: name('last') }));
       case 'mean':
         return apply(tfl.layers.globalAveragePooling1d({ name: name('mean') }));
-      case 'dense':
+      case 'dense': {
+        const k = 1 / Math.sqrt(x.shape[x.shape.length - 1] ?? 1);
+        const uniform = (offset: number) => tfl.initializers.randomUniform({ minval: -k, maxval: k, seed: layerSeed(seed, index) + offset });
         return apply(tfl.layers.dense({
           units: layer.units,
           activation: layer.activation as never,
           useBias: layer.useBias,
-          kernelInitializer: tfl.initializers.glorotUniform({ seed: layerSeed(seed, index) }),
+          kernelInitializer: layer.init === 'uniform' ? uniform(0) : tfl.initializers.glorotUniform({ seed: layerSeed(seed, index) }),
+          ...(layer.init === 'uniform' ? { biasInitializer: uniform(1) } : {}),
           name: name('dense'),
         }));
+      }
       case 'dropout':
         return apply(tfl.layers.dropout({ rate: layer.rate, seed: layerSeed(seed, index), name: name('dropout') }));
       case 'layerNorm':

@@ -23,7 +23,7 @@ export interface CellLayerIR {
   stateful?: boolean;
 }
 export type Activation = 'linear' | 'relu' | 'tanh' | 'sigmoid' | 'softmax' | 'elu' | 'selu' | 'softplus';
-export interface DenseIR { type: 'dense'; units: number; activation?: Activation; useBias?: boolean }
+export interface DenseIR { type: 'dense'; units: number; activation?: Activation; useBias?: boolean; init?: 'glorot' | 'uniform' }
 export interface DropoutIR { type: 'dropout'; rate: number }
 export interface EmbeddingIR { type: 'embedding'; vocab: number; dim: number }
 export interface PoolIR { type: 'last' | 'mean' }
@@ -44,6 +44,11 @@ export const layerSchemas: Record<string, JsonSchema> = {
       units: int1,
       activation: { enum: activations, default: 'linear' },
       useBias: { type: 'boolean', default: true },
+      init: {
+        enum: ['glorot', 'uniform'],
+        default: 'glorot',
+        description: "'glorot': glorot-uniform kernel, zero bias (Keras); 'uniform': kernel and bias U(±1/√inputs) (PyTorch's nn.Linear, as the UR paper's reference code)",
+      },
     },
     required: ['type', 'units'],
     additionalProperties: false,
