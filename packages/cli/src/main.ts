@@ -86,6 +86,7 @@ export function program(result: { code: number }): Command {
     .option('--experiment <id...>', 'run only these experiments of the paper')
     .option('--steps <n>', "override the budget's steps (the page says so)", int(1))
     .option('--seeds <n>', "override the budget's seeds (the page says so)", int(1))
+    .option('--render-only', 'run nothing: rewrite the page from its JSON (e.g. after a change of thresholds)')
     .option('--out <dir>', 'run folders (default runs/reproduce-<paper>-<time>)')
     .option('--jobs <n>', 'runs in parallel (default: the number of CPU cores)', int(1))
     .option('--val-size <n>', 'held-out examples for each final validation', int(1), 200)

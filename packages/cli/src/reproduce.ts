@@ -21,10 +21,14 @@ export interface ReproduceFlags {
   /** Override the budget's steps or seeds (the page states what ran). */
   steps?: number;
   seeds?: number;
+  /** Run nothing: rewrite the page from the stored JSON (after a change of thresholds or wording). */
+  renderOnly?: boolean;
 }
 
 interface Outcome {
   experiment: Experiment;
+  /** The budget asked for, and the steps and seeds that ran. */
+  budgetName: Budget;
   budget: { steps: number; seeds: number };
   baseline: number;
   rows: CompareRow[];
@@ -56,7 +60,7 @@ export async function reproduce(name: string, flags: ReproduceFlags): Promise<nu
   if (flags.budget !== 'quick' && flags.budget !== 'paper') throw usage(`--budget must be 'quick' or 'paper' (got '${flags.budget}')`);
   const unknown = (flags.experiment ?? []).filter((id) => !paper.experiments.some((e) => e.id === id));
   if (unknown.length) throw usage(`unknown experiment '${unknown[0]}' of ${name}: one of ${paper.experiments.map((e) => e.id).join(', ')}`);
-  const chosen = paper.experiments.filter((e) => !flags.experiment?.length || flags.experiment.includes(e.id));
+  const chosen = flags.renderOnly ? [] : paper.experiments.filter((e) => !flags.experiment?.length || flags.experiment.includes(e.id));
   const out = flags.out ?? defaultRunDir(`reproduce-${name}`);
   const outcomes: Outcome[] = [];
   for (const e of chosen) {
@@ -77,15 +81,35 @@ export async function reproduce(name: string, flags: ReproduceFlags): Promise<nu
     const chart = `${name}-${e.id}`;
     await fs.mkdir(flags.docs, { recursive: true });
     for (const ext of ['svg', 'png']) await fs.copyFile(path.join(dir, `compare.${ext}`), path.join(flags.docs, `${chart}.${ext}`));
-    outcomes.push({ experiment: e, budget, baseline, rows: result.rows, share, verdict: verdictOf(e, share), seconds: (Date.now() - t0) / 1000, chart });
+    outcomes.push({ experiment: e, budgetName: flags.budget, budget, baseline, rows: result.rows, share, verdict: verdictOf(e, share), seconds: (Date.now() - t0) / 1000, chart });
   }
+  // Experiments not rerun keep their earlier results on the page (each states its own budget).
+  const earlier = await previousOutcomes(path.join(flags.docs, `${name}.json`), paper);
+  if (flags.renderOnly && !earlier.length) throw usage(`--render-only: no stored results in ${path.join(flags.docs, `${name}.json`)}; run the experiments first`);
+  const all = paper.experiments.flatMap((e) => outcomes.find((o) => o.experiment === e) ?? earlier.find((o) => o.experiment === e) ?? []);
   const { writeFileAtomic } = await import('@cellstack/core');
-  const json = { paper: name, budget: flags.budget, date: new Date().toISOString(), experiments: outcomes.map(({ experiment: e, ...o }) => ({ id: e.id, task: e.task, specs: e.specs, ...o })) };
+  const json = { paper: name, date: new Date().toISOString(), experiments: all.map(({ experiment: e, ...o }) => ({ id: e.id, task: e.task, specs: e.specs, ...o })) };
   await writeFileAtomic(path.join(flags.docs, `${name}.json`), JSON.stringify(json, null, 1));
-  await writeFileAtomic(path.join(flags.docs, `${name}.md`), page(name, paper, flags.budget, outcomes));
+  await writeFileAtomic(path.join(flags.docs, `${name}.md`), page(name, paper, all));
   for (const o of outcomes) process.stdout.write(`${name} ${o.experiment.id}: ${o.verdict.verdict} — ${o.verdict.reason}\n`);
   process.stdout.write(`page: ${path.join(flags.docs, `${name}.md`)}\n`);
   return 0;
+}
+
+/** The outcomes stored in an earlier page's JSON, for experiments the paper still defines. */
+async function previousOutcomes(file: string, paper: Paper): Promise<Outcome[]> {
+  let stored: { budget?: Budget; experiments?: Array<Omit<Outcome, 'experiment' | 'budgetName'> & { id: string; budgetName?: Budget }> };
+  try {
+    stored = JSON.parse(await fs.readFile(file, 'utf8'));
+  } catch {
+    return [];
+  }
+  return (stored.experiments ?? []).flatMap(({ id, ...o }) => {
+    const experiment = paper.experiments.find((e) => e.id === id);
+    const budgetName = o.budgetName ?? stored.budget;
+    // The verdict follows the current thresholds and rules.
+    return experiment && budgetName ? [{ ...o, budgetName, experiment, verdict: verdictOf(experiment, o.share) }] : [];
+  });
 }
 
 const reduced = (e: Experiment, budget: Budget, ran: { steps: number; seeds: number }) => {
@@ -96,15 +120,16 @@ const reduced = (e: Experiment, budget: Budget, ran: { steps: number; seeds: num
 const fmt = (v: number) => (Math.abs(v) >= 0.01 ? v.toFixed(4) : v.toExponential(2));
 
 /** The markdown page of one paper: per experiment the paper's report beside ours, the compute, the verdict. */
-export function page(name: string, paper: Paper, budget: Budget, outcomes: Outcome[]): string {
+export function page(name: string, paper: Paper, outcomes: Outcome[]): string {
   const parts = [
     `# ${paper.title}`,
     '',
-    `${paper.citation}. Written by \`cellstack reproduce ${name} --budget ${budget}\` (${new Date().toISOString().slice(0, 10)}); rerun it to regenerate this page. Each section states the steps and seeds that actually ran; where they are below the budget's (\`--steps\`, \`--seeds\`), the section says so.`,
+    `${paper.citation}. Written by \`cellstack reproduce ${name}\` (last run ${new Date().toISOString().slice(0, 10)}); rerun it to regenerate this page. Each section states its budget and the steps and seeds that actually ran; where they are below the budget's (\`--steps\`, \`--seeds\`), the section says so.`,
     '',
   ];
   for (const o of outcomes) {
     const e = o.experiment;
+    const budget = o.budgetName;
     parts.push(
       `## ${e.title}`,
       '',
