@@ -14,6 +14,7 @@ import { init as inits, stepSeeds, type Init, type JsonSchema, type Params } fro
 export type GateInit = 'standard' | 'chrono' | 'uniform';
 export type Refine = 'none' | 'refine' | 'master';
 export type Activation = 'sigmoid' | 'cumax';
+export type WeightInit = 'uniform' | 'glorot';
 export type Preset = '-' | 'C-' | 'U-' | 'R-' | 'UR-' | 'O-' | 'OM-' | 'UM-' | 'OR-';
 
 /** The paper's Table 1 rows as option triples. */
@@ -45,6 +46,7 @@ export interface GateOptions {
   chunkSize: number;
   gateBias: 'trained' | 'frozen';
   refineBias: 'tied' | 'independent';
+  weightInit: WeightInit;
 }
 
 /** JSON-schema properties of the gate options (each cell adds its own, e.g. zoneout). */
@@ -73,6 +75,12 @@ export const gateSchema: Record<string, JsonSchema> = {
     enum: ['trained', 'frozen'],
     default: 'trained',
     description: "whether the chrono/UGI bias vector trains ('trained': paper pseudocode) or stays fixed ('frozen': Gu's s4 Gate)",
+  },
+  weightInit: {
+    enum: ['uniform', 'glorot'],
+    default: 'uniform',
+    description:
+      "weights and linear biases: 'uniform' = U(±1/√units) as PyTorch's LSTM/Linear (r0mainK, the UR copy result reproduces with it); 'glorot' = glorot-uniform input kernel, orthogonal recurrent block per gate, zero bias (Keras style)",
   },
   refineBias: {
     enum: ['tied', 'independent'],
@@ -163,11 +171,38 @@ export function gateBiasInit(g: GateLayout): Init | undefined {
 }
 
 /** Initial linear bias of the gate block: forgetBias on a standard sigmoid main gate, else 0. */
-export function gateBlockBiasInit(g: GateLayout): Array<[number, Init]> {
+function gateBlockBiasInit(g: GateLayout): Array<[number, Init]> {
   return g.blocks.map(([name, w]) => {
     const fb = name === 'main' && g.init === 'standard' && g.activation === 'sigmoid' ? g.options.forgetBias : 0;
     return [w, fb ? inits.constant(fb) : inits.zeros] as [number, Init];
   });
+}
+
+/** U(±1/√units): PyTorch's default for every LSTM/Linear weight (the paper leaves weights open). */
+const torchUniform = (g: GateLayout): Init => inits.uniform(-1 / Math.sqrt(g.units), 1 / Math.sqrt(g.units));
+
+/** The input kernel's initialiser. */
+export const kernelInit = (g: GateLayout): Init => (g.options.weightInit === 'glorot' ? inits.glorotUniform() : torchUniform(g));
+
+/** The initialiser of a recurrent matrix whose columns are these blocks (orthogonal per block with 'glorot'). */
+export const recurrentInit = (g: GateLayout, widths: number[]): Init =>
+  g.options.weightInit === 'glorot' ? inits.concatLast(widths.map((w) => [w, inits.orthogonal()] as const)) : torchUniform(g);
+
+/**
+ * The linear bias: the gate block (gateBlockBiasInit) followed by `rest` columns. With
+ * 'uniform' each column not fixed by a standard forget bias is the sum of two U(±1/√d)
+ * draws, as PyTorch's LSTM adds its input and hidden biases (b_ih + b_hh).
+ */
+export function linearBiasInit(g: GateLayout, rest: number): Init {
+  if (g.options.weightInit === 'glorot') return inits.concatLast([...gateBlockBiasInit(g), [rest, inits.zeros]]);
+  const u = torchUniform(g);
+  const twoBiases: Init = (shape, rng) => {
+    const a = u(shape, rng.fork('ih'));
+    const b = u(shape, rng.fork('hh'));
+    return a.map((v, i) => v + b[i]);
+  };
+  const fixed = (name: string) => name === 'main' && g.init === 'standard' && g.activation === 'sigmoid';
+  return inits.concatLast([...g.blocks.map(([name, w]) => [w, fixed(name) ? inits.constant(g.options.forgetBias) : twoBiases] as const), [rest, twoBiases]]);
 }
 
 /**

@@ -1,9 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { defineCell, init } from '@cellstack/core';
+import { defineCell } from '@cellstack/core';
 import {
   computeGates,
   gateBiasInit,
-  gateBlockBiasInit,
+  kernelInit,
+  linearBiasInit,
+  recurrentInit,
   gateLayout,
   gateSchema,
   gateSignals,
@@ -50,10 +52,10 @@ export const URGRU = defineCell<URGRUOptions>({
       state: { h: H },
       outputSize: H,
       params: {
-        kernel: { shape: [inputSize, gatesWidth + H], init: init.glorotUniform() },
-        recurrentGates: { shape: [H, gatesWidth], init: init.concatLast([...g.blocks.map(([, w]) => [w, init.orthogonal()] as const), [H, init.orthogonal()]]) },
-        recurrentCandidate: { shape: [H, H], init: init.orthogonal() },
-        bias: { shape: [gatesWidth + H], init: init.concatLast([...gateBlockBiasInit(g), [2 * H, init.zeros]]) },
+        kernel: { shape: [inputSize, gatesWidth + H], init: kernelInit(g) },
+        recurrentGates: { shape: [H, gatesWidth], init: recurrentInit(g, [...g.blocks.map(([, w]) => w), H]) },
+        recurrentCandidate: { shape: [H, H], init: recurrentInit(g, [H]) },
+        bias: { shape: [gatesWidth + H], init: linearBiasInit(g, 2 * H) },
         ...(gb ? { gateBias: { shape: [g.main], init: gb, trainable: o.gateBias === 'trained' } } : {}),
       },
       project: (x, p) => {

@@ -1,9 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { defineCell, init } from '@cellstack/core';
+import { defineCell } from '@cellstack/core';
 import {
   computeGates,
   gateBiasInit,
-  gateBlockBiasInit,
+  kernelInit,
+  linearBiasInit,
+  recurrentInit,
   gateLayout,
   gateSchema,
   gateSignals,
@@ -47,15 +49,14 @@ export const URLSTM = defineCell<URLSTMOptions>({
     const H = g.units;
     const width = g.width + 2 * H;
     const gb = gateBiasInit(g);
-    const orth = init.concatLast([...g.blocks.map(([, w]) => [w, init.orthogonal()] as const), [H, init.orthogonal()], [H, init.orthogonal()]]);
     const seed = zoneoutSeeds('URLSTM', layerSeed);
     return {
       state: { h: H, c: H },
       outputSize: H,
       params: {
-        kernel: { shape: [inputSize, width], init: init.glorotUniform() },
-        recurrent: { shape: [H, width], init: orth },
-        bias: { shape: [width], init: init.concatLast([...gateBlockBiasInit(g), [2 * H, init.zeros]]) },
+        kernel: { shape: [inputSize, width], init: kernelInit(g) },
+        recurrent: { shape: [H, width], init: recurrentInit(g, [...g.blocks.map(([, w]) => w), H, H]) },
+        bias: { shape: [width], init: linearBiasInit(g, 2 * H) },
         ...(gb ? { gateBias: { shape: [g.main], init: gb, trainable: o.gateBias === 'trained' } } : {}),
       },
       project: (x, p) => ({ x: tf.add(tf.matMul(x, p.kernel), projectionBias(g, p, width)) as tf.Tensor2D }),

@@ -48,8 +48,8 @@ describe('uniform gate initialisation (UGI)', () => {
     cell.dispose();
   });
 
-  it('the initial forget activations at zero input and state are σ(b_f) (UGI reaches the gate)', () => {
-    const cell = buildCell(URLSTM, { units: 8 }, { inputSize: 2, seed: 9 });
+  it("the initial forget activations at zero input and state are σ(b_f) (UGI reaches the gate; weightInit 'glorot' has zero linear bias)", () => {
+    const cell = buildCell(URLSTM, { units: 8, weightInit: 'glorot' }, { inputSize: 2, seed: 9 });
     const b = Array.from(cell.params.gateBias.dataSync());
     const f = tf.tidy(() => {
       const x = tf.zeros([1, 2]) as tf.Tensor2D;
@@ -58,6 +58,46 @@ describe('uniform gate initialisation (UGI)', () => {
       return tf.sigmoid(tf.slice(z, [0, 0], [1, 8])).dataSync();
     });
     f.forEach((v, k) => expect(v).toBeCloseTo(sigmoid(b[k]), 6));
+    cell.dispose();
+  });
+});
+
+describe('weightInit', () => {
+  const d = 64;
+  const values = (cell: ReturnType<typeof buildCell>, name: string) => Array.from(cell.params[name].dataSync());
+
+  it.each(['URLSTM', 'URGRU'])("%s 'uniform' (default): every weight U(±1/√d); linear biases the sum of two such draws", (name) => {
+    const Cell = name === 'URLSTM' ? URLSTM : URGRU;
+    const cell = buildCell(Cell, { units: d }, { inputSize: 10, seed: 5 });
+    const k = 1 / Math.sqrt(d);
+    const mats = Object.keys(cell.params).filter((p) => p === 'kernel' || p.startsWith('recurrent'));
+    expect(mats.length).toBe(name === 'URLSTM' ? 2 : 3);
+    // KS at α = 0.01 against U(±k), critical value 1.628/√n for the n weights of each matrix
+    for (const m of mats) expect(ksUniform(values(cell, m), -k, k), m).toBeLessThan(1.628 / Math.sqrt(values(cell, m).length));
+    // b_ih + b_hh: triangular on [−2k, 2k], variance 2k²/3
+    const b = values(cell, 'bias');
+    expect(Math.max(...b.map(Math.abs))).toBeLessThanOrEqual(2 * k);
+    const variance = b.reduce((a, v) => a + v * v, 0) / b.length;
+    expect(variance / ((2 * k * k) / 3)).toBeGreaterThan(0.8);
+    expect(variance / ((2 * k * k) / 3)).toBeLessThan(1.2);
+    cell.dispose();
+  });
+
+  it("'uniform' keeps the standard forget bias exact: preset '-' starts the forget block at forgetBias", () => {
+    const cell = buildCell(URLSTM, { units: d, preset: '-', forgetBias: 1.5 }, { inputSize: 10, seed: 5 });
+    const b = values(cell, 'bias');
+    expect(b.slice(0, d).every((v) => v === 1.5)).toBe(true);
+    expect(b.slice(d).some((v) => v !== 0)).toBe(true);
+    cell.dispose();
+  });
+
+  it("'glorot': orthogonal recurrent block per gate (R Rᵀ = 4I for the four LSTM blocks) and zero bias", () => {
+    const cell = buildCell(URLSTM, { units: 8, weightInit: 'glorot' }, { inputSize: 3, seed: 5 });
+    const R = tf.tensor2d(values(cell, 'recurrent'), [8, 32]);
+    const rrt = tf.matMul(R, R, false, true).arraySync() as number[][];
+    rrt.forEach((row, i) => row.forEach((v, j) => expect(v).toBeCloseTo(i === j ? 4 : 0, 4)));
+    expect(values(cell, 'bias').every((v) => v === 0)).toBe(true);
+    R.dispose();
     cell.dispose();
   });
 });

@@ -15,7 +15,7 @@ const errorOf = (plugin: typeof URLSTM | typeof URGRU, options: unknown): Cellst
 describe('options', () => {
   it('fills the paper defaults: preset UR-, trained tied bias, chunk 16, no zoneout', () => {
     expect(URLSTM.resolveOptions({ units: 8 }, 'options', ctx)).toEqual({
-      units: 8, preset: 'UR-', forgetBias: 1, chunkSize: 16, gateBias: 'trained', refineBias: 'tied', zc: 0, zh: 0,
+      units: 8, preset: 'UR-', forgetBias: 1, chunkSize: 16, gateBias: 'trained', refineBias: 'tied', weightInit: 'uniform', zc: 0, zh: 0,
     });
     expect(URGRU.resolveOptions({}, 'options', ctx)).toMatchObject({ units: 128, preset: 'UR-', zh: 0 });
   });

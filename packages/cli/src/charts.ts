@@ -19,6 +19,19 @@ export const thin = <T>(points: T[]): T[] => {
   return points.filter((_, i) => i % every === 0 || i === points.length - 1);
 };
 
+/**
+ * Axis settings that make a loss chart readable: a log scale when every value is
+ * positive, and the y-range where the curves differ (after the initial transient,
+ * with the memoryless baseline always in view).
+ */
+export async function lossAxis(series: Series[], baseline: number): Promise<{ logY: boolean; yDomain: [number, number] }> {
+  const { focusRange } = await import('@cellstack/viz');
+  const logY = baseline > 0 && series.every((s) => s.points.every((p) => p.y > 0 && (p.lo ?? 1) > 0));
+  return { logY, yDomain: focusRange(series, [{ y: baseline }], { log: logY }) };
+}
+
+const axisNote = (logY: boolean) => (logY ? ' (log scale)' : '');
+
 export const smoothingWindow = (steps: number) => Math.max(1, Math.min(50, Math.round(steps / 25)));
 
 /** The loss chart of one run: raw and smoothed loss, with the task's memoryless baseline. */
@@ -30,7 +43,10 @@ export async function writeLossChart(base: string, lines: MetricsLine[], baselin
     { name: 'loss', points: thin(lines.map((l) => ({ x: l.step, y: l.loss }))) },
     ...(w > 1 ? [{ name: `loss (mean of ${w})`, points: thin(lines.map((l, i) => ({ x: l.step, y: s[i] }))) }] : []),
   ];
-  return writeChart(base, lineSpec({ title, xLabel: 'step', yLabel: 'training loss', series, rules: [{ y: baseline, label: `memoryless baseline ${baseline.toFixed(4)}` }] }));
+  // The range follows the smoothed curve (the last series); raw spikes are clipped.
+  const axis = await lossAxis(series.slice(-1), baseline);
+  const yLabel = `training loss${axisNote(axis.logY)}`;
+  return writeChart(base, lineSpec({ title, xLabel: 'step', yLabel, series, ...axis, rules: [{ y: baseline, label: `memoryless baseline ${baseline.toFixed(4)}` }] }));
 }
 
 /** The compare chart: per spec, the median over seeds and the min–max band, smoothed. */
@@ -46,7 +62,9 @@ export async function writeCompareChart(base: string, runs: Array<{ name: string
     });
     return { name, points: thin(points) };
   });
-  return writeChart(base, lineSpec({ title, xLabel: 'step', yLabel: 'training loss (median, min–max over seeds)', series, rules: [{ y: baseline, label: `memoryless baseline ${baseline.toFixed(4)}` }] }));
+  const axis = await lossAxis(series, baseline);
+  const yLabel = `training loss${axisNote(axis.logY)}, median and min–max over seeds`;
+  return writeChart(base, lineSpec({ title, xLabel: 'step', yLabel, series, ...axis, rules: [{ y: baseline, label: `memoryless baseline ${baseline.toFixed(4)}` }] }));
 }
 
 export function median(sorted: number[]): number {

@@ -4,6 +4,7 @@ import { compare } from './compare.js';
 import { CliError, EXIT, printError } from './errors.js';
 import { gradflow } from './gradflow.js';
 import { probeCommand } from './probe.js';
+import { reproduce } from './reproduce.js';
 import { sweepCommands } from './sweep-command.js';
 import { check, cells, fmt, listTasks, summary } from './tools.js';
 import { train } from './train.js';
@@ -77,6 +78,25 @@ export function program(result: { code: number }): Command {
     .addOption(allowOption())
     .action(async (specs: string[], o) => {
       result.code = await compare(specs, o);
+    });
+
+  cli
+    .command('reproduce')
+    .description("run a paper's headline experiments (nru, ur, star, rru, dmu); write JSON, charts and a page to docs/reproductions")
+    .argument('<paper>', 'nru | ur | star | rru | dmu')
+    .addOption(new Option('--budget <budget>', "'quick' (a miniature, minutes) or 'paper' (the paper's sizes, longer)").choices(['quick', 'paper']).default('quick'))
+    .option('--docs <dir>', 'where the page, JSON and charts go', 'docs/reproductions')
+    .option('--experiment <id...>', 'run only these experiments of the paper')
+    .option('--steps <n>', "override the budget's steps (the page says so)", int(1))
+    .option('--seeds <n>', "override the budget's seeds (the page says so)", int(1))
+    .option('--render-only', 'run nothing: rewrite the page from its JSON (e.g. after a change of thresholds)')
+    .option('--out <dir>', 'run folders (default runs/reproduce-<paper>-<time>)')
+    .option('--jobs <n>', 'runs in parallel (default: the number of CPU cores)', int(1))
+    .option('--val-size <n>', 'held-out examples for each final validation', int(1), 200)
+    .addOption(backendOption())
+    .addOption(progressOption())
+    .action(async (paper: string, o) => {
+      result.code = await reproduce(paper, o);
     });
 
   cli

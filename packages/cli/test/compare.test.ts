@@ -22,6 +22,7 @@ describe('cellstack compare (subprocess)', () => {
     expect(r.stdout).toMatch(new RegExp(`^lstm\\s+${params}\\s`, 'm'));
     expect(r.stdout).toMatch(/^gru\s+\d+\s/m);
     expect(r.stdout).toContain(`chart: ${join(out, 'compare.svg')}`);
+    expect(r.stdout).toMatch(/What to look at: the final loss as a share of the memoryless baseline 0\.6931/);
     expectChart(join(out, 'compare'));
     const result = JSON.parse(readFileSync(join(out, 'compare.json'), 'utf8'));
     expect(result.rows.map((row: { spec: string }) => row.spec)).toEqual(['lstm', 'gru']);
@@ -42,5 +43,15 @@ describe('cellstack compare (subprocess)', () => {
       expect(losses(join(dir, 'par'))).toEqual(losses(out));
     }
     expect(losses2(out, 1)).not.toEqual(losses2(out, 2));
+  });
+});
+
+describe('lookAt', () => {
+  it('names each spec’s final loss as a share of the baseline, best first', async () => {
+    const { lookAt } = await import('../src/compare.js');
+    const row = (spec: string, median: number) => ({ spec, finalLoss: { median, min: median, max: median } });
+    const line = lookAt([row('lstm', 0.17), row('nru', 0.123)], 0.1733);
+    expect(line).toContain('memoryless baseline 0.1733');
+    expect(line).toMatch(/nru 71 %, lstm 98 %\./);
   });
 });

@@ -142,14 +142,18 @@ export function buildLayersModel(ir: ModelIR, cells: ReadonlyMap<string, CellPlu
         return apply(new MeanSteps({ name: name('mean') }));
       case 'masking':
         return apply(tfl.layers.masking({ maskValue: layer.value ?? 0, name: name('masking') }));
-      case 'dense':
+      case 'dense': {
+        const k = 1 / Math.sqrt(x.shape[x.shape.length - 1] ?? 1);
+        const uniform = (offset: number) => tfl.initializers.randomUniform({ minval: -k, maxval: k, seed: layerSeed(seed, index) + offset });
         return apply(tfl.layers.dense({
           units: layer.units,
           activation: layer.activation as never,
           useBias: layer.useBias,
-          kernelInitializer: tfl.initializers.glorotUniform({ seed: layerSeed(seed, index) }),
+          kernelInitializer: layer.init === 'uniform' ? uniform(0) : tfl.initializers.glorotUniform({ seed: layerSeed(seed, index) }),
+          ...(layer.init === 'uniform' ? { biasInitializer: uniform(1) } : {}),
           name: name('dense'),
         }));
+      }
       case 'dropout':
         return apply(tfl.layers.dropout({ rate: layer.rate, seed: layerSeed(seed, index), name: name('dropout') }));
       case 'layerNorm':

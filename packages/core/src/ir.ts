@@ -26,7 +26,7 @@ export interface CellLayerIR {
   bidirectional?: { merge?: MergeMode };
 }
 export type Activation = 'linear' | 'relu' | 'tanh' | 'sigmoid' | 'softmax' | 'elu' | 'selu' | 'softplus';
-export interface DenseIR { type: 'dense'; units: number; activation?: Activation; useBias?: boolean }
+export interface DenseIR { type: 'dense'; units: number; activation?: Activation; useBias?: boolean; init?: 'glorot' | 'uniform' }
 export interface DropoutIR { type: 'dropout'; rate: number }
 /** Token ids → vectors; with `maskZero`, id 0 is padding and masks its step. */
 export interface EmbeddingIR { type: 'embedding'; vocab: number; dim: number; maskZero?: boolean }
@@ -66,6 +66,11 @@ export const layerSchemas: Record<string, JsonSchema> = {
       units: int1,
       activation: { enum: activations, default: 'linear' },
       useBias: { type: 'boolean', default: true },
+      init: {
+        enum: ['glorot', 'uniform'],
+        default: 'glorot',
+        description: "'glorot': glorot-uniform kernel, zero bias (Keras); 'uniform': kernel and bias U(±1/√inputs) (PyTorch's nn.Linear, as the UR paper's reference code)",
+      },
     },
     required: ['type', 'units'],
     additionalProperties: false,

@@ -27,6 +27,47 @@ describe('JANET', () => {
     cell.dispose();
   });
 
+  it.each([
+    [undefined, 0],
+    [0.5, 0.5],
+  ])("form 'star' (STAR App. A.3 eq. 24): one step equals tanh of the update, beta %s → %s", (beta, used) => {
+    const kernel = [
+      [0.1, -0.2, 0.3, 0.05],
+      [0.2, 0.1, -0.3, 0.25],
+    ];
+    const recurrent = [
+      [0.05, 0.1, -0.1, 0.2],
+      [-0.1, 0.2, 0.15, -0.05],
+    ];
+    const bias = [1.5, 2, 0, 0];
+    const options = beta === undefined ? { units: 2, form: 'star' } : { units: 2, form: 'star', beta };
+    const cell = buildCell(JANET, options, { inputSize: 2, values: { kernel, recurrent, bias } });
+    const x = [0.5, -1];
+    const h0 = [0.3, -0.2];
+    const r = runCell(cell, [[x]], { initialState: { h: [h0] } });
+    const z = ref.add(ref.vecMat(x, kernel), ref.vecMat(h0, recurrent), bias);
+    const s = z.slice(0, 2);
+    const cand = z.slice(2, 4).map(Math.tanh);
+    const h = ref.add(ref.mul(s.map(sigmoid), h0), ref.mul(s.map((v) => 1 - sigmoid(v - used)), cand)).map(Math.tanh);
+    r.outputs[0][0].forEach((v, k) => expect(v).toBeCloseTo(h[k], 6));
+    // with beta 0 the two gates sum to 1: f h + (1 − f) z
+    if (used === 0) expect(h[0]).toBeCloseTo(Math.tanh(sigmoid(s[0]) * h0[0] + (1 - sigmoid(s[0])) * cand[0]), 6);
+    cell.dispose();
+  });
+
+  it("form 'star' gradients match finite differences", () => {
+    const cell = buildCell(JANET, { units: 3, form: 'star' }, { inputSize: 2, seed: 4, timesteps: 10 });
+    const x = tf.variable(tf.tensor3d(randomArray3(2, 4, 2, 5)));
+    const r = gradCheck(() => tf.tidy(() => tf.sum(tf.square(forward(cell, x))) as tf.Scalar), { ...cell.params, x });
+    expect(r.maxRelError, r.worst).toBeLessThan(2e-2);
+    cell.dispose();
+    x.dispose();
+  });
+
+  it('rejects an unknown form, naming the option and the allowed values', () => {
+    expect(() => buildCell(JANET, { units: 2, form: 'lstm' }, { inputSize: 1 })).toThrow(/form.*janet.*star/s);
+  });
+
   it('chrono-initialises the forget bias from the sequence length: log U[1, T−1]', () => {
     const cell = buildCell(JANET, { units: 500 }, { inputSize: 1, timesteps: 50 });
     const b = Array.from(cell.params.bias.dataSync());

@@ -21,18 +21,41 @@ export interface LineChart {
   /** Horizontal reference lines, e.g. the task's memoryless baseline. */
   rules?: Array<{ y: number; label: string }>;
   logY?: boolean;
+  /** Fixed y-axis range; marks outside it are clipped (see focusRange). */
+  yDomain?: [number, number];
+}
+
+/**
+ * The y-range where curves differ: from the lowest value to the highest value reached
+ * after the first `skip` fraction of the x-range (the initial transient is cut off),
+ * always including the reference lines, padded 5 % (of the log range with `log`).
+ */
+export function focusRange(series: Series[], rules: Array<{ y: number }> = [], { log = false, skip = 0.05 } = {}): [number, number] {
+  const points = series.flatMap((s) => s.points);
+  const xs = points.map((p) => p.x);
+  const x0 = Math.min(...xs) + skip * (Math.max(...xs) - Math.min(...xs));
+  const late = points.filter((p) => p.x >= x0);
+  const values = [...late.flatMap((p) => [p.y, p.lo ?? p.y, p.hi ?? p.y]), ...rules.map((r) => r.y)];
+  const fwd = (v: number) => (log ? Math.log(v) : v);
+  const back = (v: number) => (log ? Math.exp(v) : v);
+  const lo = Math.min(...values.map(fwd));
+  const hi = Math.max(...values.map(fwd));
+  const pad = 0.05 * (hi - lo || Math.abs(lo) || 1);
+  return [back(lo - pad), back(hi + pad)];
 }
 
 /** A vega-lite spec for median lines with an optional spread band per series. */
 export function lineSpec(c: LineChart): vl.TopLevelSpec {
   const rows = c.series.flatMap((s) => s.points.map((p) => ({ series: s.name, ...p })));
   const hasBand = rows.some((r) => r.lo !== undefined);
-  const y = { field: 'y', type: 'quantitative', title: c.yLabel, scale: c.logY ? { type: 'log' } : { zero: false } } as const;
+  const domain = c.yDomain ? { domain: c.yDomain, nice: false } : {};
+  const y = { field: 'y', type: 'quantitative', title: c.yLabel, scale: c.logY ? { type: 'log', ...domain } : { zero: false, ...domain } } as const;
+  const clip = c.yDomain !== undefined;
   const layers: unknown[] = [];
   if (hasBand) {
-    layers.push({ mark: { type: 'area', opacity: 0.2 }, encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'lo', type: 'quantitative', scale: y.scale }, y2: { field: 'hi' }, color: { field: 'series', type: 'nominal' } } });
+    layers.push({ mark: { type: 'area', opacity: 0.2, clip }, encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'lo', type: 'quantitative', scale: y.scale }, y2: { field: 'hi' }, color: { field: 'series', type: 'nominal' } } });
   }
-  layers.push({ mark: { type: 'line', strokeWidth: 2 }, encoding: { x: { field: 'x', type: 'quantitative', title: c.xLabel }, y, color: { field: 'series', type: 'nominal', title: null } } });
+  layers.push({ mark: { type: 'line', strokeWidth: 2, clip }, encoding: { x: { field: 'x', type: 'quantitative', title: c.xLabel }, y, color: { field: 'series', type: 'nominal', title: null } } });
   const spec: Record<string, unknown> = {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title: c.title,

@@ -3,9 +3,12 @@ import { defineCell } from '../define-cell.js';
 import { chrono, concatLast, glorotUniform, orthogonal, zeros } from '../init.js';
 import { janetFused } from './janet-kernel.js';
 
+export type JANETForm = 'janet' | 'star';
+
 export interface JANETOptions {
   units: number;
-  beta: number;
+  form: JANETForm;
+  beta: number | null;
   tmax: number | null;
 }
 
@@ -18,6 +21,8 @@ const DEFAULT_TMAX = 784;
  *   s = x W_f + h U_f + b_f;  c̃ = tanh(x W_c + h U_c + b_c)
  *   h_t = σ(s) ∘ h_{t−1} + (1 − σ(s − β)) ∘ c̃
  * with chrono initialisation of b_f (T_max = the sequence length) and β = 1.
+ * `form: 'star'` is the STAR paper's "LSTM w/f" (Turkoglu et al. 2021, App. A.3 eq. 24):
+ *   h_t = tanh(σ(s) ∘ h_{t−1} + (1 − σ(s − β)) ∘ c̃) with β = 0 unless given.
  */
 export const JANET = defineCell<JANETOptions>({
   name: 'JANET',
@@ -28,7 +33,12 @@ export const JANET = defineCell<JANETOptions>({
     type: 'object',
     properties: {
       units: { type: 'integer', minimum: 1, default: 128, description: 'state size' },
-      beta: { type: 'number', default: 1, description: 'shift between the forget and input gates' },
+      form: {
+        enum: ['janet', 'star'],
+        default: 'janet',
+        description: "'janet': the original update; 'star': the STAR paper's LSTM w/f (App. A.3 eq. 24), an outer tanh on the update and beta 0",
+      },
+      beta: { type: ['number', 'null'], default: null, description: "shift between the forget and input gates; null = 1 for form 'janet', 0 for form 'star'" },
       tmax: {
         type: ['integer', 'null'],
         minimum: 3,
@@ -38,7 +48,9 @@ export const JANET = defineCell<JANETOptions>({
     },
     additionalProperties: false,
   },
-  create({ units: H, beta, tmax }, { inputSize, timesteps }) {
+  create({ units: H, form, beta: betaOption, tmax }, { inputSize, timesteps }) {
+    const beta = betaOption ?? (form === 'star' ? 0 : 1);
+    const outerTanh = form === 'star';
     const T = tmax ?? (timesteps && timesteps > 2 ? timesteps : DEFAULT_TMAX);
     return {
       state: { h: H },
@@ -52,11 +64,13 @@ export const JANET = defineCell<JANETOptions>({
       step({ x }, { h }, p) {
         const [s, zc] = tf.split(tf.add(x, tf.matMul(h, p.recurrent as tf.Tensor2D)), 2, 1);
         const f = tf.sigmoid(s);
-        const h2 = tf.add(tf.mul(f, h), tf.mul(tf.sub(1, tf.sigmoid(tf.sub(s, beta))), tf.tanh(zc))) as tf.Tensor2D;
+        const update = tf.add(tf.mul(f, h), tf.mul(tf.sub(1, tf.sigmoid(tf.sub(s, beta))), tf.tanh(zc)));
+        const h2 = (outerTanh ? tf.tanh(update) : update) as tf.Tensor2D;
         return { output: h2, state: { h: h2 }, signals: { forget: f } };
       },
       signals: ['forget'],
-      fused: janetFused(beta),
+      // The kernel computes the original form; 'star' runs the step loop.
+      fused: outerTanh ? undefined : janetFused(beta),
     };
   },
 });
