@@ -35,7 +35,7 @@ describe('hostile specs: each a clear, positioned diagnostic', () => {
     expect(where(await diagnosticsOf(`${I}toString(4) -> last -> dense(1)`))).toEqual(['2:1 unknown-cell']);
     const dunder = await diagnosticsOf(`${I}STAR(4, __proto__: 5) -> last -> dense(__proto__: 7)`);
     expect(where(dunder)).toEqual(['2:9 unknown-option', '2:40 unknown-option']);
-    expect(dunder[1].message).toBe("dense: unknown option '__proto__'; allowed: units, activation, useBias");
+    expect(dunder[1].message).toBe("dense: unknown option '__proto__'; allowed: units, activation, useBias, init");
     const keys = await diagnosticsOf(`${I}STAR(4) -> last -> dense(1)\ntrain { __proto__: 5, constructor: 3, toString: "x" }`);
     expect(where(keys)).toEqual(['3:9 unknown-train-key', '3:23 unknown-train-key', '3:39 unknown-train-key']);
     // A task option named `constructor` is one option, given once (the CLI's task then validates it).
