@@ -1,21 +1,14 @@
+import { createRng } from '@cellstack/core';
 import type { Diagnostic } from '@cellstack/dsl';
 
 /** Seeded input generation and the position check shared by the mutation test and the fuzzer. */
 
-export type Rng = ReturnType<typeof rng>;
-
-/** Small seeded PRNG (mulberry32), so a failure can be replayed. */
+/** core's seeded PRNG (mulberry32), so a failure can be replayed, with a pick. */
 export function rng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return { next, int: (n: number) => Math.floor(next() * n), pick: <T>(xs: readonly T[]) => xs[Math.floor(next() * xs.length)] };
+  const r = createRng(seed);
+  return { next: r.next, int: r.int, pick: <T>(xs: readonly T[]) => xs[r.int(xs.length)] };
 }
+export type Rng = ReturnType<typeof rng>;
 
 const TOKEN = /\s+|[A-Za-z_][\w-]*|-?\d[\w.+-]*|"[^"\n]*"?|->|#[^\n]*|./gs;
 const NOISE = ['@', '"', '(', ')', '-', '>', 'x', 'x0', '#', '\n', '[', ']', ':', ',', '{', '}', '0', '.', 'é', '\t', '->', 'use', 'train', 'null', '1e', '\\'];

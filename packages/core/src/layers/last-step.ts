@@ -8,13 +8,8 @@ export const NO_MASK = null as unknown as tf.Tensor;
 
 const maskOf = (mask?: tf.Tensor | tf.Tensor[]) => (Array.isArray(mask) ? mask[0] : mask);
 
-/**
- * `last` pooling: the final time step of a [B, T, F] sequence, as [B, F]; with a padding
- * mask, each sequence's last real step (zeros for a sequence with none).
- */
-export class LastStep extends layers.Layer {
-  static className = 'cellstack.LastStep';
-
+/** Pooling over time: [B, T, F] → [B, F]; it reads a padding mask and ends it. */
+abstract class TimePool extends layers.Layer {
   constructor(args?: { name?: string }) {
     super(args ?? {});
     this.supportsMasking = true;
@@ -28,6 +23,14 @@ export class LastStep extends layers.Layer {
   override computeMask(): tf.Tensor {
     return NO_MASK;
   }
+}
+
+/**
+ * `last` pooling: the final time step of a [B, T, F] sequence, as [B, F]; with a padding
+ * mask, each sequence's last real step (zeros for a sequence with none).
+ */
+export class LastStep extends TimePool {
+  static className = 'cellstack.LastStep';
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: { mask?: tf.Tensor | tf.Tensor[] } = {}): tf.Tensor {
     const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor3D;
@@ -42,22 +45,8 @@ export class LastStep extends layers.Layer {
 }
 
 /** `mean` pooling: the average over time of [B, T, F], over real steps only when a padding mask comes with it. */
-export class MeanSteps extends layers.Layer {
+export class MeanSteps extends TimePool {
   static className = 'cellstack.MeanSteps';
-
-  constructor(args?: { name?: string }) {
-    super(args ?? {});
-    this.supportsMasking = true;
-  }
-
-  override computeOutputShape(inputShape: Shape | Shape[]): Shape {
-    const s = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as Shape;
-    return [s[0], s[2]];
-  }
-
-  override computeMask(): tf.Tensor {
-    return NO_MASK;
-  }
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: { mask?: tf.Tensor | tf.Tensor[] } = {}): tf.Tensor {
     const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor3D;
