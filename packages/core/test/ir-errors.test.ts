@@ -44,7 +44,7 @@ describe('IR validation names the bad field and what is allowed', () => {
   it('fills every default into the resolved IR', () => {
     const r = rt.resolve(ok);
     expect(r.layers[0]).toEqual({ cell: 'LSTM', options: { units: 4, forgetBias: 1, chrono: false, tmax: null }, repeat: 1 });
-    expect(r.layers[2]).toEqual({ type: 'dense', units: 2, activation: 'linear', useBias: true });
+    expect(r.layers[2]).toEqual({ type: 'dense', units: 2, activation: 'linear', useBias: true, init: 'glorot' });
     expect(r.input).toEqual({ shape: [10, 3], dtype: 'float32' });
   });
 
