@@ -3,24 +3,28 @@ import { describe, expect, it } from 'vitest';
 import { JANET } from '@cellstack/core';
 import { buildCell, forward, gradCheck, randomArray3, ref, runCell, sigmoid } from '@cellstack/core/testing';
 
+/** One step of a 2-unit JANET on fixed tiny weights, with the pre-activations the equations need. */
+function oneStep(options: Record<string, unknown>) {
+  const kernel = [
+    [0.1, -0.2, 0.3, 0.05],
+    [0.2, 0.1, -0.3, 0.25],
+  ];
+  const recurrent = [
+    [0.05, 0.1, -0.1, 0.2],
+    [-0.1, 0.2, 0.15, -0.05],
+  ];
+  const bias = [1.5, 2, 0, 0];
+  const cell = buildCell(JANET, options, { inputSize: 2, values: { kernel, recurrent, bias } });
+  const x = [0.5, -1];
+  const h0 = [0.3, -0.2];
+  const r = runCell(cell, [[x]], { initialState: { h: [h0] } });
+  const z = ref.add(ref.vecMat(x, kernel), ref.vecMat(h0, recurrent), bias);
+  return { cell, r, h0, s: z.slice(0, 2), cand: z.slice(2, 4).map(Math.tanh) };
+}
+
 describe('JANET', () => {
   it('one step equals the equations on tiny weights (beta 1)', () => {
-    const kernel = [
-      [0.1, -0.2, 0.3, 0.05],
-      [0.2, 0.1, -0.3, 0.25],
-    ];
-    const recurrent = [
-      [0.05, 0.1, -0.1, 0.2],
-      [-0.1, 0.2, 0.15, -0.05],
-    ];
-    const bias = [1.5, 2, 0, 0];
-    const cell = buildCell(JANET, { units: 2 }, { inputSize: 2, values: { kernel, recurrent, bias } });
-    const x = [0.5, -1];
-    const h0 = [0.3, -0.2];
-    const r = runCell(cell, [[x]], { initialState: { h: [h0] } });
-    const z = ref.add(ref.vecMat(x, kernel), ref.vecMat(h0, recurrent), bias);
-    const s = z.slice(0, 2);
-    const cand = z.slice(2, 4).map(Math.tanh);
+    const { cell, r, h0, s, cand } = oneStep({ units: 2 });
     const h = ref.add(ref.mul(s.map(sigmoid), h0), ref.mul(s.map((v) => 1 - sigmoid(v - 1)), cand));
     r.outputs[0][0].forEach((v, k) => expect(v).toBeCloseTo(h[k], 6));
     expect(r.signals.forget[0][0][0]).toBeCloseTo(sigmoid(s[0]), 6);
@@ -31,23 +35,7 @@ describe('JANET', () => {
     [undefined, 0],
     [0.5, 0.5],
   ])("form 'star' (STAR App. A.3 eq. 24): one step equals tanh of the update, beta %s → %s", (beta, used) => {
-    const kernel = [
-      [0.1, -0.2, 0.3, 0.05],
-      [0.2, 0.1, -0.3, 0.25],
-    ];
-    const recurrent = [
-      [0.05, 0.1, -0.1, 0.2],
-      [-0.1, 0.2, 0.15, -0.05],
-    ];
-    const bias = [1.5, 2, 0, 0];
-    const options = beta === undefined ? { units: 2, form: 'star' } : { units: 2, form: 'star', beta };
-    const cell = buildCell(JANET, options, { inputSize: 2, values: { kernel, recurrent, bias } });
-    const x = [0.5, -1];
-    const h0 = [0.3, -0.2];
-    const r = runCell(cell, [[x]], { initialState: { h: [h0] } });
-    const z = ref.add(ref.vecMat(x, kernel), ref.vecMat(h0, recurrent), bias);
-    const s = z.slice(0, 2);
-    const cand = z.slice(2, 4).map(Math.tanh);
+    const { cell, r, h0, s, cand } = oneStep(beta === undefined ? { units: 2, form: 'star' } : { units: 2, form: 'star', beta });
     const h = ref.add(ref.mul(s.map(sigmoid), h0), ref.mul(s.map((v) => 1 - sigmoid(v - used)), cand)).map(Math.tanh);
     r.outputs[0][0].forEach((v, k) => expect(v).toBeCloseTo(h[k], 6));
     // with beta 0 the two gates sum to 1: f h + (1 − f) z

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
+import { fill, type Case } from './seeded.js';
 
 type Matmul = NonNullable<typeof import('@cellstack/native').matmul>;
 const { matmul, isa } = createRequire(import.meta.url)('@cellstack/native') as typeof import('@cellstack/native');
@@ -9,18 +10,6 @@ it('is built where CI requires it', () => {
   if (process.env.CELLSTACK_REQUIRE_NATIVE === '1') expect(isa, isa).toMatch(/^(avx2\+fma|neon)$/);
   else expect(typeof isa).toBe('string');
 });
-
-/** Seeded values in [-1, 1) (a small LCG: the test must not depend on Math.random). */
-function fill(a: Float32Array, seed: number): Float32Array {
-  let s = seed >>> 0;
-  for (let i = 0; i < a.length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    a[i] = s / 2 ** 31 - 1;
-  }
-  return a;
-}
-
-interface Case { M: number; N: number; K: number; transposeA?: boolean; pad?: number; accumulate?: boolean }
 
 /** One product on a fresh buffer, checked against float64 arithmetic; returns the max error relative to Σ|a·b| (+ |c|). */
 function check(run: Matmul, { M, N, K, transposeA = false, pad = 0, accumulate = false }: Case): number {

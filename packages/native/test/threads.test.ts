@@ -2,21 +2,10 @@ import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { afterAll, describe, expect, it } from 'vitest';
+import { fill, type Case } from './seeded.js';
 
 const addonPath = createRequire(import.meta.url).resolve('@cellstack/native');
 const { matmul, setThreads, threadedProducts } = createRequire(import.meta.url)('@cellstack/native') as typeof import('@cellstack/native');
-
-/** Seeded values in [-1, 1). */
-function fill(a: Float32Array, seed: number): Float32Array {
-  let s = seed >>> 0;
-  for (let i = 0; i < a.length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    a[i] = s / 2 ** 31 - 1;
-  }
-  return a;
-}
-
-interface Case { M: number; N: number; K: number; transposeA?: boolean; pad?: number; accumulate?: boolean }
 
 /** The whole buffer after one product of `c` on `threads` threads (the same seeded start every time). */
 function product(threads: number, { M, N, K, transposeA = false, pad = 0, accumulate = false }: Case): Float32Array {
