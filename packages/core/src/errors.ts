@@ -21,26 +21,36 @@ export class CellstackError extends Error {
 }
 
 /**
- * Machine names of the problems core finds in an IR or in options. `path` says where;
- * these say what, so callers (the DSL) never sort errors by their English wording.
+ * Machine names of the problems core finds in an IR or in options, one per rule (as
+ * typescript-eslint's message ids). `path` says where; these say what, so callers (the
+ * DSL) never sort errors by their English wording.
  */
 export type ProblemCode =
   | 'bad-value' // wrong type or range, or a cell's own cross-option check
   | 'unknown-option' // a property the schema does not have
   | 'missing-option' // a required property is absent
   | 'unknown-cell' // no registered cell of that name
-  | 'bad-order' // layer order: a cell after pooling, pooling twice, embedding not first
-  | 'too-large'; // over a limit: repeat count, layer count, parameter budget
+  | 'cell-after-pooling' // a cell after `last`/`mean`
+  | 'pooling-twice' // a second `last`/`mean`
+  | 'masking-after-pooling' // `masking` after `last`/`mean`
+  | 'embedding-not-first' // an embedding anywhere but first
+  | 'embedding-input' // an embedding on an input with more than one feature
+  | 'too-large'; // over a limit: layer count, parameter budget
 
-/** A problem as data, for callers that report several at once. */
+/** A problem as data, for callers that report several at once (see checkIR). */
 export interface Problem {
   path: string;
   code: ProblemCode;
   message: string;
   hint?: string;
+  /** Another place the problem involves (e.g. the earlier pooling), as a path. */
+  related?: string;
 }
 
 export const problemOf = (e: CellstackError): Problem => ({ path: e.path, code: e.code, message: e.detail, ...(e.hint ? { hint: e.hint } : {}) });
+
+/** A problem as the error resolveIR throws; a related place is named after the message. */
+export const errorOf = (p: Problem): CellstackError => new CellstackError(p.path, p.related ? `${p.message} at ${p.related}` : p.message, p.hint, p.code);
 
 /** At most `max` characters of user input for a message: long names and strings are cut with '…'. */
 export function clip(text: string, max = 80): string {

@@ -40,7 +40,7 @@ export { createRng, dropoutMask, dropoutThreshold, hashSeed, setTrainingStep, st
 export { CellstackError, clip, closest, editDistance, problemOf, type Problem, type ProblemCode } from './errors.js';
 export { validate, describeSchema, joinPath } from './schema.js';
 export { modelIRSchema, layerSchemas, validateIR, isCellLayer, LIMITS } from './ir.js';
-export type { ResolveOptions } from './builder.js';
+export { checkIR, type ResolveOptions } from './check-ir.js';
 export type { ModelIR, LayerIR, CellLayerIR, DenseIR, DropoutIR, EmbeddingIR, MaskingIR, PoolIR, LayerNormIR, Activation } from './ir.js';
 export { createRuntime, runtimeOf, type Runtime, type RuntimeOptions, type CellInfo } from './runtime.js';
 export { selectBackend, BACKENDS, EMBEDDED_DEFAULT, type BackendChoice, type BackendInfo } from './backend.js';

@@ -1,5 +1,5 @@
 import { CellstackError, clip } from './errors.js';
-import { validate } from './schema.js';
+import { schemaErrors } from './schema.js';
 import type { JsonSchema } from './cell.js';
 import type { MergeMode } from './cell-layer.js';
 
@@ -147,26 +147,41 @@ const topSchema: JsonSchema = {
   properties: { ...(modelIRSchema.properties as object), layers: { type: 'array', minItems: 1 } },
 };
 
-/**
- * Structural validation of an IR (layer by layer, so every error names its exact
- * path, e.g. `layers[2].units`). Cell options are checked by the runtime, which knows
- * the cells. Returns a copy with layer defaults filled in.
- */
-export function validateIR(ir: unknown): ModelIR {
-  const out = validate<ModelIR>(topSchema, ir, '');
-  out.layers = out.layers.map((layer, i) => {
-    const path = `layers[${i}]`;
-    if (layer === null || typeof layer !== 'object' || Array.isArray(layer)) {
-      throw new CellstackError(path, "must be a layer object: {cell, options?, repeat?} or {type: 'dense' | 'dropout' | 'embedding' | 'masking' | 'last' | 'mean' | 'layerNorm', …}");
-    }
-    if (Object.hasOwn(layer, 'cell')) return validate<CellLayerIR>(cellLayerSchema, layer, path);
-    const type = (layer as { type?: unknown }).type;
-    const schema = typeof type === 'string' && Object.hasOwn(layerSchemas, type) ? layerSchemas[type] : undefined;
-    if (!schema) {
-      throw new CellstackError(`${path}.type`, `must be one of ${Object.keys(layerSchemas).map((t) => `'${t}'`).join(' | ')}, or the layer must name a 'cell' (got ${clip(JSON.stringify(type) ?? String(type))})`);
-    }
-    return validate<LayerIR>(schema, layer, path);
-  });
-  return out;
+/** One layer's structural errors, and a copy with its defaults filled in. */
+function layerStructure(layer: unknown, path: string): { value: LayerIR; errors: CellstackError[] } {
+  if (layer === null || typeof layer !== 'object' || Array.isArray(layer)) {
+    const why = "must be a layer object: {cell, options?, repeat?} or {type: 'dense' | 'dropout' | 'embedding' | 'masking' | 'last' | 'mean' | 'layerNorm', …}";
+    return { value: layer as LayerIR, errors: [new CellstackError(path, why)] };
+  }
+  if (Object.hasOwn(layer, 'cell')) return schemaErrors<CellLayerIR>(cellLayerSchema, layer, path);
+  const type = (layer as { type?: unknown }).type;
+  const schema = typeof type === 'string' && Object.hasOwn(layerSchemas, type) ? layerSchemas[type] : undefined;
+  if (!schema) {
+    const why = `must be one of ${Object.keys(layerSchemas).map((t) => `'${t}'`).join(' | ')}, or the layer must name a 'cell' (got ${clip(JSON.stringify(type) ?? String(type))})`;
+    return { value: layer as LayerIR, errors: [new CellstackError(`${path}.type`, why)] };
+  }
+  return schemaErrors<LayerIR>(schema, layer, path);
 }
 
+/**
+ * Every structural problem of an IR, layer by layer (so each names its exact path, e.g.
+ * `layers[2].units`), and a copy with layer defaults filled in (absent when the IR has
+ * no layer list). Cell options are the runtime's to check: it knows the cells.
+ */
+export function irStructure(ir: unknown): { ir?: ModelIR; errors: CellstackError[] } {
+  const { value: out, errors } = schemaErrors<ModelIR>(topSchema, ir, '');
+  if (out === null || typeof out !== 'object' || Array.isArray(out) || !Array.isArray(out.layers)) return { errors };
+  out.layers = out.layers.map((layer, i) => {
+    const r = layerStructure(layer, `layers[${i}]`);
+    errors.push(...r.errors);
+    return r.value;
+  });
+  return { ir: out, errors };
+}
+
+/** Structural validation of an IR (see irStructure): throws the first problem, else returns the filled-in copy. */
+export function validateIR(ir: unknown): ModelIR {
+  const { ir: out, errors } = irStructure(ir);
+  if (errors.length) throw errors[0];
+  return out!;
+}

@@ -1,9 +1,10 @@
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { selectBackend, type BackendChoice, type BackendInfo } from './backend.js';
 import { baselineCells } from './baselines/index.js';
-import { buildLayersModel, findCell, resolveIR, type ResolveOptions } from './builder.js';
+import { buildLayersModel, resolveIR } from './builder.js';
+import { checkIR, findCell, type ResolveOptions } from './check-ir.js';
 import type { CellPlugin, OptionsSchema } from './cell.js';
-import { CellstackError } from './errors.js';
+import { CellstackError, type Problem } from './errors.js';
 import type { ModelIR } from './ir.js';
 
 export interface RuntimeOptions {
@@ -33,6 +34,8 @@ export interface Runtime {
   has(name: string): boolean;
   /** Validate an IR against the registered cells and the limits; returns it with all defaults filled in. */
   resolve(ir: unknown, opts?: ResolveOptions): ModelIR;
+  /** Every problem of an IR (see checkIR), each with its path and code; empty when it is valid. */
+  check(ir: unknown, opts?: ResolveOptions): Problem[];
   /** Build a tf.LayersModel from an IR (resolved first, so nothing is allocated for an invalid one). */
   build(ir: unknown, opts?: ResolveOptions): LayersModel;
 }
@@ -68,6 +71,7 @@ export function runtimeOf(backend: BackendInfo, options: Omit<RuntimeOptions, 'b
     cell: (name) => findCell(registry, name, 'cell'),
     has: (name) => registry.has(name),
     resolve: (ir, opts) => resolveIR(ir, registry, opts),
+    check: (ir, opts) => checkIR(ir, registry, opts),
     build: (ir, opts) => buildLayersModel(resolveIR(ir, registry, opts), registry),
   };
   if (options.baselines ?? true) for (const c of baselineCells) rt.use(c);

@@ -136,17 +136,29 @@ function toError(schema: JsonSchema, data: unknown, e: ErrorObject, base: string
 }
 
 /**
- * Validate `value` against `schema`, returning a deep copy with defaults filled in.
- * Throws the first error as a CellstackError whose path starts at `base`; all errors
- * are on `.all` for callers that report several.
+ * Validate `value` against `schema` without throwing: a deep copy with defaults filled
+ * in, and every error — one per path, the most specific first (a type error beats the
+ * anyOf summary) — each a CellstackError whose path starts at `base`.
  */
-export function validate<T>(schema: JsonSchema, value: unknown, base = ''): T {
+export function schemaErrors<T>(schema: JsonSchema, value: unknown, base = ''): { value: T; errors: CellstackError[] } {
   const copy = value === undefined ? {} : structuredClone(value);
   const v = compile(schema);
-  if (v(copy)) return copy as T;
-  const errors = (v.errors ?? []).map((e) => toError(schema, copy, e, base));
-  // Report the most specific error first (a type error beats the anyOf summary).
-  errors.sort((a, b) => b.path.length - a.path.length);
+  if (v(copy)) return { value: copy as T, errors: [] };
+  const all = (v.errors ?? []).map((e) => toError(schema, copy, e, base));
+  all.sort((a, b) => b.path.length - a.path.length);
+  const seen = new Set<string>();
+  const errors = all.filter((e) => !seen.has(e.path) && seen.add(e.path));
+  return { value: copy as T, errors };
+}
+
+/**
+ * Validate `value` against `schema`, returning a deep copy with defaults filled in.
+ * Throws the first error as a CellstackError whose path starts at `base`; all errors
+ * are on `.all` for callers that report several (see schemaErrors).
+ */
+export function validate<T>(schema: JsonSchema, value: unknown, base = ''): T {
+  const { value: out, errors } = schemaErrors<T>(schema, value, base);
+  if (!errors.length) return out;
   const first = errors[0];
   (first as CellstackError & { all?: CellstackError[] }).all = errors;
   throw first;

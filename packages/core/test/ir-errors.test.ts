@@ -31,10 +31,10 @@ describe('IR validation names the bad field and what is allowed', () => {
     [{ ...ok, layers: [] }, 'layers: must be an array (at least 1) (got [])'],
     [{ layers: ok.layers }, 'input: is required: an object'],
     [{ ...ok, extra: 1 }, "extra: unknown option 'extra'; allowed: input, layers, seed"],
-    [{ ...ok, layers: [{ type: 'last' }, { cell: 'LSTM' }] }, 'layers[1]: a LSTM cell needs a sequence, but layers[0] already pooled over time (move the pooling after the last cell)'],
-    [{ ...ok, layers: [{ cell: 'LSTM' }, { type: 'mean' }, { type: 'last' }] }, "layers[2]: 'last' pools over time, but layers[1] already did"],
-    [{ ...ok, layers: [{ cell: 'LSTM' }, { type: 'embedding', vocab: 5, dim: 2 }] }, 'layers[1]: an embedding must be the first layer'],
-    [{ ...ok, layers: [{ type: 'embedding', vocab: 5, dim: 2 }] }, 'input.shape: an embedding layer needs input [timesteps, 1] of token ids (got features 3)'],
+    [{ ...ok, layers: [{ type: 'last' }, { cell: 'LSTM' }] }, "layers[1]: LSTM needs a sequence, but it was already pooled over time by 'last' at layers[0] (move the pooling after the last cell)"],
+    [{ ...ok, layers: [{ cell: 'LSTM' }, { type: 'mean' }, { type: 'last' }] }, "layers[2]: 'last' pools over time, but it was already pooled by 'mean' at layers[1] (pool once, after the last cell)"],
+    [{ ...ok, layers: [{ cell: 'LSTM' }, { type: 'embedding', vocab: 5, dim: 2 }] }, 'layers[1]: an embedding must be the first layer (move it to the start of the pipeline)'],
+    [{ ...ok, layers: [{ type: 'embedding', vocab: 5, dim: 2 }] }, 'input.shape[1]: an embedding reads one token id per step: the input must be [timesteps, 1] (got 3 features)'],
     [{ ...ok, layers: [42] }, "layers[0]: must be a layer object: {cell, options?, repeat?} or {type: 'dense' | 'dropout' | 'embedding' | 'masking' | 'last' | 'mean' | 'layerNorm', …}"],
     [{ ...ok, layers: [{ cell: 'LSTM', options: 'big' }] }, 'layers[0].options: must be an object (got \'big\')'],
   ])('%#: %s', (ir, message) => {
@@ -82,6 +82,54 @@ describe('IR validation names the bad field and what is allowed', () => {
     // LSTM(4) on 3 features: 4·4·(3 + 4 + 1) = 128 per copy; the repeat counts each copy.
     expect(() => rt.resolve({ ...ok, layers: [{ cell: 'LSTM', options: { units: 4 }, repeat: 3 }] }, { maxParams: 128 + 2 * 144 })).not.toThrow();
     expect(() => rt.resolve({ ...ok, layers: [{ cell: 'LSTM', options: { units: 4 }, repeat: 3 }] }, { maxParams: 128 + 2 * 144 - 1 })).toThrow('the model reaches 416 parameters here, over the budget of 415');
+  });
+});
+
+describe('checkIR: one pass that collects every problem', () => {
+  it('lists the problems of several layers, each with its path and code, in layer order', () => {
+    const ir = {
+      input: { shape: [10, 3] },
+      layers: [
+        { cell: 'LSTM', options: { unit: 4 } },
+        { type: 'dense', units: 0 },
+        { cell: 'GRU', options: { units: -1 }, repeat: 0 },
+        { type: 'last' },
+        { cell: 'LSTN' },
+        { type: 'mean' },
+        { type: 'embedding', vocab: 5, dim: 2 },
+      ],
+    };
+    expect(rt.check(ir).map((p) => [p.path, p.code])).toEqual([
+      ['layers[0].options.unit', 'unknown-option'],
+      ['layers[1].units', 'bad-value'],
+      ['layers[2].repeat', 'bad-value'],
+      ['layers[2].options.units', 'bad-value'],
+      ['layers[4].cell', 'unknown-cell'],
+      ['layers[5]', 'pooling-twice'],
+      ['layers[6]', 'embedding-not-first'],
+    ]);
+    const [pooling] = rt.check(ir).filter((p) => p.code === 'pooling-twice');
+    expect(pooling).toEqual({ path: 'layers[5]', code: 'pooling-twice', message: "'mean' pools over time, but it was already pooled by 'last'", hint: 'pool once, after the last cell', related: 'layers[3]' });
+    // resolve throws the first of the same list.
+    expect(errorOf(ir).path).toBe('layers[0].options.unit');
+  });
+
+  it('after a bad layer still checks later options, but counts no parameters (the sizes are unknown)', () => {
+    const ir = { input: { shape: [4, 2] }, layers: [{ cell: 'LSTM', options: { units: 'x' } }, { cell: 'GRU', options: { units: 0 } }, { type: 'dense', units: 1e6 }, { type: 'dense', units: 1e6 }] };
+    expect(rt.check(ir).map((p) => p.path)).toEqual(['layers[0].options.units', 'layers[1].options.units']);
+    // With the first layer fixed, the two dense layers cross the budget: reported once, where it is crossed.
+    ir.layers[0] = { cell: 'LSTM', options: { units: 3 } };
+    ir.layers[1] = { cell: 'GRU', options: { units: 2 } };
+    expect(rt.check(ir).map((p) => [p.path, p.code])).toEqual([['layers[3]', 'too-large']]);
+  });
+
+  it('is empty for a valid IR and never throws on junk', () => {
+    expect(rt.check(ok)).toEqual([]);
+    for (const junk of [undefined, null, 5, 'x', [], { layers: 3 }, { input: 1, layers: [null, 'a', { cell: 7 }] }]) {
+      const problems = rt.check(junk);
+      expect(problems.length).toBeGreaterThan(0);
+      for (const p of problems) expect(typeof p.code).toBe('string');
+    }
   });
 });
 
