@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import type { LayerIR, Runtime } from '@cellstack/core';
+import { OPTIMIZERS, type LayerIR, type Runtime } from '@cellstack/core';
 import { parse, type Stage } from '@cellstack/dsl';
 import { CliError, EXIT, usage } from './errors.js';
 import { compileSpec, readUserFile } from './spec.js';
@@ -21,7 +21,6 @@ export interface GridAxis {
 const TRAIN_KEYS: Record<string, 'lr' | 'batch' | 'steps' | 'epochs' | 'clip' | 'optimizer' | 'task'> = {
   lr: 'lr', learningRate: 'lr', batch: 'batch', steps: 'steps', epochs: 'epochs', clip: 'clip', clipNorm: 'clip', optimizer: 'optimizer', task: 'task',
 };
-const OPTIMIZERS = ['adam', 'sgd', 'rmsprop', 'momentum'];
 
 /** The settings every run of a sweep shares; grid keys override them per run. */
 export type RunFlags = Pick<TrainFlags, 'task' | 'steps' | 'epochs' | 'batch' | 'lr' | 'optimizer' | 'clip' | 'checkpointEvery' | 'valSize' | 'backend' | 'allow'>;
@@ -148,7 +147,7 @@ function trainValue(flag: NonNullable<Place['train']>, key: string, v: GridValue
   } else if (flag === 'batch' || flag === 'steps' || flag === 'epochs') {
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) throw bad('a whole number >= 1');
   } else if (flag === 'optimizer') {
-    if (!OPTIMIZERS.includes(String(v))) throw bad(`one of ${OPTIMIZERS.join(', ')}`);
+    if (!(OPTIMIZERS as readonly string[]).includes(String(v))) throw bad(`one of ${OPTIMIZERS.join(', ')}`);
   } else {
     makeTask(parseTaskFlag(String(v)));
   }

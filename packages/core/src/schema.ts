@@ -111,7 +111,9 @@ export function joinPath(base: string, pointer: string): string {
 function toError(schema: JsonSchema, data: unknown, e: ErrorObject, base: string): CellstackError {
   if (e.keyword === 'additionalProperties') {
     const name = (e.params as { additionalProperty: string }).additionalProperty;
-    const allowed = Object.keys((subSchema(schema, e.instancePath)?.properties as object) ?? {});
+    // A `const` property (a layer's `type`) is the object's tag, not an option to choose.
+    const props = (subSchema(schema, e.instancePath)?.properties ?? {}) as Record<string, JsonSchema>;
+    const allowed = Object.keys(props).filter((k) => !('const' in props[k]));
     const guess = closest(name, allowed);
     return new CellstackError(
       joinPath(base, `${e.instancePath}/${name}`),

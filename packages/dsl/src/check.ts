@@ -1,4 +1,4 @@
-import { CellstackError, clip, closest, layerSchemas, LIMITS, validate, type CellPlugin, type JsonSchema, type LayerIR, type ModelIR, type Runtime } from '@cellstack/core';
+import { clip, closest, layerSchemas, type JsonSchema, type LayerIR, type ModelIR, type Problem, type Runtime } from '@cellstack/core';
 import { touches, type Arg, type Span, type SpecAST, type Stage } from './ast.js';
 import { DEFAULT_FILE, diagnostic, FILE_START, hasErrors, sortDiagnostics, type Diagnostic } from './diagnostics.js';
 import { readTraining, type TrainingSpec } from './training.js';
@@ -17,6 +17,7 @@ export const BUILTINS: Record<string, { positional: string[]; schema: JsonSchema
   }),
 );
 const POOLING = ['last', 'mean'];
+type Report = (span: Span, code: string, message: string, hint?: string) => void;
 /** Names people reach for when they mean a pooling over time. */
 const POOLING_WORDS = new Set(['max', 'min', 'sum', 'first', 'avg', 'average', 'pool', 'maxpool', 'avgpool', 'meanpool', 'final', 'attention', 'flatten']);
 
@@ -41,38 +42,28 @@ export interface BoundStage {
   stage: Stage;
   options: Record<string, unknown>;
   where: Map<string, Arg>;
+  /** Options left out for a problem already reported (a call as a value): the core's word on them is moot. */
+  dropped: Set<string>;
 }
 
-/** Merge the file's `input` with the caller's: the features must agree; a known length wins over null. */
-function inputShape(ast: SpecAST, given: InputShape | undefined, report: (span: Span, code: string, msg: string, hint?: string) => void): InputShape | undefined {
+/**
+ * The model's input: the file's, checked against the caller's (the features must agree; a
+ * known length wins over null), else the caller's. Its values are the core's to check.
+ */
+function inputOf(ast: SpecAST, given: InputShape | undefined, report: Report): ModelIR['input'] | undefined {
   const decl = ast.input;
   if (!decl) {
-    if (given) return given;
+    if (given) return { shape: given };
     report(ast.pipeline[0]?.nameSpan ?? FILE_START, 'no-input', 'no input shape: the model needs [timesteps, features]', "add a line such as 'input [784, 1]' (null timesteps for any length), or pass the input shape to the compiler");
     return undefined;
   }
-  let ok = true;
-  if (decl.timesteps !== null && !(Number.isSafeInteger(decl.timesteps) && decl.timesteps >= 1)) {
-    report(decl.timestepsSpan, 'bad-input', `timesteps must be a whole number >= 1 or null (got ${decl.timestepsRaw})`);
-    ok = false;
+  const dtype = decl.dtype ? { dtype: decl.dtype.name as 'float32' } : {};
+  if (!given) return { shape: [decl.timesteps, decl.features], ...dtype };
+  const [gt, gf] = given;
+  if (gf !== decl.features || (gt !== null && decl.timesteps !== null && gt !== decl.timesteps)) {
+    report(decl.span, 'input-mismatch', `this file's input [${decl.timestepsRaw}, ${decl.featuresRaw}] does not match the data's [${gt}, ${gf}]`, `change it to 'input [${gt}, ${gf}]' or remove it`);
   }
-  if (!(Number.isSafeInteger(decl.features) && decl.features >= 1)) {
-    report(decl.featuresSpan, 'bad-input', `features must be a whole number >= 1 (got ${decl.featuresRaw})`);
-    ok = false;
-  }
-  if (decl.dtype && !['float32', 'int32'].includes(decl.dtype.name)) {
-    report(decl.dtype.span, 'bad-input', `input dtype must be float32 or int32 (got ${decl.dtype.name})`);
-  }
-  if (!ok) return undefined;
-  if (given) {
-    const [gt, gf] = given;
-    if (gf !== decl.features || (gt !== null && decl.timesteps !== null && gt !== decl.timesteps)) {
-      report(decl.span, 'input-mismatch', `this file's input [${decl.timestepsRaw}, ${decl.featuresRaw}] does not match the data's [${gt}, ${gf}]`, `change it to 'input [${gt}, ${gf}]' or remove it`);
-      return undefined;
-    }
-    return [decl.timesteps ?? gt, decl.features];
-  }
-  return [decl.timesteps, decl.features];
+  return { shape: [decl.timesteps ?? gt, decl.features], ...dtype };
 }
 
 /**
@@ -80,10 +71,11 @@ function inputShape(ast: SpecAST, given: InputShape | undefined, report: (span: 
  * `positional` list, then named ones. Reports misplaced, surplus and duplicate options
  * and values that are not plain (calls).
  */
-function bindArgs(stage: Stage, positional: string[], report: (span: Span, code: string, msg: string, hint?: string) => void): BoundStage {
+function bindArgs(stage: Stage, positional: string[], report: Report): BoundStage {
   // A Map, so `__proto__` or `constructor` is an option name like any other (and then unknown).
   const options = new Map<string, unknown>();
   const where = new Map<string, Arg>();
+  const dropped = new Set<string>();
   const stageName = clip(stage.name);
   let index = 0;
   let sawNamed = false;
@@ -108,54 +100,21 @@ function bindArgs(stage: Stage, positional: string[], report: (span: Span, code:
     const plain = plainValue(arg.value);
     if (!plain.ok) {
       report(plain.span, 'bad-option', `option '${clip(name)}' must be a plain value, not a call '${clip(plain.name)}(…)'`, `write ${clip(name)}: ${clip(plain.name)} for a name`);
+      dropped.add(name);
       continue;
     }
     options.set(name, plain.value);
     where.set(name, arg);
   }
-  return { stage, options: Object.fromEntries(options), where };
+  return { stage, options: Object.fromEntries(options), where, dropped };
 }
-
-/** Map an options error (`options.units`, `options.sizes[1]`) back to the source. */
-function optionDiagnostics(err: unknown, bound: BoundStage, report: (span: Span, code: string, msg: string, hint?: string) => void): void {
-  if (!(err instanceof CellstackError)) {
-    report(bound.stage.nameSpan, 'bad-option', `${clip(bound.stage.name)}: ${clip(err instanceof Error ? err.message : String(err), 300)}`);
-    return;
-  }
-  const all = ((err as CellstackError & { all?: CellstackError[] }).all ?? [err]);
-  const seen = new Set<string>();
-  const stageName = clip(bound.stage.name);
-  for (const e of all) {
-    if (seen.has(e.path)) continue;
-    seen.add(e.path);
-    // The path says where (`options.sizes[1]` → that option's value, item 1); the code says what.
-    const m = /^options(?:\.([^.[]+))?((?:\[\d+\])*)/.exec(e.path);
-    const name = m?.[1];
-    const indices = [...(m?.[2] ?? '').matchAll(/\[(\d+)\]/g)].map((x) => Number(x[1]));
-    const arg = name ? bound.where.get(name) : undefined;
-    const field = clip(e.path.replace(/^options\.?/, ''));
-    switch (e.code) {
-      case 'unknown-option':
-        report(arg?.nameSpan ?? arg?.span ?? bound.stage.nameSpan, 'unknown-option', `${stageName}: ${e.detail}`, e.hint);
-        break;
-      case 'missing-option':
-        report(bound.stage.nameSpan, 'missing-option', `${stageName} option '${field}' ${e.detail}`, e.hint ?? `write ${stageName}(${field}: …)`);
-        break;
-      default: {
-        const span = arg ? spanAt(arg, indices) : bound.stage.nameSpan;
-        report(span, 'bad-option', field ? `${stageName} option '${field}' ${e.detail}` : `${stageName}: ${e.detail}`, e.hint);
-      }
-    }
-  }
-}
-
-const MERGES = ['concat', 'sum', 'mean', 'mul'];
 
 /**
  * `bidirectional(CELL(…), merge: m) xN`: the wrapped cell as a stage of its own (the
- * repeat applies to it) and the merge mode; undefined when the wrapper is malformed.
+ * repeat applies to it) and the merge mode as written (the core checks it); undefined
+ * when the wrapper is malformed.
  */
-function unwrapBidirectional(stage: Stage, report: (span: Span, code: string, msg: string, hint?: string) => void): { inner: Stage; merge?: string } | undefined {
+function unwrapBidirectional(stage: Stage, report: Report): { inner: Stage; merge?: Arg } | undefined {
   const usage = 'write bidirectional(CELL(…)) or bidirectional(CELL(…), merge: concat | sum | mean | mul)';
   const [first, ...rest] = stage.args ?? [];
   const cell = first && first.name === undefined ? first.value : undefined;
@@ -163,20 +122,18 @@ function unwrapBidirectional(stage: Stage, report: (span: Span, code: string, ms
     report(first?.span ?? stage.nameSpan, 'bad-bidirectional', "'bidirectional' wraps one cell, given first", usage);
     return undefined;
   }
-  let merge: string | undefined;
+  let merge: Arg | undefined;
   for (const arg of rest) {
-    const value = arg.value.kind === 'ident' ? arg.value.name : arg.value.kind === 'string' ? arg.value.value : undefined;
-    if (arg.name !== 'merge') report(arg.nameSpan ?? arg.span, 'bad-bidirectional', `'bidirectional' takes only 'merge' after its cell (got ${arg.name ? `'${arg.name}'` : 'a second positional value'})`, usage);
+    if (arg.name !== 'merge') report(arg.nameSpan ?? arg.span, 'bad-bidirectional', `'bidirectional' takes only 'merge' after its cell (got ${arg.name ? `'${clip(arg.name)}'` : 'a second positional value'})`, usage);
     else if (merge !== undefined) report(arg.nameSpan ?? arg.span, 'duplicate-option', "option 'merge' is given twice", 'remove one');
-    else if (value === undefined || !MERGES.includes(value)) report(arg.value.span, 'bad-option', `bidirectional option 'merge' must be one of ${MERGES.join(', ')}`, 'concat joins both directions (twice the units); sum, mean and mul combine them elementwise');
-    else merge = value;
+    else merge = arg;
   }
   const nameSpan = cell.kind === 'call' ? cell.nameSpan : cell.span;
   const inner: Stage = { name: cell.name, nameSpan, ...(cell.kind === 'call' ? { args: cell.args } : {}), ...(stage.repeat ? { repeat: stage.repeat } : {}), span: stage.span };
   return { inner, ...(merge ? { merge } : {}) };
 }
 
-function unknownName(stage: Stage, cells: string[], report: (span: Span, code: string, msg: string, hint?: string) => void): void {
+function unknownName(stage: Stage, cells: string[], report: Report): void {
   const name = clip(stage.name);
   const builtins = Object.keys(BUILTINS);
   // Lower-case names look like layers (`lst` → last, not LSTM); others like cells.
@@ -191,10 +148,83 @@ function unknownName(stage: Stage, cells: string[], report: (span: Span, code: s
   }
 }
 
+/** One pipeline stage as the checker sees it: the stage (unwrapped), its bound options, its `merge`. */
+interface StageInfo {
+  stage: Stage;
+  bound?: BoundStage;
+  merge?: Arg;
+  /** A malformed stage, reported already: nothing the core says about it is news. */
+  reported?: boolean;
+}
+
+/** `options.sizes[1]` → the option's name and the indices into its value. */
+function optionPath(rest: string): { name?: string; indices: number[]; field: string } {
+  const m = /^(?:\.([^.[]+))?((?:\[\d+\])*)/.exec(rest);
+  return { name: m?.[1], indices: [...(m?.[2] ?? '').matchAll(/\[(\d+)\]/g)].map((x) => Number(x[1])), field: clip(rest.replace(/^\./, '')) };
+}
+
 /**
- * The semantic pass: names, options (each cell's JSON schema through its plugin),
- * repeat counts, layer order and shapes, and the train block. Produces the IR when
- * there are no errors, so toIR and check can never disagree.
+ * Report one of the core's problems at its place in the source: its path (`layers[2].options.units`,
+ * `layers[2]`, `input.shape[1]`) names the node; its code says what, and the DSL's code follows from both.
+ */
+function reportProblem(p: Problem, ast: SpecAST, stages: StageInfo[], cells: string[], report: Report, intact: (span: Span) => boolean): void {
+  const lineOf = (path: string | undefined) => {
+    const i = /^layers\[(\d+)\]$/.exec(path ?? '')?.[1];
+    const at = i === undefined ? undefined : stages[Number(i)]?.stage.nameSpan;
+    return at ? ` on line ${at.line}` : '';
+  };
+  const input = /^input(.*)$/.exec(p.path);
+  if (input) {
+    const decl = ast.input;
+    if (p.code === 'embedding-input') return report(decl?.featuresSpan ?? stages[0].stage.nameSpan, p.code, p.message, p.hint);
+    if (!decl) return report(stages[0].stage.nameSpan, 'bad-input', `the input ${p.message}`, p.hint);
+    const part = { '.shape[0]': ['timesteps', decl.timestepsSpan], '.shape[1]': ['features', decl.featuresSpan], '.dtype': ['input dtype', decl.dtype?.span] } as const;
+    const [what, span] = Object.hasOwn(part, input[1]) ? part[input[1] as keyof typeof part] : ['input', decl.span];
+    return report(span ?? decl.span, 'bad-input', `${what} ${p.message}`, p.hint);
+  }
+  const layer = /^layers\[(\d+)\](.*)$/.exec(p.path);
+  const info = layer ? stages[Number(layer[1])] : undefined;
+  if (!layer || !info) {
+    // The whole model (the layer count) or its seed: at the pipeline's start.
+    if (ast.damaged.length) return;
+    return report(stages[0].stage.nameSpan, p.code === 'too-large' ? 'too-large' : 'invalid-model', p.message, p.hint);
+  }
+  if (info.reported) return;
+  const { stage, bound } = info;
+  const stageName = clip(stage.name);
+  const rest = layer[2];
+  if (p.code === 'unknown-cell') return unknownName(stage, cells, report);
+  if (rest === '.repeat') return report(stage.repeat?.span ?? stage.nameSpan, 'bad-repeat', `repeat count ${p.message}`, p.hint ?? `the number of stacked copies, e.g. ${stageName} x2`);
+  if (rest === '.bidirectional.merge') {
+    return report(info.merge?.value.span ?? stage.nameSpan, 'bad-option', `bidirectional option 'merge' ${p.message}`, 'concat joins both directions (twice the units); sum, mean and mul combine them elementwise');
+  }
+  // A cell's options sit under `.options`; a built-in layer's on the layer itself.
+  const opt = /^(?:\.options(?=$|[.[]))?(.*)$/.exec(rest)![1];
+  if (rest === '') {
+    // Sizes and order read from a stage with a lexical or syntax error may be the error's own doing.
+    if (!intact(stage.span)) return;
+    const code = p.code === 'bad-value' || p.code === 'unknown-option' || p.code === 'missing-option' ? 'invalid-model' : p.code;
+    return report(stage.nameSpan, code, `${p.message}${lineOf(p.related)}`, p.hint);
+  }
+  const { name, indices, field } = optionPath(opt);
+  if (name !== undefined && bound?.dropped.has(name)) return;
+  const arg = name === undefined ? undefined : bound?.where.get(name);
+  switch (p.code) {
+    case 'unknown-option':
+      return report(arg?.nameSpan ?? arg?.span ?? stage.nameSpan, 'unknown-option', `${stageName}: ${p.message}`, p.hint);
+    case 'missing-option':
+      return report(stage.nameSpan, 'missing-option', `${stageName} option '${field}' ${p.message}`, p.hint ?? `write ${stageName}(${field}: …)`);
+    default:
+      return report(arg ? spanAt(arg, indices) : stage.nameSpan, 'bad-option', field ? `${stageName} option '${field}' ${p.message}` : `${stageName}: ${p.message}`, p.hint);
+  }
+}
+
+/**
+ * The semantic pass: binds each stage's options to names, builds the model IR and has the
+ * core check it (see checkIR: names, options, repeat counts, layer order and shapes, the
+ * limits — one source of those rules), then maps each problem back to its source node.
+ * Only what needs the source is checked here: binding, the bidirectional wrapper, the
+ * train block. Produces the IR when there are no errors, so toIR and check never disagree.
  */
 export function analyze(ast: SpecAST, opts: CheckOptions): Analysis {
   const file = opts.file ?? ast.file ?? DEFAULT_FILE;
@@ -202,131 +232,88 @@ export function analyze(ast: SpecAST, opts: CheckOptions): Analysis {
   const out: Diagnostic[] = [];
   // Nothing is said about text that did not lex or parse: the syntax error says it already.
   const intact = (span: Span) => !ast.damaged.some((d) => touches(d, span));
-  const report = (span: Span, code: string, message: string, hint?: string) => intact(span) && out.push(diagnostic(file, span, code, message, hint));
-  const warn = (span: Span, code: string, message: string, hint?: string) => intact(span) && out.push(diagnostic(file, span, code, message, hint, 'warning'));
+  const report: Report = (span, code, message, hint) => intact(span) && out.push(diagnostic(file, span, code, message, hint));
+  const warn: Report = (span, code, message, hint) => intact(span) && out.push(diagnostic(file, span, code, message, hint, 'warning'));
 
   const training = ast.training ? readTraining(ast.training, report) : undefined;
   if (ast.pipeline.length === 0) {
     report(FILE_START, 'no-pipeline', 'no model: the file has no pipeline', "add one, e.g. 'LSTM(64) -> last -> dense(10)'");
     return { diagnostics: sortDiagnostics(out) };
   }
-  const shape = inputShape(ast, opts.input, report);
+  const input = inputOf(ast, opts.input, report);
+  const features = input?.shape[1];
 
-  // Shape tracking stops (known = false) once a layer's output size cannot be known.
-  let [T, F] = shape ?? [null, 0];
-  let known = shape !== undefined;
-  let pooled: Stage | undefined;
-  let seenCell = false;
+  const stages: StageInfo[] = [];
   const layers: LayerIR[] = [];
-
-  ast.pipeline.forEach((outer, i) => {
+  // A placeholder no runtime registers: the core loses the shape there and says nothing we show.
+  const placeholder = (stage: Stage) => {
+    stages.push({ stage, reported: true });
+    layers.push({ cell: 'bidirectional' });
+  };
+  let sequence = true;
+  let seenCell = false;
+  for (const outer of ast.pipeline) {
     let stage = outer;
-    let bidirectional: { merge?: string } | undefined;
+    let merge: Arg | undefined;
     if (outer.name === 'bidirectional') {
       const unwrapped = unwrapBidirectional(outer, report);
       if (!unwrapped) {
-        known = false;
-        layers.push({ cell: 'bidirectional' });
-        return;
+        placeholder(outer);
+        continue;
       }
       stage = unwrapped.inner;
-      bidirectional = unwrapped.merge ? { merge: unwrapped.merge } : {};
-      if (BUILTINS[stage.name]) {
+      merge = unwrapped.merge;
+      if (Object.hasOwn(BUILTINS, stage.name)) {
         report(stage.nameSpan, 'bad-bidirectional', `'bidirectional' wraps a cell, not the layer '${stage.name}'`, 'write e.g. bidirectional(LSTM(64))');
-        layers.push({ cell: 'bidirectional' });
-        return;
+        placeholder(stage);
+        continue;
       }
     }
     const repeat = stage.repeat;
-    const repeatOk = repeat !== undefined && Number.isInteger(repeat.value) && repeat.value >= 1 && repeat.value <= LIMITS.maxRepeat;
-    if (repeat && !repeatOk) {
-      report(repeat.span, 'bad-repeat', `repeat count must be a whole number from 1 to ${LIMITS.maxRepeat} (got ${clip(repeat.raw)})`, `the number of stacked copies, e.g. ${clip(stage.name)} x2`);
-    }
     // Own keys only: a stage named `constructor` or `toString` is an unknown cell, not Object.prototype's.
     const builtin = Object.hasOwn(BUILTINS, stage.name) ? BUILTINS[stage.name] : undefined;
     if (builtin) {
-      if (repeat) report(repeat.span, 'bad-repeat', `only cells repeat; '${stage.name}' cannot take ${repeat.raw}`, `write '-> ${stage.name}' as often as you need it`);
+      if (repeat) report(repeat.span, 'bad-repeat', `only cells repeat; '${stage.name}' cannot take ${clip(repeat.raw)}`, `write '-> ${stage.name}' as often as you need it`);
       const bound = bindArgs(stage, builtin.positional, report);
+      // `type` names the layer in the IR; as an option it is unknown, as the core would say.
+      if (Object.hasOwn(bound.options, 'type')) {
+        const arg = bound.where.get('type')!;
+        report(arg.nameSpan ?? arg.span, 'unknown-option', `${stage.name}: unknown option 'type'; allowed: ${Object.keys(builtin.schema.properties as object).join(', ')}`);
+        delete bound.options.type;
+        bound.dropped.add('type');
+      }
       // `dense` without units outputs as many features as the model's input has (predict/copy the input).
-      if (stage.name === 'dense' && !Object.hasOwn(bound.options, 'units')) bound.options.units = shape ? shape[1] : 1;
-      try {
-        validate(builtin.schema, bound.options, 'options');
-      } catch (e) {
-        optionDiagnostics(e, bound, report);
+      if (stage.name === 'dense' && !Object.hasOwn(bound.options, 'units')) bound.options.units = typeof features === 'number' && Number.isSafeInteger(features) && features >= 1 ? features : 1;
+      if (stage.name === 'dense' && sequence && !seenCell) {
+        warn(stage.nameSpan, 'dense-before-cell', "'dense' before any cell acts on each time step of the raw input", "if you meant a classifier, put it after the cells and a pooling: '… -> last -> dense(…)'");
       }
+      if (POOLING.includes(stage.name)) sequence = false;
+      stages.push({ stage, bound });
       layers.push(layerOf(bound, undefined));
-      switch (stage.name) {
-        case 'masking':
-          if (pooled) report(stage.nameSpan, 'masking-after-pooling', `'masking' marks padded time steps, but '${pooled.name}' (line ${pooled.nameSpan.line}) already pooled over time`, 'put it before the first cell');
-          return;
-        case 'last':
-        case 'mean':
-          if (pooled) report(stage.nameSpan, 'pooling-twice', `'${stage.name}' pools over time, but '${pooled.name}' (line ${pooled.nameSpan.line}) already did`, 'pool once, after the last cell');
-          pooled = stage;
-          T = null;
-          return;
-        case 'dense':
-          if (!pooled && !seenCell) {
-            warn(stage.nameSpan, 'dense-before-cell', "'dense' before any cell acts on each time step of the raw input", "if you meant a classifier, put it after the cells and a pooling: '… -> last -> dense(…)'");
-          }
-          if (typeof bound.options.units === 'number') F = bound.options.units;
-          else known = false;
-          return;
-        case 'embedding':
-          if (i !== 0) report(stage.nameSpan, 'embedding-not-first', 'an embedding must be the first layer', 'move it to the start of the pipeline');
-          else if (known && F !== 1) report(ast.input?.featuresSpan ?? stage.nameSpan, 'embedding-input', `an embedding reads one token id per step: the input must be [timesteps, 1] (got ${F} features)`);
-          if (typeof bound.options.dim === 'number') F = bound.options.dim;
-          else known = false;
-          return;
-        default:
-          return;
-      }
+      continue;
     }
-
-    const plugin: CellPlugin | undefined = rt.has(stage.name) ? rt.cell(stage.name) : undefined;
-    if (!plugin) {
-      unknownName(stage, rt.cells().map((c) => c.name), report);
-      known = false;
-      seenCell = true; // it may well be a cell: no advice about what comes after it
-      return;
+    seenCell = true; // an unknown name may well be a cell: no advice about what comes after it
+    const plugin = rt.has(stage.name) ? rt.cell(stage.name) : undefined;
+    // An unknown cell's arguments cannot be bound: the core's unknown-cell is the one report.
+    const bound = plugin ? bindArgs(stage, plugin.positional ?? [], report) : undefined;
+    stages.push({ stage, ...(bound ? { bound } : {}), ...(merge ? { merge } : {}) });
+    const layer = bound ? layerOf(bound, repeat?.value) : ({ cell: stage.name, ...(repeat && repeat.value !== 1 ? { repeat: repeat.value } : {}) } as LayerIR);
+    if (outer !== stage) {
+      const m = merge && plainValue(merge.value);
+      if (m && !m.ok) report(m.span, 'bad-option', `bidirectional option 'merge' must be a plain value, not a call '${clip(m.name)}(…)'`);
+      (layer as { bidirectional?: object }).bidirectional = m?.ok ? { merge: m.value } : {};
     }
-    seenCell = true;
-    const bound = bindArgs(stage, plugin.positional ?? [], report);
-    if (pooled) {
-      report(stage.nameSpan, 'cell-after-pooling', `${stage.name} needs a sequence, but '${pooled.name}' (line ${pooled.nameSpan.line}) already pooled over time`, 'move the pooling after the last cell');
-    }
-    const layer = layerOf(bound, repeatOk ? repeat.value : undefined);
-    layers.push(bidirectional ? { ...layer, bidirectional } as LayerIR : layer);
-    const ctx = known ? { inputSize: F, timesteps: T } : undefined;
-    try {
-      const full = plugin.resolveOptions(bound.options, 'options', ctx);
-      if (!ctx) return;
-      const outSize = plugin.create(full, ctx).outputSize * (bidirectional && (bidirectional.merge ?? 'concat') === 'concat' ? 2 : 1);
-      // Later copies of a repeated cell see its own output size.
-      if (repeatOk && repeat.value > 1 && outSize !== F) plugin.resolveOptions(bound.options, 'options', { inputSize: outSize, timesteps: T });
-      F = outSize;
-    } catch (e) {
-      optionDiagnostics(e, bound, report);
-      known = false;
-    }
-  });
-
-  if (hasErrors(out) || !shape || ast.damaged.length) return { diagnostics: sortDiagnostics(out), training };
-  const ir: ModelIR = { input: { shape }, layers };
-  if (ast.input?.dtype) ir.input.dtype = ast.input.dtype.name as 'float32' | 'int32';
-  if (training?.seed !== undefined) ir.seed = training.seed;
-  // The runtime's own resolution is the final word; map anything it still finds back to the source.
-  try {
-    rt.resolve(ir, opts.maxParams !== undefined ? { maxParams: opts.maxParams } : {});
-  } catch (e) {
-    const path = e instanceof CellstackError ? e.path : '';
-    const m = /^layers\[(\d+)\]/.exec(path);
-    const stage = m ? ast.pipeline[Number(m[1])] : undefined;
-    const message = e instanceof CellstackError ? e.detail : String(e);
-    const code = e instanceof CellstackError && e.code === 'too-large' ? 'too-large' : 'invalid-model';
-    report(stage?.nameSpan ?? ast.input?.span ?? FILE_START, code, message, e instanceof CellstackError ? e.hint : undefined);
-    return { diagnostics: sortDiagnostics(out), training };
+    layers.push(layer);
   }
+
+  // Without an input the core says 'input is required' (dropped below) and checks the rest all the same.
+  const ir = { ...(input ? { input } : {}), layers } as ModelIR;
+  if (training?.seed !== undefined) ir.seed = training.seed;
+  const problems = rt.check(ir, opts.maxParams !== undefined ? { maxParams: opts.maxParams } : {});
+  const cells = rt.cells().map((c) => c.name);
+  for (const p of problems) if (input || !/^input(?![^.[])/.test(p.path)) reportProblem(p, ast, stages, cells, report, intact);
+
+  if (hasErrors(out) || !input || ast.damaged.length) return { diagnostics: sortDiagnostics(out), training };
   return { diagnostics: sortDiagnostics(out), ir, training };
 }
 

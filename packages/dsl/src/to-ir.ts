@@ -3,12 +3,12 @@ import type { SpecAST } from './ast.js';
 import { analyze, type BoundStage, type CheckOptions } from './check.js';
 import { DslError, hasErrors } from './diagnostics.js';
 
-/** One pipeline stage as an IR layer: options exactly as written (defaults stay implicit), `repeat` only when > 1. */
+/** One pipeline stage as an IR layer: options exactly as written (defaults stay implicit), `repeat` unless it is 1. */
 export function layerOf({ stage, options }: BoundStage, repeat: number | undefined): LayerIR {
   if (Object.hasOwn(BUILTIN_TYPES, stage.name)) return { type: stage.name, ...options } as LayerIR;
   const layer: LayerIR = { cell: stage.name };
   if (Object.keys(options).length) layer.options = options;
-  if (repeat !== undefined && repeat > 1) layer.repeat = repeat;
+  if (repeat !== undefined && repeat !== 1) layer.repeat = repeat;
   return layer;
 }
 const BUILTIN_TYPES = { dense: 1, dropout: 1, embedding: 1, masking: 1, last: 1, mean: 1, layerNorm: 1 };

@@ -35,21 +35,21 @@ const cases: Case[] = [
   { what: 'unterminated string', source: `${I}STAR(init: "abc) -> last`, at: '2:12 unterminated-string', end: '2:25', message: /unterminated string/ },
   { what: 'stray characters (one report for a run)', source: `${I}LSTM(8) -> l@@st`, at: '2:13 stray-character', end: '2:15', message: /unexpected characters "@@"/ },
   { what: "missing '->'", source: `${I}LSTM(8)\n  GRU(4) -> last`, at: '3:3 missing-arrow', end: '3:6', message: /^missing '->' between 'LSTM' and 'GRU'$/ },
-  { what: 'x0', source: `${I}STAR x0 -> last`, at: '2:6 bad-repeat', end: '2:8', message: /^repeat count must be a whole number from 1 to 256 \(got x0\)$/ },
-  { what: 'x1.5', source: `${I}STAR x1.5 -> last`, at: '2:6 bad-repeat', end: '2:10', message: /\(got x1\.5\)/ },
+  { what: 'x0', source: `${I}STAR x0 -> last`, at: '2:6 bad-repeat', end: '2:8', message: /^repeat count must be an integer in \[1, 256\] \(got 0\)$/ },
+  { what: 'x1.5', source: `${I}STAR x1.5 -> last`, at: '2:6 bad-repeat', end: '2:10', message: /\(got 1\.5\)/ },
   { what: 'repeat on a layer', source: `${I}LSTM -> dense(3) x2`, at: '2:18 bad-repeat', message: /only cells repeat/ },
   { what: 'unknown pooling', source: `${I}LSTM -> max -> dense(3)`, at: '2:9 unknown-pooling', end: '2:12', message: /^unknown pooling 'max'; a sequence is pooled over time with 'last' or 'mean'$/ },
   { what: 'misspelt pooling', source: `${I}LSTM -> lst -> dense(3)`, at: '2:9 unknown-pooling', message: /unknown pooling 'lst'/, hint: /did you mean last\?/ },
   { what: 'misspelt layer', source: `${I}LSTM -> last -> dens(3)`, at: '2:17 unknown-layer', message: /unknown layer 'dens'/, hint: /did you mean dense\?/ },
   { what: 'dense before any cell on a sequence (a warning)', source: `${I}dense(16) -> LSTM(8) -> last`, at: '2:1 dense-before-cell', severity: 'warning', message: /'dense' before any cell acts on each time step/ },
-  { what: 'a cell after pooling', source: `${I}LSTM -> last -> GRU`, at: '2:17 cell-after-pooling', message: /GRU needs a sequence, but 'last' \(line 2\) already pooled/ },
-  { what: 'pooling twice', source: `${I}LSTM -> mean -> last`, at: '2:17 pooling-twice', message: /'last' pools over time, but 'mean'/ },
+  { what: 'a cell after pooling', source: `${I}LSTM -> last -> GRU`, at: '2:17 cell-after-pooling', message: /^GRU needs a sequence, but it was already pooled over time by 'last' on line 2$/ },
+  { what: 'pooling twice', source: `${I}LSTM -> mean -> last`, at: '2:17 pooling-twice', message: /^'last' pools over time, but it was already pooled by 'mean' on line 2$/ },
   { what: 'embedding not first', source: `input [10, 1]\nLSTM -> embedding(5, 2)`, at: '2:9 embedding-not-first', message: /must be the first layer/ },
   { what: 'embedding on a multi-feature input', source: `${I}embedding(5, 2) -> LSTM`, at: '1:12 embedding-input', message: /must be \[timesteps, 1\] \(got 2 features\)/ },
   { what: 'too many positional options', source: `${I}LSTM(8, 2)`, at: '2:9 too-many-positional', message: /^LSTM takes at most 1 positional option \(units\)$/ },
   { what: 'positional after named', source: `${I}LSTM(units: 8, 2)`, at: '2:16 positional-after-named', message: /positional option after a named one/ },
   { what: 'duplicate option', source: `${I}LSTM(8, units: 9)`, at: '2:9 duplicate-option', message: /'units' is given twice/ },
-  { what: 'bad input shape', source: `input [0, 2]\nLSTM`, at: '1:8 bad-input', message: /timesteps must be a whole number >= 1 or null \(got 0\)/ },
+  { what: 'bad input shape', source: `input [0, 2]\nLSTM`, at: '1:8 bad-input', message: /^timesteps must be an integer >= 1 or null \(got 0\)$/ },
   { what: 'no input anywhere', source: `LSTM -> last`, at: '1:1 no-input', message: /no input shape/, hint: /input \[784, 1\]/ },
   { what: 'no pipeline', source: `# nothing\ninput [3, 3]\n`, at: '1:1 no-pipeline', message: /no pipeline/ },
   { what: 'two inputs', source: `${I}input [3, 3]\nLSTM`, at: '2:1 duplicate-input', message: /at most one 'input'/ },
@@ -97,6 +97,36 @@ describe('reporting', () => {
       '7:14 bad-train-value',
       '9:1 missing-arrow',
       '9:13 bad-option',
+    ]);
+  });
+
+  it('reports every problem of the one core pass, each at its own node, in source order', () => {
+    // Layer 0: an unknown option; layer 2: a bad size (an array item); layer 4: a cell after
+    // pooling; layer 5: a bad built-in option; and a bad train key — all at once.
+    const source = [
+      'input [10, 2]',
+      'STAR(4, unit: 2)',
+      '  -> LSTM(8)',
+      '  -> STAR(4, decays: [0.5, 2])',
+      '  -> last',
+      '  -> GRU(3)',
+      '  -> dropout(rate: 1.5)',
+      'train { stepz: 10 }',
+    ].join('\n');
+    const ds = diagnose(source);
+    expect(ds.map((d) => `${d.line}:${d.column}-${d.endLine}:${d.endColumn} ${d.code}`)).toEqual([
+      '2:9-2:13 unknown-option',
+      '4:28-4:29 bad-option',
+      '6:6-6:9 cell-after-pooling',
+      '7:20-7:23 bad-option',
+      '8:9-8:14 unknown-train-key',
+    ]);
+    expect(ds.map((d) => d.message)).toEqual([
+      "STAR: unknown option 'unit'; allowed: units, init, decays",
+      "STAR option 'decays[1]' must be a number in [0, 1] (got 2)",
+      "GRU needs a sequence, but it was already pooled over time by 'last' on line 5",
+      "dropout option 'rate' must be a number in [0, 1) (got 1.5)",
+      "unknown train key 'stepz'; allowed: task, optimizer, batch, steps, epochs, clip, seed",
     ]);
   });
 

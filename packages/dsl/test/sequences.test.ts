@@ -40,7 +40,7 @@ describe('masking and bidirectional in .rnn', () => {
   it.each([
     ['bidirectional -> last', '2:1 bad-bidirectional', "'bidirectional' wraps one cell, given first"],
     ['bidirectional(dense(3))', '2:15 bad-bidirectional', "wraps a cell, not the layer 'dense'"],
-    ['bidirectional(GRU(3), merge: max)', '2:30 bad-option', "'merge' must be one of concat, sum, mean, mul"],
+    ['bidirectional(GRU(3), merge: max)', '2:30 bad-option', "bidirectional option 'merge' must be one of 'concat' | 'sum' | 'mean' | 'mul' (got 'max')"],
     ['bidirectional(GRU(3), mode: sum)', '2:23 bad-bidirectional', "takes only 'merge' after its cell (got 'mode')"],
     ['bidirectional(GRUU(3))', '2:15 unknown-cell', "unknown cell 'GRUU'"],
     ['bidirectional(GRU(unit: 3))', '2:19 unknown-option', 'GRU: unknown option'],
