@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { CellContext, CellDefinition, CellPlugin } from './cell.js';
 import { CellLayer } from './cell-layer.js';
 import { CellstackError } from './errors.js';
-import { checkSchema, validate } from './schema.js';
+import { checkSchema, schemaErrors, validate } from './schema.js';
 
 const NAME = /^[A-Za-z][A-Za-z0-9_-]*$/;
 
@@ -51,12 +51,8 @@ export function defineCell<O extends object>(def: CellDefinition<O>): CellPlugin
     },
   };
   // The defaults themselves must satisfy the schema (they may still need required options).
-  try {
-    validate(def.schema, {}, `${where}.schema defaults`);
-  } catch (e) {
-    const err = e as CellstackError;
-    if (!/is required/.test(err.detail)) throw err;
-  }
+  const bad = schemaErrors(def.schema, {}, `${where}.schema defaults`).errors.find((e) => e.code !== 'missing-option');
+  if (bad) throw bad;
 
   const layerClass = class extends CellLayer {
     static className = className;

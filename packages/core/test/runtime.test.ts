@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { CellstackError, LSTM, createRuntime, defineCell, init, layerClassOf, runtimeOf, selectBackend } from '@cellstack/core';
+import { CellstackError, LSTM, createRuntime, defineCell, init, layerClassOf, runtimeOf, selectBackend, type OptionsSchema } from '@cellstack/core';
 
 const toy = (name: string, description = 'toy') =>
   defineCell<{ units: number }>({
@@ -73,6 +73,17 @@ describe('runtime', () => {
         create: () => ({}) as never,
       }),
     ).toThrow(CellstackError);
+    // A required option (no default) is fine; a bad default beside it is still found (the required one, a longer path, comes first).
+    const requiredAndBad: OptionsSchema = {
+      type: 'object',
+      properties: { hiddenSize: { type: 'integer' }, units: { type: 'integer', minimum: 1, default: 0 } },
+      required: ['hiddenSize'],
+      additionalProperties: false,
+    };
+    expect(() => defineCell({ name: 'RequiredAndBad', description: '', schema: requiredAndBad, create: () => ({}) as never })).toThrow(
+      'cell RequiredAndBad.schema defaults.units: must be an integer >= 1 (got 0)',
+    );
+    expect(() => defineCell({ name: 'RequiredOnly', description: '', schema: { ...requiredAndBad, properties: { hiddenSize: { type: 'integer' } } }, create: () => ({}) as never })).not.toThrow();
     expect(() =>
       defineCell({
         name: 'BadPositional',

@@ -1,4 +1,4 @@
-import { clip, closest, layerSchemas, type JsonSchema, type LayerIR, type ModelIR, type Problem, type Runtime } from '@cellstack/core';
+import { clip, closest, layerSchemas, type LayerIR, type ModelIR, type Problem, type Runtime } from '@cellstack/core';
 import { touches, type Arg, type Span, type SpecAST, type Stage } from './ast.js';
 import { DEFAULT_FILE, diagnostic, FILE_START, hasErrors, sortDiagnostics, type Diagnostic } from './diagnostics.js';
 import { readTraining, type TrainingSpec } from './training.js';
@@ -7,13 +7,12 @@ import { plainValue, spanAt } from './values.js';
 
 export type InputShape = [number | null, number];
 
-/** Built-in (non-cell) layers: the options each takes positionally, and its schema without `type`. */
-export const BUILTINS: Record<string, { positional: string[]; schema: JsonSchema }> = Object.fromEntries(
+/** Built-in (non-cell) layers: the options each takes positionally, and its option names (the core has their rules). */
+export const BUILTINS: Record<string, { positional: string[]; options: string[] }> = Object.fromEntries(
   Object.entries(layerSchemas).map(([name, s]) => {
-    const { type: _type, ...properties } = s.properties as Record<string, JsonSchema>;
-    const required = ((s.required as string[] | undefined) ?? []).filter((r) => r !== 'type');
+    const options = Object.keys(s.properties as object).filter((k) => k !== 'type');
     const positional = { dense: ['units'], dropout: ['rate'], embedding: ['vocab', 'dim'], layerNorm: ['epsilon'], masking: ['value'] }[name] ?? [];
-    return [name, { positional, schema: { ...s, properties, required } }];
+    return [name, { positional, options }];
   }),
 );
 const POOLING = ['last', 'mean'];
@@ -278,7 +277,7 @@ export function analyze(ast: SpecAST, opts: CheckOptions): Analysis {
       // `type` names the layer in the IR; as an option it is unknown, as the core would say.
       if (Object.hasOwn(bound.options, 'type')) {
         const arg = bound.where.get('type')!;
-        report(arg.nameSpan ?? arg.span, 'unknown-option', `${stage.name}: unknown option 'type'; allowed: ${Object.keys(builtin.schema.properties as object).join(', ')}`);
+        report(arg.nameSpan ?? arg.span, 'unknown-option', `${stage.name}: unknown option 'type'; allowed: ${builtin.options.join(', ')}`);
         delete bound.options.type;
         bound.dropped.add('type');
       }
