@@ -9,6 +9,15 @@ export declare const matmul:
       ldc: number, accumulate: number) => void)
   | undefined;
 /**
+ * One LSTM step's gate math on `memory` (byte offsets): z [B, 4H] holds the pre-activations
+ * (gates i f c̃ o) and receives sigmoid/tanh of them; c = f·cPrev + i·c̃ ([B, H] each);
+ * h = o·tanh(c), its rows ldh floats apart. Rows split over the threads like a product's
+ * (bit-identical for every thread count). Throws a RangeError when an operand leaves the buffer.
+ */
+export declare const lstmGates:
+  | ((memory: ArrayBuffer, B: number, H: number, z: number, cPrev: number, c: number, h: number, ldh: number) => void)
+  | undefined;
+/**
  * The most threads one product may use (1–64, capped; default 1 until set — @cellstack/core
  * sets its `threads` setting). Products split into whole 16-column panels (or 6-row blocks)
  * of at least 2^18 multiply-adds each, so smaller ones stay on the calling thread and the

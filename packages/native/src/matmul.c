@@ -19,6 +19,7 @@
 #include <time.h>
 
 #if defined(__x86_64__)
+#include <immintrin.h>
 #define ISA "avx2+fma"
 #ifdef __clang__
 #pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
@@ -83,6 +84,26 @@ static inline __attribute__((always_inline)) void rows(const int R, int N, int K
       *out = c[r];
     }
   }
+#if defined(__x86_64__)
+  /* The last N % 8 columns through masked loads and stores (a dense layer of 10 units would
+     otherwise do a fifth of its work in scalar code, ~2× the rest's time). */
+  if (j < N) {
+    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(N - j), lanes);
+    v8 c[ROWS];
+    for (int r = 0; r < R; r++) c[r] = bcast(0.0f);
+    for (int k = 0; k < K; k++) {
+      v8 b0 = (v8)_mm256_maskload_ps(B + k * ldb + j, mask);
+      for (int r = 0; r < R; r++) c[r] += bcast(A[r * sa + k * sk]) * b0;
+    }
+    for (int r = 0; r < R; r++) {
+      float *out = C + r * ldc + j;
+      if (acc) c[r] += (v8)_mm256_maskload_ps(out, mask);
+      _mm256_maskstore_ps(out, mask, (__m256)c[r]);
+    }
+    return;
+  }
+#endif
   for (; j < N; j++) {
     float s[ROWS] = {0};
     for (int k = 0; k < K; k++)
@@ -119,6 +140,79 @@ static void matmul(int M, int N, int K, const float *A, long sa, long sk, const 
   }
 }
 
+/*
+ * The LSTM's per-step gate math (kernel/lstm.c in @cellstack/core, which calls it through
+ * `cs_host_lstm_gates` once the product went native): 8 lanes and FMA where wasm has 4 and
+ * none. The same Cephes exp, sigmoid and tanh as kernel/cellstack_kernel.h, so the two agree
+ * to rounding. z [B, 4H] holds the pre-activations (i f c̃ o) and receives the activations.
+ */
+typedef int vi8 __attribute__((vector_size(32), aligned(4), may_alias));
+
+static inline v8 sel(vi8 m, v8 a, v8 b) { return (v8)(((vi8)a & m) | ((vi8)b & ~m)); }
+
+static inline v8 exp8(v8 x) {
+  x = sel(x < bcast(-87.0f), bcast(-87.0f), x);
+  x = sel(x > bcast(88.0f), bcast(88.0f), x);
+  const v8 magic = bcast(12582912.0f); /* 1.5·2^23: adding and subtracting it rounds to the nearest integer */
+  v8 n = (x * bcast(1.44269504088896341f) + magic) - magic;
+  v8 r = x - n * bcast(0.693359375f);
+  r = r - n * bcast(-2.12194440e-4f);
+  v8 p = bcast(1.9875691500e-4f);
+  p = p * r + bcast(1.3981999507e-3f);
+  p = p * r + bcast(8.3334519073e-3f);
+  p = p * r + bcast(4.1665795894e-2f);
+  p = p * r + bcast(1.6666665459e-1f);
+  p = p * r + bcast(5.0000001201e-1f);
+  p = (p * r) * r + (r + bcast(1.0f));
+  vi8 scale = (__builtin_convertvector(n, vi8) + 127) << 23;
+  return p * (v8)scale;
+}
+
+static inline v8 sigmoid8(v8 x) { return bcast(1.0f) / (bcast(1.0f) + exp8(-x)); }
+
+static inline v8 tanh8(v8 x) {
+  v8 ax = (v8)((vi8)x & 0x7fffffff), z = x * x;
+  v8 p = bcast(-5.70498872745e-3f);
+  p = p * z + bcast(2.06390887954e-2f);
+  p = p * z + bcast(-5.37397155531e-2f);
+  p = p * z + bcast(1.33314422036e-1f);
+  p = p * z + bcast(-3.33332819422e-1f);
+  v8 small = (p * z) * x + x;
+  v8 big = bcast(1.0f) - bcast(2.0f) / (exp8(ax * bcast(2.0f)) + bcast(1.0f));
+  big = (v8)((vi8)big | ((vi8)x & (int)0x80000000));
+  return sel(ax < bcast(0.625f), small, big);
+}
+
+/* The k ≤ 8 floats at p (a row's tail when k < 8) as one vector, and back. */
+static inline v8 load8(const float *p, int k) {
+  if (k == 8) return *(const v8 *)p;
+  v8 v = bcast(0.0f);
+  for (int i = 0; i < k; i++) v[i] = p[i];
+  return v;
+}
+static inline void store8(float *p, v8 v, int k) {
+  if (k == 8) *(v8 *)p = v;
+  else
+    for (int i = 0; i < k; i++) p[i] = v[i];
+}
+
+/* Rows [b0, b1): z's gates, c = f·c_prev + i·c̃ and h = o·tanh(c) (h's rows ldh apart). */
+static void lstm_rows(int b0, int b1, int H, float *z, const float *cp, float *c, float *h, long ldh) {
+  for (int b = b0; b < b1; b++) {
+    float *zb = z + (long)b * 4 * H, *cb = c + (long)b * H, *hb = h + b * ldh;
+    const float *cpb = cp + (long)b * H;
+    for (int j = 0; j < H; j += 8) {
+      int k = H - j < 8 ? H - j : 8;
+      v8 i = sigmoid8(load8(zb + j, k)), f = sigmoid8(load8(zb + H + j, k));
+      v8 g = tanh8(load8(zb + 2 * H + j, k)), o = sigmoid8(load8(zb + 3 * H + j, k));
+      v8 cj = f * load8(cpb + j, k) + i * g;
+      store8(zb + j, i, k), store8(zb + H + j, f, k), store8(zb + 2 * H + j, g, k), store8(zb + 3 * H + j, o, k);
+      store8(cb + j, cj, k);
+      store8(hb + j, o * tanh8(cj), k);
+    }
+  }
+}
+
 #if defined(__x86_64__) && defined(__clang__)
 #pragma clang attribute pop
 #elif defined(__x86_64__)
@@ -138,12 +232,17 @@ static void matmul(int M, int N, int K, const float *A, long sa, long sk, const 
 #define PART_MIN (1L << 18)
 #define CHUNKS_PER_THREAD 4
 #define SPIN_NS 100000L
+/* Gate elements (rows × units) per thread below which the LSTM step's gate math uses fewer threads (~3 µs). */
+#define GATES_PART_MIN 1024L
 
+/* A product, or (lstm set) the LSTM gate math over rows of the batch. */
 typedef struct {
-  int M, N, K, acc, by_cols, per_chunk;
+  int M, N, K, acc, by_cols, per_chunk, lstm;
   const float *A, *B;
   float *C;
   long sa, sk, ldb, ldc;
+  float *z, *c, *h;
+  const float *cp;
 } Job;
 
 /* The claim word: generation << 32 | chunks << 16 | next chunk. Claiming by compare-and-swap on
@@ -180,6 +279,11 @@ static inline void relax(void) {
 }
 
 static void run_chunk(const Job *j, int chunk) {
+  if (j->lstm) { /* M rows of N = H units */
+    int from = chunk * j->per_chunk, to = from + j->per_chunk < j->M ? from + j->per_chunk : j->M;
+    lstm_rows(from, to, j->N, j->z, j->cp, j->c, j->h, j->ldc);
+    return;
+  }
   int step = j->by_cols ? COLS : ROWS, extent = j->by_cols ? j->N : j->M;
   int from = chunk * j->per_chunk * step, to = from + j->per_chunk * step;
   if (to > extent) to = extent;
@@ -245,6 +349,8 @@ static void stop_pool(void) {
   atomic_store(&pool.stop, 0);
 }
 
+static void run_parallel(int threads, int units);
+
 /* The product on as many threads as its size repays, up to pool.wanted. */
 static void parallel_matmul(int M, int N, int K, const float *A, long sa, long sk, const float *B, long ldb, float *C, long ldc, int acc) {
   long work = (long)M * N * (K > 0 ? K : 1);
@@ -259,11 +365,30 @@ static void parallel_matmul(int M, int N, int K, const float *A, long sa, long s
     matmul(M, N, K, A, sa, sk, B, ldb, C, ldc, acc);
     return;
   }
+  pool.job = (Job){M, N, K, acc, by_cols, 0, 0, A, B, C, sa, sk, ldb, ldc, NULL, NULL, NULL, NULL};
+  run_parallel(threads, units);
+}
+
+/* The gate math of an LSTM step over B rows of H units, split by rows like a product. */
+static void parallel_lstm(int B, int H, float *z, const float *cp, float *c, float *h, long ldh) {
+  int threads = atomic_load(&pool.wanted);
+  if ((long)B * H / GATES_PART_MIN < threads) threads = (int)((long)B * H / GATES_PART_MIN);
+  if (B < threads) threads = B;
+  if (threads < 2 || pthread_mutex_trylock(&pool.submit) != 0) {
+    lstm_rows(0, B, H, z, cp, c, h, ldh);
+    return;
+  }
+  pool.job = (Job){B, H, 0, 0, 0, 0, 1, NULL, NULL, NULL, 0, 0, 0, ldh, z, c, h, cp};
+  run_parallel(threads, B);
+}
+
+/* Run pool.job (its per_chunk still unset) as chunks of `units` on up to `threads`; pool.submit is held and released here. */
+static void run_parallel(int threads, int units) {
   if (pool.started < threads - 1) grow(threads);
   int chunks = threads * CHUNKS_PER_THREAD < units ? threads * CHUNKS_PER_THREAD : units;
   int per_chunk = (units + chunks - 1) / chunks;
   chunks = (units + per_chunk - 1) / per_chunk;
-  pool.job = (Job){M, N, K, acc, by_cols, per_chunk, A, B, C, sa, sk, ldb, ldc};
+  pool.job.per_chunk = per_chunk;
   atomic_store(&pool.finished, 0);
   unsigned long gen = GEN(atomic_load(&pool.claim)) + 1;
   atomic_store_explicit(&pool.claim, gen << 32 | (unsigned long)chunks << 16, memory_order_release);
@@ -329,6 +454,30 @@ static napi_value Matmul(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* lstmGates(memory, B, H, z, cp, c, h, ldh): byte offsets; z [B, 4H], cp and c [B, H], h's rows ldh floats apart. */
+static napi_value LstmGates(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value argv[8];
+  void *base;
+  size_t length;
+  int32_t v[7];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 8) return fail(env, "lstmGates takes 8 arguments");
+  if (napi_get_arraybuffer_info(env, argv[0], &base, &length) != napi_ok) return fail(env, "lstmGates: the first argument must be an ArrayBuffer");
+  for (int i = 0; i < 7; i++)
+    if (napi_get_value_int32(env, argv[i + 1], &v[i]) != napi_ok) return fail(env, "lstmGates: sizes, offsets and strides must be numbers");
+  int32_t B = v[0], H = v[1], ldh = v[6];
+  uint32_t z = (uint32_t)v[2], cp = (uint32_t)v[3], c = (uint32_t)v[4], h = (uint32_t)v[5];
+  if (B < 0 || H < 0 || ldh < 0 || (z | cp | c | h) & 3) return fail(env, "lstmGates: negative size or stride, or an offset not a multiple of 4");
+  if (extent(z, B, 4 * (int64_t)H, 4 * (int64_t)H, 1) > (int64_t)length || extent(cp, B, H, H, 1) > (int64_t)length ||
+      extent(c, B, H, H, 1) > (int64_t)length || extent(h, B, H, ldh, 1) > (int64_t)length)
+    return fail(env, "lstmGates: an operand lies outside the buffer");
+#ifdef ISA
+  char *m = base;
+  parallel_lstm(B, H, (float *)(m + z), (const float *)(m + cp), (float *)(m + c), (float *)(m + h), ldh);
+#endif
+  return NULL;
+}
+
 #ifdef ISA
 /* setThreads(n): the most threads a product may use (1..64; larger n is capped); returns the value set. */
 static napi_value SetThreads(napi_env env, napi_callback_info info) {
@@ -370,6 +519,7 @@ NAPI_MODULE_INIT() {
 #ifdef ISA
   if (supported()) {
     export(env, exports, "matmul", Matmul);
+    export(env, exports, "lstmGates", LstmGates);
     export(env, exports, "setThreads", SetThreads);
     export(env, exports, "threadedProducts", ThreadedProducts);
     pthread_mutex_lock(&pool.submit);

@@ -10,10 +10,10 @@ export function lstmFused(x: tf.Tensor3D, { h, c }: State, p: Params): FusedResu
   const H = h.shape[1];
   const n = B * H;
   const [out, hT, cT] = fusedCall([x, p.kernel, p.recurrent, p.bias, h, c], [[B, T, H], [B, H], [B, H]], {
-    forward([xv, W, U, bias, h0, c0]) {
-      const [o, lastH, lastC, a, cs] = kernel().run('lstm_forward', [T, B, F, H], [xv, W, U, bias, h0, c0], [T * n, n, n, 4 * T * n, T * n]);
+    forward([xv, W, U, bias, h0, c0], { saving }) {
+      const [o, lastH, lastC, a, cs] = kernel().run('lstm_forward', [T, B, F, H], [xv, W, U, bias, h0, c0], [T * n, n, n, 4 * T * n, T * n], [], saving ? 5 : 3);
       // Backward reads h_t from the outputs themselves.
-      return { outputs: [o, lastH, lastC], saved: [o, a, cs] };
+      return { outputs: [o, lastH, lastC], saved: saving ? [o, a, cs] : undefined };
     },
     backward([xv, W, U, , h0, c0], saved, [dout, dhT, dcT]) {
       const grads = [B * T * F, F * 4 * H, H * 4 * H, 4 * H, n, n];
