@@ -23,7 +23,8 @@ CS_EXPORT(gru_forward)(int T, int B, int F, int H, const float *x, const float *
     float *at = a + (long)t * B * G, *h = out + (long)t * H;
     cs_matmul(B, 2 * H, H, hp, sp, 1, Ug, 2 * H, at, G, 1);
     // z and r in place; r ∘ h_{t−1} goes where h_t will be written.
-    for (int b = 0; b < B; b++) {
+    if (cs_host_min > 0) cs_host_gates(CS_GATES_GRU_RESET, B, H, at, G, hp, sp, 0, h, TH);
+    else for (int b = 0; b < B; b++) {
       float *zr = at + b * G, *rh = h + (long)b * TH;
       cs_sigmoid_inplace(zr, 2 * H);
       for (int j = 0; j < H; j += 4) {
@@ -32,6 +33,10 @@ CS_EXPORT(gru_forward)(int T, int B, int F, int H, const float *x, const float *
       }
     }
     cs_matmul(B, H, H, h, TH, 1, Uc, H, at + 2 * H, G, 1);
+    if (cs_host_min > 0) {
+      cs_host_gates(CS_GATES_GRU_BLEND, B, H, at, G, hp, sp, 0, h, TH);
+      continue;
+    }
     for (int b = 0; b < B; b++) {
       float *zr = at + b * G, *hb = h + (long)b * TH;
       const float *hpb = hp + (long)b * sp;

@@ -11,10 +11,6 @@
 #define SUB wasm_f32x4_sub
 #define MUL wasm_f32x4_mul
 
-/* The gate math of one step on the native addon (8 lanes, FMA, threads), used while the products go there. */
-__attribute__((import_module("env"), import_name("cs_host_lstm_gates"))) void cs_host_lstm_gates(int B, int H, float *z, const float *cp,
-                                                                                               float *c, float *h, int ldh);
-
 CS_EXPORT(lstm_forward)(int T, int B, int F, int H, const float *x, const float *Wk, const float *U, const float *bias,
                         const float *h0, const float *c0, float *out, float *hT, float *cT, float *a, float *cs) {
   int n = B * H, G = 4 * H, TH = T * H;
@@ -25,7 +21,7 @@ CS_EXPORT(lstm_forward)(int T, int B, int F, int H, const float *x, const float 
     float *at = a + (long)t * B * G;
     cs_matmul(B, G, H, hp, t ? TH : H, 1, U, G, at, G, 1);
     if (cs_host_min > 0) {
-      cs_host_lstm_gates(B, H, at, cp, cs + (long)t * n, out + (long)t * H, TH);
+      cs_host_gates(CS_GATES_LSTM, B, H, at, G, cp, H, cs + (long)t * n, out + (long)t * H, TH);
       continue;
     }
     for (int b = 0; b < B; b++) {

@@ -84,13 +84,15 @@ export class WasmKernel {
 
   /**
    * One whole call: copy `inputs` in, allocate `outputs` and `scratch` (sizes in floats,
-   * zero-filled), run `name(...scalars, ...inputs, ...outputs, ...scratch)`, read the first
-   * `read` outputs back in order (default all; a forward pass outside a gradient skips
-   * the values saved for backward, which are most of its output bytes).
+   * zero-filled unless `written`: the kernel writes every element before reading it), run
+   * `name(...scalars, ...inputs, ...outputs, ...scratch)`, read the first `read` outputs back
+   * in order (default all; a forward pass outside a gradient skips the values saved for
+   * backward, which are most of its output bytes).
    */
-  run(name: string, scalars: number[], inputs: Float32Array[], outputs: number[], scratch: number[] = [], read = outputs.length): Float32Array[] {
+  run(name: string, scalars: number[], inputs: Float32Array[], outputs: number[], options: RunOptions = {}): Float32Array[] {
+    const { scratch = [], read = outputs.length, written = false } = options;
     this.reset();
-    const ptrs = [...inputs.map((a) => this.put(a)), ...[...outputs, ...scratch].map((n) => this.alloc(n))];
+    const ptrs = [...inputs.map((a) => this.put(a)), ...[...outputs, ...scratch].map((n) => (written ? this.scratch(n) : this.alloc(n)))];
     this.call(name, ...scalars, ...ptrs);
     return outputs.slice(0, read).map((n, i) => this.read(ptrs[inputs.length + i], n));
   }
@@ -100,6 +102,15 @@ export class WasmKernel {
     if (!fn) throw new CellstackError(`kernel ${this.label}`, `has no export '${name}' (exports: ${Object.keys(this.fns).join(', ')})`);
     fn(...args);
   }
+}
+
+export interface RunOptions {
+  /** Work space after the outputs, sizes in floats. */
+  scratch?: number[];
+  /** How many outputs to read back (default all). */
+  read?: number;
+  /** The kernel writes all of outputs and scratch before reading them: skip zero-filling (megabytes a call). */
+  written?: boolean;
 }
 
 const align = (n: number) => (n + 15) & ~15;

@@ -5,10 +5,10 @@ import { NATIVE_MIN_PRODUCT, configure, onConfigure, settings, type Settings } f
 
 type HostMatmul = (memory: ArrayBuffer, M: number, N: number, K: number, A: number, sa: number, sk: number, B: number, ldb: number,
   C: number, ldc: number, accumulate: number) => void;
-type HostLstmGates = (memory: ArrayBuffer, B: number, H: number, z: number, cp: number, c: number, h: number, ldh: number) => void;
+type HostGates = (memory: ArrayBuffer, kind: number, B: number, H: number, z: number, ldz: number, prev: number, ldp: number, c: number, h: number, ldh: number) => void;
 interface Addon {
   matmul?: HostMatmul;
-  lstmGates?: HostLstmGates;
+  gates?: HostGates;
   isa: string;
   setThreads?: (n: number) => number;
 }
@@ -23,7 +23,7 @@ function addon(): Addon {
   try {
     loaded = createRequire(import.meta.url)('@cellstack/native') as Addon;
     // The kernels call every host function once the products go native: an older build lacks some.
-    if (loaded.matmul && !loaded.lstmGates) loaded = { isa: 'none: @cellstack/native is out of date (run `npm rebuild @cellstack/native`)' };
+    if (loaded.matmul && !loaded.gates) loaded = { isa: 'none: @cellstack/native is out of date (run `npm rebuild @cellstack/native`)' };
   } catch {
     loaded = { isa: 'none: the optional dependency @cellstack/native is not installed' };
   }
@@ -81,7 +81,7 @@ export function nativeProduct(multiplyAdds: number): HostMatmul | undefined {
 const minProductNow = () => (settings().native && loaded?.matmul ? settings().nativeMinProduct : 0);
 
 /**
- * The `env` imports of a kernel module (`cs_host_matmul`, `cs_host_lstm_gates`) on its own memory, and a hook to
+ * The `env` imports of a kernel module (`cs_host_matmul`, `cs_host_gates`) on its own memory, and a hook to
  * call with its `cs_use_host` export, which then follows the settings.
  */
 export function hostImports(memory: () => { buffer: ArrayBuffer }) {
@@ -89,11 +89,11 @@ export function hostImports(memory: () => { buffer: ArrayBuffer }) {
     countProduct(M * N * K);
     loaded!.matmul!(memory().buffer, M, N, K, A, sa, sk, B, ldb, C, ldc, acc);
   };
-  // An LSTM step's gate math (kernel/lstm.c), called only while its products go native.
-  const cs_host_lstm_gates = (B: number, H: number, z: number, cp: number, c: number, h: number, ldh: number) =>
-    loaded!.lstmGates!(memory().buffer, B, H, z, cp, c, h, ldh);
+  // A step's gate math (kernel/lstm.c, gru.c), called only while the products go native.
+  const cs_host_gates = (kind: number, B: number, H: number, z: number, ldz: number, prev: number, ldp: number, c: number, h: number, ldh: number) =>
+    loaded!.gates!(memory().buffer, kind, B, H, z, ldz, prev, ldp, c, h, ldh);
   return {
-    env: { cs_host_matmul, cs_host_lstm_gates },
+    env: { cs_host_matmul, cs_host_gates },
     follow(useHost: unknown) {
       if (typeof useHost !== 'function') return; // a kernel built without the host product
       const set = useHost as (minProduct: number) => void;

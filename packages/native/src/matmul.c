@@ -141,10 +141,10 @@ static void matmul(int M, int N, int K, const float *A, long sa, long sk, const 
 }
 
 /*
- * The LSTM's per-step gate math (kernel/lstm.c in @cellstack/core, which calls it through
- * `cs_host_lstm_gates` once the product went native): 8 lanes and FMA where wasm has 4 and
- * none. The same Cephes exp, sigmoid and tanh as kernel/cellstack_kernel.h, so the two agree
- * to rounding. z [B, 4H] holds the pre-activations (i f c̃ o) and receives the activations.
+ * The LSTM's and GRU's per-step gate math (kernel/lstm.c and gru.c in @cellstack/core, which
+ * call it through `cs_host_gates` once their products go native): 8 lanes and FMA where wasm
+ * has 4 and none. The same Cephes exp, sigmoid and tanh as kernel/cellstack_kernel.h, so the
+ * two agree to rounding.
  */
 typedef int vi8 __attribute__((vector_size(32), aligned(4), may_alias));
 
@@ -196,11 +196,11 @@ static inline void store8(float *p, v8 v, int k) {
     for (int i = 0; i < k; i++) p[i] = v[i];
 }
 
-/* Rows [b0, b1): z's gates, c = f·c_prev + i·c̃ and h = o·tanh(c) (h's rows ldh apart). */
-static void lstm_rows(int b0, int b1, int H, float *z, const float *cp, float *c, float *h, long ldh) {
+/* Rows [b0, b1) of an LSTM step: z's gates, c = f·c_prev + i·c̃ and h = o·tanh(c) (c_prev, c, h with row strides). */
+static void lstm_rows(int b0, int b1, int H, float *z, long ldz, const float *cp, long ldp, float *c, float *h, long ldh) {
   for (int b = b0; b < b1; b++) {
-    float *zb = z + (long)b * 4 * H, *cb = c + (long)b * H, *hb = h + b * ldh;
-    const float *cpb = cp + (long)b * H;
+    float *zb = z + b * ldz, *cb = c + b * (long)H, *hb = h + b * ldh;
+    const float *cpb = cp + b * ldp;
     for (int j = 0; j < H; j += 8) {
       int k = H - j < 8 ? H - j : 8;
       v8 i = sigmoid8(load8(zb + j, k)), f = sigmoid8(load8(zb + H + j, k));
@@ -209,6 +209,36 @@ static void lstm_rows(int b0, int b1, int H, float *z, const float *cp, float *c
       store8(zb + j, i, k), store8(zb + H + j, f, k), store8(zb + 2 * H + j, g, k), store8(zb + 3 * H + j, o, k);
       store8(cb + j, cj, k);
       store8(hb + j, o * tanh8(cj), k);
+    }
+  }
+}
+
+/* GRU (reset before the recurrent product, kernel/gru.c), after h_{t−1}·[U_z | U_r]: z and r = sigmoid in place, rh = r ∘ h_{t−1}. */
+static void gru_reset_rows(int b0, int b1, int H, float *zr, long ldz, const float *hp, long ldp, float *rh, long ldh) {
+  for (int b = b0; b < b1; b++) {
+    float *zb = zr + b * ldz, *out = rh + b * ldh;
+    const float *hpb = hp + b * ldp;
+    for (int j = 0; j < 2 * H; j += 8) {
+      int k = 2 * H - j < 8 ? 2 * H - j : 8;
+      store8(zb + j, sigmoid8(load8(zb + j, k)), k);
+    }
+    for (int j = 0; j < H; j += 8) {
+      int k = H - j < 8 ? H - j : 8;
+      store8(out + j, load8(zb + H + j, k) * load8(hpb + j, k), k);
+    }
+  }
+}
+
+/* GRU, after (r ∘ h_{t−1})·U_h: h̃ = tanh in place, h = h̃ + z ∘ (h_{t−1} − h̃). */
+static void gru_blend_rows(int b0, int b1, int H, float *zr, long ldz, const float *hp, long ldp, float *h, long ldh) {
+  for (int b = b0; b < b1; b++) {
+    float *zb = zr + b * ldz, *hb = h + b * ldh;
+    const float *hpb = hp + b * ldp;
+    for (int j = 0; j < H; j += 8) {
+      int k = H - j < 8 ? H - j : 8;
+      v8 hh = tanh8(load8(zb + 2 * H + j, k));
+      store8(zb + 2 * H + j, hh, k);
+      store8(hb + j, hh + load8(zb + j, k) * (load8(hpb + j, k) - hh), k);
     }
   }
 }
@@ -235,15 +265,27 @@ static void lstm_rows(int b0, int b1, int H, float *z, const float *cp, float *c
 /* Gate elements (rows × units) per thread below which the LSTM step's gate math uses fewer threads (~3 µs). */
 #define GATES_PART_MIN 1024L
 
-/* A product, or (lstm set) the LSTM gate math over rows of the batch. */
+/* Which gate math a `gates` call runs (the `kind` argument; cs_host_gates in kernel/cellstack_kernel.h). */
+enum { GATES_LSTM = 0, GATES_GRU_RESET = 1, GATES_GRU_BLEND = 2 };
+
+/* A product, or (gates ≥ 0) a recurrent step's gate math over M rows of the batch, N units each. */
 typedef struct {
-  int M, N, K, acc, by_cols, per_chunk, lstm;
+  int M, N, K, acc, by_cols, per_chunk, gates;
   const float *A, *B;
   float *C;
   long sa, sk, ldb, ldc;
   float *z, *c, *h;
-  const float *cp;
+  const float *prev;
+  long ldz, ldp;
 } Job;
+
+static void gate_rows(const Job *j, int from, int to) {
+  switch (j->gates) {
+    case GATES_LSTM: lstm_rows(from, to, j->N, j->z, j->ldz, j->prev, j->ldp, j->c, j->h, j->ldc); break;
+    case GATES_GRU_RESET: gru_reset_rows(from, to, j->N, j->z, j->ldz, j->prev, j->ldp, j->h, j->ldc); break;
+    case GATES_GRU_BLEND: gru_blend_rows(from, to, j->N, j->z, j->ldz, j->prev, j->ldp, j->h, j->ldc); break;
+  }
+}
 
 /* The claim word: generation << 32 | chunks << 16 | next chunk. Claiming by compare-and-swap on
    it means a worker that wakes late for one product can never take a chunk of the next. */
@@ -279,9 +321,9 @@ static inline void relax(void) {
 }
 
 static void run_chunk(const Job *j, int chunk) {
-  if (j->lstm) { /* M rows of N = H units */
+  if (j->gates >= 0) {
     int from = chunk * j->per_chunk, to = from + j->per_chunk < j->M ? from + j->per_chunk : j->M;
-    lstm_rows(from, to, j->N, j->z, j->cp, j->c, j->h, j->ldc);
+    gate_rows(j, from, to);
     return;
   }
   int step = j->by_cols ? COLS : ROWS, extent = j->by_cols ? j->N : j->M;
@@ -365,20 +407,21 @@ static void parallel_matmul(int M, int N, int K, const float *A, long sa, long s
     matmul(M, N, K, A, sa, sk, B, ldb, C, ldc, acc);
     return;
   }
-  pool.job = (Job){M, N, K, acc, by_cols, 0, 0, A, B, C, sa, sk, ldb, ldc, NULL, NULL, NULL, NULL};
+  pool.job = (Job){M, N, K, acc, by_cols, 0, -1, A, B, C, sa, sk, ldb, ldc, NULL, NULL, NULL, NULL, 0, 0};
   run_parallel(threads, units);
 }
 
-/* The gate math of an LSTM step over B rows of H units, split by rows like a product. */
-static void parallel_lstm(int B, int H, float *z, const float *cp, float *c, float *h, long ldh) {
+/* A step's gate math over B rows of H units, split by rows like a product. */
+static void parallel_gates(int kind, int B, int H, float *z, long ldz, const float *prev, long ldp, float *c, float *h, long ldh) {
+  Job job = {B, H, 0, 0, 0, 0, kind, NULL, NULL, NULL, 0, 0, 0, ldh, z, c, h, prev, ldz, ldp};
   int threads = atomic_load(&pool.wanted);
   if ((long)B * H / GATES_PART_MIN < threads) threads = (int)((long)B * H / GATES_PART_MIN);
   if (B < threads) threads = B;
   if (threads < 2 || pthread_mutex_trylock(&pool.submit) != 0) {
-    lstm_rows(0, B, H, z, cp, c, h, ldh);
+    gate_rows(&job, 0, B);
     return;
   }
-  pool.job = (Job){B, H, 0, 0, 0, 0, 1, NULL, NULL, NULL, 0, 0, 0, ldh, z, c, h, cp};
+  pool.job = job;
   run_parallel(threads, B);
 }
 
@@ -454,26 +497,35 @@ static napi_value Matmul(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* lstmGates(memory, B, H, z, cp, c, h, ldh): byte offsets; z [B, 4H], cp and c [B, H], h's rows ldh floats apart. */
-static napi_value LstmGates(napi_env env, napi_callback_info info) {
-  size_t argc = 8;
-  napi_value argv[8];
+/*
+ * gates(memory, kind, B, H, z, ldz, prev, ldp, c, h, ldh): one recurrent step's gate math over B
+ * rows of H units, byte offsets and row strides in floats. kind 0, LSTM: z [B, 4H] pre-activations
+ * → activations, prev = c_{t−1}, c = c_t [B, H] (rows H apart), h = h_t. kind 1, GRU reset: z [B, 3H]
+ * (its first 2H → sigmoid), prev = h_{t−1}, h = r ∘ h_{t−1}. kind 2, GRU blend: z's last H → tanh,
+ * prev = h_{t−1}, h = h_t. c is read only by kind 0.
+ */
+static napi_value Gates(napi_env env, napi_callback_info info) {
+  size_t argc = 11;
+  napi_value argv[11];
   void *base;
   size_t length;
-  int32_t v[7];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 8) return fail(env, "lstmGates takes 8 arguments");
-  if (napi_get_arraybuffer_info(env, argv[0], &base, &length) != napi_ok) return fail(env, "lstmGates: the first argument must be an ArrayBuffer");
-  for (int i = 0; i < 7; i++)
-    if (napi_get_value_int32(env, argv[i + 1], &v[i]) != napi_ok) return fail(env, "lstmGates: sizes, offsets and strides must be numbers");
-  int32_t B = v[0], H = v[1], ldh = v[6];
-  uint32_t z = (uint32_t)v[2], cp = (uint32_t)v[3], c = (uint32_t)v[4], h = (uint32_t)v[5];
-  if (B < 0 || H < 0 || ldh < 0 || (z | cp | c | h) & 3) return fail(env, "lstmGates: negative size or stride, or an offset not a multiple of 4");
-  if (extent(z, B, 4 * (int64_t)H, 4 * (int64_t)H, 1) > (int64_t)length || extent(cp, B, H, H, 1) > (int64_t)length ||
-      extent(c, B, H, H, 1) > (int64_t)length || extent(h, B, H, ldh, 1) > (int64_t)length)
-    return fail(env, "lstmGates: an operand lies outside the buffer");
+  int32_t v[10];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 11) return fail(env, "gates takes 11 arguments");
+  if (napi_get_arraybuffer_info(env, argv[0], &base, &length) != napi_ok) return fail(env, "gates: the first argument must be an ArrayBuffer");
+  for (int i = 0; i < 10; i++)
+    if (napi_get_value_int32(env, argv[i + 1], &v[i]) != napi_ok) return fail(env, "gates: kind, sizes, offsets and strides must be numbers");
+  int32_t kind = v[0], B = v[1], H = v[2], ldz = v[4], ldp = v[6], ldh = v[9];
+  uint32_t z = (uint32_t)v[3], prev = (uint32_t)v[5], c = (uint32_t)v[7], h = (uint32_t)v[8];
+  if (kind < GATES_LSTM || kind > GATES_GRU_BLEND) return fail(env, "gates: kind must be 0 (LSTM), 1 (GRU reset) or 2 (GRU blend)");
+  if (B < 0 || H < 0 || ldz < 0 || ldp < 0 || ldh < 0 || (z | prev | c | h) & 3)
+    return fail(env, "gates: negative size or stride, or an offset not a multiple of 4");
+  int64_t width = (kind == GATES_LSTM ? 4 : 3) * (int64_t)H;
+  if (extent(z, B, width, ldz, 1) > (int64_t)length || extent(prev, B, H, ldp, 1) > (int64_t)length ||
+      (kind == GATES_LSTM && extent(c, B, H, H, 1) > (int64_t)length) || extent(h, B, H, ldh, 1) > (int64_t)length)
+    return fail(env, "gates: an operand lies outside the buffer");
 #ifdef ISA
   char *m = base;
-  parallel_lstm(B, H, (float *)(m + z), (const float *)(m + cp), (float *)(m + c), (float *)(m + h), ldh);
+  parallel_gates(kind, B, H, (float *)(m + z), ldz, (const float *)(m + prev), ldp, (float *)(m + c), (float *)(m + h), ldh);
 #endif
   return NULL;
 }
@@ -519,7 +571,7 @@ NAPI_MODULE_INIT() {
 #ifdef ISA
   if (supported()) {
     export(env, exports, "matmul", Matmul);
-    export(env, exports, "lstmGates", LstmGates);
+    export(env, exports, "gates", Gates);
     export(env, exports, "setThreads", SetThreads);
     export(env, exports, "threadedProducts", ThreadedProducts);
     pthread_mutex_lock(&pool.submit);
