@@ -20,7 +20,7 @@ export function gruFused(x: tf.Tensor3D, { h }: State, p: Params): FusedResult {
     },
     backward([xv, W, Ug, Uc, , h0], saved, [dout, dhT]) {
       const grads = [B * T * F, F * 3 * H, H * 2 * H, H * H, 3 * H, n];
-      return kernel().run('gru_backward', [T, B, F, H], [xv, W, Ug, Uc, h0, ...saved, dout, dhT], grads, { scratch: [3 * n + 3 * H * H + 3 * F * H] });
+      return kernel().run('gru_backward', [T, B, F, H], [xv, W, Ug, Uc, h0, ...saved, dout, dhT], grads, { scratch: [3 * n + 3 * H * H + 3 * F * H + (T - 1) * n] });
     },
   });
   return { output: out as tf.Tensor3D, state: { h: hT as tf.Tensor2D } };
