@@ -13,7 +13,8 @@ export declare const matmul:
  * ldh: row strides in floats). kind 0, LSTM: z [B, 4H] holds the pre-activations (i f c̃ o)
  * and receives their sigmoid/tanh; c = f·prev + i·c̃ ([B, H], rows H apart); h = o·tanh(c).
  * kind 1, GRU reset: z [B, 3H]'s first 2H → sigmoid (z, r), h = r ∘ prev. kind 2, GRU blend:
- * z's last H → h̃ = tanh, h = h̃ + z ∘ (prev − h̃). c is read by kind 0 only. Rows split over
+ * z's last H → h̃ = tanh, h = h̃ + z ∘ (prev − h̃). kind 3, SimpleRNN: z [B, H] → tanh in place
+ * (prev, c, h unused). c is read by kind 0 only. Rows split over
  * the threads like a product's (bit-identical for every thread count). Throws a RangeError
  * for a bad kind or an operand outside the buffer.
  */

@@ -243,6 +243,15 @@ static void gru_blend_rows(int b0, int b1, int H, float *zr, long ldz, const flo
   }
 }
 
+/* SimpleRNN: z = tanh(z) in place. */
+static void tanh_rows(int b0, int b1, int H, float *z, long ldz) {
+  for (int b = b0; b < b1; b++)
+    for (int j = 0; j < H; j += 8) {
+      int k = H - j < 8 ? H - j : 8;
+      store8(z + b * ldz + j, tanh8(load8(z + b * ldz + j, k)), k);
+    }
+}
+
 #if defined(__x86_64__) && defined(__clang__)
 #pragma clang attribute pop
 #elif defined(__x86_64__)
@@ -266,7 +275,7 @@ static void gru_blend_rows(int b0, int b1, int H, float *zr, long ldz, const flo
 #define GATES_PART_MIN 1024L
 
 /* Which gate math a `gates` call runs (the `kind` argument; cs_host_gates in kernel/cellstack_kernel.h). */
-enum { GATES_LSTM = 0, GATES_GRU_RESET = 1, GATES_GRU_BLEND = 2 };
+enum { GATES_LSTM = 0, GATES_GRU_RESET = 1, GATES_GRU_BLEND = 2, GATES_TANH = 3 };
 
 /* A product, or (gates ≥ 0) a recurrent step's gate math over M rows of the batch, N units each. */
 typedef struct {
@@ -284,6 +293,7 @@ static void gate_rows(const Job *j, int from, int to) {
     case GATES_LSTM: lstm_rows(from, to, j->N, j->z, j->ldz, j->prev, j->ldp, j->c, j->h, j->ldc); break;
     case GATES_GRU_RESET: gru_reset_rows(from, to, j->N, j->z, j->ldz, j->prev, j->ldp, j->h, j->ldc); break;
     case GATES_GRU_BLEND: gru_blend_rows(from, to, j->N, j->z, j->ldz, j->prev, j->ldp, j->h, j->ldc); break;
+    case GATES_TANH: tanh_rows(from, to, j->N, j->z, j->ldz); break;
   }
 }
 
@@ -502,7 +512,8 @@ static napi_value Matmul(napi_env env, napi_callback_info info) {
  * rows of H units, byte offsets and row strides in floats. kind 0, LSTM: z [B, 4H] pre-activations
  * → activations, prev = c_{t−1}, c = c_t [B, H] (rows H apart), h = h_t. kind 1, GRU reset: z [B, 3H]
  * (its first 2H → sigmoid), prev = h_{t−1}, h = r ∘ h_{t−1}. kind 2, GRU blend: z's last H → tanh,
- * prev = h_{t−1}, h = h_t. c is read only by kind 0.
+ * prev = h_{t−1}, h = h_t. kind 3, SimpleRNN: z [B, H] → tanh in place (prev, c, h unused).
+ * c is read only by kind 0.
  */
 static napi_value Gates(napi_env env, napi_callback_info info) {
   size_t argc = 11;
@@ -516,12 +527,12 @@ static napi_value Gates(napi_env env, napi_callback_info info) {
     if (napi_get_value_int32(env, argv[i + 1], &v[i]) != napi_ok) return fail(env, "gates: kind, sizes, offsets and strides must be numbers");
   int32_t kind = v[0], B = v[1], H = v[2], ldz = v[4], ldp = v[6], ldh = v[9];
   uint32_t z = (uint32_t)v[3], prev = (uint32_t)v[5], c = (uint32_t)v[7], h = (uint32_t)v[8];
-  if (kind < GATES_LSTM || kind > GATES_GRU_BLEND) return fail(env, "gates: kind must be 0 (LSTM), 1 (GRU reset) or 2 (GRU blend)");
+  if (kind < GATES_LSTM || kind > GATES_TANH) return fail(env, "gates: kind must be 0 (LSTM), 1 (GRU reset), 2 (GRU blend) or 3 (tanh)");
   if (B < 0 || H < 0 || ldz < 0 || ldp < 0 || ldh < 0 || (z | prev | c | h) & 3)
     return fail(env, "gates: negative size or stride, or an offset not a multiple of 4");
-  int64_t width = (kind == GATES_LSTM ? 4 : 3) * (int64_t)H;
-  if (extent(z, B, width, ldz, 1) > (int64_t)length || extent(prev, B, H, ldp, 1) > (int64_t)length ||
-      (kind == GATES_LSTM && extent(c, B, H, H, 1) > (int64_t)length) || extent(h, B, H, ldh, 1) > (int64_t)length)
+  int64_t width = (kind == GATES_LSTM ? 4 : kind == GATES_TANH ? 1 : 3) * (int64_t)H;
+  if (extent(z, B, width, ldz, 1) > (int64_t)length || (kind != GATES_TANH && extent(prev, B, H, ldp, 1) > (int64_t)length) ||
+      (kind == GATES_LSTM && extent(c, B, H, H, 1) > (int64_t)length) || (kind != GATES_TANH && extent(h, B, H, ldh, 1) > (int64_t)length))
     return fail(env, "gates: an operand lies outside the buffer");
 #ifdef ISA
   char *m = base;

@@ -5,8 +5,8 @@ import { fill } from './seeded.js';
 const { gates, setThreads, threadedProducts } = createRequire(import.meta.url)('@cellstack/native') as typeof import('@cellstack/native');
 
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
-const [LSTM, GRU_RESET, GRU_BLEND] = [0, 1, 2];
-type Kind = typeof LSTM | typeof GRU_RESET | typeof GRU_BLEND;
+const [LSTM, GRU_RESET, GRU_BLEND, TANH] = [0, 1, 2, 3];
+type Kind = typeof LSTM | typeof GRU_RESET | typeof GRU_BLEND | typeof TANH;
 
 /**
  * z [B, ldz], prev [B, ldp], c [B, H], h [B, ldh] one after another (float offsets), seeded
@@ -14,7 +14,7 @@ type Kind = typeof LSTM | typeof GRU_RESET | typeof GRU_BLEND;
  * scale reaches both of tanh's branches (|x| < 0.625 and above).
  */
 function layout(kind: Kind, B: number, H: number, scale: number) {
-  const ldz = (kind === LSTM ? 4 : 3) * H + 1;
+  const ldz = (kind === LSTM ? 4 : kind === TANH ? 1 : 3) * H + 1;
   const [ldp, ldh] = [H + 2, H + 3];
   const [z, prev, c, h] = [0, B * ldz, B * (ldz + ldp), B * (ldz + ldp + H)];
   const mem = fill(new Float32Array(h + B * ldh + 4), B * 31 + H + kind);
@@ -42,6 +42,8 @@ function expected(kind: Kind, B: number, H: number, scale: number): [number, num
         const cj = f * p + i * g;
         [i, f, g, o].forEach((v, k) => out.push([z + b * ldz + k * H + j, v]));
         out.push([c + b * H + j, cj], [h + b * ldh + j, o * Math.tanh(cj)]);
+      } else if (kind === TANH) {
+        out.push([z + b * ldz + j, Math.tanh(pre(0))]);
       } else if (kind === GRU_RESET) {
         out.push([z + b * ldz + j, sigmoid(pre(0))], [z + b * ldz + H + j, sigmoid(pre(1))], [h + b * ldh + j, sigmoid(pre(1)) * p]);
       } else {
@@ -57,7 +59,7 @@ describe.skipIf(!gates || !setThreads)('the native gate math of a recurrent step
 
   // H = 13: a 5-unit tail after one 8-lane block; every operand with rows apart (padding between them).
   it.each([
-    ...[LSTM, GRU_RESET, GRU_BLEND].flatMap((kind) => [
+    ...[LSTM, GRU_RESET, GRU_BLEND, TANH].flatMap((kind) => [
       [kind, 3, 13, 8],
       [kind, 37, 16, 100],
       [kind, 16, 128, 4],
@@ -80,6 +82,7 @@ describe.skipIf(!gates || !setThreads)('the native gate math of a recurrent step
     [LSTM, 37, 128],
     [GRU_RESET, 5, 300],
     [GRU_BLEND, 64, 128],
+    [TANH, 33, 129],
     [LSTM, 32, 13],
   ] as [Kind, number, number][])('kind %i, B %i, H %i: bit-identical on 1, 2, 3 and 5 threads, split by rows of 1024 units a thread', (kind, B, H) => {
     const one = run(kind, 1, B, H, 6);
@@ -92,7 +95,8 @@ describe.skipIf(!gates || !setThreads)('the native gate math of a recurrent step
     const mem = new Float32Array(64);
     const buf = mem.buffer as ArrayBuffer;
     expect(() => (gates as unknown as (...a: unknown[]) => void)(buf, 0, 1, 2)).toThrow(/gates takes 11 arguments/);
-    expect(() => gates!(buf, 3, 1, 2, 0, 8, 0, 2, 0, 0, 2)).toThrow(/kind must be 0 \(LSTM\), 1 \(GRU reset\) or 2 \(GRU blend\)/);
+    expect(() => gates!(buf, 4, 1, 2, 0, 8, 0, 2, 0, 0, 2)).toThrow(/kind must be 0 \(LSTM\), 1 \(GRU reset\), 2 \(GRU blend\) or 3 \(tanh\)/);
+    expect(() => gates!(buf, TANH, 3, 30, 0, 30, 0, 0, 0, 0, 0)).toThrow(/outside the buffer/);
     expect(() => gates!(buf, LSTM, 3, 8, 0, 32, 0, 8, 0, 0, 8)).toThrow(/outside the buffer/);
     expect(() => gates!(buf, GRU_BLEND, 1, 2, 2, 6, 0, 2, 0, 0, 2)).toThrow(/multiple of 4/);
   });
