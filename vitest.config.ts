@@ -2,12 +2,12 @@ import { createRequire } from 'node:module';
 import { defineConfig } from 'vitest/config';
 import { cellstackProject } from './vitest.shared.ts';
 
-// The fused-vs-generic suites once more with every matrix product on the native addon,
-// where it is built (CI builds it): the per-package projects run them with the default
-// threshold, under which their small shapes stay in wasm.
+// The fused-vs-generic suites, and the wasm backend's patched matmuls, once more with every
+// matrix product on the native addon, where it is built (CI builds it): the per-package
+// projects run them with the default threshold, under which their small shapes stay in wasm.
 const native = createRequire(import.meta.url)('@cellstack/native') as { matmul?: unknown };
 const nativeProject = cellstackProject('fused-native', {
-  include: ['packages/*/test/fused*.test.ts', 'packages/core/test/native.test.ts'],
+  include: ['packages/*/test/fused*.test.ts', 'packages/core/test/native.test.ts', 'packages/core/test/accel-matmul.test.ts'],
   env: { CELLSTACK_NATIVE: 'all' },
 });
 

@@ -9,6 +9,20 @@ export declare const matmul:
       ldc: number, accumulate: number) => void)
   | undefined;
 /**
+ * One recurrent step's gate math on `memory` over B rows of H units (byte offsets; ldz, ldp,
+ * ldh: row strides in floats). kind 0, LSTM: z [B, 4H] holds the pre-activations (i f c̃ o)
+ * and receives their sigmoid/tanh; c = f·prev + i·c̃ ([B, H], rows H apart); h = o·tanh(c).
+ * kind 1, GRU reset: z [B, 3H]'s first 2H → sigmoid (z, r), h = r ∘ prev. kind 2, GRU blend:
+ * z's last H → h̃ = tanh, h = h̃ + z ∘ (prev − h̃). kind 3, SimpleRNN: z [B, H] → tanh in place
+ * (prev, c, h unused). c is read by kind 0 only. Rows split over
+ * the threads like a product's (bit-identical for every thread count). Throws a RangeError
+ * for a bad kind or an operand outside the buffer.
+ */
+export declare const gates:
+  | ((memory: ArrayBuffer, kind: number, B: number, H: number, z: number, ldz: number, prev: number, ldp: number, c: number, h: number,
+      ldh: number) => void)
+  | undefined;
+/**
  * The most threads one product may use (1–64, capped; default 1 until set — @cellstack/core
  * sets its `threads` setting). Products split into whole 16-column panels (or 6-row blocks)
  * of at least 2^18 multiply-adds each, so smaller ones stay on the calling thread and the

@@ -39,14 +39,14 @@ export function dmuFused(widths: number[], activation: HiddenActivation, candida
     };
     const inputs = [x, ...names.map((name) => p[name]), h];
     const [out, hT] = fusedCall(inputs, [[B, T, d], [B, d]], {
-      forward(xs) {
+      forward(xs, { saving }) {
         const k = kernel();
         k.reset();
         const args = [int32Bits(widths), xs[0], pack(xs.slice(1, -1)), xs[xs.length - 1]].map((a) => k.put(a));
         // dmu_forward writes all three in full.
         const [o, last, saved] = [TB * d, B * d, savedSize].map((size) => k.scratch(size));
         k.call('dmu_forward', T, B, F, d, ...codes, ...args, o, last, saved);
-        return { outputs: [k.read(o, TB * d), k.read(last, B * d)], saved: k.read(saved, savedSize) };
+        return { outputs: [k.read(o, TB * d), k.read(last, B * d)], saved: saving ? k.read(saved, savedSize) : undefined };
       },
       backward(xs, saved, [dout, dhT]) {
         const k = kernel();

@@ -25,7 +25,7 @@ export function nruFused(o: NRUOptions, { groups, r }: { groups: number; r: numb
     const dims = [T, B, F, H, M, k, groups, r, opts];
     const ln = o.layerNorm ? [p.lnGain, p.lnBias] : [];
     const [out, hT, mT] = fusedCall([x, p.kernel, p.recurrent, p.memoryKernel, p.bias, p.headKernel, p.headBias, h, m, ...ln], [[B, T, H], [B, H], [B, M]], {
-      forward(xs) {
+      forward(xs, { saving }) {
         const kr = kernel();
         kr.reset();
         // Without layer norm, gain and bias are null pointers the kernel never reads.
@@ -37,7 +37,7 @@ export function nruFused(o: NRUOptions, { groups, r }: { groups: number; r: numb
         kr.call('nru_forward', ...dims, xv, Wk, U, Wm, bias, Wh, hb, h0, m0, gain, lnb, o1, o2, o3, ...saved, work);
         return {
           outputs: [kr.read(o1, T * B * H), kr.read(o2, B * H), kr.read(o3, B * M)],
-          saved: saved.map((ptr, i) => kr.read(ptr, savedSizes[i])),
+          saved: saving ? saved.map((ptr, i) => kr.read(ptr, savedSizes[i])) : undefined,
         };
       },
       backward([xv, Wk, U, Wm, , Wh, , h0, m0, gain], saved, dys) {

@@ -53,7 +53,7 @@ export function rruFused(dims: RRUKernelDims, maskSeed: () => number) {
     const dimArgs = [T, B, m, n, p, g, L, norm, sScale, zn];
     const [Bg, Bn] = [B * g, B * n];
     const [out, hT] = fusedCall(inputs, [[B, T, p], [B, n]], {
-      forward(xs) {
+      forward(xs, { saving }) {
         const k = kernel();
         k.reset();
         const args = unpack(xs).map((a) => k.put(a));
@@ -63,7 +63,7 @@ export function rruFused(dims: RRUKernelDims, maskSeed: () => number) {
         k.call('rru_forward', ...dimArgs, ...args, ...dropArgs, o, last, ...saved, k.scratch(n + 2 * Bg));
         return {
           outputs: [k.read(o, sizes[0]), k.read(last, Bn)],
-          saved: saved.map((ptr, i) => k.read(ptr, sizes[i + 2])),
+          saved: saving ? saved.map((ptr, i) => k.read(ptr, sizes[i + 2])) : undefined,
         };
       },
       backward(xs, saved, [dout, dhT]) {

@@ -16,14 +16,14 @@ export function urgruFused(g: GateLayout, zh: number, seed: () => number) {
     const [mh] = training ? zoneoutMasks([zh], T, B, H, seed) : [];
     const bias = projectionBias(g, p, G);
     const [out, hT] = fusedCall([x, p.kernel, p.recurrentGates, p.recurrentCandidate, bias, h], [[B, T, H], [B, H]], {
-      forward([xv, Wk, Ug, Uc, b, h0]) {
+      forward([xv, Wk, Ug, Uc, b, h0], { saving }) {
         const k = kernel();
         k.reset();
         const args = [xv, Wk, Ug, Uc, b, h0].map((a) => k.put(a));
         const mask = mh ? k.put(mh) : 0;
         const [o, last, acts, hs] = [T * n, n, T * B * G, T * n].map((size) => k.alloc(size));
         k.call('urgru_forward', T, B, F, H, ...variant, zh, ...args, mask, o, last, acts, hs, k.alloc(n + 9 * H));
-        return { outputs: [k.read(o, T * n), k.read(last, n)], saved: [k.read(acts, T * B * G), k.read(hs, T * n)] };
+        return { outputs: [k.read(o, T * n), k.read(last, n)], saved: saving ? [k.read(acts, T * B * G), k.read(hs, T * n)] : undefined };
       },
       backward([xv, Wk, Ug, Uc, , h0], saved, [dout, dhT]) {
         const k = kernel();

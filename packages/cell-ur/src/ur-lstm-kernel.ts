@@ -15,7 +15,7 @@ export function urlstmFused(g: GateLayout, zc: number, zh: number, seed: () => n
     const [mc, mh] = training ? zoneoutMasks([zc, zh], T, B, H, seed) : [];
     const bias = projectionBias(g, p, G);
     const [out, hT, cT] = fusedCall([x, p.kernel, p.recurrent, bias, h, c], [[B, T, H], [B, H], [B, H]], {
-      forward([xv, Wk, U, b, h0, c0]) {
+      forward([xv, Wk, U, b, h0, c0], { saving }) {
         const k = kernel();
         k.reset();
         const args = [xv, Wk, U, b, h0, c0].map((a) => k.put(a));
@@ -24,7 +24,7 @@ export function urlstmFused(g: GateLayout, zc: number, zh: number, seed: () => n
         k.call('urlstm_forward', T, B, F, H, ...variant, zc, zh, ...args, ...masks, o, lastH, lastC, acts, cs, hs, k.alloc(11 * H));
         return {
           outputs: [k.read(o, T * n), k.read(lastH, n), k.read(lastC, n)],
-          saved: [k.read(acts, T * B * G), k.read(cs, T * n), k.read(hs, T * n)],
+          saved: saving ? [k.read(acts, T * B * G), k.read(cs, T * n), k.read(hs, T * n)] : undefined,
         };
       },
       backward([xv, Wk, U, , h0, c0], saved, [dout, dhT, dcT]) {

@@ -123,6 +123,16 @@ __attribute__((import_module("env"), import_name("cs_host_matmul"))) void cs_hos
                                                                                        int ldc, int accumulate);
 static int cs_host_min;
 CS_EXPORT(cs_use_host)(int min_product) { cs_host_min = min_product; }
+
+/*
+ * A recurrent step's gate math on the host (8 lanes, FMA, rows split over its threads), which
+ * kernels call while their products go there (cs_host_min > 0): the `gates` export of
+ * @cellstack/native, whose comment gives each kind's operands. Row strides in floats.
+ */
+enum { CS_GATES_LSTM = 0, CS_GATES_GRU_RESET = 1, CS_GATES_GRU_BLEND = 2, CS_GATES_TANH = 3 };
+__attribute__((import_module("env"), import_name("cs_host_gates"))) void cs_host_gates(int kind, int B, int H, float *z, int ldz,
+                                                                                     const float *prev, int ldp, float *c, float *h,
+                                                                                     int ldh);
 #endif
 
 /*

@@ -23,7 +23,8 @@ CS_EXPORT(gru_forward)(int T, int B, int F, int H, const float *x, const float *
     float *at = a + (long)t * B * G, *h = out + (long)t * H;
     cs_matmul(B, 2 * H, H, hp, sp, 1, Ug, 2 * H, at, G, 1);
     // z and r in place; r ∘ h_{t−1} goes where h_t will be written.
-    for (int b = 0; b < B; b++) {
+    if (cs_host_min > 0) cs_host_gates(CS_GATES_GRU_RESET, B, H, at, G, hp, sp, 0, h, TH);
+    else for (int b = 0; b < B; b++) {
       float *zr = at + b * G, *rh = h + (long)b * TH;
       cs_sigmoid_inplace(zr, 2 * H);
       for (int j = 0; j < H; j += 4) {
@@ -32,6 +33,10 @@ CS_EXPORT(gru_forward)(int T, int B, int F, int H, const float *x, const float *
       }
     }
     cs_matmul(B, H, H, h, TH, 1, Uc, H, at + 2 * H, G, 1);
+    if (cs_host_min > 0) {
+      cs_host_gates(CS_GATES_GRU_BLEND, B, H, at, G, hp, sp, 0, h, TH);
+      continue;
+    }
     for (int b = 0; b < B; b++) {
       float *zr = at + b * G, *hb = h + (long)b * TH;
       const float *hpb = hp + (long)b * sp;
@@ -48,14 +53,17 @@ CS_EXPORT(gru_forward)(int T, int B, int F, int H, const float *x, const float *
 
 /*
  * The gradients of the pre-activations overwrite a (each lane is read before it is
- * written), then feed the input projection's backward. work: 3·B·H + 3H·H + F·3H floats.
+ * written), then feed the input projection's backward. dU_{zr} = Σ_t h_{t−1}ᵀ dz_t is one
+ * product over all steps after the loop, on a time-major copy of h_1 … h_{T−1} (as in
+ * lstm.c); dU_h needs r ∘ h_{t−1}, which is not kept, so it stays a product a step.
+ * work: 3·B·H + 3H·H + F·3H + (T−1)·B·H floats.
  */
 CS_EXPORT(gru_backward)(int T, int B, int F, int H, const float *x, const float *Wk, const float *Ug, const float *Uc,
                         const float *h0, const float *out, float *a, const float *dout, const float *dhT,
                         float *dx, float *dWk, float *dUg, float *dUc, float *dbias, float *dh0, float *work) {
   int n = B * H, G = 3 * H, TH = T * H;
   float *dh = work, *drh = dh + n, *rh = drh + n, *Ugt = rh + n, *Uct = Ugt + 2 * H * H,
-        *wt = Uct + H * H;
+        *wt = Uct + H * H, *hs = wt + (long)F * G;
   const f4 one = f4s(1.0f);
   cs_transpose(Ugt, Ug, H, 2 * H);
   cs_transpose(Uct, Uc, H, H);
@@ -93,7 +101,12 @@ CS_EXPORT(gru_backward)(int T, int B, int F, int H, const float *x, const float 
     }
     // Through the gates' h_{t−1} U_{zr}.
     cs_matmul(B, H, 2 * H, dat, G, 1, Ugt, H, dh, H, 1);
-    cs_matmul(H, 2 * H, B, hp, 1, sp, dat, G, dUg, 2 * H, 1);
+  }
+  cs_matmul(H, 2 * H, B, h0, 1, H, a, G, dUg, 2 * H, 1);
+  if (T > 1) {
+    for (int t = 0; t < T - 1; t++)
+      for (int b = 0; b < B; b++) cs_copy(hs + ((long)t * B + b) * H, out + (long)b * TH + (long)t * H, H);
+    cs_matmul(H, 2 * H, (T - 1) * B, hs, 1, H, a + (long)B * G, G, dUg, 2 * H, 1);
   }
   cs_copy(dh0, dh, n);
   cs_project_backward(T, B, F, G, x, Wk, a, dx, dWk, dbias, wt);

@@ -20,6 +20,10 @@ CS_EXPORT(lstm_forward)(int T, int B, int F, int H, const float *x, const float 
     const float *hp = t ? out + (long)(t - 1) * H : h0, *cp = t ? cs + (long)(t - 1) * n : c0;
     float *at = a + (long)t * B * G;
     cs_matmul(B, G, H, hp, t ? TH : H, 1, U, G, at, G, 1);
+    if (cs_host_min > 0) {
+      cs_host_gates(CS_GATES_LSTM, B, H, at, G, cp, H, cs + (long)t * n, out + (long)t * H, TH);
+      continue;
+    }
     for (int b = 0; b < B; b++) {
       float *z = at + b * G, *c = cs + (long)t * n + b * H, *h = out + (long)b * TH + (long)t * H;
       const float *cpb = cp + b * H;
@@ -40,20 +44,23 @@ CS_EXPORT(lstm_forward)(int T, int B, int F, int H, const float *x, const float 
 
 /*
  * The gradients of the gate pre-activations overwrite a (each lane is read before it is
- * written), then feed the input projection's backward. work: 2·B·H + 4H·H + F·4H floats.
+ * written), then feed dU and the input projection's backward. dU = Σ_t h_{t−1}ᵀ dz_t is one
+ * product over all steps after the loop, on a time-major copy of h_1 … h_{T−1}: a long
+ * reduction the addon splits over threads, where a product a step (K = B) spent its time
+ * reloading dU. work: 2·B·H + 4H·H + F·4H + (T−1)·B·H floats.
  */
 CS_EXPORT(lstm_backward)(int T, int B, int F, int H, const float *x, const float *Wk, const float *U, const float *h0,
                          const float *c0, const float *out, float *a, const float *cs, const float *dout,
                          const float *dhT, const float *dcT, float *dx, float *dWk, float *dU, float *dbias,
                          float *dh0, float *dc0, float *work) {
   int n = B * H, G = 4 * H, TH = T * H;
-  float *dh = work, *dc = dh + n, *Ut = dc + n, *wt = Ut + (long)G * H;
+  float *dh = work, *dc = dh + n, *Ut = dc + n, *wt = Ut + (long)G * H, *hs = wt + (long)F * G;
   const f4 one = f4s(1.0f);
   cs_transpose(Ut, U, H, G);
   cs_copy(dh, dhT, n);
   cs_copy(dc, dcT, n);
   for (int t = T - 1; t >= 0; t--) {
-    const float *hp = t ? out + (long)(t - 1) * H : h0, *cp = t ? cs + (long)(t - 1) * n : c0;
+    const float *cp = t ? cs + (long)(t - 1) * n : c0;
     float *dzt = a + (long)t * B * G;
     for (int b = 0; b < B; b++) {
       const float *c = cs + (long)t * n + b * H, *cpb = cp + b * H, *dob = dout + (long)b * TH + (long)t * H;
@@ -72,7 +79,12 @@ CS_EXPORT(lstm_backward)(int T, int B, int F, int H, const float *x, const float
       }
     }
     cs_matmul(B, H, G, dzt, G, 1, Ut, H, dh, H, 0);
-    cs_matmul(H, G, B, hp, 1, t ? TH : H, dzt, G, dU, G, 1);
+  }
+  cs_matmul(H, G, B, h0, 1, H, a, G, dU, G, 1);
+  if (T > 1) {
+    for (int t = 0; t < T - 1; t++)
+      for (int b = 0; b < B; b++) cs_copy(hs + ((long)t * B + b) * H, out + (long)b * TH + (long)t * H, H);
+    cs_matmul(H, G, (T - 1) * B, hs, 1, H, a + (long)n * 4, G, dU, G, 1);
   }
   cs_copy(dh0, dh, n);
   cs_copy(dc0, dc, n);

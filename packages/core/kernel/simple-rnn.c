@@ -16,7 +16,9 @@ CS_EXPORT(simple_rnn_forward)(int T, int B, int F, int H, const float *x, const 
     float *h = out + (long)t * H;
     if (t) cs_matmul(B, H, H, h - H, ld, 1, U, H, h, ld, 1);
     else cs_matmul(B, H, H, h0, H, 1, U, H, h, ld, 1);
-    for (int b = 0; b < B; b++) cs_tanh_inplace(h + b * ld, H);
+    if (cs_host_min > 0) cs_host_gates(CS_GATES_TANH, B, H, h, ld, 0, 0, 0, 0, 0);
+    else
+      for (int b = 0; b < B; b++) cs_tanh_inplace(h + b * ld, H);
   }
   for (int b = 0; b < B; b++) cs_copy(hT + b * H, out + b * ld + ld - H, H);
 }

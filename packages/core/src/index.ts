@@ -14,6 +14,7 @@ export type {
 } from './cell.js';
 export {
   WasmKernel,
+  type RunOptions,
   loadKernel,
   fusedCall,
   setFusedKernels,

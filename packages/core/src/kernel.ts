@@ -84,14 +84,17 @@ export class WasmKernel {
 
   /**
    * One whole call: copy `inputs` in, allocate `outputs` and `scratch` (sizes in floats,
-   * zero-filled), run `name(...scalars, ...inputs, ...outputs, ...scratch)`, read the
-   * outputs back in order.
+   * zero-filled unless `written`: the kernel writes every element before reading it), run
+   * `name(...scalars, ...inputs, ...outputs, ...scratch)`, read the first `read` outputs back
+   * in order (default all; a forward pass outside a gradient skips the values saved for
+   * backward, which are most of its output bytes).
    */
-  run(name: string, scalars: number[], inputs: Float32Array[], outputs: number[], scratch: number[] = []): Float32Array[] {
+  run(name: string, scalars: number[], inputs: Float32Array[], outputs: number[], options: RunOptions = {}): Float32Array[] {
+    const { scratch = [], read = outputs.length, written = false } = options;
     this.reset();
-    const ptrs = [...inputs.map((a) => this.put(a)), ...[...outputs, ...scratch].map((n) => this.alloc(n))];
+    const ptrs = [...inputs.map((a) => this.put(a)), ...[...outputs, ...scratch].map((n) => (written ? this.scratch(n) : this.alloc(n)))];
     this.call(name, ...scalars, ...ptrs);
-    return outputs.map((n, i) => this.read(ptrs[inputs.length + i], n));
+    return outputs.slice(0, read).map((n, i) => this.read(ptrs[inputs.length + i], n));
   }
 
   call(name: string, ...args: number[]): void {
@@ -99,6 +102,15 @@ export class WasmKernel {
     if (!fn) throw new CellstackError(`kernel ${this.label}`, `has no export '${name}' (exports: ${Object.keys(this.fns).join(', ')})`);
     fn(...args);
   }
+}
+
+export interface RunOptions {
+  /** Work space after the outputs, sizes in floats. */
+  scratch?: number[];
+  /** How many outputs to read back (default all). */
+  read?: number;
+  /** The kernel writes all of outputs and scratch before reading them: skip zero-filling (megabytes a call). */
+  written?: boolean;
 }
 
 const align = (n: number) => (n + 15) & ~15;
@@ -174,8 +186,12 @@ export function gpuKernelsActive(): boolean {
 }
 
 export interface FusedSpec<S> {
-  /** Output arrays in the order of `outShapes`, and whatever backward needs. */
-  forward(xs: Float32Array[]): { outputs: Float32Array[]; saved: S };
+  /**
+   * Output arrays in the order of `outShapes`, and whatever backward needs. `saving` is
+   * false outside a gradient (predict, evaluate): backward never runs, so `saved` may be
+   * left out (undefined) and the kernel need not read it back.
+   */
+  forward(xs: Float32Array[], context: { saving: boolean }): { outputs: Float32Array[]; saved: S | undefined };
   /** Gradients for every input, in order, given the gradients of every output. */
   backward(xs: Float32Array[], saved: S, dys: Float32Array[]): Float32Array[];
 }
@@ -188,11 +204,12 @@ export interface FusedSpec<S> {
  */
 export function fusedCall<S>(inputs: tf.Tensor[], outShapes: number[][], spec: FusedSpec<S>): tf.Tensor[] {
   const sizes = outShapes.map((s) => s.reduce((a, b) => a * b, 1));
+  if (!recordingGradients()) return forwardOnly(inputs, outShapes, sizes, spec);
   const single = outShapes.length === 1;
   const op = tf.customGrad((...args: unknown[]) => {
     const ts = args.slice(0, inputs.length) as tf.Tensor[];
     const xs = ts.map(tensorData);
-    const { outputs, saved } = spec.forward(xs);
+    const { outputs, saved } = spec.forward(xs, { saving: true });
     // Arrays go back to the pool once nothing can read them: tensors copy them at once on
     // wasm and keep them elsewhere; the saved ones live until backward.
     const copies = backendCopiesOnWrite();
@@ -212,16 +229,13 @@ export function fusedCall<S>(inputs: tf.Tensor[], outShapes: number[][], spec: F
     }
     if (copies || !single) recycleArrays(outputs.filter((a) => !keep.has(a)));
     else outputs.forEach((a) => keep.delete(a)); // the output tensor holds it
-    // Outside a gradient (inference: predict, evaluate) gradFunc never runs, so the inputs and
-    // saved values are free now; kept, each call would take fresh multi-megabyte arrays.
-    if (!recordingGradients()) recycleArrays([...xs, ...keep]);
     return {
       value,
       gradFunc: (dy: tf.Tensor) => {
         const flat = tensorData(dy);
         let at = 0;
         const dys = sizes.map((n) => flat.subarray(at, (at += n)));
-        const grads = spec.backward(xs, saved, dys);
+        const grads = spec.backward(xs, saved as S, dys);
         const result = grads.map((g, i) => tf.tensor(g, ts[i].shape));
         recycleArrays([flat, ...xs, ...keep, ...(copies ? grads : [])]);
         return result;
@@ -237,6 +251,21 @@ export function fusedCall<S>(inputs: tf.Tensor[], outShapes: number[][], spec: F
     at += sizes[i];
     return part;
   });
+}
+
+/**
+ * Outside a gradient (inference: predict, evaluate) no gradient function is needed: each output
+ * becomes its own tensor, with none of the packing into one tensor and slicing back that
+ * tf.customGrad's single result costs (two copies of the outputs), and nothing saved is read.
+ */
+function forwardOnly<S>(inputs: tf.Tensor[], outShapes: number[][], sizes: number[], spec: FusedSpec<S>): tf.Tensor[] {
+  const xs = inputs.map(tensorData);
+  const { outputs, saved } = spec.forward(xs, { saving: false });
+  const result = outShapes.map((shape, i) => tf.tensor(outputs[i].subarray(0, sizes[i]), shape));
+  // Tensors copy the arrays at once on wasm and keep them elsewhere; anything saved regardless is free too.
+  const held = new Set(backendCopiesOnWrite() ? [] : outputs);
+  recycleArrays([...xs, ...outputs, ...arraysIn(saved)].filter((a) => !held.has(a)));
+  return result;
 }
 
 /** Whether tf is recording a tape for gradients now (tfjs-core 4.x: inside tf.grad, variableGrads, minimize). */

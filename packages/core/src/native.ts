@@ -5,8 +5,10 @@ import { NATIVE_MIN_PRODUCT, configure, onConfigure, settings, type Settings } f
 
 type HostMatmul = (memory: ArrayBuffer, M: number, N: number, K: number, A: number, sa: number, sk: number, B: number, ldb: number,
   C: number, ldc: number, accumulate: number) => void;
+type HostGates = (memory: ArrayBuffer, kind: number, B: number, H: number, z: number, ldz: number, prev: number, ldp: number, c: number, h: number, ldh: number) => void;
 interface Addon {
   matmul?: HostMatmul;
+  gates?: HostGates;
   isa: string;
   setThreads?: (n: number) => number;
 }
@@ -20,6 +22,8 @@ function addon(): Addon {
   if (!settings().native) return { isa: 'none: off (CELLSTACK_NATIVE=0)' };
   try {
     loaded = createRequire(import.meta.url)('@cellstack/native') as Addon;
+    // The kernels call every host function once the products go native: an older build lacks some.
+    if (loaded.matmul && !loaded.gates) loaded = { isa: 'none: @cellstack/native is out of date (run `npm rebuild @cellstack/native`)' };
   } catch {
     loaded = { isa: 'none: the optional dependency @cellstack/native is not installed' };
   }
@@ -64,10 +68,20 @@ export function setNativeKernels(on: boolean, minProduct = NATIVE_MIN_PRODUCT): 
   configure({ native: on, nativeMinProduct: minProduct });
 }
 
+/**
+ * The addon's product when it is active and a product of `multiplyAdds` goes to it (the
+ * threshold of the fused kernels), else undefined: accel/matmul.ts sends tfjs's own
+ * matmuls there (the dense layers, their gradients) on the wasm heap.
+ */
+export function nativeProduct(multiplyAdds: number): HostMatmul | undefined {
+  const s = settings();
+  return s.native && multiplyAdds >= s.nativeMinProduct ? addon().matmul : undefined;
+}
+
 const minProductNow = () => (settings().native && loaded?.matmul ? settings().nativeMinProduct : 0);
 
 /**
- * The `env` imports of a kernel module (`cs_host_matmul`) on its own memory, and a hook to
+ * The `env` imports of a kernel module (`cs_host_matmul`, `cs_host_gates`) on its own memory, and a hook to
  * call with its `cs_use_host` export, which then follows the settings.
  */
 export function hostImports(memory: () => { buffer: ArrayBuffer }) {
@@ -75,8 +89,11 @@ export function hostImports(memory: () => { buffer: ArrayBuffer }) {
     countProduct(M * N * K);
     loaded!.matmul!(memory().buffer, M, N, K, A, sa, sk, B, ldb, C, ldc, acc);
   };
+  // A step's gate math (kernel/lstm.c, gru.c), called only while the products go native.
+  const cs_host_gates = (kind: number, B: number, H: number, z: number, ldz: number, prev: number, ldp: number, c: number, h: number, ldh: number) =>
+    loaded!.gates!(memory().buffer, kind, B, H, z, ldz, prev, ldp, c, h, ldh);
   return {
-    env: { cs_host_matmul },
+    env: { cs_host_matmul, cs_host_gates },
     follow(useHost: unknown) {
       if (typeof useHost !== 'function') return; // a kernel built without the host product
       const set = useHost as (minProduct: number) => void;

@@ -61,14 +61,24 @@ describe.each(['wasm', 'cpu'] as const)('fusedCall on %s: pooled arrays are reus
     await selectBackend(backend);
     const x = tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3]);
     let saved: Float32Array[] = [];
-    const spy: FusedSpec<Float32Array[]> = { ...spec, forward: (xs) => ((r) => ((saved = r.saved), r))(spec.forward(xs)) };
-    tf.dispose(fusedCall([x], [[2, 3], [2]], spy));
+    const saving: boolean[] = [];
+    const spy: FusedSpec<Float32Array[]> = { ...spec, forward: (xs, c) => ((r) => ((saved = r.saved!), saving.push(c.saving), r))(spec.forward(xs, c)) };
+    const before = tf.memory().numTensors;
+    const [y, s] = fusedCall([x], [[2, 3], [2]], spy);
+    // Each output its own tensor, nothing packed: two new tensors.
+    expect(tf.memory().numTensors - before).toBe(2);
+    expect(Array.from(y.dataSync())).toEqual([2, 4, 6, 8, 10, 12]);
+    expect(Array.from(s.dataSync())).toEqual([6, 15]);
+    tf.dispose([y, s]);
     const reused = Array.from({ length: 4 }, () => kernel.read(0, 6));
-    expect(reused.filter((r) => saved.includes(r)).length).toBe(2);
+    // Both saved arrays on wasm (tensors copy); on cpu the output tensor y kept its own array.
+    expect(reused.filter((r) => saved.includes(r)).length).toBe(backend === 'wasm' ? 2 : 1);
     // Inside a gradient they stay until backward has read them (spec.backward checks their values).
     const g = tf.grad((t: tf.Tensor) => tf.sum(fusedCall([t], [[2, 3], [2]], spy)[0]));
     const read = () => kernel.read(0, 6); // what a later call would take, before backward runs
     tf.dispose(g(tf.tidy(() => (read(), read(), read(), x.clone()))));
+    // The kernel is told whether backward can run: predict skips reading what it saves.
+    expect(saving).toEqual([false, true]);
     x.dispose();
   });
 });

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #if defined(__x86_64__)
+#include <immintrin.h>
 #define ISA "avx2+fma"
 #ifdef __clang__
 #pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
@@ -83,6 +84,26 @@ static inline __attribute__((always_inline)) void rows(const int R, int N, int K
       *out = c[r];
     }
   }
+#if defined(__x86_64__)
+  /* The last N % 8 columns through masked loads and stores (a dense layer of 10 units would
+     otherwise do a fifth of its work in scalar code, ~2× the rest's time). */
+  if (j < N) {
+    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(N - j), lanes);
+    v8 c[ROWS];
+    for (int r = 0; r < R; r++) c[r] = bcast(0.0f);
+    for (int k = 0; k < K; k++) {
+      v8 b0 = (v8)_mm256_maskload_ps(B + k * ldb + j, mask);
+      for (int r = 0; r < R; r++) c[r] += bcast(A[r * sa + k * sk]) * b0;
+    }
+    for (int r = 0; r < R; r++) {
+      float *out = C + r * ldc + j;
+      if (acc) c[r] += (v8)_mm256_maskload_ps(out, mask);
+      _mm256_maskstore_ps(out, mask, (__m256)c[r]);
+    }
+    return;
+  }
+#endif
   for (; j < N; j++) {
     float s[ROWS] = {0};
     for (int k = 0; k < K; k++)
@@ -119,6 +140,118 @@ static void matmul(int M, int N, int K, const float *A, long sa, long sk, const 
   }
 }
 
+/*
+ * The LSTM's and GRU's per-step gate math (kernel/lstm.c and gru.c in @cellstack/core, which
+ * call it through `cs_host_gates` once their products go native): 8 lanes and FMA where wasm
+ * has 4 and none. The same Cephes exp, sigmoid and tanh as kernel/cellstack_kernel.h, so the
+ * two agree to rounding.
+ */
+typedef int vi8 __attribute__((vector_size(32), aligned(4), may_alias));
+
+static inline v8 sel(vi8 m, v8 a, v8 b) { return (v8)(((vi8)a & m) | ((vi8)b & ~m)); }
+
+static inline v8 exp8(v8 x) {
+  x = sel(x < bcast(-87.0f), bcast(-87.0f), x);
+  x = sel(x > bcast(88.0f), bcast(88.0f), x);
+  const v8 magic = bcast(12582912.0f); /* 1.5·2^23: adding and subtracting it rounds to the nearest integer */
+  v8 n = (x * bcast(1.44269504088896341f) + magic) - magic;
+  v8 r = x - n * bcast(0.693359375f);
+  r = r - n * bcast(-2.12194440e-4f);
+  v8 p = bcast(1.9875691500e-4f);
+  p = p * r + bcast(1.3981999507e-3f);
+  p = p * r + bcast(8.3334519073e-3f);
+  p = p * r + bcast(4.1665795894e-2f);
+  p = p * r + bcast(1.6666665459e-1f);
+  p = p * r + bcast(5.0000001201e-1f);
+  p = (p * r) * r + (r + bcast(1.0f));
+  vi8 scale = (__builtin_convertvector(n, vi8) + 127) << 23;
+  return p * (v8)scale;
+}
+
+static inline v8 sigmoid8(v8 x) { return bcast(1.0f) / (bcast(1.0f) + exp8(-x)); }
+
+static inline v8 tanh8(v8 x) {
+  v8 ax = (v8)((vi8)x & 0x7fffffff), z = x * x;
+  v8 p = bcast(-5.70498872745e-3f);
+  p = p * z + bcast(2.06390887954e-2f);
+  p = p * z + bcast(-5.37397155531e-2f);
+  p = p * z + bcast(1.33314422036e-1f);
+  p = p * z + bcast(-3.33332819422e-1f);
+  v8 small = (p * z) * x + x;
+  v8 big = bcast(1.0f) - bcast(2.0f) / (exp8(ax * bcast(2.0f)) + bcast(1.0f));
+  big = (v8)((vi8)big | ((vi8)x & (int)0x80000000));
+  return sel(ax < bcast(0.625f), small, big);
+}
+
+/* The k ≤ 8 floats at p (a row's tail when k < 8) as one vector, and back. */
+static inline v8 load8(const float *p, int k) {
+  if (k == 8) return *(const v8 *)p;
+  v8 v = bcast(0.0f);
+  for (int i = 0; i < k; i++) v[i] = p[i];
+  return v;
+}
+static inline void store8(float *p, v8 v, int k) {
+  if (k == 8) *(v8 *)p = v;
+  else
+    for (int i = 0; i < k; i++) p[i] = v[i];
+}
+
+/* Rows [b0, b1) of an LSTM step: z's gates, c = f·c_prev + i·c̃ and h = o·tanh(c) (c_prev, c, h with row strides). */
+static void lstm_rows(int b0, int b1, int H, float *z, long ldz, const float *cp, long ldp, float *c, float *h, long ldh) {
+  for (int b = b0; b < b1; b++) {
+    float *zb = z + b * ldz, *cb = c + b * (long)H, *hb = h + b * ldh;
+    const float *cpb = cp + b * ldp;
+    for (int j = 0; j < H; j += 8) {
+      int k = H - j < 8 ? H - j : 8;
+      v8 i = sigmoid8(load8(zb + j, k)), f = sigmoid8(load8(zb + H + j, k));
+      v8 g = tanh8(load8(zb + 2 * H + j, k)), o = sigmoid8(load8(zb + 3 * H + j, k));
+      v8 cj = f * load8(cpb + j, k) + i * g;
+      store8(zb + j, i, k), store8(zb + H + j, f, k), store8(zb + 2 * H + j, g, k), store8(zb + 3 * H + j, o, k);
+      store8(cb + j, cj, k);
+      store8(hb + j, o * tanh8(cj), k);
+    }
+  }
+}
+
+/* GRU (reset before the recurrent product, kernel/gru.c), after h_{t−1}·[U_z | U_r]: z and r = sigmoid in place, rh = r ∘ h_{t−1}. */
+static void gru_reset_rows(int b0, int b1, int H, float *zr, long ldz, const float *hp, long ldp, float *rh, long ldh) {
+  for (int b = b0; b < b1; b++) {
+    float *zb = zr + b * ldz, *out = rh + b * ldh;
+    const float *hpb = hp + b * ldp;
+    for (int j = 0; j < 2 * H; j += 8) {
+      int k = 2 * H - j < 8 ? 2 * H - j : 8;
+      store8(zb + j, sigmoid8(load8(zb + j, k)), k);
+    }
+    for (int j = 0; j < H; j += 8) {
+      int k = H - j < 8 ? H - j : 8;
+      store8(out + j, load8(zb + H + j, k) * load8(hpb + j, k), k);
+    }
+  }
+}
+
+/* GRU, after (r ∘ h_{t−1})·U_h: h̃ = tanh in place, h = h̃ + z ∘ (h_{t−1} − h̃). */
+static void gru_blend_rows(int b0, int b1, int H, float *zr, long ldz, const float *hp, long ldp, float *h, long ldh) {
+  for (int b = b0; b < b1; b++) {
+    float *zb = zr + b * ldz, *hb = h + b * ldh;
+    const float *hpb = hp + b * ldp;
+    for (int j = 0; j < H; j += 8) {
+      int k = H - j < 8 ? H - j : 8;
+      v8 hh = tanh8(load8(zb + 2 * H + j, k));
+      store8(zb + 2 * H + j, hh, k);
+      store8(hb + j, hh + load8(zb + j, k) * (load8(hpb + j, k) - hh), k);
+    }
+  }
+}
+
+/* SimpleRNN: z = tanh(z) in place. */
+static void tanh_rows(int b0, int b1, int H, float *z, long ldz) {
+  for (int b = b0; b < b1; b++)
+    for (int j = 0; j < H; j += 8) {
+      int k = H - j < 8 ? H - j : 8;
+      store8(z + b * ldz + j, tanh8(load8(z + b * ldz + j, k)), k);
+    }
+}
+
 #if defined(__x86_64__) && defined(__clang__)
 #pragma clang attribute pop
 #elif defined(__x86_64__)
@@ -138,13 +271,31 @@ static void matmul(int M, int N, int K, const float *A, long sa, long sk, const 
 #define PART_MIN (1L << 18)
 #define CHUNKS_PER_THREAD 4
 #define SPIN_NS 100000L
+/* Gate elements (rows × units) per thread below which the LSTM step's gate math uses fewer threads (~3 µs). */
+#define GATES_PART_MIN 1024L
 
+/* Which gate math a `gates` call runs (the `kind` argument; cs_host_gates in kernel/cellstack_kernel.h). */
+enum { GATES_LSTM = 0, GATES_GRU_RESET = 1, GATES_GRU_BLEND = 2, GATES_TANH = 3 };
+
+/* A product, or (gates ≥ 0) a recurrent step's gate math over M rows of the batch, N units each. */
 typedef struct {
-  int M, N, K, acc, by_cols, per_chunk;
+  int M, N, K, acc, by_cols, per_chunk, gates;
   const float *A, *B;
   float *C;
   long sa, sk, ldb, ldc;
+  float *z, *c, *h;
+  const float *prev;
+  long ldz, ldp;
 } Job;
+
+static void gate_rows(const Job *j, int from, int to) {
+  switch (j->gates) {
+    case GATES_LSTM: lstm_rows(from, to, j->N, j->z, j->ldz, j->prev, j->ldp, j->c, j->h, j->ldc); break;
+    case GATES_GRU_RESET: gru_reset_rows(from, to, j->N, j->z, j->ldz, j->prev, j->ldp, j->h, j->ldc); break;
+    case GATES_GRU_BLEND: gru_blend_rows(from, to, j->N, j->z, j->ldz, j->prev, j->ldp, j->h, j->ldc); break;
+    case GATES_TANH: tanh_rows(from, to, j->N, j->z, j->ldz); break;
+  }
+}
 
 /* The claim word: generation << 32 | chunks << 16 | next chunk. Claiming by compare-and-swap on
    it means a worker that wakes late for one product can never take a chunk of the next. */
@@ -180,6 +331,11 @@ static inline void relax(void) {
 }
 
 static void run_chunk(const Job *j, int chunk) {
+  if (j->gates >= 0) {
+    int from = chunk * j->per_chunk, to = from + j->per_chunk < j->M ? from + j->per_chunk : j->M;
+    gate_rows(j, from, to);
+    return;
+  }
   int step = j->by_cols ? COLS : ROWS, extent = j->by_cols ? j->N : j->M;
   int from = chunk * j->per_chunk * step, to = from + j->per_chunk * step;
   if (to > extent) to = extent;
@@ -245,6 +401,8 @@ static void stop_pool(void) {
   atomic_store(&pool.stop, 0);
 }
 
+static void run_parallel(int threads, int units);
+
 /* The product on as many threads as its size repays, up to pool.wanted. */
 static void parallel_matmul(int M, int N, int K, const float *A, long sa, long sk, const float *B, long ldb, float *C, long ldc, int acc) {
   long work = (long)M * N * (K > 0 ? K : 1);
@@ -259,11 +417,31 @@ static void parallel_matmul(int M, int N, int K, const float *A, long sa, long s
     matmul(M, N, K, A, sa, sk, B, ldb, C, ldc, acc);
     return;
   }
+  pool.job = (Job){M, N, K, acc, by_cols, 0, -1, A, B, C, sa, sk, ldb, ldc, NULL, NULL, NULL, NULL, 0, 0};
+  run_parallel(threads, units);
+}
+
+/* A step's gate math over B rows of H units, split by rows like a product. */
+static void parallel_gates(int kind, int B, int H, float *z, long ldz, const float *prev, long ldp, float *c, float *h, long ldh) {
+  Job job = {B, H, 0, 0, 0, 0, kind, NULL, NULL, NULL, 0, 0, 0, ldh, z, c, h, prev, ldz, ldp};
+  int threads = atomic_load(&pool.wanted);
+  if ((long)B * H / GATES_PART_MIN < threads) threads = (int)((long)B * H / GATES_PART_MIN);
+  if (B < threads) threads = B;
+  if (threads < 2 || pthread_mutex_trylock(&pool.submit) != 0) {
+    gate_rows(&job, 0, B);
+    return;
+  }
+  pool.job = job;
+  run_parallel(threads, B);
+}
+
+/* Run pool.job (its per_chunk still unset) as chunks of `units` on up to `threads`; pool.submit is held and released here. */
+static void run_parallel(int threads, int units) {
   if (pool.started < threads - 1) grow(threads);
   int chunks = threads * CHUNKS_PER_THREAD < units ? threads * CHUNKS_PER_THREAD : units;
   int per_chunk = (units + chunks - 1) / chunks;
   chunks = (units + per_chunk - 1) / per_chunk;
-  pool.job = (Job){M, N, K, acc, by_cols, per_chunk, A, B, C, sa, sk, ldb, ldc};
+  pool.job.per_chunk = per_chunk;
   atomic_store(&pool.finished, 0);
   unsigned long gen = GEN(atomic_load(&pool.claim)) + 1;
   atomic_store_explicit(&pool.claim, gen << 32 | (unsigned long)chunks << 16, memory_order_release);
@@ -329,6 +507,40 @@ static napi_value Matmul(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * gates(memory, kind, B, H, z, ldz, prev, ldp, c, h, ldh): one recurrent step's gate math over B
+ * rows of H units, byte offsets and row strides in floats. kind 0, LSTM: z [B, 4H] pre-activations
+ * → activations, prev = c_{t−1}, c = c_t [B, H] (rows H apart), h = h_t. kind 1, GRU reset: z [B, 3H]
+ * (its first 2H → sigmoid), prev = h_{t−1}, h = r ∘ h_{t−1}. kind 2, GRU blend: z's last H → tanh,
+ * prev = h_{t−1}, h = h_t. kind 3, SimpleRNN: z [B, H] → tanh in place (prev, c, h unused).
+ * c is read only by kind 0.
+ */
+static napi_value Gates(napi_env env, napi_callback_info info) {
+  size_t argc = 11;
+  napi_value argv[11];
+  void *base;
+  size_t length;
+  int32_t v[10];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 11) return fail(env, "gates takes 11 arguments");
+  if (napi_get_arraybuffer_info(env, argv[0], &base, &length) != napi_ok) return fail(env, "gates: the first argument must be an ArrayBuffer");
+  for (int i = 0; i < 10; i++)
+    if (napi_get_value_int32(env, argv[i + 1], &v[i]) != napi_ok) return fail(env, "gates: kind, sizes, offsets and strides must be numbers");
+  int32_t kind = v[0], B = v[1], H = v[2], ldz = v[4], ldp = v[6], ldh = v[9];
+  uint32_t z = (uint32_t)v[3], prev = (uint32_t)v[5], c = (uint32_t)v[7], h = (uint32_t)v[8];
+  if (kind < GATES_LSTM || kind > GATES_TANH) return fail(env, "gates: kind must be 0 (LSTM), 1 (GRU reset), 2 (GRU blend) or 3 (tanh)");
+  if (B < 0 || H < 0 || ldz < 0 || ldp < 0 || ldh < 0 || (z | prev | c | h) & 3)
+    return fail(env, "gates: negative size or stride, or an offset not a multiple of 4");
+  int64_t width = (kind == GATES_LSTM ? 4 : kind == GATES_TANH ? 1 : 3) * (int64_t)H;
+  if (extent(z, B, width, ldz, 1) > (int64_t)length || (kind != GATES_TANH && extent(prev, B, H, ldp, 1) > (int64_t)length) ||
+      (kind == GATES_LSTM && extent(c, B, H, H, 1) > (int64_t)length) || (kind != GATES_TANH && extent(h, B, H, ldh, 1) > (int64_t)length))
+    return fail(env, "gates: an operand lies outside the buffer");
+#ifdef ISA
+  char *m = base;
+  parallel_gates(kind, B, H, (float *)(m + z), ldz, (const float *)(m + prev), ldp, (float *)(m + c), (float *)(m + h), ldh);
+#endif
+  return NULL;
+}
+
 #ifdef ISA
 /* setThreads(n): the most threads a product may use (1..64; larger n is capped); returns the value set. */
 static napi_value SetThreads(napi_env env, napi_callback_info info) {
@@ -370,6 +582,7 @@ NAPI_MODULE_INIT() {
 #ifdef ISA
   if (supported()) {
     export(env, exports, "matmul", Matmul);
+    export(env, exports, "gates", Gates);
     export(env, exports, "setThreads", SetThreads);
     export(env, exports, "threadedProducts", ThreadedProducts);
     pthread_mutex_lock(&pool.submit);

@@ -55,6 +55,7 @@ describe.skipIf(!matmul)(`native matmul (${isa})`, () => {
     { M: 128, N: 24, K: 1000, transposeA: true, accumulate: true }, // long reduction, in chunks
     { M: 11, N: 8, K: 3, pad: 1, accumulate: true },
     { M: 3, N: 40, K: 2 },
+    { M: 50, N: 10, K: 128, pad: 2, accumulate: true }, // a dense layer of 10 units: a masked 2-column tail
     ...[1, 2, 3, 4, 5, 6, 7, 12].map((M) => ({ M, N: 19, K: 6 })), // every row tail
   ];
   it.each(cases)('M $M, N $N, K $K, Aᵀ $transposeA, pad $pad, accumulate $accumulate', (c) => {

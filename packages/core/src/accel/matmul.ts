@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { countProduct } from '../products.js';
+import { nativeProduct } from '../native.js';
 import { heapAddress, loadHeapModule, replaceWasmKernel, type WasmBackend } from './heap.js';
 
 type HeapMatMul = (batch: number, M: number, N: number, K: number, A: number, strideA: number, sa: number, sk: number,
@@ -39,8 +40,10 @@ export function patchWasmMatMul(): boolean {
     if (batch * M * N > 0) {
       countProduct(batch * M * N * K);
       const at = (t: tf.TensorInfo) => heapAddress(backend, t);
-      run(batch, M, N, K, at(a), batchA === 1 ? 0 : M * K, transposeA ? 1 : K, transposeA ? M : 1,
-        at(bt), batchB === 1 ? 0 : K * N, at(out), bias ? at(bias) : 0, relu ? 1 : 0);
+      const [sa, sk, strideA, strideB] = [transposeA ? 1 : K, transposeA ? M : 1, batchA === 1 ? 0 : M * K, batchB === 1 ? 0 : K * N];
+      const host = nativeProduct(batch * M * N * K);
+      if (host) hostProduct(host, backend, { batch, M, N, K, A: at(a), strideA, sa, sk, B: at(bt), strideB, C: at(out), relu }, bias);
+      else run(batch, M, N, K, at(a), strideA, sa, sk, at(bt), strideB, at(out), bias ? at(bias) : 0, relu ? 1 : 0);
     }
     if (bt !== b) backend.disposeData(bt.dataId);
     return out;
@@ -53,4 +56,36 @@ export function patchWasmMatMul(): boolean {
     return (simple && product(args.inputs, args.backend as unknown as WasmBackend, args.attrs as never, activation === 'relu')) || original(args);
   });
   return true;
+}
+
+interface Product {
+  batch: number;
+  M: number;
+  N: number;
+  K: number;
+  /** Byte addresses on the heap, and strides in floats (batch strides 0: broadcast). */
+  A: number;
+  strideA: number;
+  sa: number;
+  sk: number;
+  B: number;
+  strideB: number;
+  C: number;
+  relu: boolean;
+}
+
+/**
+ * The same product through the native addon (256-bit FMA, threads) on tfjs's heap: C starts
+ * as the bias rows and accumulates, then ReLU — the rule of heap_matmul.
+ */
+function hostProduct(host: NonNullable<ReturnType<typeof nativeProduct>>, backend: WasmBackend, p: Product, bias: tf.TensorInfo | undefined) {
+  const buffer = (backend.wasm!.asm!.memory as { buffer: ArrayBuffer }).buffer;
+  const biasValues = bias && (backend.typedArrayFromHeap(bias) as Float32Array);
+  for (let b = 0; b < p.batch; b++) {
+    const C = p.C + 4 * b * p.M * p.N;
+    const c = new Float32Array(buffer, C, p.M * p.N);
+    if (biasValues) for (let r = 0; r < p.M; r++) c.set(biasValues, r * p.N);
+    host(buffer, p.M, p.N, p.K, p.A + 4 * b * p.strideA, p.sa, p.sk, p.B + 4 * b * p.strideB, p.N, C, p.N, biasValues ? 1 : 0);
+    if (p.relu) for (let i = 0; i < c.length; i++) if (!(c[i] > 0)) c[i] = 0;
+  }
 }

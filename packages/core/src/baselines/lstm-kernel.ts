@@ -10,14 +10,17 @@ export function lstmFused(x: tf.Tensor3D, { h, c }: State, p: Params): FusedResu
   const H = h.shape[1];
   const n = B * H;
   const [out, hT, cT] = fusedCall([x, p.kernel, p.recurrent, p.bias, h, c], [[B, T, H], [B, H], [B, H]], {
-    forward([xv, W, U, bias, h0, c0]) {
-      const [o, lastH, lastC, a, cs] = kernel().run('lstm_forward', [T, B, F, H], [xv, W, U, bias, h0, c0], [T * n, n, n, 4 * T * n, T * n]);
+    forward([xv, W, U, bias, h0, c0], { saving }) {
+      const [o, lastH, lastC, a, cs] = kernel().run('lstm_forward', [T, B, F, H], [xv, W, U, bias, h0, c0], [T * n, n, n, 4 * T * n, T * n], {
+        read: saving ? 5 : 3,
+        written: true, // the projection fills a; every step writes c and h
+      });
       // Backward reads h_t from the outputs themselves.
-      return { outputs: [o, lastH, lastC], saved: [o, a, cs] };
+      return { outputs: [o, lastH, lastC], saved: saving ? [o, a, cs] : undefined };
     },
     backward([xv, W, U, , h0, c0], saved, [dout, dhT, dcT]) {
       const grads = [B * T * F, F * 4 * H, H * 4 * H, 4 * H, n, n];
-      return kernel().run('lstm_backward', [T, B, F, H], [xv, W, U, h0, c0, ...saved, dout, dhT, dcT], grads, [2 * n + 4 * H * H + 4 * F * H]);
+      return kernel().run('lstm_backward', [T, B, F, H], [xv, W, U, h0, c0, ...saved, dout, dhT, dcT], grads, { scratch: [2 * n + 4 * H * H + 4 * F * H + (T - 1) * n] });
     },
   });
   return { output: out as tf.Tensor3D, state: { h: hT as tf.Tensor2D, c: cT as tf.Tensor2D } };

@@ -11,13 +11,13 @@ export function simpleRnnFused(x: tf.Tensor3D, { h }: State, p: Params): FusedRe
   const n = B * H;
   const [out, hT] = fusedCall([x, p.kernel, p.recurrent, p.bias, h], [[B, T, H], [B, H]], {
     forward([xv, W, U, bias, h0]) {
-      const [o, last] = kernel().run('simple_rnn_forward', [T, B, F, H], [xv, W, U, bias, h0], [T * n, n]);
+      const [o, last] = kernel().run('simple_rnn_forward', [T, B, F, H], [xv, W, U, bias, h0], [T * n, n], { written: true }); // the projection fills out
       // Backward needs only the outputs (every h_t).
       return { outputs: [o, last], saved: o };
     },
     backward([xv, W, U, , h0], out, [dout, dhT]) {
       const grads = [B * T * F, F * H, H * H, H, n];
-      return kernel().run('simple_rnn_backward', [T, B, F, H], [xv, W, U, h0, out, dout, dhT], grads, [T * n + n + H * H + H * F]);
+      return kernel().run('simple_rnn_backward', [T, B, F, H], [xv, W, U, h0, out, dout, dhT], grads, { scratch: [T * n + n + H * H + H * F] });
     },
   });
   return { output: out as tf.Tensor3D, state: { h: hT as tf.Tensor2D } };
