@@ -96,7 +96,9 @@ async function main() {
   const t0 = performance.now();
   for (let i = 0; i < n; i++) await once();
   const seconds = (performance.now() - t0) / 1000;
-  const fused = fusedKernelsActive() && model.layers.some((l) => (l as { cell?: CellInstance }).cell?.fused);
+  // A whole-sequence kernel ran: the cell's hand-written one or its traced step.
+  const kernel = layerPaths(model)[0]?.path ?? null;
+  const fused = fusedKernelsActive() && (kernel === 'hand-written' || kernel === 'traced');
   // webgpu: the cell's WGSL kernel ('gpu') or the step loop; steps are timed through the loss read-back.
   const gpu = gpuKernelsActive() && model.layers.some((l) => (l as { cell?: CellInstance }).cell?.gpuFused);
   console.log(
@@ -108,7 +110,7 @@ async function main() {
       path: fused ? 'fused' : gpu ? 'gpu' : 'generic',
       ...(rt.backend.adapter ? { adapter: rt.backend.adapter } : {}),
       // What the first cell layer ran: 'hand-written', 'traced' (CELLSTACK_KERNELS=traced) or 'step loop: <reason>'.
-      kernel: layerPaths(model)[0]?.path ?? null,
+      kernel,
       // The instruction set of the native addon's products (fused path, addon active), else null.
       native: fused && nativeKernels().active ? nativeKernels().isa : null,
       seq: steps,

@@ -1,59 +1,60 @@
-import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { cellPath, createRuntime } from '@cellstack/core';
-import { buildCell, compareFused, gradCheck, forward, leakedTensors, randomTensor, runCell, saveAndLoad, sigmoid } from '@cellstack/core/testing';
+import { cellPath } from '@cellstack/core';
+import { CellTester, ref, sigmoid, type StepReference } from '@cellstack/core/testing';
 import { MGU } from '../src/index.js';
 
+// MGU in plain JS, one batch row: f = σ(x W_f + h U_f + b_f), h̃ = tanh(x W_h + (f ∘ h) U_h + b_h), h' = (1 − f) h + f h̃.
+const mgu: StepReference = (x, { h }, w) => {
+  const H = h.length;
+  const xw = ref.add(ref.vecMat(x, w.matrix('kernel')), w.vector('bias'));
+  const f = ref.add(xw.slice(0, H), ref.vecMat(h, w.matrix('recurrentGate'))).map(sigmoid);
+  const hh = ref.add(xw.slice(H), ref.vecMat(ref.mul(f, h), w.matrix('recurrentCandidate'))).map(Math.tanh);
+  const h2 = h.map((v, i) => (1 - f[i]) * v + f[i] * hh[i]);
+  return { output: h2, state: { h: h2 } };
+};
+
 describe('MGU', () => {
-  it('one step on hand-set weights equals the equations', () => {
-    // F = 1, H = 1: f = σ(0.5·x + 0.2·h + 0.1), h̃ = tanh(−0.3·x + 0.7·f·h − 0.2), h' = h + f(h̃ − h).
-    const built = buildCell(MGU, { units: 1 }, { inputSize: 1, values: { kernel: [[0.5, -0.3]], recurrentGate: [[0.2]], recurrentCandidate: [[0.7]], bias: [0.1, -0.2] } });
-    const [x, h] = [0.8, 0.4];
-    const f = sigmoid(0.5 * x + 0.2 * h + 0.1);
-    const hh = Math.tanh(-0.3 * x + 0.7 * f * h - 0.2);
-    const r = runCell(built, [[[x]]], { initialState: { h: [[h]] } });
-    expect(r.outputs[0][0][0]).toBeCloseTo(h + f * (hh - h), 6);
-    built.dispose();
+  it('one step equals the equations: hand-set weights, then random ones', () => {
+    const tiny = new CellTester(MGU, { options: { units: 1 }, inputSize: 1, values: { kernel: [[0.5, -0.3]], recurrentGate: [[0.2]], recurrentCandidate: [[0.7]], bias: [0.1, -0.2] } });
+    expect(tiny.oneStep(mgu).maxError).toBeLessThan(1e-6);
+    tiny.dispose();
+    const t = new CellTester(MGU, { options: { units: 4 }, inputSize: 3, seed: 5 });
+    const r = t.oneStep(mgu, { batch: 4 });
+    expect(r.maxError, r.worst).toBeLessThan(1e-6);
+    t.dispose();
   });
 
   it('gradients match finite differences', () => {
-    const built = buildCell(MGU, { units: 3 }, { inputSize: 2, seed: 2 });
-    const x = randomTensor([2, 4, 2], 3) as tf.Tensor3D;
-    const w = randomTensor([2, 4, 3], 4);
-    const r = gradCheck(() => tf.sum(tf.mul(forward(built, x), w)) as tf.Scalar, built.params);
-    expect(r.maxRelError).toBeLessThan(2e-2);
-    tf.dispose([x, w]);
-    built.dispose();
+    const t = new CellTester(MGU, { options: { units: 3 }, inputSize: 2, seed: 2 });
+    const r = t.gradients();
+    expect(r.maxRelError, r.worst).toBeLessThan(2e-2);
+    t.dispose();
   });
 
   it('the traced kernel equals the step loop: outputs, final state, every gradient', () => {
-    const built = buildCell(MGU, { units: 5 }, { inputSize: 3, seed: 3 });
-    const r = compareFused(built, { batch: 3, time: 7, inputSize: 3, kernel: 'traced' });
+    expect(cellPath(MGU)).toBe('traced');
+    const t = new CellTester(MGU, { options: { units: 5 }, inputSize: 3, seed: 3 });
+    const r = t.kernelVsLoop({ kernel: 'traced' });
     expect(r.path).toBe('traced');
-    for (const [what, err] of Object.entries(r.errors)) expect(err, what).toBeLessThan(1e-4);
-    built.dispose();
+    expect(Object.keys(r.errors)).toEqual(['output', 'state.h', 'grad.x', 'grad.kernel', 'grad.recurrentGate', 'grad.recurrentCandidate', 'grad.bias', 'grad.state.h']);
+    expect(r.maxError, JSON.stringify(r.errors)).toBeLessThan(1e-4);
+    t.dispose();
   });
 
-  it('runs traced in a model: learns, leaks no tensors, saves → loads to identical outputs', async () => {
-    expect(cellPath(MGU)).toBe('traced');
-    const rt = await createRuntime({ backend: 'wasm', cells: [MGU] });
-    const model = rt.build({ input: { shape: [6, 2] }, layers: [{ cell: 'MGU', options: { units: 8 } }, { type: 'last' }, { type: 'dense', units: 1 }], seed: 1 });
-    model.compile({ optimizer: 'adam', loss: 'meanSquaredError' });
-    const x = randomTensor([8, 6, 2], 5);
-    const y = tf.div(tf.reshape(tf.sum(x, [1, 2]), [8, 1]), 6);
-    const first = (await model.trainOnBatch(x, y)) as number;
-    expect(await leakedTensors(model, x, y, 40)).toBe(0);
-    expect((await model.trainOnBatch(x, y)) as number).toBeLessThan(first * 0.8);
-    const loaded = await saveAndLoad(model);
-    const [a, b] = [model, loaded].map((m) => tf.tidy(() => (m.predict(x) as tf.Tensor).arraySync()));
-    expect(b).toEqual(a);
-    tf.dispose([x, y]);
-    model.dispose();
-    loaded.dispose();
+  it('trains traced in a model without leaking tensors, and saves → loads to identical outputs', async () => {
+    const t = new CellTester(MGU, { options: { units: 8 }, inputSize: 2, seed: 1 });
+    const r = await t.train({ steps: 20 });
+    expect(r.path).toBe('traced');
+    expect(r.leaked).toBe(0);
+    expect(r.losses.at(-1)!).toBeLessThan(r.losses[0] * 0.5);
+    expect(await t.saveLoad()).toBe(0);
+    t.dispose();
   });
 
   it('rejects bad options with the option path', () => {
-    expect(() => MGU.resolveOptions({ units: 0 })).toThrow('options.units: must be an integer >= 1 (got 0)');
-    expect(() => MGU.resolveOptions({ unit: 4 })).toThrow(/options\.unit: unknown option 'unit'/);
+    const t = new CellTester(MGU, { inputSize: 2 });
+    expect(t.optionError({ units: 0 })).toBe('options.units: must be an integer >= 1 (got 0)');
+    expect(t.optionError({ unit: 4 })).toMatch(/^options\.unit: unknown option 'unit'/);
+    t.dispose();
   });
 });

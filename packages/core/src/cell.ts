@@ -69,7 +69,8 @@ export interface CellInstance {
    * The time-parallel part: everything that depends only on the inputs, for all
    * steps at once. `x` is [T·B, inputSize] (time-major rows); each returned tensor
    * is [T·B, k] and reaches `step` as its [B, k] slice. Without `project`, step
-   * receives `{ x }` per step.
+   * receives `{ x }` per step. Rows must be independent (products, elementwise ops,
+   * reductions over features): the traced kernel runs it on one step's [B, inputSize].
    */
   project?(x: tf.Tensor2D, params: Params): Record<string, tf.Tensor2D>;
   /** One recurrent step: projected inputs of step t and the previous state. */

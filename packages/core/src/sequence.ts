@@ -79,13 +79,7 @@ export function runSequence(cell: CellInstance, params: Params, x: tf.Tensor3D, 
   } else if (opts.mask) {
     // The traced kernel takes masks the same way: it runs only on real steps.
     let reason = 'not traced';
-    const kernel: Kernel = (xs, s0) => {
-      const r = tracedWhole(cell, params, xs, s0, opts.training);
-      if (typeof r !== 'string') return r;
-      reason = r;
-      return undefined;
-    };
-    const r = fusedMasked(kernel, cell, x, state, opts.mask);
+    const r = fusedMasked(tracedKernel(cell, params, opts.training, (why) => (reason = why)), cell, x, state, opts.mask);
     if (r) {
       paths.fused++;
       return { output: last(r.output), state: r.state, path: 'traced' };
@@ -94,10 +88,9 @@ export function runSequence(cell: CellInstance, params: Params, x: tf.Tensor3D, 
   }
   const timeMajor = tf.transpose(x, [1, 0, 2]) as tf.Tensor3D;
   const flat = tf.reshape(timeMajor, [T * B, F]) as tf.Tensor2D;
-  const projected = cell.project ? cell.project(flat, params) : { x: flat };
   const constants = cell.begin ? cell.begin({ training: opts.training, batch: B }, params) : {};
   if (path === undefined) {
-    const r = runTraced(cell, params, projected, constants, state, { batch: B, steps: T, training: opts.training });
+    const r = tracedWhole(cell, params, flat, constants, state, B, T, opts.training);
     if (typeof r !== 'string') {
       paths.fused++;
       return { output: last(r.output), state: r.state, path: 'traced' };
@@ -105,6 +98,7 @@ export function runSequence(cell: CellInstance, params: Params, x: tf.Tensor3D, 
     path = `step loop: ${r}`;
   }
   paths.loop++;
+  const projected = cell.project ? cell.project(flat, params) : { x: flat };
   const inputs: Record<string, tf.Tensor2D[]> = {};
   for (const [name, p] of Object.entries(projected)) inputs[name] = timeSlices(tf.reshape(p, [T, B, -1]) as tf.Tensor3D);
   const outputs: tf.Tensor2D[] = [];
@@ -138,14 +132,29 @@ export const paths = { fused: 0, loop: 0 };
 /** A whole-sequence kernel on x [B, T, F] from state s0 (undefined: it does not apply). */
 type Kernel = (x: tf.Tensor3D, s0: State) => FusedResult | undefined;
 
-/** The cell's traced step over the whole of x, or why it cannot be traced. */
-function tracedWhole(cell: CellInstance, params: Params, x: tf.Tensor3D, s0: State, training: boolean): FusedResult | string {
-  const [B, T, F] = x.shape;
-  const flat = tf.reshape(tf.transpose(x, [1, 0, 2]), [T * B, F]) as tf.Tensor2D;
-  const projected = cell.project ? cell.project(flat, params) : { x: flat };
-  const constants = cell.begin ? cell.begin({ training, batch: B }, params) : {};
-  const r = runTraced(cell, params, projected, constants, s0, { batch: B, steps: T, training });
+/**
+ * The cell's traced step over the time-major input [T·B, F], or why it cannot be traced. Its
+ * `project` is traced into the same kernel where it can be (no separate tf ops with their own
+ * gradients for it), else run eagerly as batched tf ops in front of the kernel.
+ */
+function tracedWhole(cell: CellInstance, params: Params, flat: tf.Tensor2D, constants: Record<string, tf.Tensor>, s0: State, B: number, T: number, training: boolean): FusedResult | string {
+  const opts = { batch: B, steps: T, training };
+  const whole = cell.project ? runTraced(cell, params, { x: flat }, constants, s0, { ...opts, project: true }) : undefined;
+  const r = whole === undefined || typeof whole === 'string' ? runTraced(cell, params, cell.project ? cell.project(flat, params) : { x: flat }, constants, s0, opts) : whole;
   return typeof r === 'string' ? r : { output: r.output, state: r.state };
+}
+
+/** The traced kernel as a Kernel on [B, T, F] (the masked paths call it on parts of the batch). */
+function tracedKernel(cell: CellInstance, params: Params, training: boolean, failed: (reason: string) => void): Kernel {
+  return (x, s0) => {
+    const [B, T, F] = x.shape;
+    const flat = tf.reshape(tf.transpose(x, [1, 0, 2]), [T * B, F]) as tf.Tensor2D;
+    const constants = cell.begin ? cell.begin({ training, batch: B }, params) : {};
+    const r = tracedWhole(cell, params, flat, constants, s0, B, T, training);
+    if (typeof r !== 'string') return r;
+    failed(r);
+    return undefined;
+  };
 }
 
 /**

@@ -16,6 +16,8 @@ import { createOptimizer } from './optimizer.js';
 import { createRng } from './rng.js';
 import { batchRows, initialState, paths, runSequence, type KernelPath } from './sequence.js';
 
+export { CellTester, type CellTesterOptions, type StepReference, type Weights } from './cell-tester.js';
+
 export type Values = ArrayLike<number> | number[][];
 const flat = (v: Values): number[] => (Array.isArray(v) && Array.isArray(v[0]) ? (v as number[][]).flat() : Array.from(v as ArrayLike<number>));
 
@@ -98,7 +100,8 @@ export interface GradCheckResult {
 export function gradCheck(loss: () => tf.Scalar, vars: Record<string, tf.Variable>, { eps = 1e-2, perVariable = 12, seed = 7 } = {}): GradCheckResult {
   const rng = createRng(seed);
   const names = Object.keys(vars);
-  const { grads } = tf.variableGrads(loss, names.map((n) => vars[n]));
+  const { value, grads } = tf.variableGrads(loss, names.map((n) => vars[n]));
+  value.dispose();
   let maxRelError = 0;
   let worst = '';
   let checked = 0;
@@ -111,7 +114,7 @@ export function gradCheck(loss: () => tf.Scalar, vars: Record<string, tf.Variabl
       const at = (delta: number) => {
         const w = base.slice();
         w[i] += delta;
-        v.assign(tf.tensor(w, v.shape));
+        tf.tidy(() => v.assign(tf.tensor(w, v.shape)));
         return tf.tidy(() => loss().dataSync()[0]);
       };
       const numeric = (at(eps) - at(-eps)) / (2 * eps);
@@ -122,7 +125,7 @@ export function gradCheck(loss: () => tf.Scalar, vars: Record<string, tf.Variabl
       }
       checked++;
     }
-    v.assign(tf.tensor(base, v.shape));
+    tf.tidy(() => v.assign(tf.tensor(base, v.shape)));
   }
   tf.dispose(grads);
   return { maxRelError, worst, checked };

@@ -13,7 +13,10 @@ import { opInputs, SAVED_KINDS, type AdjointProgram, type Op, type StepProgram }
  * adjoint program recomputes every elementwise value it needs from them, the step's
  * inputs, the previous state (which the time loop keeps for every step anyway) and the
  * parameters. Elementwise chains are O(n) and cheap to redo, and not storing them is what
- * keeps the memory of a traced layer near a hand-written kernel's.
+ * keeps the memory of a traced layer near a hand-written kernel's. One product is redone
+ * too: a matmul of values that do not depend on the state (the projection of the step's
+ * input, with `project` traced in) — its operands are at hand in the backward pass, and
+ * saving its [B, k] result every step would cost more memory than the state itself.
  */
 export function differentiate(p: StepProgram): AdjointProgram {
   const b = new Builder();
@@ -154,7 +157,11 @@ export function differentiate(p: StepProgram): AdjointProgram {
     }
   }
 
-  // Recompute plan: the forward values the adjoint ops read, each saved (SAVED_KINDS) or recomputed.
+  // Values computed from the step's input, the parameters and constants alone (no state).
+  const stateFree = new Set<number>([...Object.values(p.inputs), ...Object.values(p.params), ...Object.values(p.constants)]);
+  for (const o of p.ops) if (opInputs(o).every((i) => stateFree.has(i))) stateFree.add(o.out);
+
+  // Recompute plan: the forward values the adjoint ops read, each saved (SAVED_KINDS, less state-free products) or recomputed.
   const adjointOps = b.ops;
   const saved = new Set<number>();
   const recompute = new Set<Op>();
@@ -162,7 +169,7 @@ export function differentiate(p: StepProgram): AdjointProgram {
     if (id >= nForward || p.buffers[id].role !== 'temp') return;
     const o = producer.get(id)!;
     if (recompute.has(o) || saved.has(id)) return;
-    if (SAVED_KINDS.has(o.op)) saved.add(id);
+    if (SAVED_KINDS.has(o.op) && !(o.op === 'matmul' && stateFree.has(id))) saved.add(id);
     else {
       recompute.add(o);
       opInputs(o).forEach(need);

@@ -69,17 +69,20 @@ export function compiledSpec(P: StepProgram, A: AdjointProgram, fwd: Lowered, bw
   const nI = names.inputs.length;
   const nS = names.state.length;
   const nP = names.params.length;
-  const bindShared = (call: Call, k: WasmKernel, prog: StepProgram | AdjointProgram, xs: Float32Array[]) => {
+  const bindShared = (call: Call, k: WasmKernel, prog: StepProgram | AdjointProgram, low: Lowered, xs: Float32Array[]) => {
     names.inputs.forEach((n, i) => call.bind(prog.inputs[n], k.put(xs[i]), B * widths[i]));
-    names.params.forEach((n, i) => call.bind(prog.params[n], k.put(xs[nI + nS + i])));
-    names.constants.forEach((n, i) => call.bind(prog.constants[n], k.put(xs[nI + nS + nP + i])));
+    const fixed = new Map<number, Float32Array>();
+    names.params.forEach((n, i) => fixed.set(prog.params[n], xs[nI + nS + i]));
+    names.constants.forEach((n, i) => fixed.set(prog.constants[n], xs[nI + nS + nP + i]));
+    for (const [id, data] of fixed) call.bind(id, k.put(data));
+    for (const { slot, of, rows, cols } of low.transposed) call.bind(slot, k.put(transpose(fixed.get(of)!, rows, cols)));
   };
   return {
     forward(xs: Float32Array[]) {
       const k = kernel();
       k.reset();
       const call = new Call(k, fwd);
-      bindShared(call, k, P, xs);
+      bindShared(call, k, P, fwd, xs);
       const states = names.state.map((n, i) => {
         const ptr = k.scratch((T + 1) * sizes[i]);
         k.write(ptr, xs[nI + i]);
@@ -106,7 +109,7 @@ export function compiledSpec(P: StepProgram, A: AdjointProgram, fwd: Lowered, bw
       const k = kernel();
       k.reset();
       const call = new Call(k, bwd);
-      bindShared(call, k, A, xs);
+      bindShared(call, k, A, bwd, xs);
       names.state.forEach((n, i) => call.bind(A.state[n], k.put(kept.states[i]), sizes[i]));
       A.saved.forEach((id, i) => call.bind(id, k.put(kept.saved[i]), savedSizes[i]));
       call.bind(A.seedOutput, k.put(dys[0]), B * O);
@@ -143,4 +146,11 @@ export function compiledSpec(P: StepProgram, A: AdjointProgram, fwd: Lowered, bw
       ];
     },
   };
+}
+
+/** [rows, cols] row-major → [cols, rows]. */
+function transpose(x: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = x[r * cols + c];
+  return out;
 }

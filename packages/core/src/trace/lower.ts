@@ -20,6 +20,11 @@ export interface Lowered {
   /** Slots written by ops (scratch, float counts). */
   temps: Array<{ slot: number; size: number }>;
   consts: Array<{ slot: number; values: Float32Array }>;
+  /**
+   * Transposed parameters and constants (`of`, an IR id, [rows, cols]) that products read: the
+   * same every step, so transposed once per call into `slot` rather than in every step's code.
+   */
+  transposed: Array<{ slot: number; of: number; rows: number; cols: number }>;
   code: Int32Array;
 }
 
@@ -39,6 +44,7 @@ export function lower(buffers: BufferInfo[], ops: Op[]): Lowered | string {
   let slots = buffers.length;
   const temps: Lowered['temps'] = [];
   const consts: Lowered['consts'] = [];
+  const transposed: Lowered['transposed'] = [];
   const records: number[][] = [];
   const shape = (id: number) => buffers[id].shape;
   const s = (id: number) => slotOf[id];
@@ -75,7 +81,13 @@ export function lower(buffers: BufferInfo[], ops: Op[]): Lowered | string {
         const [batchA, batchB] = [sizeOf(sa.slice(0, -2)), sizeOf(sb.slice(0, -2))];
         if ((batchA !== 1 && batchA !== batch) || (batchB !== 1 && batchB !== batch)) return 'a product whose batch dims broadcast partly';
         let b = s(o.b);
-        if (o.transB) {
+        const role = buffers[o.b].role;
+        const fixed = transposed.find((t) => t.of === o.b);
+        if (o.transB && fixed) b = fixed.slot;
+        else if (o.transB && batchB === 1 && (role === 'param' || role === 'constant')) {
+          b = slots++;
+          transposed.push({ slot: b, of: o.b, rows: N, cols: K });
+        } else if (o.transB) {
           b = slots++;
           temps.push({ slot: b, size: sizeOf(sb) });
           records.push([CODE.TRANSPOSE2, 0, b, s(o.b), batchB, N, K]);
@@ -129,5 +141,5 @@ export function lower(buffers: BufferInfo[], ops: Op[]): Lowered | string {
   }
   const code = new Int32Array(records.length * OP_WORDS);
   records.forEach((r, i) => code.set(r, i * OP_WORDS));
-  return { slotOf, slots, temps, consts, code };
+  return { slotOf, slots, temps, consts, transposed, code };
 }

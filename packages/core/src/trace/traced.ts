@@ -68,11 +68,12 @@ export interface TracedRun {
 }
 
 /**
- * The traced whole-sequence path, given the time-major projected inputs [T·B, k] and the
- * `begin` constants (both computed eagerly by the caller as batched tf ops: they are
- * time-parallel, and tf's own autodiff covers them): the traced step runs over all
- * T steps in one op with a custom gradient whose backward runs the adjoint program over
- * t = T−1 … 0. Returns the reason instead when the step cannot be traced.
+ * The traced whole-sequence path, given the time-major inputs [T·B, k] — the raw input as
+ * `{ x }` with `project` (the cell's project is then traced into the step program), else the
+ * projected inputs computed eagerly — and the `begin` constants (computed eagerly as batched
+ * tf ops; tf's own autodiff covers them): the traced step runs over all T steps in one op
+ * with a custom gradient whose backward runs the adjoint program over t = T−1 … 0. Returns
+ * the reason instead when the step cannot be traced.
  */
 export function runTraced(
   cell: CellInstance,
@@ -80,13 +81,14 @@ export function runTraced(
   projected: Record<string, tf.Tensor2D>,
   constants: Record<string, tf.Tensor>,
   state0: State,
-  { batch: B, steps: T, training }: { batch: number; steps: number; training: boolean },
+  { batch: B, steps: T, training, project = false }: { batch: number; steps: number; training: boolean; project?: boolean },
 ): TracedRun | string {
   const shapes: StepShapes = {
     batch: B,
     inputs: Object.fromEntries(Object.entries(projected).map(([k, v]) => [k, v.shape[1]])),
     params: Object.fromEntries(Object.entries(params).map(([k, v]) => [k, v.shape])),
     constants: Object.fromEntries(Object.entries(constants).map(([k, v]) => [k, v.shape])),
+    ...(project ? { project } : {}),
   };
   const traced = tracedProgram(cell, shapes, training, T);
   if (typeof traced === 'string') return traced;

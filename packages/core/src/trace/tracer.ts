@@ -7,8 +7,13 @@ import type { StepProgram } from './ir.js';
 /** Static shapes of everything a step reads (the batch is part of every input and state shape). */
 export interface StepShapes {
   batch: number;
-  /** Projected input widths by name. */
+  /** Projected input widths by name; with `project`, the raw input's width as `x`. */
   inputs: Record<string, number>;
+  /**
+   * Trace the cell's `project` into the step too: the program reads one step's raw input x [B, F]
+   * and projects it itself (project is row-wise by contract, so per step equals all steps at once).
+   */
+  project?: boolean;
   params: Record<string, number[]>;
   constants: Record<string, number[]>;
 }
@@ -24,7 +29,8 @@ function traceAt(cell: CellInstance, shapes: StepShapes, training: boolean, t: n
   const constants = ids(shapes.constants, (s) => s, 'constant');
   const result = withTracing(b, () => {
     const sym = (m: Record<string, number>) => Object.fromEntries(Object.entries(m).map(([k, id]) => [k, symbolic(id)]));
-    const r = cell.step(sym(inputs) as Record<string, tf.Tensor2D>, sym(state) as State, sym(params) as Params, {
+    const stepInputs = shapes.project ? cell.project!(symbolic(inputs.x) as tf.Tensor2D, sym(params) as Params) : (sym(inputs) as Record<string, tf.Tensor2D>);
+    const r = cell.step(stepInputs, sym(state) as State, sym(params) as Params, {
       training,
       batch: B,
       t,
