@@ -37,7 +37,10 @@ export function stopGrace(env: Record<string, string | undefined> = process.env)
 function workerCode(): string {
   const source = import.meta.url.endsWith('.ts');
   const entry = JSON.stringify(new URL(`./train-worker.${source ? 'ts' : 'js'}`, import.meta.url).href);
-  return source ? `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${entry}); })` : `import(${entry})`;
+  if (!source) return `import(${entry})`;
+  // Resolved here: an eval'd worker resolves bare names from the working directory, not from the CLI.
+  const tsx = JSON.stringify(import.meta.resolve('tsx/esm/api'));
+  return `import(${tsx}).then((tsx) => { tsx.register(); return import(${entry}); })`;
 }
 
 export async function trainCommand(spec: string | undefined, flags: TrainFlags, debug: boolean): Promise<number> {
