@@ -2,6 +2,6 @@
 /** Process entry: run the CLI, flush output, exit with its code. */
 import { main } from './main.js';
 
-const code = await main(process.argv.slice(2));
+const code = await main(process.argv.slice(2), { trainThread: true });
 await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
 process.exit(code);

@@ -1,3 +1,5 @@
+import { CellstackError } from '@cellstack/core';
+
 /** Exit codes of the `cellstack` command (documented in the README). */
 export const EXIT = {
   ok: 0,
@@ -33,4 +35,20 @@ export function printError(e: CliError) {
   const prefixed = /^error|:\d+:\d+: error|: error: /.test(e.message);
   process.stderr.write(`${prefixed ? '' : 'error: '}${e.message}\n`);
   for (const l of e.lines) process.stderr.write(`${l}\n`);
+}
+
+/** Print any error the way the CLI does (one line; a stack only with --debug for a bug) and return its exit code. */
+export function reportError(e: unknown, debug: boolean): number {
+  if (e instanceof CliError) {
+    printError(e);
+    return e.code;
+  }
+  if (e instanceof CellstackError) {
+    process.stderr.write(`error: ${e.message}\n`);
+    return EXIT.input;
+  }
+  process.stderr.write(`internal error: ${(e as Error)?.message ?? String(e)}\n`);
+  if (debug) process.stderr.write(`${(e as Error)?.stack ?? ''}\n`);
+  else process.stderr.write('  rerun with --debug for the stack trace, and report it\n');
+  return EXIT.internal;
 }

@@ -1,12 +1,13 @@
-import { BACKENDS, CellstackError, LIMITS, OPTIMIZERS, type BackendChoice } from '@cellstack/core';
+import { BACKENDS, LIMITS, OPTIMIZERS, type BackendChoice } from '@cellstack/core';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { compare } from './compare.js';
-import { CliError, EXIT, printError } from './errors.js';
+import { EXIT, reportError } from './errors.js';
 import { gradflow } from './gradflow.js';
 import { probeCommand } from './probe.js';
 import { reproduce } from './reproduce.js';
 import { sweepCommands } from './sweep-command.js';
 import { check, cells, fmt, listTasks, summary } from './tools.js';
+import { trainCommand } from './train-thread.js';
 import { train } from './train.js';
 import { CLI_VERSION } from './version.js';
 
@@ -26,8 +27,17 @@ export const progressOption = () => new Option('--progress <mode>', 'progress di
 export const allowOption = () => new Option('--allow <package>', 'allow a third-party cell package named by `use` (repeatable; only this and your project\'s cellstack config allow code)').argParser(collect);
 export const maxParamsOption = () => new Option('--max-params <n>', `parameter budget of the model (default ${LIMITS.maxParams})`).argParser(int(1));
 
+export interface MainOptions {
+  /**
+   * Train on a worker thread, so that a signal stops even a long step (train-thread.ts): the
+   * `cellstack` process does; in-process callers (tests, scripts) train on their own thread,
+   * where a signal is seen between steps.
+   */
+  trainThread?: boolean;
+}
+
 /** The `cellstack` program; each action stores its exit code in `result`. */
-export function program(result: { code: number }): Command {
+export function program(result: { code: number }, options: MainOptions = {}): Command {
   const cli = new Command('cellstack')
     .description('Train, compare and inspect stacked recurrent models written as .rnn specs')
     .version(CLI_VERSION)
@@ -56,7 +66,7 @@ export function program(result: { code: number }): Command {
     .addOption(allowOption())
     .addOption(maxParamsOption())
     .action(async (spec: string | undefined, o) => {
-      result.code = await train(spec, o);
+      result.code = options.trainThread ? await trainCommand(spec, o, cli.opts().debug === true) : await train(spec, o);
     });
 
   cli
@@ -184,26 +194,15 @@ export function program(result: { code: number }): Command {
 }
 
 /** Run the CLI; never throws: errors become one-line messages and documented exit codes. */
-export async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], options: MainOptions = {}): Promise<number> {
   const result = { code: EXIT.ok as number };
   const debug = argv.includes('--debug');
   try {
-    await program(result).parseAsync(argv, { from: 'user' });
+    await program(result, options).parseAsync(argv, { from: 'user' });
     return result.code;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
-    if (e instanceof CliError) {
-      printError(e);
-      return e.code;
-    }
-    if (e instanceof CellstackError) {
-      process.stderr.write(`error: ${e.message}\n`);
-      return EXIT.input;
-    }
-    process.stderr.write(`internal error: ${(e as Error)?.message ?? String(e)}\n`);
-    if (debug) process.stderr.write(`${(e as Error)?.stack ?? ''}\n`);
-    else process.stderr.write('  rerun with --debug for the stack trace, and report it\n');
-    return EXIT.internal;
+    return reportError(e, debug);
   }
 }
 

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { layerPaths, type BackendChoice, type GpuAdapter, type GroupedOptimizer, type LayerPath, type ModelIR, type OptimizerName } from '@cellstack/core';
+import { Interrupted, interruptible, layerPaths, type BackendChoice, type GpuAdapter, type GroupedOptimizer, type LayerPath, type ModelIR, type OptimizerName } from '@cellstack/core';
 import type { Task } from '@cellstack/tasks';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { writeLossChart } from './charts.js';
@@ -12,7 +12,7 @@ import { defaultRunDir, RunFolder, type MetricsLine } from './run-folder.js';
 import { cliRuntime, kernelPath } from './runtime.js';
 import { checkHeap, compileSpec, loadSpecPlugins, readUserFile } from './spec.js';
 import { makeTask, parseTaskFlag, showTask, type TaskRef } from './task-ref.js';
-import { compileForTask, trainStep, validate, type TrainSettings } from './trainer.js';
+import { compileForTask, trainStep, validate, type StepResult, type TrainSettings } from './trainer.js';
 import { versions } from './version.js';
 
 export interface TrainFlags {
@@ -36,7 +36,22 @@ export interface TrainFlags {
   /** In-process callers (compare --jobs 1): progress ticks instead of a display, and no summary on stdout. */
   onTick?: (t: Tick) => void;
   quiet?: boolean;
+  /**
+   * Raised (nonzero: signalCode) by the thread that owns the signals (train-thread.ts) while
+   * this one may be busy in a step; checked inside the step, which is then abandoned.
+   * Without it, this process's own SIGINT/SIGTERM handlers raise a flag of their own.
+   */
+  interrupt?: Int32Array;
+  /** Where the run stands, for the owner of `interrupt`: folder locked, steps running, stopping after a signal, finishing. */
+  onPhase?: (phase: TrainPhase, dir: string) => void;
 }
+
+export type TrainPhase = 'locked' | 'training' | 'stopping' | 'finishing';
+
+const SIGNALS = ['SIGINT', 'SIGTERM'] as const;
+/** A signal as the value of an interrupt flag (0: none). */
+export const signalCode = (sig: string) => SIGNALS.indexOf(sig as (typeof SIGNALS)[number]) + 1;
+export const signalName = (code: number) => SIGNALS[code - 1] ?? 'signal';
 
 export const DEFAULTS = { steps: 1000, batch: 32, optimizer: 'adam' as OptimizerName, learningRate: 1e-3, clipNorm: 1, valSize: 1000 };
 
@@ -109,6 +124,7 @@ export async function train(specFile: string | undefined, flags: TrainFlags): Pr
   const fresh = !existsSync(folder.dir);
   const recovered = await folder.lock();
   if (recovered) log(recovered);
+  flags.onPhase?.('locked', folder.dir);
   let claimed = false;
   try {
     if (!flags.resume) await folder.claimNew();
@@ -259,20 +275,29 @@ async function trainLocked(folder: RunFolder, specFile: string | undefined, flag
   log(`model: ${record.params} parameters; ${settings.steps} steps of batch ${settings.batch}, ${settings.optimizer} lr ${settings.learningRate}, clip ${settings.clipNorm ?? 'none'}, seed ${settings.seed}`);
   log(`run folder: ${folder.dir}`);
 
-  // Ctrl-C / SIGTERM: finish the current step, save a checkpoint, exit 130. A second one
-  // (a second later: a terminal and a forwarding parent may deliver the same Ctrl-C twice) exits at once.
-  let stop: string | undefined;
+  // Ctrl-C / SIGTERM raise the interrupt flag: the step in progress stops at its next check
+  // (between kernel calls, products or time steps) and is abandoned, or, when no step is
+  // running, the loop stops before the next; the checkpoint of the last completed step is
+  // saved and the exit code is 130. A second signal (a second later: a terminal and a
+  // forwarding parent may deliver the same Ctrl-C twice) exits at once. Signals reach this
+  // thread's handlers only between steps: `cellstack train` runs this function on a worker
+  // thread and raises `flags.interrupt` from the main one (train-thread.ts).
+  const flag = flags.interrupt ?? new Int32Array(new SharedArrayBuffer(4));
   let stopAt = 0;
   const onSignal = (sig: string) => {
-    if (stop && Date.now() - stopAt > 1000) process.exit(EXIT.interrupted);
-    if (!stop) log(`\n${sig}: stopping after this step (again to quit without saving)`);
-    stop ??= sig;
-    stopAt ||= Date.now();
+    if (stopAt && Date.now() - stopAt > 1000) process.exit(EXIT.interrupted);
+    if (stopAt) return;
+    log(`\n${sig}: stopping (the step in progress is abandoned; again to quit without saving)`);
+    Atomics.store(flag, 0, signalCode(sig));
+    stopAt = Date.now();
   };
   const sigint = () => onSignal('SIGINT');
   const sigterm = () => onSignal('SIGTERM');
-  process.on('SIGINT', sigint);
-  process.on('SIGTERM', sigterm);
+  if (!flags.interrupt) {
+    process.on('SIGINT', sigint);
+    process.on('SIGTERM', sigterm);
+  }
+  const stop = () => Atomics.load(flag, 0);
 
   const progress = createProgress(flags.onTick ? 'none' : flags.progress);
   const t0 = performance.now();
@@ -280,10 +305,24 @@ async function trainLocked(folder: RunFolder, specFile: string | undefined, flag
   let step = start;
   let status: RunRecord['status'] = 'completed';
   let diverged: string | undefined;
+  flags.onPhase?.('training', folder.dir);
   try {
     while (step < settings.steps) {
+      if (stop()) {
+        status = 'interrupted';
+        break;
+      }
       step++;
-      const r = await trainStep(model, task, settings, step);
+      let r: StepResult;
+      try {
+        r = await interruptible(flag, () => trainStep(model, task, settings, step));
+      } catch (e) {
+        if (!(e instanceof Interrupted)) throw e;
+        log(`${signalName(stop())}: step ${step} abandoned`);
+        step--;
+        status = 'interrupted';
+        break;
+      }
       if (!record.kernels.layers) {
         record.kernels.layers = layerPaths(model);
         for (const l of record.kernels.layers) log(`layer ${l.layer} (${l.cell}): ${l.path ?? 'did not run'}`);
@@ -303,10 +342,6 @@ async function trainLocked(folder: RunFolder, specFile: string | undefined, flag
       const tick = { step, total: settings.steps, loss: r.loss, metric: metricName ? { name: metricName, value: r.metrics[metricName] } : undefined, stepsPerSecond: (step - start) / Math.max(1e-9, seconds() - timeBase) };
       progress.update(tick);
       flags.onTick?.(tick);
-      if (stop) {
-        status = 'interrupted';
-        break;
-      }
       if (step % settings.checkpointEvery === 0 && step < settings.steps) await folder.checkpoint(model, step, seconds());
     }
   } catch (e) {
@@ -320,6 +355,7 @@ async function trainLocked(folder: RunFolder, specFile: string | undefined, flag
     process.off('SIGINT', sigint);
     process.off('SIGTERM', sigterm);
   }
+  flags.onPhase?.(status === 'interrupted' ? 'stopping' : 'finishing', folder.dir);
 
   const done = lines.length ? lines[lines.length - 1].step : start;
   const tail = lines.slice(-Math.max(1, Math.round(lines.length / 10)));
@@ -345,7 +381,7 @@ async function trainLocked(folder: RunFolder, specFile: string | undefined, flag
   }
   if (status === 'interrupted') {
     await folder.checkpoint(model, done, seconds());
-    log(`\n${stop}: saved a checkpoint at step ${done}; continue with: cellstack train --resume ${folder.dir}`);
+    log(`\n${signalName(stop())}: saved a checkpoint at step ${done}; continue with: cellstack train --resume ${folder.dir}`);
   } else {
     await folder.checkpoint(model, done, seconds()); // so `--resume --steps N` extends a finished run
     await folder.saveModel(model);

@@ -26,6 +26,7 @@ export {
   type KernelPreference,
 } from './kernel.js';
 export { runGpuProgram, type GpuProgram } from './gpu-program.js';
+export { Interrupted, setInterruptFlag, checkInterrupt, interruptPoint, interruptible } from './interrupt.js';
 export { nativeKernels, setNativeKernels, type NativeKernels } from './native.js';
 export { configure, settings, NATIVE_MIN_PRODUCT, type Settings } from './settings.js';
 export { installAccel, accelState, type AccelState } from './accel/index.js';

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { backendCopiesOnWrite, recycleArrays, takeArray, tensorData } from './accel/array-pool.js';
 import { CellstackError } from './errors.js';
+import { checkInterrupt } from './interrupt.js';
 import { hostImports } from './native.js';
 import { configure, settings } from './settings.js';
 
@@ -100,6 +101,7 @@ export class WasmKernel {
   call(name: string, ...args: number[]): void {
     const fn = this.fns[name];
     if (!fn) throw new CellstackError(`kernel ${this.label}`, `has no export '${name}' (exports: ${Object.keys(this.fns).join(', ')})`);
+    checkInterrupt();
     fn(...args);
   }
 }
@@ -209,7 +211,14 @@ export function fusedCall<S>(inputs: tf.Tensor[], outShapes: number[][], spec: F
   const op = tf.customGrad((...args: unknown[]) => {
     const ts = args.slice(0, inputs.length) as tf.Tensor[];
     const xs = ts.map(tensorData);
-    const { outputs, saved } = spec.forward(xs, { saving: true });
+    let forward: ReturnType<FusedSpec<S>['forward']>;
+    try {
+      forward = spec.forward(xs, { saving: true });
+    } catch (e) {
+      recycleArrays(xs); // interrupted (or failed): nothing will read them
+      throw e;
+    }
+    const { outputs, saved } = forward;
     // Arrays go back to the pool once nothing can read them: tensors copy them at once on
     // wasm and keep them elsewhere; the saved ones live until backward.
     const copies = backendCopiesOnWrite();
@@ -235,7 +244,13 @@ export function fusedCall<S>(inputs: tf.Tensor[], outShapes: number[][], spec: F
         const flat = tensorData(dy);
         let at = 0;
         const dys = sizes.map((n) => flat.subarray(at, (at += n)));
-        const grads = spec.backward(xs, saved as S, dys);
+        let grads: Float32Array[];
+        try {
+          grads = spec.backward(xs, saved as S, dys);
+        } catch (e) {
+          recycleArrays([flat, ...xs, ...keep]);
+          throw e;
+        }
         const result = grads.map((g, i) => tf.tensor(g, ts[i].shape));
         recycleArrays([flat, ...xs, ...keep, ...(copies ? grads : [])]);
         return result;

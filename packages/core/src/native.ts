@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { CellstackError } from './errors.js';
+import { checkInterrupt } from './interrupt.js';
 import { countProduct } from './products.js';
 import { NATIVE_MIN_PRODUCT, configure, onConfigure, settings, type Settings } from './settings.js';
 
@@ -86,6 +87,7 @@ const minProductNow = () => (settings().native && loaded?.matmul ? settings().na
  */
 export function hostImports(memory: () => { buffer: ArrayBuffer }) {
   const cs_host_matmul = (M: number, N: number, K: number, A: number, sa: number, sk: number, B: number, ldb: number, C: number, ldc: number, acc: number) => {
+    checkInterrupt(); // a whole-sequence kernel can stop between its products
     countProduct(M * N * K);
     loaded!.matmul!(memory().buffer, M, N, K, A, sa, sk, B, ldb, C, ldc, acc);
   };

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { CellInstance, FusedResult, Params, State } from './cell.js';
+import { checkInterrupt, interruptPoint } from './interrupt.js';
 import { fusedKernelsActive, gpuKernelsActive, kernelPreference } from './kernel.js';
 import { runTraced } from './trace/traced.js';
 
@@ -106,6 +107,7 @@ export function runSequence(cell: CellInstance, params: Params, x: tf.Tensor3D, 
   const masks = opts.mask ? timeSlices(tf.reshape(tf.transpose(opts.mask), [T, B, 1]) as tf.Tensor3D) : undefined;
   let previous: tf.Tensor2D | undefined;
   for (let t = 0; t < T; t++) {
+    checkInterrupt();
     const stepInputs: Record<string, tf.Tensor2D> = {};
     for (const name in inputs) stepInputs[name] = inputs[name][t];
     const r = cell.step(stepInputs, state, params, { training: opts.training, batch: B, t, constants });
@@ -117,6 +119,8 @@ export function runSequence(cell: CellInstance, params: Params, x: tf.Tensor3D, 
       state = Object.fromEntries(Object.entries(r.state).map(([k, v]) => [k, keep(state[k], v)])) as State;
       output = previous = keep(previous ?? tf.zerosLike(r.output), r.output);
     } else state = r.state;
+    // Each step's state carries the backward pass to the step before: check the flag there too.
+    state = Object.fromEntries(Object.entries(state).map(([k, v]) => [k, interruptPoint(v)])) as State;
     if (opts.returnSequences || t === T - 1) outputs.push(output);
     if (opts.recordSignals && r.signals) for (const [k, v] of Object.entries(r.signals)) (signals[k] ??= []).push(v);
   }
