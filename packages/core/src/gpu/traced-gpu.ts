@@ -98,6 +98,23 @@ const resolver = (place: Map<number, Place>, buffers: { name: string }[]) => (id
   return p;
 };
 
+/**
+ * One workgroup uses a sliver of a real GPU: past this many multiply-adds per step in the
+ * step's products the generic loop (tf's programs over the whole GPU, one dispatch per op)
+ * should be faster. A guess, not measured on a GPU yet; CELLSTACK_WGSL_MAX_MACS overrides it.
+ */
+const maxMacs = () => Number(process.env.CELLSTACK_WGSL_MAX_MACS ?? 1 << 23);
+
+function macs(p: StepProgram): number {
+  let n = 0;
+  for (const o of p.ops) {
+    if (o.op !== 'matmul') continue;
+    const a = p.buffers[o.a].shape;
+    n += sizeOf(p.buffers[o.out].shape) * (o.transA ? a[a.length - 2] : a[a.length - 1]);
+  }
+  return n;
+}
+
 function plan(P: StepProgram, A: AdjointProgram, names: { inputs: string[]; state: string[]; params: string[]; constants: string[] }, B: number, T: number): Plan {
   const NT = threads(P, A);
   const widths = names.inputs.map((k) => P.buffers[P.inputs[k]].shape[1]);
@@ -135,8 +152,12 @@ function plan(P: StepProgram, A: AdjointProgram, names: { inputs: string[]; stat
   const out = (base: number | string) => ({ arr: 'result', base: `${base}` });
   sizes.forEach((s, i) => f.copy(out(rState[i]), { arr: 'xin', base: `${xState[i]}` }, s));
   f.barrier();
+  // Fills are the same every step (SSA: nothing overwrites them): once, before the loop.
+  const fills = (ops: Op[]) => ops.filter((o) => o.op === 'fill');
+  const rest = (ops: Op[]) => ops.filter((o) => o.op !== 'fill');
+  f.ops(fills(P.ops));
   f.raw('for (var t = 0; t < ' + T + '; t++) {');
-  P.ops.forEach((o) => f.op(o));
+  f.ops(rest(P.ops));
   f.copy(out(`${rOut} + t * ${B * O}`), fp.get(P.output), B * O);
   names.state.forEach((k, i) => f.copy(out(`${rState[i]} + (t + 1) * ${sizes[i]}`), resolver(fp, P.buffers)(P.nextState[k]), sizes[i]));
   A.saved.forEach((id, i) => f.copy(out(`${rSaved[i]} + t * ${n(id)}`), resolver(fp, P.buffers)(id), n(id)));
@@ -162,8 +183,9 @@ function plan(P: StepProgram, A: AdjointProgram, names: { inputs: string[]; stat
   b.copy(out(0), undefined, X.size);
   sizes.forEach((s, i) => b.copy(out(gSeed[i]), { arr: 'dr', base: `${rState[i] + T * s}` }, s));
   b.barrier();
+  b.ops(fills(A.ops));
   b.raw(`for (var u = 0; u < ${T}; u++) {\n  let t = ${T - 1} - u;`);
-  A.ops.forEach((o) => b.op(o));
+  b.ops(rest(A.ops));
   names.inputs.forEach((k, i) => b.copy(out(`${xIn[i]} + t * ${B * widths[i]}`), grad(A.gradInputs[k]), B * widths[i]));
   names.params.forEach((k, i) => A.gradParams[k] !== undefined && b.copy(out(xParam[i]), at(A.gradParams[k]), n(P.params[k]), true));
   names.constants.forEach((k, i) => A.gradConstants[k] !== undefined && b.copy(out(xConst[i]), at(A.gradConstants[k]), n(P.constants[k]), true));
@@ -208,6 +230,8 @@ export function runTracedGpu(cell: CellInstance, params: Params, x: tf.Tensor3D,
   let byT = plans.get(traced);
   if (!byT) plans.set(traced, (byT = new Map()));
   let p = byT.get(T);
+  const work = macs(traced.forward);
+  if (work > maxMacs()) return `the emitted WGSL runs in one workgroup, and this step's products (${work} multiply-adds) exceed CELLSTACK_WGSL_MAX_MACS = ${maxMacs()}`;
   if (p === undefined) {
     try {
       p = plan(traced.forward, traced.adjoint, names, B, T);
@@ -229,11 +253,12 @@ export function runTracedGpu(cell: CellInstance, params: Params, x: tf.Tensor3D,
   const whole = tf.customGrad((...args: unknown[]) => {
     const xs = args[0] as tf.Tensor;
     const save = args[1] as tf.GradSaveFunc;
-    const R = runGpuProgram(pl.forward, [xs]);
+    // A copy per run: tf appends to the program's shaderKey (and sets its dispatch) on every run.
+    const R = runGpuProgram({ ...pl.forward }, [xs]);
     save([xs, R]);
     return {
       value: R,
-      gradFunc: (dR: tf.Tensor, [xSaved, rSaved]: tf.Tensor[]) => tf.slice(runGpuProgram(pl.backward, [xSaved, rSaved, dR]), [0], [pl.xSize]),
+      gradFunc: (dR: tf.Tensor, [xSaved, rSaved]: tf.Tensor[]) => tf.slice(runGpuProgram({ ...pl.backward }, [xSaved, rSaved, dR]), [0], [pl.xSize]),
     };
   });
   const R = whole(X);

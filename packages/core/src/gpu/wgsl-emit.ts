@@ -1,5 +1,5 @@
 import type { BinaryFn, BufferInfo, Op, UnaryFn } from '../trace/ir.js';
-import { sizeOf } from '../trace/ir.js';
+import { opInputs, sizeOf } from '../trace/ir.js';
 import { stridesOf } from '../trace/interpret.js';
 import { WGSL_ACTIVATIONS } from '../gpu-program.js';
 
@@ -135,29 +135,76 @@ export class WgslEmitter {
     return this.lines.join('\n');
   }
 
-  /** One op's statements followed by a barrier; `reshape` (an alias) and `literal` (bound data) emit nothing. */
-  op(o: Op): void {
-    if (o.op === 'reshape' || o.op === 'literal') return;
+  /**
+   * A list of ops. Runs of elementwise ops over the same number of elements share one loop
+   * and one barrier while each reads what the run wrote only at its own index (the thread
+   * that wrote it): the barrier count per step drops to about the number of products,
+   * reductions and reshuffles.
+   */
+  ops(list: Op[]): void {
+    let run: { n: number; code: string[]; written: Set<number> } | undefined;
+    const flush = () => {
+      if (!run) return;
+      this.each(run.n, run.code.join(' '));
+      this.barrier();
+      run = undefined;
+    };
+    for (const o of list) {
+      if (o.op === 'literal') continue;
+      if (o.op === 'reshape') {
+        if (run?.written.has(o.x)) run.written.add(o.out);
+        continue;
+      }
+      const e = this.elementwise(o);
+      if (!e) {
+        flush();
+        this.op(o);
+        continue;
+      }
+      const out = this.shape(o.out);
+      const inRun = (id: number) => run?.written.has(id) && broadcastIndex(out, this.shape(id), 'i') !== 'i';
+      if (run && (run.n !== sizeOf(out) || opInputs(o).some(inRun))) flush();
+      run ??= { n: sizeOf(out), code: [], written: new Set() };
+      run.code.push(`{ ${e} }`);
+      run.written.add(o.out);
+    }
+    flush();
+  }
+
+  /** The per-element statement of an elementwise op (element i), or undefined for other ops. */
+  private elementwise(o: Op): string | undefined {
     const out = this.shape(o.out);
-    const n = sizeOf(out);
     const w = (expr: string) => `${this.ref(o.out, 'i')} = ${expr};`;
     const operand = (id: number) => this.ref(id, broadcastIndex(out, this.shape(id), 'i'));
     switch (o.op) {
       case 'fill':
-        this.each(n, w(f32(o.value)));
-        break;
+        return w(f32(o.value));
       case 'unary':
-        this.each(n, w(UNARY[o.fn](this.ref(o.x, 'i'))));
-        break;
+        return w(UNARY[o.fn](this.ref(o.x, 'i')));
       case 'binary':
-        this.each(n, `let a = ${operand(o.a)}; let b = ${operand(o.b)}; ${w(BINARY[o.fn]('a', 'b'))}`);
-        break;
+        return `let a = ${operand(o.a)}; let b = ${operand(o.b)}; ${w(BINARY[o.fn]('a', 'b'))}`;
       case 'select':
-        this.each(n, w(`select(${operand(o.b)}, ${operand(o.a)}, ${operand(o.cond)} != 0.0)`));
-        break;
+        return w(`select(${operand(o.b)}, ${operand(o.a)}, ${operand(o.cond)} != 0.0)`);
       case 'broadcast':
-        this.each(n, w(operand(o.x)));
-        break;
+        return w(operand(o.x));
+      default:
+        return undefined;
+    }
+  }
+
+  /** One op's statements followed by a barrier; `reshape` (an alias) and `literal` (bound data) emit nothing. */
+  private op(o: Op): void {
+    if (o.op === 'reshape' || o.op === 'literal') return;
+    const out = this.shape(o.out);
+    const n = sizeOf(out);
+    const w = (expr: string) => `${this.ref(o.out, 'i')} = ${expr};`;
+    const e = this.elementwise(o);
+    if (e) {
+      this.each(n, e);
+      this.barrier();
+      return;
+    }
+    switch (o.op) {
       case 'matmul':
         this.matmul(o);
         break;
