@@ -60,6 +60,7 @@ describe('webgpu backend selection', () => {
       expect(run.status).toBe('completed');
       expect(run.steps).toBe(3);
       expect(run.backend.name).toBe('webgpu');
+      expect(run.kernels.layers).toEqual([expect.objectContaining({ cell: 'STAR', path: 'traced (webgpu)' })]);
       expect(run.backend.adapter.device).toBe((await selectBackend('webgpu')).adapter!.device);
       expect(stderr).toContain(`backend: webgpu — webgpu (asked for) on ${describeAdapter(run.backend.adapter)}`);
     } finally {

@@ -76,5 +76,5 @@ export function kernelPath(): { fused: boolean; native: string | null; threads: 
   const fused = fusedKernelsActive();
   const products = native.active ? `native (${native.isa}, ${native.threads} thread${native.threads > 1 ? 's' : ''})` : `in wasm (native addon: ${native.isa.replace(/^none: /, '')})`;
   const threads = fused && native.active ? native.threads : 1;
-  return { fused, native: fused && native.active ? native.isa : null, threads, text: fused ? `whole-sequence (per layer below), products ${products}` : gpuKernelsActive() ? 'WGSL kernels for cells that have one (LSTM), the generic step loop for the others' : 'generic step loop (CELLSTACK_FUSED=0 or a GPU backend)' };
+  return { fused, native: fused && native.active ? native.isa : null, threads, text: fused ? `whole-sequence (per layer below), products ${products}` : gpuKernelsActive() ? 'WGSL kernels (LSTM hand-written, the others emitted from their traced step), the generic step loop where a step does not trace' : 'generic step loop (CELLSTACK_FUSED=0 or a GPU backend)' };
 }

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { CellInstance, FusedResult, Params, State } from './cell.js';
 import { checkInterrupt, interruptPoint } from './interrupt.js';
 import { fusedKernelsActive, gpuKernelsActive, kernelPreference } from './kernel.js';
+import { runTracedGpu } from './gpu/traced-gpu.js';
 import { runTraced } from './trace/traced.js';
 
 export interface SequenceOptions {
@@ -24,11 +25,11 @@ export interface SequenceResult {
   output: tf.Tensor;
   state: State;
   signals?: Record<string, tf.Tensor>;
-  /** Which path ran: 'hand-written', 'traced' or 'step loop: <reason>'. */
+  /** Which path ran: 'hand-written', 'traced', 'traced (webgpu)' or 'step loop: <reason>'. */
   path: KernelPath;
 }
 
-export type KernelPath = 'hand-written' | 'traced' | `step loop: ${string}`;
+export type KernelPath = 'hand-written' | 'traced' | 'traced (webgpu)' | `step loop: ${string}`;
 
 /** The cell's own initial state, or zeros of its declared sizes. */
 export function initialState(cell: CellInstance, batch: number, params: Params): State {
@@ -66,9 +67,18 @@ export function runSequence(cell: CellInstance, params: Params, x: tf.Tensor3D, 
   // Probes need the per-step signals, which only the step function reports.
   if (opts.recordSignals) path = 'step loop: recording signals (probes)';
   else if (gpuKernelsActive()) {
-    const r = opts.mask ? undefined : cell.gpuFused?.(x, state, params, { training: opts.training });
-    if (r) return { output: last(r.output), state: r.state, path: 'hand-written' };
-    path = opts.mask ? 'step loop: padding masks have no WGSL kernel yet' : 'step loop: no WGSL kernel for this cell';
+    // Masks stay on the step loop: splitting a batch by its mask needs the mask on the CPU.
+    if (opts.mask) path = 'step loop: padding masks have no WGSL kernel yet';
+    else {
+      const hand = kernelPreference() === 'hand-written' ? cell.gpuFused?.(x, state, params, { training: opts.training }) : undefined;
+      if (hand) return { output: last(hand.output), state: hand.state, path: 'hand-written' };
+      const r = runTracedGpu(cell, params, x, state, opts.training);
+      if (typeof r !== 'string') {
+        paths.fused++;
+        return { output: last(r.output), state: r.state, path: 'traced (webgpu)' };
+      }
+      path = `step loop: ${r}`;
+    }
   } else if (!fusedKernelsActive()) path = 'step loop: whole-sequence kernels off (CELLSTACK_FUSED=0 or tensors on a GPU)';
   else if (cell.fused && kernelPreference() === 'hand-written') {
     const kernel: Kernel = (xs, s0) => cell.fused!(xs, s0, params, { training: opts.training });
