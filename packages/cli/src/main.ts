@@ -102,7 +102,7 @@ export function program(result: { code: number }, options: MainOptions = {}): Co
     .option('--render-only', 'run nothing: rewrite the page from its JSON (e.g. after a change of thresholds)')
     .option('--out <dir>', 'run folders (default runs/reproduce-<paper>-<time>)')
     .option('--jobs <n>', 'runs in parallel (default: the number of CPU cores)', int(1))
-    .option('--val-size <n>', 'held-out examples for each final validation', int(1), 200)
+    .option('--val-size <n>', "held-out examples for each final validation (default: the experiment's, else 200)", int(1))
     .addOption(backendOption())
     .addOption(progressOption())
     .action(async (paper: string, o) => {
