@@ -17,6 +17,8 @@ import torch
 ap = argparse.ArgumentParser()
 ap.add_argument('models', nargs='+'); ap.add_argument('--steps', type=int, default=3000); ap.add_argument('--lag', type=int, default=200)
 ap.add_argument('--eps', type=float, default=1e-8, help="Adam's ε (PyTorch 1e-8, tf 1e-7)"); ap.add_argument('--out')
+ap.add_argument('--draw', default='separate', choices=['separate', 'shared'],
+                help="seed N@N: init and data from two generators (separate) or, as torch.manual_seed(N) in the earlier script, one stream: UGI vector, kernel, recurrent, both biases, head, then the batches (shared)")
 ap.add_argument('--export', help='write each model as a dump (PREFIX-K.json: initial weights, --steps batches) for ur-dump.ts FROM=… and stop')
 a = ap.parse_args()
 torch.set_num_threads(1)
@@ -27,7 +29,17 @@ load = lambda p: dumps.setdefault(p, json.load(open(p)))
 is_seed = lambda side: side.isdigit()
 
 
-def torch_init(seed):
+def torch_init(seed, g=None):
+    if g is not None:  # the shared stream's order
+        k = 1 / math.sqrt(H)
+        ugi = torch.rand(H, generator=g) * (1 - 2 / H) + 1 / H
+        w = {'gateBias': torch.log(ugi / (1 - ugi))}
+        w['kernel'] = torch.empty(F, 4 * H).uniform_(-k, k, generator=g)
+        w['recurrent'] = torch.empty(H, 4 * H).uniform_(-k, k, generator=g)
+        w['bias'] = torch.empty(4 * H).uniform_(-k, k, generator=g) + torch.empty(4 * H).uniform_(-k, k, generator=g)
+        w['d_kernel'] = torch.empty(H, C).uniform_(-1 / 8, 1 / 8, generator=g)
+        w['d_bias'] = torch.empty(C).uniform_(-1 / 8, 1 / 8, generator=g)
+        return w
     g = torch.Generator().manual_seed(seed)
     u = lambda *shape, k=1 / math.sqrt(H): (torch.rand(*shape, generator=g) * 2 - 1) * k
     ugi = torch.rand(H, generator=g) * (1 - 2 / H) + 1 / H
@@ -43,8 +55,9 @@ def dump_init(path):
 inits, streams = [], []
 for m in a.models:
     i, dsrc = m.split('@')
-    inits.append(torch_init(int(i)) if is_seed(i) else dump_init(i))
-    streams.append(torch.Generator().manual_seed(int(dsrc)) if is_seed(dsrc) else load(dsrc)['symbols'])
+    shared = torch.Generator().manual_seed(int(i)) if a.draw == 'shared' and is_seed(i) and i == dsrc else None
+    inits.append(torch_init(int(i), shared) if is_seed(i) else dump_init(i))
+    streams.append(shared or (torch.Generator().manual_seed(int(dsrc)) if is_seed(dsrc) else load(dsrc)['symbols']))
 M = len(a.models)
 W = {n: torch.stack([w[n] for w in inits]).requires_grad_(True) for n in inits[0]}
 
