@@ -11,6 +11,7 @@ export interface NRUOptions {
   outerProduct: 'shared' | 'perHead';
   useRelu: boolean;
   layerNorm: boolean;
+  memoryInit: 'torch' | 'zeros';
 }
 
 /** PyTorch's default nn.Linear init (weights and bias): U(±1/√fanIn) — the authors' code keeps it. */
@@ -94,6 +95,7 @@ export const NRU = defineCell<NRUOptions>({
       outerProduct: { enum: ['shared', 'perHead'], default: 'shared', description: "'shared': one outer product of two √(k·memory) vectors cut into k heads (authors' code; paper: 'we do this trick in our implementation'); 'perHead': an outer product of two √memory vectors per head (paper eqs. 15-17)" },
       useRelu: { type: 'boolean', default: false, description: 'ReLU on α, β and the directions (off in the paper\'s synthetic and pMNIST runs and the code default; on for char-PTB)' },
       layerNorm: { type: 'boolean', default: false, description: 'layer normalisation of the hidden pre-activation before the ReLU (authors\' code option, default off)' },
+      memoryInit: { enum: ['torch', 'zeros'], default: 'torch', description: "init of the weights that read m_{t-1} (memoryKernel): 'torch' = U(±1/√fan_in) as every other weight (authors' code); 'zeros' (cellstack) = no memory feedback at init, so the untrained memory grows at most linearly in T instead of exponentially" },
     },
     additionalProperties: false,
   },
@@ -124,7 +126,9 @@ export const NRU = defineCell<NRUOptions>({
     const params: Record<string, { shape: number[]; init: Init }> = {
       kernel: { shape: [F, xhm ? H + D : H], init: xhm ? init.concatLast([[H, hInit], [D, headInit]]) : hInit },
       recurrent: { shape: [H, H], init: hInit },
-      memoryKernel: { shape: [M, H + D], init: init.concatLast([[H, hInit], [D, headInit]]) },
+      // m_{t−1} → h and → heads. With the authors' init these two feedback loops make the untrained
+      // memory grow exponentially in T (|m| ~ 10⁴–10⁵ by T 196–784); 'zeros' cuts both at init.
+      memoryKernel: { shape: [M, H + D], init: o.memoryInit === 'zeros' ? init.zeros : init.concatLast([[H, hInit], [D, headInit]]) },
       bias: { shape: [H], init: hInit },
       headKernel: { shape: [H, D], init: headInit },
       headBias: { shape: [D], init: headInit },

@@ -9,7 +9,7 @@ import { pack, randomWeights } from './reference.js';
 // normalised direction depends on its p only through sign(p), a jump that finite
 // differences straddle. ReLU directions have the same kind of jump wherever a head keeps
 // only a few non-zero entries, so useRelu is checked on its own at the shared layout.
-const defaults: NRUOptions = { hidden: 3, memory: 16, heads: 4, headReduce: 'mean', headInputs: 'hm', outerProduct: 'shared', useRelu: false, layerNorm: false };
+const defaults: NRUOptions = { hidden: 3, memory: 16, heads: 4, headReduce: 'mean', headInputs: 'hm', outerProduct: 'shared', useRelu: false, layerNorm: false, memoryInit: 'torch' };
 const alternatives: NRUOptions = { ...defaults, headReduce: 'sum', headInputs: 'xhm', outerProduct: 'perHead', layerNorm: true };
 const cases: Array<[string, NRUOptions]> = [
   ['defaults, k 4', defaults],

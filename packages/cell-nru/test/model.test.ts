@@ -10,7 +10,7 @@ const rt = runtimeOf({ name: tf.getBackend(), reason: 'test' }).use(NRU);
 describe('NRU in a model', () => {
   it.each([
     ['defaults', { hidden: 6 }],
-    ['every alternative option', { hidden: 6, memory: 9, heads: 2, headReduce: 'sum', headInputs: 'xhm', outerProduct: 'perHead', useRelu: true, layerNorm: true }],
+    ['every alternative option', { hidden: 6, memory: 9, heads: 2, headReduce: 'sum', headInputs: 'xhm', outerProduct: 'perHead', useRelu: true, layerNorm: true, memoryInit: 'zeros' }],
   ])('saves and loads with identical predictions: %s', async (_, options) => {
     const model = rt.build({ input: { shape: [5, 3] }, layers: [{ cell: 'NRU', options, repeat: 2 }, { type: 'last' }, { type: 'dense', units: 2 }], seed: 3 });
     const x = tf.tensor3d(randomArray3(2, 5, 3, 8));

@@ -28,6 +28,7 @@ describe('NRU options', () => {
       outerProduct: 'shared',
       useRelu: false,
       layerNorm: false,
+      memoryInit: 'torch',
     });
     expect(NRU.positional).toEqual(['hidden']);
     expect(cells).toEqual([NRU]);
@@ -44,6 +45,7 @@ describe('NRU options', () => {
     [{ outerProduct: 'none' }, 'layers[0].options.outerProduct', /shared.*perHead/],
     [{ useRelu: 'yes' }, 'layers[0].options.useRelu', /true or false/],
     [{ layerNorm: 1 }, 'layers[0].options.layerNorm', /true or false/],
+    [{ memoryInit: 'xavier' }, 'layers[0].options.memoryInit', /torch.*zeros/],
     [{ units: 8 }, 'layers[0].options.units', /unknown option 'units'; allowed: hidden, memory, heads/],
   ])('rejects %j at %s', (options, path, message) => {
     const e = rejection(options);

@@ -12,7 +12,7 @@ for (const heads of [1, 4])
     for (const headInputs of ['hm', 'xhm'] as const)
       for (const outerProduct of ['shared', 'perHead'] as const)
         for (const useRelu of [false, true])
-          for (const layerNorm of [false, true]) combos.push({ hidden: 3, memory: 4, heads, headReduce, headInputs, outerProduct, useRelu, layerNorm });
+          for (const layerNorm of [false, true]) combos.push({ hidden: 3, memory: 4, heads, headReduce, headInputs, outerProduct, useRelu, layerNorm, memoryInit: 'torch' });
 
 const label = (o: NRUOptions) =>
   `k ${o.heads}, ${o.headReduce}, ${o.headInputs}, ${o.outerProduct}${o.useRelu ? ', relu' : ''}${o.layerNorm ? ', layerNorm' : ''}`;
