@@ -9,7 +9,7 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cellPath, createOptimizer, layerPaths, runtimeOf, setKernelPreference, type CellPlugin } from '@cellstack/core';
 import { randomTensor } from '@cellstack/core/testing';
-import { ALL_CELLS, cellResults, sizeOption, useBackend, worstRatio } from './helpers.js';
+import { ALL_CELLS, expectKernelMatchesGeneric, sizeOption, useBackend, worstRatio } from './helpers.js';
 
 const byName = (name: string) => ALL_CELLS.find((c) => c.name === name)!;
 
@@ -24,16 +24,10 @@ describe('emitted WGSL kernels equal the generic step loop on webgpu', () => {
   const cases = [...ALL_CELLS.map((plugin) => ({ plugin, shape: {} })), { plugin: byName('GRU'), shape: { H: 44, T: 2 } }];
   for (const { plugin, shape } of cases) {
     it(`${plugin.name} ${JSON.stringify(shape)}: runs traced (webgpu); outputs, states and every gradient within 5e-6 + 1e-5·|generic|`, async () => {
-      const generic = await cellResults('webgpu', plugin, shape);
       setKernelPreference('traced');
       await useBackend('webgpu', { kernels: true });
       expect(cellPath(plugin, { [sizeOption(plugin)]: 4 }, { inputSize: 3 })).toBe('traced (webgpu)');
-      const before = tf.memory().numTensors;
-      const kernel = await cellResults('webgpu', plugin, { ...shape, kernels: true });
-      expect(tf.memory().numTensors).toBe(before);
-      expect(Object.keys(kernel).sort()).toEqual(Object.keys(generic).sort());
-      const { ratio, where } = worstRatio(kernel, generic, 5e-6, 1e-5);
-      expect(ratio, where).toBeLessThanOrEqual(1);
+      await expectKernelMatchesGeneric(plugin, shape);
     });
   }
 });

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createOptimizer, runtimeOf } from '@cellstack/core';
 import { randomTensor } from '@cellstack/core/testing';
-import { ALL_CELLS, cellResults, useBackend, worstRatio } from './helpers.js';
+import { ALL_CELLS, expectKernelMatchesGeneric, useBackend, worstRatio } from './helpers.js';
 
 const withKernel = ALL_CELLS.filter((c) => c.create(c.resolveOptions({}, 'options', { inputSize: 2, timesteps: 3, seed: 1 }) as never, { inputSize: 2, timesteps: 3, seed: 1 }).gpuFused);
 
@@ -21,13 +21,7 @@ describe('GPU kernels equal the generic step loop on webgpu', () => {
     // 4 units: one thread each; 260: 256 threads, some with two units (the strided path).
     for (const shape of [{ H: 4 }, { H: 260, B: 1, T: 2, F: 2 }]) {
       it(`${plugin.name}, ${shape.H} units: outputs, states and every gradient within 5e-6 + 1e-5·|generic|`, async () => {
-        const generic = await cellResults('webgpu', plugin, shape);
-        const before = tf.memory().numTensors;
-        const kernel = await cellResults('webgpu', plugin, { ...shape, kernels: true });
-        expect(tf.memory().numTensors).toBe(before);
-        expect(Object.keys(kernel).sort()).toEqual(Object.keys(generic).sort());
-        const { ratio, where } = worstRatio(kernel, generic, 5e-6, 1e-5);
-        expect(ratio, where).toBeLessThanOrEqual(1);
+        await expectKernelMatchesGeneric(plugin, shape);
       });
     }
 

@@ -1,5 +1,6 @@
 /** Shared by the webgpu test project: every cell, backend switching, asynchronous reads. */
 import * as tf from '@tensorflow/tfjs-core';
+import { expect } from 'vitest';
 import { baselineCells, initialState, runSequence, selectBackend, setFusedKernels, type BackendChoice, type CellPlugin, type Params } from '@cellstack/core';
 import { buildCell, randomTensor } from '@cellstack/core/testing';
 import { cells as dmu } from '@cellstack/cell-dmu';
@@ -75,4 +76,18 @@ export async function cellResults(
   tf.dispose([x, ...Object.values(init)]);
   built.dispose();
   return out;
+}
+
+/**
+ * A cell's GPU kernel against its generic step loop, both on webgpu: outputs, final states
+ * and every gradient within 5e-6 + 1e-5·|generic|, and no tensor left behind by the kernel.
+ */
+export async function expectKernelMatchesGeneric(plugin: CellPlugin, shape: { B?: number; T?: number; F?: number; H?: number }): Promise<void> {
+  const generic = await cellResults('webgpu', plugin, shape);
+  const before = tf.memory().numTensors;
+  const kernel = await cellResults('webgpu', plugin, { ...shape, kernels: true });
+  expect(tf.memory().numTensors).toBe(before);
+  expect(Object.keys(kernel).sort()).toEqual(Object.keys(generic).sort());
+  const { ratio, where } = worstRatio(kernel, generic, 5e-6, 1e-5);
+  expect(ratio, where).toBeLessThanOrEqual(1);
 }
