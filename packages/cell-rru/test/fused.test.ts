@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { sequencePaths } from '@cellstack/core';
-import { KERNELS, buildCell, compareFused, fusedTrainingCurves, randomTensor, type BuiltCell } from '@cellstack/core/testing';
+import { runSequence, sequencePaths, setKernelPreference, type Params } from '@cellstack/core';
+import { KERNELS, buildCell, compareFused, fusedTrainingCurves, randomTensor, sharedDraws, type BuiltCell } from '@cellstack/core/testing';
 import { RRU, type RRUOptions } from '../src/index.js';
 
 const shapes = [
@@ -104,13 +104,10 @@ describe('RRU traced kernel in training', () => {
   });
 
   // The generic loop and the traced kernel each call begin once: two cells from one seed give
-  // both runs the same mask stream (the traced program is cached per cell, so one wrapper).
+  // both runs the same mask stream.
   const pair = (options: Partial<RRUOptions>, inputSize: number, seeds: [number, number] = [3, 3]): BuiltCell => {
     const [a, b] = seeds.map((s) => build(options, inputSize, s));
-    for (const [name, v] of Object.entries(a.params)) b.params[name].assign(v);
-    let calls = 0;
-    const begin: typeof a.cell.begin = (ctx, P) => (calls++ % 2 === 0 ? a : b).cell.begin!(ctx, P);
-    return { ...a, cell: { ...a.cell, begin }, dispose: () => [a, b].forEach((c) => c.dispose()) };
+    return sharedDraws(a, b);
   };
 
   // The defaults: dropout 0.5 with a fresh mask per step ('step', the authors' code).
@@ -134,6 +131,23 @@ describe('RRU traced kernel in training', () => {
     expect(tf.memory().numTensors).toBe(before);
     expect(r.path).toBe('traced');
     expect(r.errors.output).toBeGreaterThan(0.05);
+    built.dispose();
+  });
+
+  it("'step' dropout under a padding mask: traced when the mask keeps the whole batch, else the step loop says why", () => {
+    const built = build({ units: 5, outputSize: 3 }, 2);
+    const x = randomTensor([2, 4, 2], 1) as tf.Tensor3D;
+    const pathWith = (rows: number[][]) =>
+      tf.tidy(() => runSequence(built.cell, built.params as Params, x, { training: true, returnSequences: true, mask: tf.tensor2d(rows) }).path);
+    setKernelPreference('traced');
+    try {
+      expect(pathWith([[1, 1, 1, 1], [1, 1, 1, 1]])).toBe('traced');
+      // Parts of the batch would draw their masks at other (t, b) offsets than the loop.
+      expect(pathWith([[1, 1, 1, 1], [1, 1, 0, 0]])).toBe('step loop: per-step constants (dropout masks drawn per step) with padding masks that split the batch or time');
+    } finally {
+      setKernelPreference('hand-written');
+    }
+    tf.dispose(x);
     built.dispose();
   });
 

@@ -65,6 +65,9 @@ export function runSequence(cell: CellInstance, params: Params, x: tf.Tensor3D, 
     return opts.returnSequences ? out : tf.reshape(tf.slice(out, [0, T - 1, 0], [B, 1, O]), [B, O]);
   };
   let path: KernelPath | undefined;
+  // Drawn once: a kernel that declines leaves the loop the masks it would have used.
+  let drawn: Record<string, tf.Tensor> | undefined;
+  const begin = () => (drawn ??= cell.begin ? cell.begin({ training: opts.training, batch: B, steps: T }, params) : {});
   // Probes need the per-step signals, which only the step function reports.
   if (opts.recordSignals) path = 'step loop: recording signals (probes)';
   else if (gpuKernelsActive()) {
@@ -73,7 +76,7 @@ export function runSequence(cell: CellInstance, params: Params, x: tf.Tensor3D, 
     else {
       const hand = kernelPreference() === 'hand-written' ? cell.gpuFused?.(x, state, params, { training: opts.training }) : undefined;
       if (hand) return { output: last(hand.output), state: hand.state, path: 'hand-written' };
-      const r = runTracedGpu(cell, params, x, state, opts.training);
+      const r = runTracedGpu(cell, params, x, state, begin(), opts.training);
       if (typeof r !== 'string') {
         paths.fused++;
         return { output: last(r.output), state: r.state, path: 'traced (webgpu)' };
@@ -100,7 +103,7 @@ export function runSequence(cell: CellInstance, params: Params, x: tf.Tensor3D, 
   }
   const timeMajor = tf.transpose(x, [1, 0, 2]) as tf.Tensor3D;
   const flat = tf.reshape(timeMajor, [T * B, F]) as tf.Tensor2D;
-  const constants = cell.begin ? cell.begin({ training: opts.training, batch: B, steps: T }, params) : {};
+  const constants = begin();
   if (path === undefined) {
     const r = tracedWhole(cell, params, flat, constants, state, B, T, opts.training);
     if (typeof r !== 'string') {
