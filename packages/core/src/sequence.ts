@@ -94,7 +94,7 @@ export function runSequence(cell: CellInstance, params: Params, x: tf.Tensor3D, 
   } else if (opts.mask) {
     // The traced kernel takes masks the same way: it runs only on real steps.
     let reason = 'not traced';
-    const r = fusedMasked(tracedKernel(cell, params, opts.training, x.shape, (why) => (reason = why)), cell, x, state, opts.mask);
+    const r = fusedMasked(tracedKernel(cell, params, opts.training, { shape: x.shape, begin }, (why) => (reason = why)), cell, x, state, opts.mask);
     if (r) {
       paths.fused++;
       return { output: last(r.output), state: r.state, path: 'traced' };
@@ -166,16 +166,24 @@ function tracedWhole(cell: CellInstance, params: Params, flat: tf.Tensor2D, all:
 }
 
 /** The traced kernel as a Kernel on [B, T, F] (the masked paths call it on parts of the batch). */
-function tracedKernel(cell: CellInstance, params: Params, training: boolean, whole: readonly number[], failed: (reason: string) => void): Kernel {
+function tracedKernel(
+  cell: CellInstance,
+  params: Params,
+  training: boolean,
+  whole: { shape: readonly number[]; begin: () => Record<string, tf.Tensor> },
+  failed: (reason: string) => void,
+): Kernel {
   return (x, s0) => {
     const [B, T, F] = x.shape;
     const flat = tf.reshape(tf.transpose(x, [1, 0, 2]), [T * B, F]) as tf.Tensor2D;
     // A per-step draw is keyed by absolute (t, b): a part of the batch or of time would draw other bits.
-    if (training && cell.perStep?.length && (B !== whole[0] || T !== whole[1])) {
+    const all = B === whole.shape[0] && T === whole.shape[1];
+    if (training && cell.perStep?.length && !all) {
       failed('per-step constants (dropout masks drawn per step) with padding masks that split the batch or time');
       return undefined;
     }
-    const constants = cell.begin ? cell.begin({ training, batch: B, steps: T }, params) : {};
+    // The whole batch shares the loop's draws (should tracing fail, the loop uses the same masks).
+    const constants = all ? whole.begin() : cell.begin ? cell.begin({ training, batch: B, steps: T }, params) : {};
     const r = tracedWhole(cell, params, flat, constants, s0, B, T, training);
     if (typeof r !== 'string') return r;
     failed(r);
