@@ -47,19 +47,14 @@ describe('where the emitted kernel does not run, the layer says why', () => {
     }
     expect(cellPath(byName('STAR'), { units: 4 })).toBe('traced (webgpu)');
   });
-
-  it('RRU training with its per-step dropout masks runs the step loop, saying why', async () => {
-    setKernelPreference('traced');
-    await useBackend('webgpu', { kernels: true });
-    expect(cellPath(byName('RRU'), { units: 4, dropout: 0.1 }, { training: true })).toBe('step loop: the step depends on the step index t (e.g. a mask drawn per step)');
-  });
 });
 
 describe('training through the emitted WGSL kernels', () => {
   const ir = (plugin: CellPlugin) => ({
     input: { shape: [5, 2] },
-    // RRU without dropout: its per-step masks do not trace (the step loop test below).
-    layers: [{ cell: plugin.name, options: { [sizeOption(plugin)]: 4, ...(plugin.name === 'RRU' ? { dropout: 0 } : {}) } }, { type: 'last' }, { type: 'dense', units: 1 }],
+    // Default options: RRU trains with its per-step dropout masks (read as per-step inputs) and
+    // URLSTM with zoneout on both states, so the emitted kernels drop what the cpu loop drops.
+    layers: [{ cell: plugin.name, options: { [sizeOption(plugin)]: 4, ...(plugin.name === 'URLSTM' ? { zc: 0.5, zh: 0.3 } : {}) } }, { type: 'last' }, { type: 'dense', units: 1 }],
     seed: 1,
   });
   const compiled = (plugin: CellPlugin): LayersModel => {

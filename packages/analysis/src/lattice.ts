@@ -117,7 +117,7 @@ export function latticeLoss(cells: BuiltCell[], x: tf.Tensor3D, probes: tf.Tenso
     const timeMajor = tf.transpose(seq, [1, 0, 2]);
     const projected: Record<string, tf.Tensor> = cell.project ? cell.project(tf.reshape(timeMajor, [T * B, F]) as tf.Tensor2D, params as Params) : { x: timeMajor };
     const inputs = Object.fromEntries(Object.entries(projected).map(([k, p]) => [k, tf.split(tf.reshape(p, [T, B, -1]), T, 0).map((s) => tf.reshape(s, [B, -1]) as tf.Tensor2D)]));
-    const constants = cell.begin ? cell.begin({ training: false, batch: B }, params as Params) : {};
+    const constants = cell.begin ? cell.begin({ training: false, batch: B, steps: T }, params as Params) : {};
     let state: State = Object.fromEntries(Object.entries(cell.state).map(([k, size]) => [k, tf.zeros([B, size])]));
     const outs: tf.Tensor2D[] = [];
     for (let t = 0; t < T; t++) {

@@ -144,8 +144,9 @@ export const RRU = defineCell<RRUOptions>({
     // resumed run drops what an uninterrupted one would; core's dropoutMask gives the bits, which
     // the fused kernel draws identically.
     const maskSeed = stepSeeds(seed ?? Math.floor(Math.random() * 2 ** 31), 'rru-dropout');
-    const maskAt = (seq: number, batch: number, offset: number) => tf.tensor2d(dropoutMask(new Float32Array(batch * g), seq, offset, keep), [batch, g]);
-    let stepSeed = 0;
+    // Rows from element 0 of the stream: a per-step mask for T steps is T·B rows, step t's block at offset t·B·g.
+    const maskOf = (seq: number, rows: number) => tf.tensor2d(dropoutMask(new Float32Array(rows * g), seq, 0, keep), [rows, g]);
+    const perStep = o.dropout > 0 && o.dropoutMask === 'step';
 
     return {
       state: { h: n },
@@ -157,22 +158,23 @@ export const RRU = defineCell<RRUOptions>({
         return { h: tf.tensor2d(h0, [batch, n]) };
       },
       // Parameter-only terms once per sequence (inside the gradient tape, so S and Z still learn).
-      begin({ training, batch }, P) {
+      ...(perStep ? { perStep: ['stepMask'] } : {}),
+      begin({ training, batch, steps }, P) {
         const c: Record<string, tf.Tensor> = {
           decay: tf.reshape(tf.sigmoid(tf.mul(P.S, o.sScale)), [1, n]),
           z: tf.reshape(P.Z, [1, -1]),
         };
         if (training && o.dropout > 0) {
-          if (o.dropoutMask === 'sequence') c.mask = maskAt(maskSeed(), batch, 0);
-          else stepSeed = maskSeed();
+          if (perStep) c.stepMask = maskOf(maskSeed(), steps * batch);
+          else c.mask = maskOf(maskSeed(), batch);
         }
         return c;
       },
       project: (x, P) => ({ x: tf.add(tf.matMul(x, P.Wx), P.bj) }),
-      step({ x }, { h }, P, { training, batch, t, constants }) {
+      step({ x }, { h }, P, { training, constants }) {
         let j = tf.relu(normalize(tf.add(x, tf.matMul(h, P.Wh as tf.Tensor2D)))) as tf.Tensor2D;
         for (let k = 1; k < L; k++) j = tf.relu(tf.add(tf.matMul(j, P[`Wk${k}`] as tf.Tensor2D), P[`bk${k}`])) as tf.Tensor2D;
-        if (training && o.dropout > 0) j = tf.mul(j, constants.mask ?? maskAt(stepSeed, batch, t * batch * g));
+        if (training && o.dropout > 0) j = tf.mul(j, constants.mask ?? constants.stepMask);
         const co = tf.add(tf.matMul(j, P.Wco as tf.Tensor2D), P.bco);
         const [c, out] = tf.split(co, [n, p], 1) as [tf.Tensor2D, tf.Tensor2D];
         const h2 = tf.add(tf.mul(h, constants.decay), tf.mul(constants.z, c)) as tf.Tensor2D;

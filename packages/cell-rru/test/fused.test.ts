@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { KERNELS, buildCell, compareFused, fusedTrainingCurves, randomTensor, type BuiltCell } from '@cellstack/core/testing';
+import { runSequence, sequencePaths, setKernelPreference, type Params } from '@cellstack/core';
+import { KERNELS, buildCell, compareFused, fusedTrainingCurves, randomTensor, sharedDraws, type BuiltCell } from '@cellstack/core/testing';
 import { RRU, type RRUOptions } from '../src/index.js';
 
 const shapes = [
@@ -102,11 +103,61 @@ describe('RRU traced kernel in training', () => {
     fused.forEach((l, i) => expect(Math.abs(l - generic[i]) / generic[i], `step ${i}`).toBeLessThan(1e-4));
   });
 
-  it("'step' dropout (a mask drawn in JS every step) runs the step loop and says why", () => {
-    const built = build({ units: 6, outputSize: 4, dropout: 0.5, dropoutMask: 'step' }, 3);
-    const r = compareFused(built, { batch: 2, time: 4, inputSize: 3, training: true, kernel: 'traced' });
-    expect(r.path).toBe('step loop: the step depends on the step index t (e.g. a mask drawn per step)');
-    expect(r.fusedRuns).toBe(0);
+  // The generic loop and the traced kernel each call begin once: two cells from one seed give
+  // both runs the same mask stream.
+  const pair = (options: Partial<RRUOptions>, inputSize: number, seeds: [number, number] = [3, 3]): BuiltCell => {
+    const [a, b] = seeds.map((s) => build(options, inputSize, s));
+    return sharedDraws(a, b);
+  };
+
+  // The defaults: dropout 0.5 with a fresh mask per step ('step', the authors' code).
+  describe.each<Partial<RRUOptions>>([{}, { dropout: 0.7, reluLayers: 2, normalize: 'l2', q: 0.5 }, { dropout: 0.3, reluLayers: 3, singleZ: true }])(
+    "'step' dropout (per-step masks from begin, read as per-step inputs) %o",
+    (variant) => {
+      it.each(shapes)('traces and matches the generic loop: B $batch, T $time, m $inputSize, n $units, p $outputSize', ({ units, outputSize, ...shape }) => {
+        const built = pair({ units, outputSize, ...variant }, shape.inputSize);
+        const r = compareFused(built, { ...shape, training: true, kernel: 'traced' });
+        expect(r.path).toBe('traced');
+        expectClose(r, variant.reluLayers ?? 1);
+        built.dispose();
+      });
+    },
+  );
+
+  it("'step' dropout: the comparison sees the masks (another mask seed gives other outputs), and no tensor leaks", () => {
+    const built = pair({ units: 9, outputSize: 4 }, 5, [3, 4]);
+    const before = tf.memory().numTensors;
+    const r = compareFused(built, { batch: 3, time: 7, inputSize: 5, training: true, kernel: 'traced' });
+    expect(tf.memory().numTensors).toBe(before);
+    expect(r.path).toBe('traced');
+    expect(r.errors.output).toBeGreaterThan(0.05);
     built.dispose();
+  });
+
+  it("'step' dropout under a padding mask: traced when the mask keeps the whole batch, else the step loop says why", () => {
+    const built = build({ units: 5, outputSize: 3 }, 2);
+    const x = randomTensor([2, 4, 2], 1) as tf.Tensor3D;
+    const pathWith = (rows: number[][]) =>
+      tf.tidy(() => runSequence(built.cell, built.params as Params, x, { training: true, returnSequences: true, mask: tf.tensor2d(rows) }).path);
+    setKernelPreference('traced');
+    try {
+      expect(pathWith([[1, 1, 1, 1], [1, 1, 1, 1]])).toBe('traced');
+      // Parts of the batch would draw their masks at other (t, b) offsets than the loop.
+      expect(pathWith([[1, 1, 1, 1], [1, 1, 0, 0]])).toBe('step loop: per-step constants (dropout masks drawn per step) with padding masks that split the batch or time');
+    } finally {
+      setKernelPreference('hand-written');
+    }
+    tf.dispose(x);
+    built.dispose();
+  });
+
+  it("'step' dropout (the default) traces and gives the generic loss curve (rel 1e-4)", async () => {
+    const layer = { cell: 'RRU', options: { units: 6, outputSize: 5 } };
+    const { loop } = sequencePaths;
+    const { generic, fused } = await fusedTrainingCurves([RRU], [layer, layer], { steps: 15, kernel: 'traced' });
+    // Only the generic curve's 15 steps × 2 layers (forward runs) went through the step loop.
+    expect(sequencePaths.loop - loop).toBe(30);
+    expect(generic[14]).toBeLessThan(generic[0]);
+    fused.forEach((l, i) => expect(Math.abs(l - generic[i]) / generic[i], `step ${i}`).toBeLessThan(1e-4));
   });
 });

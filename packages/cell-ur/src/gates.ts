@@ -9,7 +9,7 @@
  *   auxiliary  — `refine` none | refine (eq. 12/16) | master (ON-LSTM, eqs 19–23).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { init as inits, stepSeeds, type Init, type JsonSchema, type Params } from '@cellstack/core';
+import { init as inits, stepSeeds, type CellInstance, type Init, type JsonSchema, type Params, type StepContext } from '@cellstack/core';
 
 export type GateInit = 'standard' | 'chrono' | 'uniform';
 export type Refine = 'none' | 'refine' | 'master';
@@ -302,13 +302,35 @@ export const zoneoutSchema = (what: string): JsonSchema => ({
 
 /**
  * Zoneout (Krueger et al. 2016): each unit keeps its previous value with probability z.
- * Training draws Bernoulli masks from seeded random ops; inference uses the expectation
- * z·prev + (1 − z)·next, so predictions are deterministic.
+ * Training reads the step's Bernoulli keep-mask, drawn by `zoneoutBegin` under `name`;
+ * inference uses the expectation z·prev + (1 − z)·next, so predictions are deterministic.
  */
-export function zoneout(prev: tf.Tensor2D, next: tf.Tensor2D, z: number, training: boolean, seed: () => number): tf.Tensor2D {
+export function zoneout(prev: tf.Tensor2D, next: tf.Tensor2D, z: number, ctx: StepContext, name: string): tf.Tensor2D {
   if (z === 0) return next;
-  const keep = training ? zoneoutMask(next.shape, z, seed()) : z;
+  const keep = ctx.training ? ctx.constants[name] : z;
   return tf.add(next, tf.mul(keep, tf.sub(prev, next))) as tf.Tensor2D;
+}
+
+/**
+ * A cell's `begin` and `perStep` for zoneout at `rates` (by mask name): in training, every
+ * step's masks drawn up front as [T·B, H] constants (the step loop slices step t's; the traced
+ * kernels read them as per-step inputs), in the order and from the seeds the fused kernels use.
+ */
+export function zoneoutBegin(rates: Record<string, number>, H: number, seed: () => number): Pick<CellInstance, 'begin' | 'perStep'> {
+  const names = Object.keys(rates).filter((k) => rates[k] > 0);
+  if (!names.length) return {};
+  return {
+    perStep: names,
+    begin({ training, batch, steps }) {
+      if (!training) return {};
+      // Per step, each rate in order: the draws zoneoutMasks makes for the fused kernels.
+      return tf.tidy(() => {
+        const masks = names.map((): tf.Tensor2D[] => []);
+        for (let t = 0; t < steps; t++) names.forEach((k, i) => masks[i].push(zoneoutMask([batch, H], rates[k], seed())));
+        return Object.fromEntries(names.map((k, i) => [k, tf.concat(masks[i])]));
+      });
+    },
+  };
 }
 
 /** A training keep-mask: 1 where a unit keeps its previous value (probability z). */

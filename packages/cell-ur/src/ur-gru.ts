@@ -12,6 +12,7 @@ import {
   projectionBias,
   validateGates,
   zoneout,
+  zoneoutBegin,
   zoneoutSchema,
   zoneoutSeeds,
   type GateOptions,
@@ -71,9 +72,10 @@ export const URGRU = defineCell<URGRUOptions>({
         const hNew = (gates.input
           ? tf.add(tf.mul(gates.effective, h), tf.mul(gates.input, hh))
           : tf.add(hh, tf.mul(gates.effective, tf.sub(h, hh)))) as tf.Tensor2D;
-        const h2 = zoneout(h, hNew, o.zh, ctx.training, seed);
+        const h2 = zoneout(h, hNew, o.zh, ctx, 'zoneoutH');
         return { output: h2, state: { h: h2 }, signals: { ...gates, reset: rho } as Record<string, tf.Tensor> };
       },
+      ...zoneoutBegin({ zoneoutH: o.zh }, H, seed),
       signals: [...gateSignals(g), 'reset'],
       fused: urgruFused(g, o.zh, seed),
     };

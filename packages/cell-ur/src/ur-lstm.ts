@@ -12,6 +12,7 @@ import {
   projectionBias,
   validateGates,
   zoneout,
+  zoneoutBegin,
   zoneoutSchema,
   zoneoutSeeds,
   type GateOptions,
@@ -71,10 +72,11 @@ export const URLSTM = defineCell<URLSTMOptions>({
           : tf.add(u, tf.mul(gates.effective, tf.sub(c, u)))) as tf.Tensor2D;
         const o2 = tf.sigmoid(zo);
         const hNew = tf.mul(o2, tf.tanh(cNew)) as tf.Tensor2D;
-        const c2 = zoneout(c, cNew, o.zc, ctx.training, seed);
-        const h2 = zoneout(h, hNew, o.zh, ctx.training, seed);
+        const c2 = zoneout(c, cNew, o.zc, ctx, 'zoneoutC');
+        const h2 = zoneout(h, hNew, o.zh, ctx, 'zoneoutH');
         return { output: h2, state: { h: h2, c: c2 }, signals: { ...gates, output: o2, c: c2 } as Record<string, tf.Tensor> };
       },
+      ...zoneoutBegin({ zoneoutC: o.zc, zoneoutH: o.zh }, H, seed),
       signals: [...gateSignals(g), 'output', 'c'],
       fused: urlstmFused(g, o.zc, o.zh, seed),
     };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { KERNELS, buildCell, compareFused, fusedTrainingCurves, type BuiltCell } from '@cellstack/core/testing';
+import { KERNELS, buildCell, compareFused, fusedTrainingCurves, sharedDraws, type BuiltCell } from '@cellstack/core/testing';
 import type { KernelPreference } from '@cellstack/core';
 import { URGRU, URLSTM } from '../src/index.js';
 import { PRESET_NAMES, hasGateBias } from './reference.js';
@@ -90,11 +90,19 @@ describe('fused kernels in training', () => {
 });
 
 describe('UR cells traced', () => {
-  it('zoneout while training draws a mask every step: the step loop runs, and says why', () => {
-    const built = buildCell(URLSTM, { units: 9, chunkSize: 3, zc: 0.5, zh: 0.3 }, { inputSize: 5, seed: 6 });
-    const r = compareFused(built, { ...shapes[1], training: true, kernel: 'traced' });
-    expect(r.path).toBe('step loop: the step depends on the step index t (e.g. a mask drawn per step)');
-    built.dispose();
+  // Masks of every step drawn in begin and read per step: the traced kernel drops what the loop does.
+  it.each([
+    ['URLSTM', URLSTM, { units: 9, chunkSize: 3, zc: 0.5, zh: 0.3 }],
+    ['URLSTM', URLSTM, { units: 9, preset: 'OM-', chunkSize: 3, zh: 0.3 }],
+    ['URGRU', URGRU, { units: 9, preset: 'OR-', zh: 0.3 }],
+  ] as const)('%s %o with zoneout in training traces and matches the generic loop', (_name, plugin, options) => {
+    const [a, b, other] = [6, 6, 7].map((seed) => buildCell(plugin, options, { inputSize: 5, seed }));
+    const r = compareFused(sharedDraws(a, b), { ...shapes[1], training: true, kernel: 'traced' });
+    expect(r.path).toBe('traced');
+    for (const [what, err] of Object.entries(r.errors)) expect(err, what).toBeLessThan(1e-4);
+    // The comparison sees the masks: another layer seed's draws give other outputs.
+    expect(compareFused(sharedDraws(a, other), { ...shapes[1], training: true, kernel: 'traced' }).errors.output).toBeGreaterThan(0.01);
+    [a, b, other].forEach((c) => c.dispose());
   });
 
   it('a seeded 2-layer run on the traced kernels gives the generic loss curve (rel 1e-4)', async () => {

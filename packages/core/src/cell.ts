@@ -63,8 +63,14 @@ export interface CellInstance {
   params: Record<string, ParamSpec>;
   /** Initial state; default zeros of the declared sizes. */
   initialState?(batch: number, params: Params): State;
-  /** Per-sequence constants (dropout masks…), computed once before the first step. */
-  begin?(ctx: { training: boolean; batch: number }, params: Params): Record<string, tf.Tensor>;
+  /** Per-sequence constants (dropout masks…), computed once before the first step of `steps`. */
+  begin?(ctx: { training: boolean; batch: number; steps: number }, params: Params): Record<string, tf.Tensor>;
+  /**
+   * Names of `begin` constants that hold one [B, k] block per step, stacked time-major as
+   * [T·B, k] (a dropout mask drawn per step): `step` sees step t's block under the same name,
+   * and the traced kernels read them as per-step inputs, so the step itself does not depend on t.
+   */
+  perStep?: readonly string[];
   /**
    * The time-parallel part: everything that depends only on the inputs, for all
    * steps at once. `x` is [T·B, inputSize] (time-major rows); each returned tensor

@@ -4,6 +4,7 @@ import { checkInterrupt, interruptPoint } from './interrupt.js';
 import { fusedKernelsActive, gpuKernelsActive, kernelPreference } from './kernel.js';
 import { runTracedGpu } from './gpu/traced-gpu.js';
 import { runTraced } from './trace/traced.js';
+import { perStepInputs } from './trace/tracer.js';
 
 export interface SequenceOptions {
   training: boolean;
@@ -64,6 +65,9 @@ export function runSequence(cell: CellInstance, params: Params, x: tf.Tensor3D, 
     return opts.returnSequences ? out : tf.reshape(tf.slice(out, [0, T - 1, 0], [B, 1, O]), [B, O]);
   };
   let path: KernelPath | undefined;
+  // Drawn once: a kernel that declines leaves the loop the masks it would have used.
+  let drawn: Record<string, tf.Tensor> | undefined;
+  const begin = () => (drawn ??= cell.begin ? cell.begin({ training: opts.training, batch: B, steps: T }, params) : {});
   // Probes need the per-step signals, which only the step function reports.
   if (opts.recordSignals) path = 'step loop: recording signals (probes)';
   else if (gpuKernelsActive()) {
@@ -72,7 +76,7 @@ export function runSequence(cell: CellInstance, params: Params, x: tf.Tensor3D, 
     else {
       const hand = kernelPreference() === 'hand-written' ? cell.gpuFused?.(x, state, params, { training: opts.training }) : undefined;
       if (hand) return { output: last(hand.output), state: hand.state, path: 'hand-written' };
-      const r = runTracedGpu(cell, params, x, state, opts.training);
+      const r = runTracedGpu(cell, params, x, state, begin(), opts.training);
       if (typeof r !== 'string') {
         paths.fused++;
         return { output: last(r.output), state: r.state, path: 'traced (webgpu)' };
@@ -90,7 +94,7 @@ export function runSequence(cell: CellInstance, params: Params, x: tf.Tensor3D, 
   } else if (opts.mask) {
     // The traced kernel takes masks the same way: it runs only on real steps.
     let reason = 'not traced';
-    const r = fusedMasked(tracedKernel(cell, params, opts.training, (why) => (reason = why)), cell, x, state, opts.mask);
+    const r = fusedMasked(tracedKernel(cell, params, opts.training, { shape: x.shape, begin }, (why) => (reason = why)), cell, x, state, opts.mask);
     if (r) {
       paths.fused++;
       return { output: last(r.output), state: r.state, path: 'traced' };
@@ -99,7 +103,7 @@ export function runSequence(cell: CellInstance, params: Params, x: tf.Tensor3D, 
   }
   const timeMajor = tf.transpose(x, [1, 0, 2]) as tf.Tensor3D;
   const flat = tf.reshape(timeMajor, [T * B, F]) as tf.Tensor2D;
-  const constants = cell.begin ? cell.begin({ training: opts.training, batch: B }, params) : {};
+  const constants = begin();
   if (path === undefined) {
     const r = tracedWhole(cell, params, flat, constants, state, B, T, opts.training);
     if (typeof r !== 'string') {
@@ -114,13 +118,15 @@ export function runSequence(cell: CellInstance, params: Params, x: tf.Tensor3D, 
   for (const [name, p] of Object.entries(projected)) inputs[name] = timeSlices(tf.reshape(p, [T, B, -1]) as tf.Tensor3D);
   const outputs: tf.Tensor2D[] = [];
   const signals: Record<string, tf.Tensor[]> = {};
+  const perStep = Object.fromEntries(Object.entries(perStepInputs(cell, constants).inputs).map(([k, v]) => [k.slice(1), timeSlices(tf.reshape(v, [T, B, -1]) as tf.Tensor3D)]));
   const masks = opts.mask ? timeSlices(tf.reshape(tf.transpose(opts.mask), [T, B, 1]) as tf.Tensor3D) : undefined;
   let previous: tf.Tensor2D | undefined;
   for (let t = 0; t < T; t++) {
     checkInterrupt();
     const stepInputs: Record<string, tf.Tensor2D> = {};
     for (const name in inputs) stepInputs[name] = inputs[name][t];
-    const r = cell.step(stepInputs, state, params, { training: opts.training, batch: B, t, constants });
+    const stepConstants = { ...constants, ...Object.fromEntries(Object.entries(perStep).map(([k, v]) => [k, v[t]])) };
+    const r = cell.step(stepInputs, state, params, { training: opts.training, batch: B, t, constants: stepConstants });
     let output = r.output;
     if (masks) {
       // prev + m·(new − prev): the new value at real steps, the carried one at padding.
@@ -151,19 +157,33 @@ type Kernel = (x: tf.Tensor3D, s0: State) => FusedResult | undefined;
  * `project` is traced into the same kernel where it can be (no separate tf ops with their own
  * gradients for it), else run eagerly as batched tf ops in front of the kernel.
  */
-function tracedWhole(cell: CellInstance, params: Params, flat: tf.Tensor2D, constants: Record<string, tf.Tensor>, s0: State, B: number, T: number, training: boolean): FusedResult | string {
+function tracedWhole(cell: CellInstance, params: Params, flat: tf.Tensor2D, all: Record<string, tf.Tensor>, s0: State, B: number, T: number, training: boolean): FusedResult | string {
   const opts = { batch: B, steps: T, training };
-  const whole = cell.project ? runTraced(cell, params, { x: flat }, constants, s0, { ...opts, project: true }) : undefined;
-  const r = whole === undefined || typeof whole === 'string' ? runTraced(cell, params, cell.project ? cell.project(flat, params) : { x: flat }, constants, s0, opts) : whole;
+  const { inputs: perStep, constants } = perStepInputs(cell, all);
+  const whole = cell.project ? runTraced(cell, params, { x: flat, ...perStep }, constants, s0, { ...opts, project: true }) : undefined;
+  const r = whole === undefined || typeof whole === 'string' ? runTraced(cell, params, { ...(cell.project ? cell.project(flat, params) : { x: flat }), ...perStep }, constants, s0, opts) : whole;
   return typeof r === 'string' ? r : { output: r.output, state: r.state };
 }
 
 /** The traced kernel as a Kernel on [B, T, F] (the masked paths call it on parts of the batch). */
-function tracedKernel(cell: CellInstance, params: Params, training: boolean, failed: (reason: string) => void): Kernel {
+function tracedKernel(
+  cell: CellInstance,
+  params: Params,
+  training: boolean,
+  whole: { shape: readonly number[]; begin: () => Record<string, tf.Tensor> },
+  failed: (reason: string) => void,
+): Kernel {
   return (x, s0) => {
     const [B, T, F] = x.shape;
     const flat = tf.reshape(tf.transpose(x, [1, 0, 2]), [T * B, F]) as tf.Tensor2D;
-    const constants = cell.begin ? cell.begin({ training, batch: B }, params) : {};
+    // A per-step draw is keyed by absolute (t, b): a part of the batch or of time would draw other bits.
+    const all = B === whole.shape[0] && T === whole.shape[1];
+    if (training && cell.perStep?.length && !all) {
+      failed('per-step constants (dropout masks drawn per step) with padding masks that split the batch or time');
+      return undefined;
+    }
+    // The whole batch shares the loop's draws (should tracing fail, the loop uses the same masks).
+    const constants = all ? whole.begin() : cell.begin ? cell.begin({ training, batch: B, steps: T }, params) : {};
     const r = tracedWhole(cell, params, flat, constants, s0, B, T, training);
     if (typeof r !== 'string') return r;
     failed(r);

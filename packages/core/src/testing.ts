@@ -217,6 +217,17 @@ export interface FusedComparison {
 }
 
 /**
+ * `a` with a `begin` that alternates between `a`'s and `b`'s (two builds of one layer seed):
+ * compareFused's generic run and kernel run each call begin once, so both draw the same
+ * random masks (dropout, zoneout) from their own, equal streams.
+ */
+export function sharedDraws(a: BuiltCell, b: BuiltCell): BuiltCell {
+  let calls = 0;
+  const begin: CellInstance['begin'] = (ctx, P) => (calls++ % 2 === 0 ? a : b).cell.begin!(ctx, P);
+  return { ...a, cell: { ...a.cell, begin }, dispose: () => [a, b].forEach((c) => c.dispose()) };
+}
+
+/**
  * Run a built cell over random x ([B, T, F]) from a random initial state with a
  * whole-sequence kernel — its hand-written one (default) or its traced step — and with
  * the generic loop, and compare outputs, final states and the gradients of a random

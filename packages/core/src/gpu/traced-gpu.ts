@@ -3,7 +3,7 @@ import type { CellInstance, FusedResult, Params, State } from '../cell.js';
 import { runGpuProgram, type GpuProgram } from '../gpu-program.js';
 import { sizeOf, type AdjointProgram, type Op, type StepProgram } from '../trace/ir.js';
 import { tracedProgram } from '../trace/traced.js';
-import type { StepShapes } from '../trace/tracer.js';
+import { perStepInputs, type StepShapes } from '../trace/tracer.js';
 import { WGSL_IR_HELPERS, WgslEmitter, type Place } from './wgsl-emit.js';
 
 /**
@@ -212,12 +212,13 @@ const plans = new WeakMap<object, Map<number, Plan | string>>();
 /**
  * The cell's traced step over the whole of x [B, T, F] as emitted WGSL programs on webgpu, or
  * the one-line reason it cannot run there (the step does not trace, or the IR has no WGSL).
+ * `begun` is what the cell's `begin` returned for this sequence.
  */
-export function runTracedGpu(cell: CellInstance, params: Params, x: tf.Tensor3D, s0: State, training: boolean): FusedResult | string {
+export function runTracedGpu(cell: CellInstance, params: Params, x: tf.Tensor3D, s0: State, begun: Record<string, tf.Tensor>, training: boolean): FusedResult | string {
   const [B, T, F] = x.shape;
   const flat = tf.reshape(tf.transpose(x, [1, 0, 2]), [T * B, F]) as tf.Tensor2D;
-  const projected = cell.project ? cell.project(flat, params) : { x: flat };
-  const constants = cell.begin ? cell.begin({ training, batch: B }, params) : {};
+  const { inputs: perStep, constants } = perStepInputs(cell, begun);
+  const projected = { ...(cell.project ? cell.project(flat, params) : { x: flat }), ...perStep };
   const shapes: StepShapes = {
     batch: B,
     inputs: Object.fromEntries(Object.entries(projected).map(([k, v]) => [k, v.shape[1]])),

@@ -3,7 +3,7 @@ export type { AdjointProgram, BinaryFn, BufferInfo, BufferRole, Op, StepProgram,
 export { SAVED_KINDS, opInputs } from './ir.js';
 export { TraceAbort } from './builder.js';
 export { TRACEABLE_KERNELS } from './backend.js';
-export { traceStep, type StepShapes } from './tracer.js';
+export { perStepInputs, traceStep, type StepShapes } from './tracer.js';
 export { differentiate } from './autodiff.js';
 export { Interpreter } from './interpret.js';
 export { setTraceInterpreter, type TraceInterpreter } from './traced.js';

@@ -18,6 +18,23 @@ export interface StepShapes {
   constants: Record<string, number[]>;
 }
 
+/** Input-name prefix of a per-step constant (CellInstance.perStep) as the traced program reads it. */
+const PER_STEP = '@';
+
+/**
+ * Move the cell's per-step `begin` constants ([T·B, k] each) out of `constants` into step inputs
+ * named `@name`, which the traced kernels slice per step like projected inputs.
+ */
+export function perStepInputs(cell: CellInstance, constants: Record<string, tf.Tensor>): { inputs: Record<string, tf.Tensor2D>; constants: Record<string, tf.Tensor> } {
+  const inputs: Record<string, tf.Tensor2D> = {};
+  const rest: Record<string, tf.Tensor> = {};
+  for (const [k, v] of Object.entries(constants)) {
+    if (cell.perStep?.includes(k)) inputs[PER_STEP + k] = v as tf.Tensor2D;
+    else rest[k] = v;
+  }
+  return { inputs, constants: rest };
+}
+
 function traceAt(cell: CellInstance, shapes: StepShapes, training: boolean, t: number): StepProgram {
   const b = new Builder();
   const B = shapes.batch;
@@ -29,12 +46,14 @@ function traceAt(cell: CellInstance, shapes: StepShapes, training: boolean, t: n
   const constants = ids(shapes.constants, (s) => s, 'constant');
   const result = withTracing(b, () => {
     const sym = (m: Record<string, number>) => Object.fromEntries(Object.entries(m).map(([k, id]) => [k, symbolic(id)]));
-    const stepInputs = shapes.project ? cell.project!(symbolic(inputs.x) as tf.Tensor2D, sym(params) as Params) : (sym(inputs) as Record<string, tf.Tensor2D>);
+    const own = Object.fromEntries(Object.entries(inputs).filter(([k]) => !k.startsWith(PER_STEP)));
+    const perStep = Object.fromEntries(Object.entries(inputs).flatMap(([k, id]) => (k.startsWith(PER_STEP) ? [[k.slice(PER_STEP.length), id]] : [])));
+    const stepInputs = shapes.project ? cell.project!(symbolic(inputs.x) as tf.Tensor2D, sym(params) as Params) : (sym(own) as Record<string, tf.Tensor2D>);
     const r = cell.step(stepInputs, sym(state) as State, sym(params) as Params, {
       training,
       batch: B,
       t,
-      constants: sym(constants),
+      constants: { ...sym(constants), ...sym(perStep) },
     });
     const nextState: Record<string, number> = {};
     for (const name of Object.keys(cell.state)) {
