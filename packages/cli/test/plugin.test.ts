@@ -3,20 +3,12 @@ import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { layerPaths, loadModel, type CellPlugin } from '@cellstack/core';
 import { describe, expect, it } from 'vitest';
-import { cli, ROOT, spec, tmp } from './helpers.js';
+import { cli, ROOT, spec, TINY, tmp } from './helpers.js';
 
 // The example third-party plugin (examples/plugin-mgu): MGU in one TS file, no C.
 const PLUGIN = resolve(ROOT, 'examples/plugin-mgu/src/index.ts');
 
-const MGU_SPEC = `input [null, 10]
-MGU(5) -> dense(9, activation: softmax)
-train {
-  task: copy(lag: 2, symbols: 2)
-  batch: 4
-  steps: 6
-  seed: 3
-}
-`;
+const MGU_SPEC = TINY.replace('LSTM(4)', 'MGU(5)');
 
 describe('a third-party plugin through CELLSTACK_PLUGINS', () => {
   it('trains traced from a .rnn file, resumes, probes, and its saved model loads in a fresh process', async () => {

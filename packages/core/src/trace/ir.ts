@@ -115,19 +115,22 @@ export type Op =
   /** Stretch `x` to `out`'s shape by numpy broadcasting (its adjoint is a reduce plus reshape). */
   | { op: 'broadcast'; out: number; x: number };
 
+/** A program's buffers and ops, and its role buffers by the cell's names. */
+export interface ProgramRoles {
+  buffers: BufferInfo[];
+  ops: Op[];
+  inputs: Record<string, number>;
+  state: Record<string, number>;
+  params: Record<string, number>;
+  constants: Record<string, number>;
+}
+
 /**
  * One recurrent step as a program: reads the step's inputs, the previous state, the
  * parameters and the per-sequence constants; writes the output and the next state.
  * `run(program)` T times is the cell's forward pass.
  */
-export interface StepProgram {
-  buffers: BufferInfo[];
-  ops: Op[];
-  /** Role buffers by the cell's names. */
-  inputs: Record<string, number>;
-  state: Record<string, number>;
-  params: Record<string, number>;
-  constants: Record<string, number>;
+export interface StepProgram extends ProgramRoles {
   /** Results: the step's output and next state by name. */
   output: number;
   nextState: Record<string, number>;
@@ -140,14 +143,8 @@ export interface StepProgram {
  * cheap values it did not save, then writes dL/d(inputs_t) and dL/d(state_{t−1}) and this
  * step's contributions to dL/d(params) and dL/d(constants), which the loop sums over t.
  */
-export interface AdjointProgram {
-  buffers: BufferInfo[];
-  ops: Op[];
-  /** Forward buffers the backward pass binds (same ids as the forward program). */
-  inputs: Record<string, number>;
-  state: Record<string, number>;
-  params: Record<string, number>;
-  constants: Record<string, number>;
+export interface AdjointProgram extends ProgramRoles {
+  /** The role buffers are the forward program's (same ids), bound by the backward pass. */
   /** Forward buffers stored per step by the forward pass and bound here (same ids). */
   saved: number[];
   seedOutput: number;
