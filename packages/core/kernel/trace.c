@@ -67,13 +67,30 @@ static float unary1(int fn, float x) {
   }
 }
 
+/* One loop per function (a loop choosing per element computes every branch): vector body, scalar tail. */
+#define MAP1(expr)                                  \
+  for (; i + 4 <= n; i += 4) {                      \
+    f4 v = f4ld(x + i);                             \
+    f4st(out + i, expr);                            \
+  }                                                 \
+  break;
+
 static void unary(int fn, float *out, const float *x, int n) {
   int i = 0;
-  if (fn == SIGMOID || fn == TANH || fn == EXP) {
-    for (; i + 4 <= n; i += 4) {
-      f4 v = f4ld(x + i);
-      f4st(out + i, fn == SIGMOID ? f4sigmoid(v) : fn == TANH ? f4tanh(v) : f4exp(v));
-    }
+  const f4 one = f4s(1), zero = f4s(0);
+  switch (fn) {
+    case NEG: MAP1(wasm_f32x4_neg(v))
+    case EXP: MAP1(f4exp(v))
+    case SQRT: MAP1(wasm_f32x4_sqrt(v))
+    case RSQRT: MAP1(wasm_f32x4_div(one, wasm_f32x4_sqrt(v)))
+    case SIGMOID: MAP1(f4sigmoid(v))
+    case TANH: MAP1(f4tanh(v))
+    case RELU: MAP1(wasm_f32x4_pmax(zero, v)) /* 0 < x ? x : 0, as unary1 */
+    case ABS: MAP1(wasm_f32x4_abs(v))
+    case SQUARE: MAP1(wasm_f32x4_mul(v, v))
+    case RECIP: MAP1(wasm_f32x4_div(one, v))
+    case SIGN: MAP1(wasm_v128_or(wasm_v128_and(wasm_f32x4_gt(v, zero), one), wasm_v128_and(wasm_f32x4_lt(v, zero), f4s(-1))))
+    case STEP: MAP1(wasm_v128_and(wasm_f32x4_gt(v, zero), one))
   }
   for (; i < n; i++) out[i] = unary1(fn, x[i]);
 }
@@ -96,37 +113,51 @@ static inline float binary1(int fn, float a, float b) {
   }
 }
 
-/* The common contiguous cases with SIMD: both operands full, or one a scalar. */
+/* a ⊙ b on vectors for every function but pow (0/1 for comparisons), as binary1 on each lane. */
+CS_INLINE f4 binary4(int fn, f4 a, f4 b) {
+  const f4 one = f4s(1);
+  switch (fn) {
+    case ADD: return wasm_f32x4_add(a, b);
+    case SUB: return wasm_f32x4_sub(a, b);
+    case MUL: return wasm_f32x4_mul(a, b);
+    case DIV: return wasm_f32x4_div(a, b);
+    case MAX: return wasm_v128_bitselect(a, b, wasm_f32x4_ge(a, b));
+    case MIN: return wasm_v128_bitselect(a, b, wasm_f32x4_le(a, b));
+    case GT: return wasm_v128_and(wasm_f32x4_gt(a, b), one);
+    case GE: return wasm_v128_and(wasm_f32x4_ge(a, b), one);
+    case LT: return wasm_v128_and(wasm_f32x4_lt(a, b), one);
+    case LE: return wasm_v128_and(wasm_f32x4_le(a, b), one);
+    case EQ: return wasm_v128_and(wasm_f32x4_eq(a, b), one);
+    default: return wasm_v128_and(wasm_f32x4_ne(a, b), one); /* NE */
+  }
+}
+
+/* The contiguous cases with SIMD (both operands full, or one a scalar), one loop per function. */
+#define MAP2(F, LA, LB)                                                    \
+  case F:                                                                  \
+    for (; i + 4 <= n; i += 4) f4st(out + i, binary4(F, LA, LB));          \
+    break;
+#define MAP2_ALL(LA, LB)                                                                            \
+  switch (fn) {                                                                                     \
+    MAP2(ADD, LA, LB) MAP2(SUB, LA, LB) MAP2(MUL, LA, LB) MAP2(DIV, LA, LB) MAP2(MAX, LA, LB)       \
+    MAP2(MIN, LA, LB) MAP2(GT, LA, LB) MAP2(GE, LA, LB) MAP2(LT, LA, LB) MAP2(LE, LA, LB)           \
+    MAP2(EQ, LA, LB) MAP2(NE, LA, LB)                                                               \
+  }
+
 static int binary_fast(int fn, float *out, const float *a, const float *b, int n, int sa, int sb) {
-  if (fn > MUL) return 0;
+  if (fn == POW || (sa > 1 || sb > 1)) return 0;
   int i = 0;
   if (sa == 1 && sb == 1) {
-    for (; i + 4 <= n; i += 4) {
-      f4 x = f4ld(a + i), y = f4ld(b + i);
-      f4st(out + i, fn == ADD ? wasm_f32x4_add(x, y) : fn == SUB ? wasm_f32x4_sub(x, y) : wasm_f32x4_mul(x, y));
-    }
-    for (; i < n; i++) out[i] = binary1(fn, a[i], b[i]);
-    return 1;
-  }
-  if (sa == 1 && sb == 0) {
-    f4 y = f4s(b[0]);
-    for (; i + 4 <= n; i += 4) {
-      f4 x = f4ld(a + i);
-      f4st(out + i, fn == ADD ? wasm_f32x4_add(x, y) : fn == SUB ? wasm_f32x4_sub(x, y) : wasm_f32x4_mul(x, y));
-    }
-    for (; i < n; i++) out[i] = binary1(fn, a[i], b[0]);
-    return 1;
-  }
-  if (sa == 0 && sb == 1) {
-    f4 x = f4s(a[0]);
-    for (; i + 4 <= n; i += 4) {
-      f4 y = f4ld(b + i);
-      f4st(out + i, fn == ADD ? wasm_f32x4_add(x, y) : fn == SUB ? wasm_f32x4_sub(x, y) : wasm_f32x4_mul(x, y));
-    }
-    for (; i < n; i++) out[i] = binary1(fn, a[0], b[i]);
-    return 1;
-  }
-  return 0;
+    MAP2_ALL(f4ld(a + i), f4ld(b + i))
+  } else if (sa == 1) {
+    const f4 y = f4s(b[0]);
+    MAP2_ALL(f4ld(a + i), y)
+  } else if (sb == 1) {
+    const f4 x = f4s(a[0]);
+    MAP2_ALL(x, f4ld(b + i))
+  } else return 0;
+  for (; i < n; i++) out[i] = binary1(fn, a[i * sa], b[i * sb]);
+  return 1;
 }
 
 /*

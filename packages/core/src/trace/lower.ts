@@ -37,6 +37,34 @@ function broadcastStrides(shape: number[], out: number[]): number[] {
   return out.map((_, d) => (d < lead || shape[d - lead] === 1 ? 0 : st[d - lead]));
 }
 
+/**
+ * Merge neighbouring loop dims that every operand walks contiguously (stride[k] = stride[k+1]·d[k+1])
+ * and drop size-1 dims, so that e.g. a [B, n] elementwise op is one run of B·n elements for the
+ * interpreter's vector loops rather than B runs of n. Returns the rank-4 bounds and strides.
+ */
+function collapse(d: number[], strides: number[][]): [number[], number[][]] {
+  const keep = d.flatMap((n, k) => (n === 1 ? [] : [k]));
+  const dims: number[] = [];
+  const st: number[][] = strides.map(() => []);
+  for (const k of keep) {
+    const last = dims.length - 1;
+    if (last >= 0 && strides.every((s, j) => st[j][last] === s[k] * d[k])) {
+      dims[last] *= d[k];
+      strides.forEach((s, j) => (st[j][last] = s[k]));
+    } else {
+      dims.push(d[k]);
+      strides.forEach((s, j) => st[j].push(s[k]));
+    }
+  }
+  return [pad4(dims, 1), st.map((s) => pad4(s, 0))];
+}
+
+/** A strided copy record: dst[dOff + Σ idx·sd] = src[sOff + Σ idx·ss] over the bounds d. */
+function copy(dst: number, src: number, dOff: number, sOff: number, d: number[], sd: number[], ss: number[]): number[] {
+  const [dims, [cd, cs]] = collapse(d, [sd, ss]);
+  return [CODE.COPY, 0, dst, src, dOff, sOff, ...dims, ...cd, ...cs];
+}
+
 /** Lower a program, or the reason it does not fit the compiled interpreter (the JS one runs it then). */
 export function lower(buffers: BufferInfo[], ops: Op[]): Lowered | string {
   if (buffers.some((b) => b.shape.length > 4)) return 'a value of rank > 4';
@@ -66,12 +94,16 @@ export function lower(buffers: BufferInfo[], ops: Op[]): Lowered | string {
       case 'unary':
         records.push([CODE.UNARY, UNARY.indexOf(o.fn), s(out), s(o.x), sizeOf(so)]);
         break;
-      case 'binary':
-        records.push([CODE.BINARY, BINARY.indexOf(o.fn), s(out), s(o.a), s(o.b), ...d4, ...bs(o.a), ...bs(o.b)]);
+      case 'binary': {
+        const [d, [sa, sb]] = collapse(d4, [bs(o.a), bs(o.b)]);
+        records.push([CODE.BINARY, BINARY.indexOf(o.fn), s(out), s(o.a), s(o.b), ...d, ...sa, ...sb]);
         break;
-      case 'select':
-        records.push([CODE.SELECT, 0, s(out), s(o.cond), s(o.a), s(o.b), ...d4, ...bs(o.cond), ...bs(o.a), ...bs(o.b)]);
+      }
+      case 'select': {
+        const [d, [sc, sa, sb]] = collapse(d4, [bs(o.cond), bs(o.a), bs(o.b)]);
+        records.push([CODE.SELECT, 0, s(out), s(o.cond), s(o.a), s(o.b), ...d, ...sc, ...sa, ...sb]);
         break;
+      }
       case 'matmul': {
         const [sa, sb] = [shape(o.a), shape(o.b)];
         const M = so[so.length - 2];
@@ -110,32 +142,32 @@ export function lower(buffers: BufferInfo[], ops: Op[]): Lowered | string {
       case 'slice': {
         const st = stridesOf(shape(o.x));
         const off = o.begin.reduce((a, v, d) => a + v * st[d], 0);
-        records.push([CODE.COPY, 0, s(out), s(o.x), 0, off, ...d4, ...pad4(stridesOf(so), 0), ...pad4(st, 0)]);
+        records.push(copy(s(out), s(o.x), 0, off, d4, pad4(stridesOf(so), 0), pad4(st, 0)));
         break;
       }
       case 'pad': {
         const st = stridesOf(so);
         const off = o.begin.reduce((a, v, d) => a + v * st[d], 0);
         records.push([CODE.ZERO, 0, s(out), sizeOf(so)]);
-        records.push([CODE.COPY, 0, s(out), s(o.x), off, 0, ...pad4(shape(o.x), 1), ...pad4(st, 0), ...pad4(stridesOf(shape(o.x)), 0)]);
+        records.push(copy(s(out), s(o.x), off, 0, pad4(shape(o.x), 1), pad4(st, 0), pad4(stridesOf(shape(o.x)), 0)));
         break;
       }
       case 'concat': {
         const st = stridesOf(so);
         let at = 0;
         for (const x of o.xs) {
-          records.push([CODE.COPY, 0, s(out), s(x), at * st[o.axis], 0, ...pad4(shape(x), 1), ...pad4(st, 0), ...pad4(stridesOf(shape(x)), 0)]);
+          records.push(copy(s(out), s(x), at * st[o.axis], 0, pad4(shape(x), 1), pad4(st, 0), pad4(stridesOf(shape(x)), 0)));
           at += shape(x)[o.axis];
         }
         break;
       }
       case 'transpose': {
         const st = stridesOf(shape(o.x));
-        records.push([CODE.COPY, 0, s(out), s(o.x), 0, 0, ...d4, ...pad4(stridesOf(so), 0), ...pad4(o.perm.map((p) => st[p]), 0)]);
+        records.push(copy(s(out), s(o.x), 0, 0, d4, pad4(stridesOf(so), 0), pad4(o.perm.map((p) => st[p]), 0)));
         break;
       }
       case 'broadcast':
-        records.push([CODE.COPY, 0, s(out), s(o.x), 0, 0, ...d4, ...pad4(stridesOf(so), 0), ...bs(o.x)]);
+        records.push(copy(s(out), s(o.x), 0, 0, d4, pad4(stridesOf(so), 0), bs(o.x)));
         break;
     }
   }
