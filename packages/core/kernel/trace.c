@@ -6,7 +6,8 @@
  * Code layout (int32 words):
  *   [nbuf, nops, ncopies]
  *   nbuf × [ptr, stride]        buffer at step t = ptr + 4·stride·t bytes (stride 0: fixed)
- *   nops × OP_WORDS             one record per op, see the cases of run_op
+ *   nops × OP_WORDS             one record per op, see the cases of run_op (a FUSED record is
+ *                               followed by one record per op it fuses)
  *   ncopies × [src, dst, n, accumulate]   after each step: dst (+)= src (src −1: zeros)
  * Shapes are static, so every record carries its loop bounds and strides in elements,
  * padded to rank 4 (leading size-1 dims).
@@ -14,7 +15,7 @@
 #include "cellstack_kernel.h"
 
 enum { OP_WORDS = 32 };
-enum { UNARY = 1, BINARY, SELECT, MATMUL, REDUCE, CUMSUM, SOFTMAX, COPY, ZERO, TRANSPOSE2 };
+enum { UNARY = 1, BINARY, SELECT, MATMUL, REDUCE, CUMSUM, SOFTMAX, COPY, ZERO, TRANSPOSE2, FUSED };
 enum { NEG, EXP, LOG, SQRT, RSQRT, SIGMOID, TANH, RELU, ABS, SQUARE, RECIP, SIGN, STEP };
 enum { ADD, SUB, MUL, DIV, MAX, MIN, POW, GT, GE, LT, LE, EQ, NE };
 
@@ -255,10 +256,62 @@ static void softmax(float *out, const float *x, int rows, int n) {
   }
 }
 
+/*
+ * A run of elementwise ops over the same N elements, evaluated tile by tile (TILE floats) so
+ * that values used only inside the run stay in a stack tile instead of making a pass over a
+ * buffer each. Header: FUSED, nins, N, tile (divides N and every broadcast period below).
+ * Each op's record: kind, fn, out, store, nsrc, then per operand: reg (an earlier op of the
+ * run, else −1), slot, Q, P — a buffer operand's element for flat index i is (i / Q) mod P
+ * (full: Q 1, P N; a row vector: Q 1, P n; a column: Q n; a scalar: P 1).
+ */
+enum { TILE = 64, MAX_FUSED = 48 };
+
+static void fused(const int *h, float *const *p) {
+  int nins = h[1], N = h[2], tile = h[3];
+  float regs[MAX_FUSED][TILE] __attribute__((aligned(16)));
+  float *val[MAX_FUSED];
+  for (int base = 0; base < N; base += tile)
+    for (int k = 0; k < nins; k++) {
+      const int *o = h + OP_WORDS * (k + 1);
+      float *dst = val[k] = o[3] ? p[o[2]] + base : regs[k];
+      const float *src[3] = {0, 0, 0};
+      int st[3] = {0, 0, 0};
+      for (int j = 0; j < o[4]; j++) {
+        const int *a = o + 5 + 4 * j;
+        if (a[0] >= 0) {
+          src[j] = val[a[0]];
+          st[j] = 1;
+        } else {
+          src[j] = p[a[1]] + (base / a[2]) % a[3];
+          st[j] = a[2] == 1 && a[3] > 1;
+        }
+      }
+      switch (o[0]) {
+        case UNARY:
+          if (st[0]) unary(o[1], dst, src[0], tile);
+          else {
+            float v = unary1(o[1], src[0][0]);
+            for (int i = 0; i < tile; i++) dst[i] = v;
+          }
+          break;
+        case BINARY:
+          if (!binary_fast(o[1], dst, src[0], src[1], tile, st[0], st[1]))
+            for (int i = 0; i < tile; i++) dst[i] = binary1(o[1], src[0][i * st[0]], src[1][i * st[1]]);
+          break;
+        default: /* SELECT */
+          for (int i = 0; i < tile; i++) dst[i] = src[0][i * st[0]] != 0 ? src[1][i * st[1]] : src[2][i * st[2]];
+      }
+    }
+}
+
 static float *P(float *const *ptrs, int id) { return ptrs[id]; }
 
-static void run_op(const int *o, float *const *p) {
+/* Runs one op; returns the records it took (a fused run: its header and its ops). */
+static int run_op(const int *o, float *const *p) {
   switch (o[0]) {
+    case FUSED:
+      fused(o, p);
+      return 1 + o[1];
     case UNARY: /* fn, out, x, n */
       unary(o[1], P(p, o[2]), P(p, o[3]), o[4]);
       break;
@@ -293,6 +346,7 @@ static void run_op(const int *o, float *const *p) {
       cs_zero(P(p, o[2]), o[3]);
       break;
   }
+  return 1;
 }
 
 /*
@@ -303,7 +357,7 @@ CS_EXPORT(trace_run)(const int *code, float **ptrs, int steps, int t0, int dt) {
   const int *bufs = code + 3, *ops = bufs + 2 * nbuf, *copies = ops + OP_WORDS * nops;
   for (int s = 0, t = t0; s < steps; s++, t += dt) {
     for (int i = 0; i < nbuf; i++) ptrs[i] = (float *)(long)bufs[2 * i] + (long)bufs[2 * i + 1] * t;
-    for (int k = 0; k < nops; k++) run_op(ops + OP_WORDS * k, ptrs);
+    for (int k = 0; k < nops;) k += run_op(ops + OP_WORDS * k, ptrs);
     for (int k = 0; k < ncopies; k++) {
       const int *c = copies + 4 * k;
       float *dst = ptrs[c[1]];

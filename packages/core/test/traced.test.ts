@@ -102,12 +102,14 @@ describe('tracing a step', () => {
     built.dispose();
   });
 
-  it('the adjoint saves products and reductions only, and recomputes elementwise values', () => {
+  it('the adjoint saves products, reductions and next states only, and recomputes elementwise values', () => {
     const built = buildCell(AllOps, {}, { inputSize: 3 });
     const p = trace.traceStep(built.cell, { batch: 2, inputs: { x: H }, params: { w: [3, H], u: [H, H], g: [H] }, constants: {} }, false, 3);
     const a = trace.differentiate(p);
     expect(a.saved.length).toBeGreaterThan(0);
-    for (const id of a.saved) expect(trace.SAVED_KINDS.has(p.ops.find((o) => o.out === id)!.op)).toBe(true);
+    // ... and next states, which the time loop keeps anyway.
+    const next = new Set(Object.values(p.nextState));
+    for (const id of a.saved) expect(trace.SAVED_KINDS.has(p.ops.find((o) => o.out === id)!.op) || next.has(id)).toBe(true);
     expect(Object.keys(a.gradParams).sort()).toEqual(['g', 'u']); // w only feeds project
     expect(Object.keys(a.gradState).sort()).toEqual(['c', 'h']);
     built.dispose();

@@ -17,6 +17,8 @@ import { opInputs, SAVED_KINDS, type AdjointProgram, type Op, type StepProgram }
  * too: a matmul of values that do not depend on the state (the projection of the step's
  * input, with `project` traced in) — its operands are at hand in the backward pass, and
  * saving its [B, k] result every step would cost more memory than the state itself.
+ * A next state is saved whatever its kind: the time loop keeps every step's state anyway, so
+ * the compiled and JS loops read it from there at no cost (e.g. the final tanh of most cells).
  */
 export function differentiate(p: StepProgram): AdjointProgram {
   const b = new Builder();
@@ -165,11 +167,12 @@ export function differentiate(p: StepProgram): AdjointProgram {
   const adjointOps = b.ops;
   const saved = new Set<number>();
   const recompute = new Set<Op>();
+  const nextStates = new Set(Object.values(p.nextState));
   const need = (id: number) => {
     if (id >= nForward || p.buffers[id].role !== 'temp') return;
     const o = producer.get(id)!;
     if (recompute.has(o) || saved.has(id)) return;
-    if (SAVED_KINDS.has(o.op) && !(o.op === 'matmul' && stateFree.has(id))) saved.add(id);
+    if (nextStates.has(id) || (SAVED_KINDS.has(o.op) && !(o.op === 'matmul' && stateFree.has(id)))) saved.add(id);
     else {
       recompute.add(o);
       opInputs(o).forEach(need);

@@ -66,6 +66,8 @@ export function compiledSpec(P: StepProgram, A: AdjointProgram, fwd: Lowered, bw
   const sizes = names.state.map((k) => P.buffers[P.state[k]].shape[1] * B);
   const O = P.buffers[P.output].shape[1];
   const savedSizes = A.saved.map((id) => sizeOf(P.buffers[id].shape));
+  // A saved value that is a next state is read from the kept states (step t + 1), not stored again.
+  const fromState = A.saved.map((id) => names.state.findIndex((n) => P.nextState[n] === id));
   const nI = names.inputs.length;
   const nS = names.state.length;
   const nP = names.params.length;
@@ -92,17 +94,18 @@ export function compiledSpec(P: StepProgram, A: AdjointProgram, fwd: Lowered, bw
       });
       const out = k.scratch(T * B * O);
       call.copy(P.output, call.extra(out, B * O), B * O);
-      const saved = A.saved.map((id, i) => {
+      const saved = A.saved.flatMap((id, i) => {
+        if (fromState[i] >= 0) return [];
         const ptr = k.scratch(T * savedSizes[i]);
         call.copy(id, call.extra(ptr, savedSizes[i]), savedSizes[i]);
-        return ptr;
+        return [{ ptr, size: savedSizes[i] }];
       });
       call.run(T, 0, 1);
       const allStates = states.map((ptr, i) => k.read(ptr, (T + 1) * sizes[i]));
       const finals = allStates.map((a, i) => a.slice(T * sizes[i], (T + 1) * sizes[i]));
       return {
         outputs: [k.read(out, T * B * O), ...finals],
-        saved: { states: allStates, saved: saved.map((ptr, i) => k.read(ptr, T * savedSizes[i])) },
+        saved: { states: allStates, saved: saved.map(({ ptr, size }) => k.read(ptr, T * size)) },
       };
     },
     backward(xs: Float32Array[], kept: { states: Float32Array[]; saved: Float32Array[] }, dys: Float32Array[]) {
@@ -110,8 +113,17 @@ export function compiledSpec(P: StepProgram, A: AdjointProgram, fwd: Lowered, bw
       k.reset();
       const call = new Call(k, bwd);
       bindShared(call, k, A, bwd, xs);
-      names.state.forEach((n, i) => call.bind(A.state[n], k.put(kept.states[i]), sizes[i]));
-      A.saved.forEach((id, i) => call.bind(id, k.put(kept.saved[i]), savedSizes[i]));
+      const statePtrs = names.state.map((n, i) => {
+        const ptr = k.put(kept.states[i]);
+        call.bind(A.state[n], ptr, sizes[i]);
+        return ptr;
+      });
+      let j = 0;
+      A.saved.forEach((id, i) => {
+        const s = fromState[i];
+        if (s >= 0) call.bind(id, statePtrs[s] + 4 * sizes[s], sizes[s]);
+        else call.bind(id, k.put(kept.saved[j++]), savedSizes[i]);
+      });
       call.bind(A.seedOutput, k.put(dys[0]), B * O);
       const dInputs = names.inputs.map((n, i) => {
         const ptr = k.alloc(T * B * widths[i]);

@@ -1,9 +1,12 @@
 import { stridesOf } from './interpret.js';
-import { sizeOf, type BinaryFn, type BufferInfo, type Op, type UnaryFn } from './ir.js';
+import { opInputs, sizeOf, type BinaryFn, type BufferInfo, type Op, type UnaryFn } from './ir.js';
 
 /** Record layout shared with kernel/trace.c. */
 export const OP_WORDS = 32;
-const CODE = { UNARY: 1, BINARY: 2, SELECT: 3, MATMUL: 4, REDUCE: 5, CUMSUM: 6, SOFTMAX: 7, COPY: 8, ZERO: 9, TRANSPOSE2: 10 } as const;
+const CODE = { UNARY: 1, BINARY: 2, SELECT: 3, MATMUL: 4, REDUCE: 5, CUMSUM: 6, SOFTMAX: 7, COPY: 8, ZERO: 9, TRANSPOSE2: 10, FUSED: 11 } as const;
+/** kernel/trace.c's TILE and MAX_FUSED. */
+const TILE = 64;
+const MAX_FUSED = 48;
 const UNARY: UnaryFn[] = ['neg', 'exp', 'log', 'sqrt', 'rsqrt', 'sigmoid', 'tanh', 'relu', 'abs', 'square', 'reciprocal', 'sign', 'step'];
 const BINARY: BinaryFn[] = ['add', 'sub', 'mul', 'div', 'max', 'min', 'pow', 'greater', 'greaterEqual', 'less', 'lessEqual', 'equal', 'notEqual'];
 
@@ -65,18 +68,121 @@ function copy(dst: number, src: number, dOff: number, sOff: number, d: number[],
   return [CODE.COPY, 0, dst, src, dOff, sOff, ...dims, ...cd, ...cs];
 }
 
+/** An elementwise op as a candidate for a fused run: its plain record, and how it reads each operand. */
+interface Elementwise {
+  record: number[];
+  /** Index in the program's ops. */
+  at: number;
+  out: number;
+  n: number;
+  kind: number;
+  fn: number;
+  /** Operand ids with their (Q, P) access (element i reads (i / Q) mod P); undefined: not fusable. */
+  srcs?: Array<{ id: number; Q: number; P: number }>;
+}
+
+/** How an operand of shape `x` broadcast to `out` is read by flat index, as (i / Q) mod P; undefined when not of that form. */
+function period(x: number[], out: number[]): { Q: number; P: number } | undefined {
+  const st = broadcastStrides(x, out);
+  let Q = 1;
+  for (let d = out.length - 1; d >= 0 && st[d] === 0; d--) Q *= out[d];
+  const P = sizeOf(x);
+  const N = sizeOf(out);
+  for (let i = 0; i < N; i++) {
+    let rest = i;
+    let at = 0;
+    for (let d = out.length - 1; d >= 0; d--) {
+      at += (rest % out[d]) * st[d];
+      rest = Math.floor(rest / out[d]);
+    }
+    if (at !== Math.floor(i / Q) % P) return undefined;
+  }
+  return { Q, P };
+}
+
+const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+
+/**
+ * Group consecutive elementwise ops over the same element count into FUSED runs (kernel/trace.c
+ * evaluates a run tile by tile); a value is written to its buffer only when something after the
+ * run reads it (`lastRead` by slot, Infinity for the time loop's results). Lone ops keep their records.
+ */
+function fuse(entries: Array<number[] | Elementwise>, slotOf: number[], lastRead: Map<number, number>): number[][] {
+  const out: number[][] = [];
+  let run: Elementwise[] = [];
+  let g = 0;
+  const flush = () => {
+    if (run.length === 1) out.push(run[0].record);
+    else if (run.length > 1) {
+      const end = run[run.length - 1].at;
+      const index = new Map(run.map((e, k) => [slotOf[e.out], k]));
+      out.push([CODE.FUSED, run.length, run[0].n, tileOf(g)]);
+      for (const e of run) {
+        const slot = slotOf[e.out];
+        const store = (lastRead.get(slot) ?? -1) > end ? 1 : 0;
+        out.push([e.kind, e.fn, slot, store, e.srcs!.length, ...e.srcs!.flatMap(({ id, Q, P }) => [index.get(slotOf[id]) ?? -1, slotOf[id], Q, P])]);
+      }
+    }
+    run = [];
+    g = 0;
+  };
+  const tileOf = (n: number) => {
+    for (let t = Math.min(TILE, n); t > 1; t--) if (n % t === 0) return t;
+    return 1;
+  };
+  for (const e of entries) {
+    if (Array.isArray(e) || !e.srcs) {
+      flush();
+      out.push(Array.isArray(e) ? e : e.record);
+      continue;
+    }
+    if (run.length && (run[0].n !== e.n || run.length === MAX_FUSED)) flush();
+    const inRun = (id: number) => run.some((r) => slotOf[r.out] === slotOf[id]);
+    // A value of the run read other than element for element must come from its buffer: start a new run.
+    if (e.srcs.some(({ id, Q, P }) => inRun(id) && !(Q === 1 && P === e.n))) flush();
+    let next = g || e.n;
+    for (const { id, Q, P } of e.srcs) if (!inRun(id)) next = gcd(next, P === 1 ? e.n : Q > 1 ? Q : P);
+    if (tileOf(next) < 4 && run.length) {
+      flush();
+      next = e.n;
+      for (const { Q, P } of e.srcs) next = gcd(next, P === 1 ? e.n : Q > 1 ? Q : P);
+    }
+    if (tileOf(next) < 4) {
+      out.push(e.record);
+      continue;
+    }
+    run.push(e);
+    g = next;
+  }
+  flush();
+  return out;
+}
+
 /** Lower a program, or the reason it does not fit the compiled interpreter (the JS one runs it then). */
-export function lower(buffers: BufferInfo[], ops: Op[]): Lowered | string {
+export function lower(buffers: BufferInfo[], ops: Op[], results?: number[]): Lowered | string {
   if (buffers.some((b) => b.shape.length > 4)) return 'a value of rank > 4';
   const slotOf = buffers.map((_, i) => i);
+  // The last op reading each slot (reshapes alias their operand's); the time loop's results: always.
+  const alias = buffers.map((_, i) => i);
+  for (const o of ops) if (o.op === 'reshape') alias[o.out] = alias[o.x];
+  const lastRead = new Map<number, number>();
+  ops.forEach((o, k) => opInputs(o).forEach((id) => lastRead.set(alias[id], k)));
+  for (const id of results ?? buffers.keys()) lastRead.set(alias[id], Infinity);
+  const entries: Array<number[] | Elementwise> = [];
   let slots = buffers.length;
   const temps: Lowered['temps'] = [];
   const consts: Lowered['consts'] = [];
   const transposed: Lowered['transposed'] = [];
-  const records: number[][] = [];
+  const records = { push: (r: number[]) => entries.push(r) };
   const shape = (id: number) => buffers[id].shape;
   const s = (id: number) => slotOf[id];
-  for (const o of ops) {
+  const elementwise = (at: number, record: number[], srcIds: number[]) => {
+    const so = shape(ops[at].out);
+    const srcs = srcIds.map((id) => ({ id, ...period(shape(id), so) }));
+    const ok = srcs.every((x) => x.Q !== undefined);
+    entries.push({ record, at, out: ops[at].out, n: sizeOf(so), kind: record[0], fn: record[1], ...(ok ? { srcs: srcs as Array<{ id: number; Q: number; P: number }> } : {}) });
+  };
+  for (const [at, o] of ops.entries()) {
     const out = o.out;
     const so = shape(out);
     if (o.op === 'reshape') {
@@ -92,16 +198,16 @@ export function lower(buffers: BufferInfo[], ops: Op[]): Lowered | string {
     const bs = (id: number) => pad4(broadcastStrides(shape(id), so), 0);
     switch (o.op) {
       case 'unary':
-        records.push([CODE.UNARY, UNARY.indexOf(o.fn), s(out), s(o.x), sizeOf(so)]);
+        elementwise(at, [CODE.UNARY, UNARY.indexOf(o.fn), s(out), s(o.x), sizeOf(so)], [o.x]);
         break;
       case 'binary': {
         const [d, [sa, sb]] = collapse(d4, [bs(o.a), bs(o.b)]);
-        records.push([CODE.BINARY, BINARY.indexOf(o.fn), s(out), s(o.a), s(o.b), ...d, ...sa, ...sb]);
+        elementwise(at, [CODE.BINARY, BINARY.indexOf(o.fn), s(out), s(o.a), s(o.b), ...d, ...sa, ...sb], [o.a, o.b]);
         break;
       }
       case 'select': {
         const [d, [sc, sa, sb]] = collapse(d4, [bs(o.cond), bs(o.a), bs(o.b)]);
-        records.push([CODE.SELECT, 0, s(out), s(o.cond), s(o.a), s(o.b), ...d, ...sc, ...sa, ...sb]);
+        elementwise(at, [CODE.SELECT, 0, s(out), s(o.cond), s(o.a), s(o.b), ...d, ...sc, ...sa, ...sb], [o.cond, o.a, o.b]);
         break;
       }
       case 'matmul': {
@@ -171,7 +277,8 @@ export function lower(buffers: BufferInfo[], ops: Op[]): Lowered | string {
         break;
     }
   }
-  const code = new Int32Array(records.length * OP_WORDS);
-  records.forEach((r, i) => code.set(r, i * OP_WORDS));
+  const fused = fuse(entries, slotOf, lastRead);
+  const code = new Int32Array(fused.length * OP_WORDS);
+  fused.forEach((r, i) => code.set(r, i * OP_WORDS));
   return { slotOf, slots, temps, consts, transposed, code };
 }

@@ -44,8 +44,10 @@ export function tracedProgram(cell: CellInstance, shapes: StepShapes, training: 
       const forward = traceStep(cell, shapes, training, T);
       const adjoint = differentiate(forward);
       const read = new Set([...forward.ops.flatMap(opInputs), forward.output, ...Object.values(forward.nextState)]);
-      const fwd = lower(forward.buffers, forward.ops);
-      const bwd = lower(adjoint.buffers, adjoint.ops);
+      // What the time loops read after each step; every other value may stay inside a fused run.
+      const fwd = lower(forward.buffers, forward.ops, [forward.output, ...Object.values(forward.nextState), ...adjoint.saved]);
+      const grads = [adjoint.gradInputs, adjoint.gradState, adjoint.gradParams, adjoint.gradConstants].flatMap((g) => Object.values(g));
+      const bwd = lower(adjoint.buffers, adjoint.ops, grads);
       entry = {
         forward,
         adjoint,
@@ -145,6 +147,8 @@ function jsSpec(tr: Traced, names: Names, B: number, T: number, O: number, state
   });
   const widths = names.inputs.map((k) => P.buffers[P.inputs[k]].shape[1]);
   const savedSizes = A.saved.map((id) => sizeOf(P.buffers[id].shape));
+  // As compiled.ts: a saved next state is read from the kept states at step t + 1.
+  const fromState = A.saved.map((id) => names.state.findIndex((n) => P.nextState[n] === id));
   const step = (a: Float32Array, t: number, n: number) => a.subarray(t * n, (t + 1) * n);
   return {
     forward(xs: Float32Array[]) {
@@ -157,7 +161,7 @@ function jsSpec(tr: Traced, names: Names, B: number, T: number, O: number, state
         all.set(v.state[i]);
         return all;
       });
-      const saved = savedSizes.map((n) => new Float32Array(T * n));
+      const saved = savedSizes.map((n, i) => new Float32Array(fromState[i] < 0 ? T * n : 0));
       const out = new Float32Array(T * B * O);
       for (let t = 0; t < T; t++) {
         names.inputs.forEach((k, i) => fwd.bind(P.inputs[k], step(v.inputs[i], t, B * widths[i])));
@@ -165,7 +169,9 @@ function jsSpec(tr: Traced, names: Names, B: number, T: number, O: number, state
         fwd.run();
         out.set(fwd.get(P.output), t * B * O);
         names.state.forEach((k, i) => states[i].set(fwd.get(P.nextState[k]), (t + 1) * B * stateSizes[i]));
-        A.saved.forEach((id, i) => saved[i].set(fwd.get(id), t * savedSizes[i]));
+        A.saved.forEach((id, i) => {
+          if (fromState[i] < 0) saved[i].set(fwd.get(id), t * savedSizes[i]);
+        });
       }
       const finals = states.map((all, i) => all.slice(T * B * stateSizes[i]));
       return { outputs: [out, ...finals], saved: { states, saved } };
@@ -187,7 +193,7 @@ function jsSpec(tr: Traced, names: Names, B: number, T: number, O: number, state
       for (let t = T - 1; t >= 0; t--) {
         names.inputs.forEach((k, i) => bwd.bind(A.inputs[k], step(v.inputs[i], t, B * widths[i])));
         names.state.forEach((k, i) => bwd.bind(A.state[k], step(kept.states[i], t, B * stateSizes[i])));
-        A.saved.forEach((id, i) => bwd.bind(id, step(kept.saved[i], t, savedSizes[i])));
+        A.saved.forEach((id, i) => bwd.bind(id, fromState[i] < 0 ? step(kept.saved[i], t, savedSizes[i]) : step(kept.states[fromState[i]], t + 1, savedSizes[i])));
         bwd.bind(A.seedOutput, step(dOut, t, B * O));
         names.state.forEach((k, i) => bwd.bind(A.seedState[k], dState[i]));
         bwd.run();
