@@ -212,11 +212,24 @@ static void reduce(int max, float *out, int nout, const float *x, const int *d, 
       for (int i2 = 0; i2 < d[2]; i2++) {
         float *po = out + i0 * so[0] + i1 * so[1] + i2 * so[2];
         if (so[3] == 0) {
+          /* Four lanes of partial results, then the tail (x > acc never takes a NaN, as before). */
           float acc = *po;
+          int i3 = 0;
+          if (d[3] >= 8) {
+            f4 v = f4s(max ? -__builtin_inff() : 0);
+            for (; i3 + 4 <= d[3]; i3 += 4) v = max ? wasm_f32x4_pmax(v, f4ld(px + i3)) : wasm_f32x4_add(v, f4ld(px + i3));
+            float l0 = wasm_f32x4_extract_lane(v, 0), l1 = wasm_f32x4_extract_lane(v, 1), l2 = wasm_f32x4_extract_lane(v, 2),
+                  l3 = wasm_f32x4_extract_lane(v, 3);
+            if (max) {
+              float m01 = l1 > l0 ? l1 : l0, m23 = l3 > l2 ? l3 : l2, m = m23 > m01 ? m23 : m01;
+              acc = m > acc ? m : acc;
+            } else
+              acc += (l0 + l1) + (l2 + l3);
+          }
           if (max)
-            for (int i3 = 0; i3 < d[3]; i3++) acc = px[i3] > acc ? px[i3] : acc;
+            for (; i3 < d[3]; i3++) acc = px[i3] > acc ? px[i3] : acc;
           else
-            for (int i3 = 0; i3 < d[3]; i3++) acc += px[i3];
+            for (; i3 < d[3]; i3++) acc += px[i3];
           *po = acc;
         } else if (max) {
           for (int i3 = 0; i3 < d[3]; i3++) po[i3] = px[i3] > po[i3] ? px[i3] : po[i3];
@@ -321,10 +334,10 @@ static int run_op(const int *o, float *const *p) {
     case SELECT: /* -, out, c, a, b, d[4], sc[4], sa[4], sb[4] */
       select3(P(p, o[2]), P(p, o[3]), P(p, o[4]), P(p, o[5]), o + 6, o + 10, o + 14, o + 18);
       break;
-    case MATMUL: { /* -, out, a, b, batch, M, N, K, sa, sk, batchA, batchB */
+    case MATMUL: { /* -, out, a, b, batch, M, N, K, sa, sk, batchA, batchB, accumulate (out += product) */
       int batch = o[5], M = o[6], N = o[7], K = o[8];
       for (int q = 0; q < batch; q++)
-        cs_matmul(M, N, K, P(p, o[3]) + (long)q * o[11], o[9], o[10], P(p, o[4]) + (long)q * o[12], N, P(p, o[2]) + (long)q * M * N, N, 0);
+        cs_matmul(M, N, K, P(p, o[3]) + (long)q * o[11], o[9], o[10], P(p, o[4]) + (long)q * o[12], N, P(p, o[2]) + (long)q * M * N, N, o[13]);
       break;
     }
     case TRANSPOSE2: /* -, out, x, batch, rows, cols: out[q] = x[q]ᵀ */

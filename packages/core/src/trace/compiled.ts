@@ -130,11 +130,14 @@ export function compiledSpec(P: StepProgram, A: AdjointProgram, fwd: Lowered, bw
         call.copy(A.gradInputs[n], call.extra(ptr, B * widths[i]), B * widths[i]);
         return ptr;
       });
+      // Sums over steps: a gradient whose product adds in place (lower.ts) is bound to its sum, the others added after each step.
       const accumulators = (prog: Record<string, number>, grads: Record<string, number>, list: string[], first: number) =>
         list.map((n, i) => {
           const size = xs[first + i].length;
           const ptr = k.alloc(size);
-          if (grads[n] !== undefined) call.copy(grads[n], call.extra(ptr), size, true);
+          const g = grads[n];
+          if (g !== undefined && bwd.accumulated.has(g)) call.bind(bwd.slotOf[g], ptr);
+          else if (g !== undefined) call.copy(g, call.extra(ptr), size, true);
           return { ptr, size };
         });
       const dParams = accumulators(A.params, A.gradParams, names.params, nI + nS);

@@ -28,6 +28,11 @@ export interface Lowered {
    * same every step, so transposed once per call into `slot` rather than in every step's code.
    */
   transposed: Array<{ slot: number; of: number; rows: number; cols: number }>;
+  /**
+   * Of the ids asked to accumulate, those whose product adds into its output buffer (no other op
+   * reads it): the time loop binds that buffer to its running sum instead of adding a copy each step.
+   */
+  accumulated: Set<number>;
   code: Int32Array;
 }
 
@@ -159,7 +164,7 @@ function fuse(entries: Array<number[] | Elementwise>, slotOf: number[], lastRead
 }
 
 /** Lower a program, or the reason it does not fit the compiled interpreter (the JS one runs it then). */
-export function lower(buffers: BufferInfo[], ops: Op[], results?: number[]): Lowered | string {
+export function lower(buffers: BufferInfo[], ops: Op[], results?: number[], accumulate: number[] = []): Lowered | string {
   if (buffers.some((b) => b.shape.length > 4)) return 'a value of rank > 4';
   const slotOf = buffers.map((_, i) => i);
   // The last op reading each slot (reshapes alias their operand's); the time loop's results: always.
@@ -168,6 +173,11 @@ export function lower(buffers: BufferInfo[], ops: Op[], results?: number[]): Low
   const lastRead = new Map<number, number>();
   ops.forEach((o, k) => opInputs(o).forEach((id) => lastRead.set(alias[id], k)));
   for (const id of results ?? buffers.keys()) lastRead.set(alias[id], Infinity);
+  const read = new Set(ops.flatMap((o) => opInputs(o).map((id) => alias[id])));
+  // A slot that sums one gradient only (two gradients on one buffer keep their copies).
+  const once = accumulate.map((id) => alias[id]).filter((slot, i, all) => all.indexOf(slot) === all.lastIndexOf(slot));
+  const sums = new Set(once.filter((slot) => !read.has(slot)));
+  const accumulated = new Set<number>();
   const entries: Array<number[] | Elementwise> = [];
   let slots = buffers.length;
   const temps: Lowered['temps'] = [];
@@ -231,7 +241,9 @@ export function lower(buffers: BufferInfo[], ops: Op[], results?: number[]): Low
           records.push([CODE.TRANSPOSE2, 0, b, s(o.b), batchB, N, K]);
         }
         const [rowStride, kStride] = o.transA ? [1, M] : [K, 1];
-        records.push([CODE.MATMUL, 0, s(out), s(o.a), b, batch, M, N, K, rowStride, kStride, batchA === 1 ? 0 : M * K, batchB === 1 ? 0 : K * N]);
+        const sum = sums.has(s(out));
+        for (const id of accumulate) if (sum && alias[id] === s(out)) accumulated.add(id);
+        records.push([CODE.MATMUL, 0, s(out), s(o.a), b, batch, M, N, K, rowStride, kStride, batchA === 1 ? 0 : M * K, batchB === 1 ? 0 : K * N, +sum]);
         break;
       }
       case 'reduce': {
@@ -280,5 +292,5 @@ export function lower(buffers: BufferInfo[], ops: Op[], results?: number[]): Low
   const fused = fuse(entries, slotOf, lastRead);
   const code = new Int32Array(fused.length * OP_WORDS);
   fused.forEach((r, i) => code.set(r, i * OP_WORDS));
-  return { slotOf, slots, temps, consts, transposed, code };
+  return { slotOf, slots, temps, consts, transposed, accumulated, code };
 }

@@ -47,7 +47,9 @@ export function tracedProgram(cell: CellInstance, shapes: StepShapes, training: 
       // What the time loops read after each step; every other value may stay inside a fused run.
       const fwd = lower(forward.buffers, forward.ops, [forward.output, ...Object.values(forward.nextState), ...adjoint.saved]);
       const grads = [adjoint.gradInputs, adjoint.gradState, adjoint.gradParams, adjoint.gradConstants].flatMap((g) => Object.values(g));
-      const bwd = lower(adjoint.buffers, adjoint.ops, grads);
+      // Parameter and constant gradients are sums over steps: a product may add into the sum itself.
+      const sums = [adjoint.gradParams, adjoint.gradConstants].flatMap((g) => Object.values(g));
+      const bwd = lower(adjoint.buffers, adjoint.ops, grads, sums);
       entry = {
         forward,
         adjoint,
