@@ -94,8 +94,10 @@ async function main() {
   const macs = await productsPerStep(once);
   const n = Number(args.steps);
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   for (let i = 0; i < n; i++) await once();
   const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
   // A whole-sequence kernel ran: the cell's hand-written one or its traced step.
   const kernel = layerPaths(model)[0]?.path ?? null;
   const fused = fusedKernelsActive() && (kernel === 'hand-written' || kernel === 'traced');
@@ -122,6 +124,8 @@ async function main() {
       productMacsPerStep: macs,
       gflops: macs === null ? null : +((2 * macs * n) / seconds / 1e9).toFixed(1),
       secondsPerStep: +(seconds / n).toFixed(2),
+      // CPU time of this process per step (all its threads): steadier than steps/s on a loaded machine.
+      cpuMsPerStep: +((cpu.user + cpu.system) / 1000 / n).toFixed(1),
       tokensPerSec: Math.round((n * B * steps) / seconds),
       peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
       numTensors: tf.memory().numTensors,

@@ -2,7 +2,8 @@
  * Traced kernels (issue 23) against hand-written ones and the step loop: for each cell × workload,
  * separate processes of tools/bench/bench.ts alternating between the paths (so load that comes and goes
  * falls on all alike); prints every JSON line, then a markdown table of medians, with each pair's ratio
- * (run i of one path against run i of the other) and the median of those ratios.
+ * (run i of one path against run i of the other) and the median of those ratios; for W1/W2 the same for CPU
+ * time per step (steadier on a loaded machine).
  *
  *   npx tsx --conditions=@cellstack/source tools/bench/traced.ts [--cells STAR,GRU] [--workloads W1,W2]
  *       [--runs 3] [--steps 5] [--warmup 3] [--plugin examples/plugin-mgu/src/index.ts --plugin-cells MGU]
@@ -34,7 +35,7 @@ const args = cliArgs('traced', USAGE, {
   },
 });
 
-type Row = { stepsPerSec: number; peakRssMiB: number; kernel: string };
+type Row = { stepsPerSec: number; peakRssMiB: number; cpuMsPerStep: number; kernel: string };
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const pluginCells = args['plugin-cells'].split(',').filter(Boolean);
 const PATHS: Record<string, Record<string, string>> = { 'hand-written': {}, traced: { CELLSTACK_KERNELS: 'traced' }, 'step loop': { CELLSTACK_FUSED: '0' } };
@@ -57,7 +58,7 @@ function bench(cell: string, workload: string, env: Record<string, string>): Row
   return JSON.parse(line) as Row;
 }
 
-const table: string[] = ['| cell | workload | path | runs | median | ratio per pair (median) |', '|---|---|---|---|---:|---|'];
+const table: string[] = ['| cell | workload | path | runs | median | ratio per pair (median) | CPU ms per step (median) | CPU ratio per pair (median) |', '|---|---|---|---|---:|---|---:|---|'];
 for (const workload of args.workloads.split(',')) {
   const memory = workload === 'M';
   const value = (r: Row) => (memory ? r.peakRssMiB : r.stepsPerSec);
@@ -70,7 +71,12 @@ for (const workload of args.workloads.split(',')) {
     const fmt = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(', ');
     // What ran, where it is not the path asked for (e.g. a step that cannot be traced: its reason).
     const ran = (p: string) => [...new Set(rows[p].map((r) => r.kernel).filter((k) => k !== p && !(p === 'step loop' && k.startsWith(p))))].map((k) => ` (ran: ${k})`).join('');
-    for (const p of paths) table.push(`| ${cell} | ${workload} | ${p}${ran(p)} | ${fmt(rows[p].map(value))} | ${median(rows[p].map(value)).toFixed(2)} | ${p === a ? `${a} / ${b}: ${fmt(ratios)} (${median(ratios).toFixed(2)}×)` : ''} |`);
+    // CPU time per step: the other path's over the traced one's, so above 1 means traced used less.
+    const cpuRatios = rows[a].map((r, i) => rows[b][i].cpuMsPerStep / r.cpuMsPerStep);
+    const cpu = (p: string) => (memory ? '' : median(rows[p].map((r) => r.cpuMsPerStep)).toFixed(1));
+    const cpuCell = (p: string) => (memory || p !== a ? '' : `${b} / ${a}: ${fmt(cpuRatios)} (${median(cpuRatios).toFixed(2)}×)`);
+    for (const p of paths)
+      table.push(`| ${cell} | ${workload} | ${p}${ran(p)} | ${fmt(rows[p].map(value))} | ${median(rows[p].map(value)).toFixed(2)} | ${p === a ? `${a} / ${b}: ${fmt(ratios)} (${median(ratios).toFixed(2)}×)` : ''} | ${cpu(p)} | ${cpuCell(p)} |`);
   }
 }
 console.log(`\nW1, W2: training steps/s; M: peak RSS in MiB (lower is better)\n${table.join('\n')}`);
