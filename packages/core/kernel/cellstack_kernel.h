@@ -133,6 +133,21 @@ enum { CS_GATES_LSTM = 0, CS_GATES_GRU_RESET = 1, CS_GATES_GRU_BLEND = 2, CS_GAT
 __attribute__((import_module("env"), import_name("cs_host_gates"))) void cs_host_gates(int kind, int B, int H, float *z, int ldz,
                                                                                      const float *prev, int ldp, float *c, float *h,
                                                                                      int ldh);
+
+/*
+ * The other cells' step math on the host (the `step` export of @cellstack/native): `args` holds
+ * per operand its address and row stride in floats (then JANET's β as a float's bits).
+ */
+enum {
+  CS_STEP_STAR = 0,
+  CS_STEP_STAR_OFFICIAL = 1,
+  CS_STEP_STAR_GRAD = 2,
+  CS_STEP_STAR_OFFICIAL_GRAD = 3,
+  CS_STEP_JANET = 4,
+  CS_STEP_JANET_GRAD = 5,
+  CS_STEP_TANH_GRAD = 6
+};
+__attribute__((import_module("env"), import_name("cs_host_step"))) void cs_host_step(int kind, int B, int H, const int *args);
 #endif
 
 /*

@@ -286,6 +286,9 @@ typedef struct {
   float *z, *c, *h;
   const float *prev;
   long ldz, ldp;
+  /* Or (rows set) rows [from, to) of another step's math (cells.c) on ctx. */
+  void (*rows)(const void *ctx, int from, int to);
+  const void *ctx;
 } Job;
 
 static void gate_rows(const Job *j, int from, int to) {
@@ -331,9 +334,10 @@ static inline void relax(void) {
 }
 
 static void run_chunk(const Job *j, int chunk) {
-  if (j->gates >= 0) {
+  if (j->gates >= 0 || j->rows) {
     int from = chunk * j->per_chunk, to = from + j->per_chunk < j->M ? from + j->per_chunk : j->M;
-    gate_rows(j, from, to);
+    if (j->rows) j->rows(j->ctx, from, to);
+    else gate_rows(j, from, to);
     return;
   }
   int step = j->by_cols ? COLS : ROWS, extent = j->by_cols ? j->N : j->M;
@@ -417,18 +421,32 @@ static void parallel_matmul(int M, int N, int K, const float *A, long sa, long s
     matmul(M, N, K, A, sa, sk, B, ldb, C, ldc, acc);
     return;
   }
-  pool.job = (Job){M, N, K, acc, by_cols, 0, -1, A, B, C, sa, sk, ldb, ldc, NULL, NULL, NULL, NULL, 0, 0};
+  pool.job = (Job){M, N, K, acc, by_cols, 0, -1, A, B, C, sa, sk, ldb, ldc, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL};
   run_parallel(threads, units);
 }
 
 /* A step's gate math over B rows of H units, split by rows like a product. */
 static void parallel_gates(int kind, int B, int H, float *z, long ldz, const float *prev, long ldp, float *c, float *h, long ldh) {
-  Job job = {B, H, 0, 0, 0, 0, kind, NULL, NULL, NULL, 0, 0, 0, ldh, z, c, h, prev, ldz, ldp};
+  Job job = {B, H, 0, 0, 0, 0, kind, NULL, NULL, NULL, 0, 0, 0, ldh, z, c, h, prev, ldz, ldp, NULL, NULL};
   int threads = atomic_load(&pool.wanted);
   if ((long)B * H / GATES_PART_MIN < threads) threads = (int)((long)B * H / GATES_PART_MIN);
   if (B < threads) threads = B;
   if (threads < 2 || pthread_mutex_trylock(&pool.submit) != 0) {
     gate_rows(&job, 0, B);
+    return;
+  }
+  pool.job = job;
+  run_parallel(threads, B);
+}
+
+/* `rows` over B batch rows of H units on ctx, split by rows like the gate math. */
+static void parallel_rows(void (*rows)(const void *, int, int), const void *ctx, int B, int H) {
+  Job job = {B, H, 0, 0, 0, 0, -1, NULL, NULL, NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL, 0, 0, rows, ctx};
+  int threads = atomic_load(&pool.wanted);
+  if ((long)B * H / GATES_PART_MIN < threads) threads = (int)((long)B * H / GATES_PART_MIN);
+  if (B < threads) threads = B;
+  if (threads < 2 || pthread_mutex_trylock(&pool.submit) != 0) {
+    rows(ctx, 0, B);
     return;
   }
   pool.job = job;
@@ -541,6 +559,8 @@ static napi_value Gates(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+#include "cells.c"
+
 #ifdef ISA
 /* setThreads(n): the most threads a product may use (1..64; larger n is capped); returns the value set. */
 static napi_value SetThreads(napi_env env, napi_callback_info info) {
@@ -583,6 +603,7 @@ NAPI_MODULE_INIT() {
   if (supported()) {
     export(env, exports, "matmul", Matmul);
     export(env, exports, "gates", Gates);
+    export(env, exports, "step", Step);
     export(env, exports, "setThreads", SetThreads);
     export(env, exports, "threadedProducts", ThreadedProducts);
     pthread_mutex_lock(&pool.submit);
