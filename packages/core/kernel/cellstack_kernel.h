@@ -293,8 +293,8 @@ static inline void cs_recurrent_backward(int T, int B, int F, int H, int G, cons
                                          float *dbias, float *dx) {
   long ld = (long)T * H, lz = (long)T * G;
   /* One long product over every consecutive row pair (out row r, dz row r + 1) instead of one
-     per sequence (K = T − 1 each: a fifth of the rate), then the B − 1 pairs that straddle two
-     sequences (h_{T−1} of b with dz_0 of b + 1) taken out again through dz's rows negated. */
+     per sequence (one host call, split over the threads as a whole), then the B − 1 pairs that
+     straddle two sequences (h_{T−1} of b with dz_0 of b + 1) taken out again through dz's rows negated. */
   if ((long)B * T > 1) {
     cs_matmul(H, G, B * T - 1, out, 1, H, dz + G, G, dU, G, 1);
     for (int b = 1; b < B; b++)
