@@ -19,7 +19,7 @@ export function starFused(official: boolean) {
       },
       backward([xv, Wk, U, , h0], saved, [dout]) {
         const grads = [B * T * F, F * 2 * H, H * H, 2 * H, n];
-        return kernel().run('star_backward', [T, B, F, H, +official], [xv, Wk, U, h0, ...saved, dout, new Float32Array(n)], grads, { scratch: [2 * T * n + n + H * H + 2 * F * H + (T - 1) * n] });
+        return kernel().run('star_backward', [T, B, F, H, +official], [xv, Wk, U, h0, ...saved, dout, new Float32Array(n)], grads, { scratch: [2 * T * n + n + H * H + 2 * F * H + (T - 1) * n], scratchWritten: true });
       },
     });
     return { output: out as tf.Tensor3D, state: { h: tf.reshape(tf.slice(out, [0, T - 1, 0], [B, 1, H]), [B, H]) } };
