@@ -136,7 +136,7 @@ __attribute__((import_module("env"), import_name("cs_host_gates"))) void cs_host
 
 /*
  * The other cells' step math on the host (the `step` export of @cellstack/native): `args` holds
- * per operand its address and row stride in floats (then JANET's β as a float's bits).
+ * per operand its address and row stride in floats (then JANET's β, or UR-LSTM's zc and zh, as floats' bits).
  */
 enum {
   CS_STEP_STAR = 0,
@@ -145,7 +145,8 @@ enum {
   CS_STEP_STAR_OFFICIAL_GRAD = 3,
   CS_STEP_JANET = 4,
   CS_STEP_JANET_GRAD = 5,
-  CS_STEP_TANH_GRAD = 6
+  CS_STEP_TANH_GRAD = 6,
+  CS_STEP_URLSTM = 7
 };
 __attribute__((import_module("env"), import_name("cs_host_step"))) void cs_host_step(int kind, int B, int H, const int *args);
 #endif

@@ -1,11 +1,12 @@
 /*
- * Per-step elementwise math of the cells whose kernels have no `gates` kind (STAR, JANET) and
- * SimpleRNN's backward, on the host's 8 lanes with FMA and the batch rows split over the
- * pool like `gates`: included by matmul.c (it shares the pool, the Job and the vector math).
+ * Per-step elementwise math of the cells whose kernels have no `gates` kind (STAR, JANET, UR-LSTM's
+ * forward with the refine gate) and SimpleRNN's backward, on the host's 8 lanes with FMA, the batch
+ * rows split over the pool like `gates`: included by matmul.c (it shares the pool, the Job and the
+ * vector math).
  *
  * step(memory, kind, B, H, args): args is the byte offset of an int32 block in `memory`
- * holding, per operand of `kind`, its byte offset and row stride in floats (then, for JANET,
- * β as a float's bits). Operands are B rows of `width`·H floats (STEP_OPERANDS below).
+ * holding, per operand of `kind`, its byte offset and row stride in floats (then STEP_FLOATS'
+ * floats: JANET's β, UR-LSTM's zc and zh). Operands are B rows of `width`·H floats (STEP_OPERANDS below).
  */
 
 enum {
@@ -16,7 +17,8 @@ enum {
   STEP_JANET = 4,      /* a [s | c] → [s | tanh c]; h = σ(s)·hp + (1 − σ(s − β))·tanh c */
   STEP_JANET_GRAD = 5, /* given a = [s | tanh c], hp, dout, dh: da [ds | dc], dh ← dh·σ(s) */
   STEP_TANH_GRAD = 6,  /* da = (dh + dout)(1 − h²) (SimpleRNN) */
-  STEP_KINDS = 7
+  STEP_URLSTM = 7,     /* UR-LSTM with the refine gate, no zoneout masks: a [f | r | o | u] → activated; c, h (zc, zh) */
+  STEP_KINDS = 8
 };
 
 /* Per kind: how many operands, and each one's width in units of H (in block order). */
@@ -28,13 +30,16 @@ static const int STEP_OPERANDS[STEP_KINDS][7] = {
     /* a, hp, h */ {3, 2, 1, 1},
     /* a, hp, dout, dh, da */ {5, 2, 1, 1, 1, 2},
     /* h, dout, dh, da */ {4, 1, 1, 1, 1},
+    /* a, cp, hp, c, h */ {5, 4, 1, 1, 1, 1},
 };
+/* Per kind: how many floats follow the operands in the block (JANET's β; UR-LSTM's zoneout rates zc, zh). */
+static const int STEP_FLOATS[STEP_KINDS] = {0, 0, 0, 0, 1, 1, 0, 2};
 
 typedef struct {
   int kind, H;
   float *p[6];
   long ld[6];
-  float beta;
+  float f[2];
 } StepArgs;
 
 #ifdef ISA
@@ -103,7 +108,7 @@ static void star_grad_rows(const StepArgs *s, int b0, int b1) {
 
 static void janet_rows(const StepArgs *s, int b0, int b1) {
   int H = s->H;
-  v8 beta = bcast(s->beta);
+  v8 beta = bcast(s->f[0]);
   for (int b = b0; b < b1; b++) {
     float *a = s->p[0] + b * s->ld[0], *h = s->p[2] + b * s->ld[2];
     const float *hp = s->p[1] + b * s->ld[1];
@@ -120,7 +125,7 @@ static void janet_rows(const StepArgs *s, int b0, int b1) {
 
 static void janet_grad_rows(const StepArgs *s, int b0, int b1) {
   int H = s->H;
-  v8 beta = bcast(s->beta);
+  v8 beta = bcast(s->f[0]);
   for (int b = b0; b < b1; b++) {
     const float *a = s->p[0] + b * s->ld[0], *hp = s->p[1] + b * s->ld[1], *dout = s->p[2] + b * s->ld[2];
     float *dh = s->p[3] + b * s->ld[3], *da = s->p[4] + b * s->ld[4];
@@ -149,6 +154,27 @@ static void tanh_grad_rows(const StepArgs *s, int b0, int b1) {
   }
 }
 
+/* urlstm.c's forward step for the refine gate (E = f² + 2r(f − f²), tied input) with zoneout expectations, not masks. */
+static void urlstm_rows(const StepArgs *s, int b0, int b1) {
+  int H = s->H;
+  float zc = s->f[0], zh = s->f[1];
+  for (int b = b0; b < b1; b++) {
+    float *a = s->p[0] + b * s->ld[0], *c = s->p[3] + b * s->ld[3], *h = s->p[4] + b * s->ld[4];
+    const float *cp = s->p[1] + b * s->ld[1], *hp = s->p[2] + b * s->ld[2];
+    for (int j = 0; j < H; j += 8) {
+      int k = H - j < 8 ? H - j : 8;
+      v8 f = sigmoid8(load8(a + j, k)), r = sigmoid8(load8(a + H + j, k)), o = sigmoid8(load8(a + 2 * H + j, k));
+      v8 u = tanh8(load8(a + 3 * H + j, k)), p = load8(cp + j, k), f2 = f * f;
+      store8(a + j, f, k), store8(a + H + j, r, k), store8(a + 2 * H + j, o, k), store8(a + 3 * H + j, u, k);
+      v8 e = f2 + (r * bcast(2.0f)) * (f - f2), cn = u + e * (p - u), hn = o * tanh8(cn);
+      if (zc > 0) cn = cn + bcast(zc) * (p - cn);
+      if (zh > 0) hn = hn + bcast(zh) * (load8(hp + j, k) - hn);
+      store8(c + j, cn, k);
+      store8(h + j, hn, k);
+    }
+  }
+}
+
 static void step_rows(const void *ctx, int b0, int b1) {
   const StepArgs *s = ctx;
   switch (s->kind) {
@@ -159,6 +185,7 @@ static void step_rows(const void *ctx, int b0, int b1) {
     case STEP_JANET: janet_rows(s, b0, b1); break;
     case STEP_JANET_GRAD: janet_grad_rows(s, b0, b1); break;
     case STEP_TANH_GRAD: tanh_grad_rows(s, b0, b1); break;
+    case STEP_URLSTM: urlstm_rows(s, b0, b1); break;
   }
 }
 
@@ -181,13 +208,13 @@ static napi_value Step(napi_env env, napi_callback_info info) {
     if (napi_get_value_int32(env, argv[i + 1], &v[i]) != napi_ok) return fail(env, "step: kind, sizes and offsets must be numbers");
   int32_t kind = v[0], B = v[1], H = v[2];
   uint32_t at = (uint32_t)v[3];
-  if (kind < 0 || kind >= STEP_KINDS) return fail(env, "step: kind must be 0 to 6 (STAR, STAR official, their gradients, JANET, its gradient, tanh gradient)");
+  if (kind < 0 || kind >= STEP_KINDS) return fail(env, "step: kind must be 0 to 7 (STAR, STAR official, their gradients, JANET, its gradient, tanh gradient, UR-LSTM)");
   if (B < 0 || H < 0 || at & 3) return fail(env, "step: negative size, or an offset not a multiple of 4");
   const int *widths = STEP_OPERANDS[kind];
-  int n = widths[0], slots = 2 * n + (kind == STEP_JANET || kind == STEP_JANET_GRAD);
+  int n = widths[0], slots = 2 * n + STEP_FLOATS[kind];
   if ((int64_t)at + 4 * slots > (int64_t)length) return fail(env, "step: the argument block lies outside the buffer");
   const int32_t *block = (const int32_t *)((char *)base + at);
-  StepArgs s = {kind, H, {0}, {0}, 0};
+  StepArgs s = {kind, H, {0}, {0}, {0, 0}};
   for (int i = 0; i < n; i++) {
     uint32_t p = (uint32_t)block[2 * i];
     int32_t ld = block[2 * i + 1];
@@ -196,7 +223,7 @@ static napi_value Step(napi_env env, napi_callback_info info) {
     s.p[i] = (float *)((char *)base + p);
     s.ld[i] = ld;
   }
-  if (slots > 2 * n) __builtin_memcpy(&s.beta, block + 2 * n, 4);
+  __builtin_memcpy(s.f, block + 2 * n, 4 * (size_t)STEP_FLOATS[kind]);
 #ifdef ISA
   parallel_rows(step_rows, &s, B, H);
 #endif

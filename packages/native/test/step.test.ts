@@ -5,10 +5,12 @@ import { fill } from './seeded.js';
 const { step, setThreads, threadedProducts } = createRequire(import.meta.url)('@cellstack/native') as typeof import('@cellstack/native');
 
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
-const [STAR, STAR_OFFICIAL, STAR_GRAD, STAR_OFFICIAL_GRAD, JANET, JANET_GRAD, TANH_GRAD] = [0, 1, 2, 3, 4, 5, 6];
-/** Each kind's operands' widths in units of H, in block order (the addon's table). */
-const WIDTHS = [[2, 1, 1], [2, 1, 1], [2, 1, 1, 1, 1, 2], [2, 1, 1, 1, 1, 2], [2, 1, 1], [2, 1, 1, 1, 2], [1, 1, 1, 1]];
+const [STAR, STAR_OFFICIAL, STAR_GRAD, STAR_OFFICIAL_GRAD, JANET, JANET_GRAD, TANH_GRAD, URLSTM] = [0, 1, 2, 3, 4, 5, 6, 7];
 const BETA = 1.25;
+/** Each kind's operands' widths in units of H, in block order (the addon's table). */
+const WIDTHS = [[2, 1, 1], [2, 1, 1], [2, 1, 1, 1, 1, 2], [2, 1, 1, 1, 1, 2], [2, 1, 1], [2, 1, 1, 1, 2], [1, 1, 1, 1], [4, 1, 1, 1, 1]];
+/** Floats after the operands: JANET's β; UR-LSTM's zoneout rates zc, zh. */
+const FLOATS: number[][] = [[], [], [], [], [BETA], [BETA], [], [0.25, 0.5]];
 
 /**
  * The kind's operands one after another, each row padded by `i + 1` floats, then the argument
@@ -24,7 +26,7 @@ function layout(kind: number, B: number, H: number, scale: number) {
     at += B * ld;
   }
   const block = at;
-  const mem = fill(new Float32Array(block + 2 * widths.length + 1 + 3), B * 31 + H + kind);
+  const mem = fill(new Float32Array(block + 2 * widths.length + 2 + 3), B * 31 + H + kind);
   // Gradients: only the saved gate pre-activations are scaled (the rest are tanh outputs and gradients).
   const grad = kind === STAR_GRAD || kind === STAR_OFFICIAL_GRAD || kind === JANET_GRAD || kind === TANH_GRAD;
   if (!grad) for (let i = 0; i < block; i++) mem[i] *= scale;
@@ -39,7 +41,7 @@ function layout(kind: number, B: number, H: number, scale: number) {
     ints[block + 2 * i] = 4 * offs[i];
     ints[block + 2 * i + 1] = lds[i];
   });
-  if (kind === JANET || kind === JANET_GRAD) mem[block + 2 * widths.length] = BETA;
+  FLOATS[kind].forEach((v, i) => (mem[block + 2 * widths.length + i] = v));
   return { mem, offs, lds, block };
 }
 
@@ -81,6 +83,14 @@ function expected(kind: number, B: number, H: number, scale: number): [number, n
         const d = v(3, b, j) + v(2, b, j);
         const [f, g] = [sigmoid(s), sigmoid(s - BETA)];
         out.push([at(4, b, j), d * (p * f * (1 - f) - c * g * (1 - g))], [at(4, b, H + j), d * (1 - g) * (1 - c * c)], [at(3, b, j), d * f]);
+      } else if (kind === URLSTM) {
+        const [f, r, o, u] = [sigmoid(v(0, b, j)), sigmoid(v(0, b, H + j)), sigmoid(v(0, b, 2 * H + j)), Math.tanh(v(0, b, 3 * H + j))];
+        const [cp, hp] = [v(1, b, j), v(2, b, j)];
+        const e = f * f + 2 * r * (f - f * f);
+        const cn = u + e * (cp - u);
+        const hn = o * Math.tanh(cn);
+        [f, r, o, u].forEach((x, g) => out.push([at(0, b, g * H + j), x]));
+        out.push([at(3, b, j), cn + 0.25 * (cp - cn)], [at(4, b, j), hn + 0.5 * (hp - hn)]);
       } else {
         const h = v(0, b, j);
         out.push([at(3, b, j), (v(2, b, j) + v(1, b, j)) * (1 - h * h)]);
@@ -89,11 +99,11 @@ function expected(kind: number, B: number, H: number, scale: number): [number, n
   return out;
 }
 
-describe.skipIf(!step || !setThreads)('the native step math of STAR, JANET and SimpleRNN', () => {
+describe.skipIf(!step || !setThreads)('the native step math of STAR, JANET, SimpleRNN and UR-LSTM', () => {
   afterAll(() => setThreads!(1));
 
   // H = 13: a 5-unit tail after one 8-lane block; scale 100 reaches exp's clamp (±87).
-  it.each([STAR, STAR_OFFICIAL, STAR_GRAD, STAR_OFFICIAL_GRAD, JANET, JANET_GRAD, TANH_GRAD].flatMap((kind) => [
+  it.each([STAR, STAR_OFFICIAL, STAR_GRAD, STAR_OFFICIAL_GRAD, JANET, JANET_GRAD, TANH_GRAD, URLSTM].flatMap((kind) => [
     [kind, 3, 13, 8],
     [kind, 37, 16, 100],
     [kind, 16, 128, 4],
@@ -117,6 +127,7 @@ describe.skipIf(!step || !setThreads)('the native step math of STAR, JANET and S
     [JANET, 64, 128],
     [JANET_GRAD, 5, 300],
     [TANH_GRAD, 32, 13],
+    [URLSTM, 32, 128],
   ])('kind %i, B %i, H %i: bit-identical on 1, 2, 3 and 5 threads, split by rows of 1024 units a thread', (kind, B, H) => {
     const one = run(kind, 1, B, H, 6);
     const before = threadedProducts!();
@@ -131,7 +142,7 @@ describe.skipIf(!step || !setThreads)('the native step math of STAR, JANET and S
     ints.set([0, 8, 64, 4, 128, 4], 40); // STAR, B 2, H 4: a [2, 8], hp and h [2, 4]
     expect(() => step!(buf, STAR, 2, 4, 160)).not.toThrow();
     expect(() => (step as unknown as (...a: unknown[]) => void)(buf, 0, 1, 2)).toThrow(/step takes 5 arguments/);
-    expect(() => step!(buf, 7, 2, 4, 160)).toThrow(/kind must be 0 to 6/);
+    expect(() => step!(buf, 8, 2, 4, 160)).toThrow(/kind must be 0 to 7/);
     expect(() => step!(buf, STAR, 2, 4, 240)).toThrow(/argument block lies outside/);
     expect(() => step!(buf, STAR, 2, 40, 160)).toThrow(/operand lies outside/);
     expect(() => step!(buf, STAR, 2, 4, 162)).toThrow(/multiple of 4/);
