@@ -1,6 +1,6 @@
 /*
  * Per-step elementwise math of the cells whose kernels have no `gates` kind (STAR, JANET, UR-LSTM's
- * forward with the refine gate) and SimpleRNN's backward, on the host's 8 lanes with FMA, the batch
+ * forward with the refine gate, DMU's output layer) and SimpleRNN's backward, on the host's 8 lanes with FMA, the batch
  * rows split over the pool like `gates`: included by matmul.c (it shares the pool, the Job and the
  * vector math).
  *
@@ -18,7 +18,8 @@ enum {
   STEP_JANET_GRAD = 5, /* given a = [s | tanh c], hp, dout, dh: da [ds | dc], dh ← dh·σ(s) */
   STEP_TANH_GRAD = 6,  /* da = (dh + dout)(1 − h²) (SimpleRNN) */
   STEP_URLSTM = 7,     /* UR-LSTM with the refine gate, no zoneout masks: a [f | r | o | u] → activated; c, h (zc, zh) */
-  STEP_KINDS = 8
+  STEP_DMU = 8,        /* DMU's output layer, tanh candidate: a [s | g] → [σ(s) | tanh g]; h = σ(s)·hp + (1 − σ(s))·tanh g */
+  STEP_KINDS = 9
 };
 
 /* Per kind: how many operands, and each one's width in units of H (in block order). */
@@ -31,9 +32,10 @@ static const int STEP_OPERANDS[STEP_KINDS][7] = {
     /* a, hp, dout, dh, da */ {5, 2, 1, 1, 1, 2},
     /* h, dout, dh, da */ {4, 1, 1, 1, 1},
     /* a, cp, hp, c, h */ {5, 4, 1, 1, 1, 1},
+    /* a, hp, h */ {3, 2, 1, 1},
 };
 /* Per kind: how many floats follow the operands in the block (JANET's β; UR-LSTM's zoneout rates zc, zh). */
-static const int STEP_FLOATS[STEP_KINDS] = {0, 0, 0, 0, 1, 1, 0, 2};
+static const int STEP_FLOATS[STEP_KINDS] = {0, 0, 0, 0, 1, 1, 0, 2, 0};
 
 typedef struct {
   int kind, H;
@@ -175,6 +177,22 @@ static void urlstm_rows(const StepArgs *s, int b0, int b1) {
   }
 }
 
+/* dmu.c's output layer with the default tanh candidate. */
+static void dmu_rows(const StepArgs *s, int b0, int b1) {
+  int H = s->H;
+  for (int b = b0; b < b1; b++) {
+    float *a = s->p[0] + b * s->ld[0], *h = s->p[2] + b * s->ld[2];
+    const float *hp = s->p[1] + b * s->ld[1];
+    for (int j = 0; j < H; j += 8) {
+      int k = H - j < 8 ? H - j : 8;
+      v8 sv = sigmoid8(load8(a + j, k)), g = tanh8(load8(a + H + j, k));
+      store8(a + j, sv, k);
+      store8(a + H + j, g, k);
+      store8(h + j, sv * load8(hp + j, k) + (bcast(1.0f) - sv) * g, k);
+    }
+  }
+}
+
 static void step_rows(const void *ctx, int b0, int b1) {
   const StepArgs *s = ctx;
   switch (s->kind) {
@@ -186,6 +204,7 @@ static void step_rows(const void *ctx, int b0, int b1) {
     case STEP_JANET_GRAD: janet_grad_rows(s, b0, b1); break;
     case STEP_TANH_GRAD: tanh_grad_rows(s, b0, b1); break;
     case STEP_URLSTM: urlstm_rows(s, b0, b1); break;
+    case STEP_DMU: dmu_rows(s, b0, b1); break;
   }
 }
 
@@ -208,7 +227,7 @@ static napi_value Step(napi_env env, napi_callback_info info) {
     if (napi_get_value_int32(env, argv[i + 1], &v[i]) != napi_ok) return fail(env, "step: kind, sizes and offsets must be numbers");
   int32_t kind = v[0], B = v[1], H = v[2];
   uint32_t at = (uint32_t)v[3];
-  if (kind < 0 || kind >= STEP_KINDS) return fail(env, "step: kind must be 0 to 7 (STAR, STAR official, their gradients, JANET, its gradient, tanh gradient, UR-LSTM)");
+  if (kind < 0 || kind >= STEP_KINDS) return fail(env, "step: kind must be 0 to 8 (STAR, STAR official, their gradients, JANET, its gradient, tanh gradient, UR-LSTM, DMU)");
   if (B < 0 || H < 0 || at & 3) return fail(env, "step: negative size, or an offset not a multiple of 4");
   const int *widths = STEP_OPERANDS[kind];
   int n = widths[0], slots = 2 * n + STEP_FLOATS[kind];

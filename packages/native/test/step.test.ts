@@ -5,12 +5,12 @@ import { fill } from './seeded.js';
 const { step, setThreads, threadedProducts } = createRequire(import.meta.url)('@cellstack/native') as typeof import('@cellstack/native');
 
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
-const [STAR, STAR_OFFICIAL, STAR_GRAD, STAR_OFFICIAL_GRAD, JANET, JANET_GRAD, TANH_GRAD, URLSTM] = [0, 1, 2, 3, 4, 5, 6, 7];
+const [STAR, STAR_OFFICIAL, STAR_GRAD, STAR_OFFICIAL_GRAD, JANET, JANET_GRAD, TANH_GRAD, URLSTM, DMU] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
 const BETA = 1.25;
 /** Each kind's operands' widths in units of H, in block order (the addon's table). */
-const WIDTHS = [[2, 1, 1], [2, 1, 1], [2, 1, 1, 1, 1, 2], [2, 1, 1, 1, 1, 2], [2, 1, 1], [2, 1, 1, 1, 2], [1, 1, 1, 1], [4, 1, 1, 1, 1]];
+const WIDTHS = [[2, 1, 1], [2, 1, 1], [2, 1, 1, 1, 1, 2], [2, 1, 1, 1, 1, 2], [2, 1, 1], [2, 1, 1, 1, 2], [1, 1, 1, 1], [4, 1, 1, 1, 1], [2, 1, 1]];
 /** Floats after the operands: JANET's β; UR-LSTM's zoneout rates zc, zh. */
-const FLOATS: number[][] = [[], [], [], [], [BETA], [BETA], [], [0.25, 0.5]];
+const FLOATS: number[][] = [[], [], [], [], [BETA], [BETA], [], [0.25, 0.5], []];
 
 /**
  * The kind's operands one after another, each row padded by `i + 1` floats, then the argument
@@ -83,6 +83,9 @@ function expected(kind: number, B: number, H: number, scale: number): [number, n
         const d = v(3, b, j) + v(2, b, j);
         const [f, g] = [sigmoid(s), sigmoid(s - BETA)];
         out.push([at(4, b, j), d * (p * f * (1 - f) - c * g * (1 - g))], [at(4, b, H + j), d * (1 - g) * (1 - c * c)], [at(3, b, j), d * f]);
+      } else if (kind === DMU) {
+        const [s, g, p] = [sigmoid(v(0, b, j)), Math.tanh(v(0, b, H + j)), v(1, b, j)];
+        out.push([at(0, b, j), s], [at(0, b, H + j), g], [at(2, b, j), s * p + (1 - s) * g]);
       } else if (kind === URLSTM) {
         const [f, r, o, u] = [sigmoid(v(0, b, j)), sigmoid(v(0, b, H + j)), sigmoid(v(0, b, 2 * H + j)), Math.tanh(v(0, b, 3 * H + j))];
         const [cp, hp] = [v(1, b, j), v(2, b, j)];
@@ -99,11 +102,11 @@ function expected(kind: number, B: number, H: number, scale: number): [number, n
   return out;
 }
 
-describe.skipIf(!step || !setThreads)('the native step math of STAR, JANET, SimpleRNN and UR-LSTM', () => {
+describe.skipIf(!step || !setThreads)('the native step math of STAR, JANET, SimpleRNN, UR-LSTM and DMU', () => {
   afterAll(() => setThreads!(1));
 
   // H = 13: a 5-unit tail after one 8-lane block; scale 100 reaches exp's clamp (±87).
-  it.each([STAR, STAR_OFFICIAL, STAR_GRAD, STAR_OFFICIAL_GRAD, JANET, JANET_GRAD, TANH_GRAD, URLSTM].flatMap((kind) => [
+  it.each([STAR, STAR_OFFICIAL, STAR_GRAD, STAR_OFFICIAL_GRAD, JANET, JANET_GRAD, TANH_GRAD, URLSTM, DMU].flatMap((kind) => [
     [kind, 3, 13, 8],
     [kind, 37, 16, 100],
     [kind, 16, 128, 4],
@@ -128,6 +131,7 @@ describe.skipIf(!step || !setThreads)('the native step math of STAR, JANET, Simp
     [JANET_GRAD, 5, 300],
     [TANH_GRAD, 32, 13],
     [URLSTM, 32, 128],
+    [DMU, 48, 64],
   ])('kind %i, B %i, H %i: bit-identical on 1, 2, 3 and 5 threads, split by rows of 1024 units a thread', (kind, B, H) => {
     const one = run(kind, 1, B, H, 6);
     const before = threadedProducts!();
@@ -142,7 +146,7 @@ describe.skipIf(!step || !setThreads)('the native step math of STAR, JANET, Simp
     ints.set([0, 8, 64, 4, 128, 4], 40); // STAR, B 2, H 4: a [2, 8], hp and h [2, 4]
     expect(() => step!(buf, STAR, 2, 4, 160)).not.toThrow();
     expect(() => (step as unknown as (...a: unknown[]) => void)(buf, 0, 1, 2)).toThrow(/step takes 5 arguments/);
-    expect(() => step!(buf, 8, 2, 4, 160)).toThrow(/kind must be 0 to 7/);
+    expect(() => step!(buf, 9, 2, 4, 160)).toThrow(/kind must be 0 to 8/);
     expect(() => step!(buf, STAR, 2, 4, 240)).toThrow(/argument block lies outside/);
     expect(() => step!(buf, STAR, 2, 40, 160)).toThrow(/operand lies outside/);
     expect(() => step!(buf, STAR, 2, 4, 162)).toThrow(/multiple of 4/);
