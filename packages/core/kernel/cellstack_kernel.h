@@ -147,7 +147,8 @@ enum {
   CS_STEP_JANET_GRAD = 5,
   CS_STEP_TANH_GRAD = 6,
   CS_STEP_URLSTM = 7,
-  CS_STEP_DMU = 8
+  CS_STEP_DMU = 8,
+  CS_STEP_LSTM_GRAD = 9
 };
 __attribute__((import_module("env"), import_name("cs_host_step"))) void cs_host_step(int kind, int B, int H, const int *args);
 #endif

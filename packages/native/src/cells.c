@@ -1,6 +1,6 @@
 /*
  * Per-step elementwise math of the cells whose kernels have no `gates` kind (STAR, JANET, UR-LSTM's
- * forward with the refine gate, DMU's output layer) and SimpleRNN's backward, on the host's 8 lanes with FMA, the batch
+ * forward with the refine gate, DMU's output layer) and the LSTM's and SimpleRNN's backward, on the host's 8 lanes with FMA, the batch
  * rows split over the pool like `gates`: included by matmul.c (it shares the pool, the Job and the
  * vector math).
  *
@@ -19,7 +19,8 @@ enum {
   STEP_TANH_GRAD = 6,  /* da = (dh + dout)(1 − h²) (SimpleRNN) */
   STEP_URLSTM = 7,     /* UR-LSTM with the refine gate, no zoneout masks: a [f | r | o | u] → activated; c, h (zc, zh) */
   STEP_DMU = 8,        /* DMU's output layer, tanh candidate: a [s | g] → [σ(s) | tanh g]; h = σ(s)·hp + (1 − σ(s))·tanh g */
-  STEP_KINDS = 9
+  STEP_LSTM_GRAD = 9,  /* the LSTM step's gradient: a [i | f | g | o] (activations) → dz in place; dc ← ∂L/∂c_{t−1} */
+  STEP_KINDS = 10
 };
 
 /* Per kind: how many operands, and each one's width in units of H (in block order). */
@@ -33,9 +34,10 @@ static const int STEP_OPERANDS[STEP_KINDS][7] = {
     /* h, dout, dh, da */ {4, 1, 1, 1, 1},
     /* a, cp, hp, c, h */ {5, 4, 1, 1, 1, 1},
     /* a, hp, h */ {3, 2, 1, 1},
+    /* a, c, cp, dout, dh, dc */ {6, 4, 1, 1, 1, 1, 1},
 };
 /* Per kind: how many floats follow the operands in the block (JANET's β; UR-LSTM's zoneout rates zc, zh). */
-static const int STEP_FLOATS[STEP_KINDS] = {0, 0, 0, 0, 1, 1, 0, 2, 0};
+static const int STEP_FLOATS[STEP_KINDS] = {0, 0, 0, 0, 1, 1, 0, 2, 0, 0};
 
 typedef struct {
   int kind, H;
@@ -193,6 +195,27 @@ static void dmu_rows(const StepArgs *s, int b0, int b1) {
   }
 }
 
+/* lstm.c's backward step: dh (from the later steps) is read, dc updated, a's activations become dz. */
+static void lstm_grad_rows(const StepArgs *s, int b0, int b1) {
+  int H = s->H;
+  const v8 one = bcast(1.0f);
+  for (int b = b0; b < b1; b++) {
+    float *d = s->p[0] + b * s->ld[0], *dc = s->p[5] + b * s->ld[5];
+    const float *c = s->p[1] + b * s->ld[1], *cp = s->p[2] + b * s->ld[2], *dout = s->p[3] + b * s->ld[3], *dh = s->p[4] + b * s->ld[4];
+    for (int j = 0; j < H; j += 8) {
+      int k = H - j < 8 ? H - j : 8;
+      v8 i = load8(d + j, k), f = load8(d + H + j, k), g = load8(d + 2 * H + j, k), o = load8(d + 3 * H + j, k);
+      v8 tc = tanh8(load8(c + j, k)), dhj = load8(dh + j, k) + load8(dout + j, k);
+      v8 dcj = load8(dc + j, k) + (dhj * o) * (one - tc * tc);
+      store8(d + j, (dcj * g) * (i * (one - i)), k);
+      store8(d + H + j, (dcj * load8(cp + j, k)) * (f * (one - f)), k);
+      store8(d + 2 * H + j, (dcj * i) * (one - g * g), k);
+      store8(d + 3 * H + j, (dhj * tc) * (o * (one - o)), k);
+      store8(dc + j, dcj * f, k);
+    }
+  }
+}
+
 static void step_rows(const void *ctx, int b0, int b1) {
   const StepArgs *s = ctx;
   switch (s->kind) {
@@ -205,6 +228,7 @@ static void step_rows(const void *ctx, int b0, int b1) {
     case STEP_TANH_GRAD: tanh_grad_rows(s, b0, b1); break;
     case STEP_URLSTM: urlstm_rows(s, b0, b1); break;
     case STEP_DMU: dmu_rows(s, b0, b1); break;
+    case STEP_LSTM_GRAD: lstm_grad_rows(s, b0, b1); break;
   }
 }
 
@@ -227,7 +251,7 @@ static napi_value Step(napi_env env, napi_callback_info info) {
     if (napi_get_value_int32(env, argv[i + 1], &v[i]) != napi_ok) return fail(env, "step: kind, sizes and offsets must be numbers");
   int32_t kind = v[0], B = v[1], H = v[2];
   uint32_t at = (uint32_t)v[3];
-  if (kind < 0 || kind >= STEP_KINDS) return fail(env, "step: kind must be 0 to 8 (STAR, STAR official, their gradients, JANET, its gradient, tanh gradient, UR-LSTM, DMU)");
+  if (kind < 0 || kind >= STEP_KINDS) return fail(env, "step: kind must be 0 to 9 (STAR, STAR official, their gradients, JANET, its gradient, tanh gradient, UR-LSTM, DMU, LSTM gradient)");
   if (B < 0 || H < 0 || at & 3) return fail(env, "step: negative size, or an offset not a multiple of 4");
   const int *widths = STEP_OPERANDS[kind];
   int n = widths[0], slots = 2 * n + STEP_FLOATS[kind];

@@ -5,12 +5,12 @@ import { fill } from './seeded.js';
 const { step, setThreads, threadedProducts } = createRequire(import.meta.url)('@cellstack/native') as typeof import('@cellstack/native');
 
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
-const [STAR, STAR_OFFICIAL, STAR_GRAD, STAR_OFFICIAL_GRAD, JANET, JANET_GRAD, TANH_GRAD, URLSTM, DMU] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+const [STAR, STAR_OFFICIAL, STAR_GRAD, STAR_OFFICIAL_GRAD, JANET, JANET_GRAD, TANH_GRAD, URLSTM, DMU, LSTM_GRAD] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
 const BETA = 1.25;
 /** Each kind's operands' widths in units of H, in block order (the addon's table). */
-const WIDTHS = [[2, 1, 1], [2, 1, 1], [2, 1, 1, 1, 1, 2], [2, 1, 1, 1, 1, 2], [2, 1, 1], [2, 1, 1, 1, 2], [1, 1, 1, 1], [4, 1, 1, 1, 1], [2, 1, 1]];
+const WIDTHS = [[2, 1, 1], [2, 1, 1], [2, 1, 1, 1, 1, 2], [2, 1, 1, 1, 1, 2], [2, 1, 1], [2, 1, 1, 1, 2], [1, 1, 1, 1], [4, 1, 1, 1, 1], [2, 1, 1], [4, 1, 1, 1, 1, 1]];
 /** Floats after the operands: JANET's β; UR-LSTM's zoneout rates zc, zh. */
-const FLOATS: number[][] = [[], [], [], [], [BETA], [BETA], [], [0.25, 0.5], []];
+const FLOATS: number[][] = [[], [], [], [], [BETA], [BETA], [], [0.25, 0.5], [], []];
 
 /**
  * The kind's operands one after another, each row padded by `i + 1` floats, then the argument
@@ -28,9 +28,9 @@ function layout(kind: number, B: number, H: number, scale: number) {
   const block = at;
   const mem = fill(new Float32Array(block + 2 * widths.length + 2 + 3), B * 31 + H + kind);
   // Gradients: only the saved gate pre-activations are scaled (the rest are tanh outputs and gradients).
-  const grad = kind === STAR_GRAD || kind === STAR_OFFICIAL_GRAD || kind === JANET_GRAD || kind === TANH_GRAD;
+  const grad = kind === STAR_GRAD || kind === STAR_OFFICIAL_GRAD || kind === JANET_GRAD || kind === TANH_GRAD || kind === LSTM_GRAD;
   if (!grad) for (let i = 0; i < block; i++) mem[i] *= scale;
-  else if (kind !== TANH_GRAD)
+  else if (kind !== TANH_GRAD && kind !== LSTM_GRAD)
     for (let b = 0; b < B; b++)
       for (let j = 0; j < H; j++) {
         const q = b * lds[0] + (kind === JANET_GRAD ? 0 : H) + j;
@@ -83,6 +83,14 @@ function expected(kind: number, B: number, H: number, scale: number): [number, n
         const d = v(3, b, j) + v(2, b, j);
         const [f, g] = [sigmoid(s), sigmoid(s - BETA)];
         out.push([at(4, b, j), d * (p * f * (1 - f) - c * g * (1 - g))], [at(4, b, H + j), d * (1 - g) * (1 - c * c)], [at(3, b, j), d * f]);
+      } else if (kind === LSTM_GRAD) {
+        const [i, f, g, o] = [0, 1, 2, 3].map((q) => v(0, b, q * H + j));
+        const tc = Math.tanh(v(1, b, j));
+        const dh = v(4, b, j) + v(3, b, j);
+        const dc = v(5, b, j) + dh * o * (1 - tc * tc);
+        const dz = [dc * g * i * (1 - i), dc * v(2, b, j) * f * (1 - f), dc * i * (1 - g * g), dh * tc * o * (1 - o)];
+        dz.forEach((x, q) => out.push([at(0, b, q * H + j), x]));
+        out.push([at(5, b, j), dc * f]);
       } else if (kind === DMU) {
         const [s, g, p] = [sigmoid(v(0, b, j)), Math.tanh(v(0, b, H + j)), v(1, b, j)];
         out.push([at(0, b, j), s], [at(0, b, H + j), g], [at(2, b, j), s * p + (1 - s) * g]);
@@ -102,11 +110,11 @@ function expected(kind: number, B: number, H: number, scale: number): [number, n
   return out;
 }
 
-describe.skipIf(!step || !setThreads)('the native step math of STAR, JANET, SimpleRNN, UR-LSTM and DMU', () => {
+describe.skipIf(!step || !setThreads)('the native step math of STAR, JANET, SimpleRNN, UR-LSTM, DMU and the LSTM gradient', () => {
   afterAll(() => setThreads!(1));
 
   // H = 13: a 5-unit tail after one 8-lane block; scale 100 reaches exp's clamp (±87).
-  it.each([STAR, STAR_OFFICIAL, STAR_GRAD, STAR_OFFICIAL_GRAD, JANET, JANET_GRAD, TANH_GRAD, URLSTM, DMU].flatMap((kind) => [
+  it.each([STAR, STAR_OFFICIAL, STAR_GRAD, STAR_OFFICIAL_GRAD, JANET, JANET_GRAD, TANH_GRAD, URLSTM, DMU, LSTM_GRAD].flatMap((kind) => [
     [kind, 3, 13, 8],
     [kind, 37, 16, 100],
     [kind, 16, 128, 4],
@@ -132,6 +140,7 @@ describe.skipIf(!step || !setThreads)('the native step math of STAR, JANET, Simp
     [TANH_GRAD, 32, 13],
     [URLSTM, 32, 128],
     [DMU, 48, 64],
+    [LSTM_GRAD, 37, 100],
   ])('kind %i, B %i, H %i: bit-identical on 1, 2, 3 and 5 threads, split by rows of 1024 units a thread', (kind, B, H) => {
     const one = run(kind, 1, B, H, 6);
     const before = threadedProducts!();
@@ -146,7 +155,7 @@ describe.skipIf(!step || !setThreads)('the native step math of STAR, JANET, Simp
     ints.set([0, 8, 64, 4, 128, 4], 40); // STAR, B 2, H 4: a [2, 8], hp and h [2, 4]
     expect(() => step!(buf, STAR, 2, 4, 160)).not.toThrow();
     expect(() => (step as unknown as (...a: unknown[]) => void)(buf, 0, 1, 2)).toThrow(/step takes 5 arguments/);
-    expect(() => step!(buf, 9, 2, 4, 160)).toThrow(/kind must be 0 to 8/);
+    expect(() => step!(buf, 10, 2, 4, 160)).toThrow(/kind must be 0 to 9/);
     expect(() => step!(buf, STAR, 2, 4, 240)).toThrow(/argument block lies outside/);
     expect(() => step!(buf, STAR, 2, 40, 160)).toThrow(/operand lies outside/);
     expect(() => step!(buf, STAR, 2, 4, 162)).toThrow(/multiple of 4/);
