@@ -36,7 +36,9 @@ export declare const gates:
  * ([B, 4H]) → [σ f | σ r | σ o | tanh u], E = f² + 2r(f − f²), c̃ = u + E(cp − u), h̃ = o·tanh c̃,
  * c = c̃ + zc(cp − c̃), h = h̃ + zh(hp − h̃) (each only when its rate > 0); operands a, cp, hp, c, h; zc, zh.
  * kind 8, DMU's output layer with the tanh candidate: a [s | g] → [σ s | tanh g], h = σ(s)·hp +
- * (1 − σ(s))·tanh g; operands a, hp, h.
+ * (1 − σ(s))·tanh g; operands a, hp, h. kind 9, the LSTM step's gradient: a [i | f | g | o] ([B, 4H],
+ * the saved activations) → dz, dc ← dc_t·f with dc_t = dc + (dh + dout)·o·(1 − tanh² c); operands a, c,
+ * c_prev, dout, dh (read only), dc.
  * Rows split over the threads like `gates` (bit-identical for every thread count). Throws a
  * RangeError for a bad kind or an operand outside the buffer.
  */
