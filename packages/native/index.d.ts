@@ -23,6 +23,27 @@ export declare const gates:
       ldh: number) => void)
   | undefined;
 /**
+ * One recurrent step's elementwise math for the cells without a `gates` kind, on `memory` over B
+ * rows of H units. `args` is the byte offset of an int32 block in `memory`: per operand a byte
+ * offset and a row stride in floats, then the kind's floats as their bits (JANET: β; UR-LSTM: zc, zh). kind 0, STAR: a [z | f]
+ * ([B, 2H]) → [tanh z | σ(f)], h = tanh(hp + σ(f)·(tanh z − hp)); operands a, hp, h. kind 1, STAR
+ * official: a → [tanh z | f], h = tanh(σ(f)·hp + (1 − σ(f − 1))·tanh z). kind 2 / 3, their gradients:
+ * operands a (as saved), h, hp, dout, dh (in: ∂L/∂h_t from later steps; out: the part through
+ * h_{t−1} directly), da [dz | dg] ([B, 2H]). kind 4, JANET: a [s | c] → [s | tanh c],
+ * h = σ(s)·hp + (1 − σ(s − β))·tanh c; operands a, hp, h; β. kind 5, its gradient: a, hp, dout, dh,
+ * da [ds | dc]; β. kind 6, SimpleRNN's gradient: da = (dh + dout)(1 − h²); operands h, dout, dh, da.
+ * kind 7, UR-LSTM's forward step with the refine gate and zoneout expectations: a [f | r | o | u]
+ * ([B, 4H]) → [σ f | σ r | σ o | tanh u], E = f² + 2r(f − f²), c̃ = u + E(cp − u), h̃ = o·tanh c̃,
+ * c = c̃ + zc(cp − c̃), h = h̃ + zh(hp − h̃) (each only when its rate > 0); operands a, cp, hp, c, h; zc, zh.
+ * kind 8, DMU's output layer with the tanh candidate: a [s | g] → [σ s | tanh g], h = σ(s)·hp +
+ * (1 − σ(s))·tanh g; operands a, hp, h. kind 9, the LSTM step's gradient: a [i | f | g | o] ([B, 4H],
+ * the saved activations) → dz, dc ← dc_t·f with dc_t = dc + (dh + dout)·o·(1 − tanh² c); operands a, c,
+ * c_prev, dout, dh (read only), dc.
+ * Rows split over the threads like `gates` (bit-identical for every thread count). Throws a
+ * RangeError for a bad kind or an operand outside the buffer.
+ */
+export declare const step: ((memory: ArrayBuffer, kind: number, B: number, H: number, args: number) => void) | undefined;
+/**
  * The most threads one product may use (1–64, capped; default 1 until set — @cellstack/core
  * sets its `threads` setting). Products split into whole 16-column panels (or 6-row blocks)
  * of at least 2^18 multiply-adds each, so smaller ones stay on the calling thread and the

@@ -33,6 +33,14 @@ CS_EXPORT(urlstm_forward)(int T, int B, int F, int H, int refine, int cumax, int
     const float *hp = t ? hs + (long)(t - 1) * n : h0, *cp = t ? cs + (long)(t - 1) * n : c0;
     float *at = acts + (long)t * B * G;
     cs_matmul(B, G, H, hp, H, 1, U, G, at, G, 1);
+    /* The default refine gate without zoneout masks: the step on the host (its `step` kind 7). */
+    if (cs_host_min > 0 && refine == UR_REFINE && !cumax && !mc && !mh) {
+      int args[12] = {(int)at, G, (int)cp, H, (int)hp, H, (int)(cs + (long)t * n), H, (int)(hs + (long)t * n), H};
+      __builtin_memcpy(args + 10, &zc, 4);
+      __builtin_memcpy(args + 11, &zh, 4);
+      cs_host_step(CS_STEP_URLSTM, B, H, args);
+      continue;
+    }
     for (int b = 0; b < B; b++) {
       float *a = at + (long)b * G;
       const float *o = a + L.width, *u = o + H, *cpb = cp + b * H, *hpb = hp + b * H;

@@ -20,8 +20,9 @@ export function urlstmFused(g: GateLayout, zc: number, zh: number, seed: () => n
         k.reset();
         const args = [xv, Wk, U, b, h0, c0].map((a) => k.put(a));
         const masks = [mc, mh].map((m) => (m ? k.put(m) : 0));
-        const [o, lastH, lastC, acts, cs, hs] = [T * n, n, n, T * B * G, T * n, T * n].map((size) => k.alloc(size));
-        k.call('urlstm_forward', T, B, F, H, ...variant, zc, zh, ...args, ...masks, o, lastH, lastC, acts, cs, hs, k.alloc(11 * H));
+        // Not zero-filled (~8 MB a pass): the projection fills acts, every step its rows of cs and hs, and the row work before it is read.
+        const [o, lastH, lastC, acts, cs, hs] = [T * n, n, n, T * B * G, T * n, T * n].map((size) => k.scratch(size));
+        k.call('urlstm_forward', T, B, F, H, ...variant, zc, zh, ...args, ...masks, o, lastH, lastC, acts, cs, hs, k.scratch(11 * H));
         return {
           outputs: [k.read(o, T * n), k.read(lastH, n), k.read(lastC, n)],
           saved: saving ? [k.read(acts, T * B * G), k.read(cs, T * n), k.read(hs, T * n)] : undefined,

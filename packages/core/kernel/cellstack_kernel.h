@@ -133,6 +133,24 @@ enum { CS_GATES_LSTM = 0, CS_GATES_GRU_RESET = 1, CS_GATES_GRU_BLEND = 2, CS_GAT
 __attribute__((import_module("env"), import_name("cs_host_gates"))) void cs_host_gates(int kind, int B, int H, float *z, int ldz,
                                                                                      const float *prev, int ldp, float *c, float *h,
                                                                                      int ldh);
+
+/*
+ * The other cells' step math on the host (the `step` export of @cellstack/native): `args` holds
+ * per operand its address and row stride in floats (then JANET's β, or UR-LSTM's zc and zh, as floats' bits).
+ */
+enum {
+  CS_STEP_STAR = 0,
+  CS_STEP_STAR_OFFICIAL = 1,
+  CS_STEP_STAR_GRAD = 2,
+  CS_STEP_STAR_OFFICIAL_GRAD = 3,
+  CS_STEP_JANET = 4,
+  CS_STEP_JANET_GRAD = 5,
+  CS_STEP_TANH_GRAD = 6,
+  CS_STEP_URLSTM = 7,
+  CS_STEP_DMU = 8,
+  CS_STEP_LSTM_GRAD = 9
+};
+__attribute__((import_module("env"), import_name("cs_host_step"))) void cs_host_step(int kind, int B, int H, const int *args);
 #endif
 
 /*
@@ -269,15 +287,25 @@ static inline void cs_project_backward(int T, int B, int F, int G, const float *
 
 /*
  * Backward tail of a batch-major layer whose pre-activation is x_t W + h_{t−1} U + b:
- * given dz [B, T, G], accumulate dU [H, G] += Σ_t h_{t−1}ᵀ dz_t (one long product per
- * sequence, plus the h0 row block), dW [F, G] += xᵀ dz, dbias += Σ dz, and write
- * dx [B, T, F] = dz Wᵀ (Wt: Wᵀ [G, F]). out [B, T, H] holds h_t.
+ * given dz [B, T, G], accumulate dU [H, G] += Σ_t h_{t−1}ᵀ dz_t (plus the h0 row block),
+ * dW [F, G] += xᵀ dz, dbias += Σ dz, and write dx [B, T, F] = dz Wᵀ (Wt: Wᵀ [G, F]).
+ * out [B, T, H] holds h_t. dz is restored exactly (negated twice) before returning.
  */
 static inline void cs_recurrent_backward(int T, int B, int F, int H, int G, const float *x, const float *out,
-                                         const float *h0, const float *dz, const float *Wt, float *dU, float *dW,
+                                         const float *h0, float *dz, const float *Wt, float *dU, float *dW,
                                          float *dbias, float *dx) {
   long ld = (long)T * H, lz = (long)T * G;
-  for (int b = 0; b < B && T > 1; b++) cs_matmul(H, G, T - 1, out + b * ld, 1, H, dz + b * lz + G, G, dU, G, 1);
+  /* One long product over every consecutive row pair (out row r, dz row r + 1) instead of one
+     per sequence (one host call, split over the threads as a whole), then the B − 1 pairs that
+     straddle two sequences (h_{T−1} of b with dz_0 of b + 1) taken out again through dz's rows negated. */
+  if ((long)B * T > 1) {
+    cs_matmul(H, G, B * T - 1, out, 1, H, dz + G, G, dU, G, 1);
+    for (int b = 1; b < B; b++)
+      for (int j = 0; j < G; j++) dz[b * lz + j] = -dz[b * lz + j];
+    if (B > 1) cs_matmul(H, G, B - 1, out + ld - H, 1, (int)ld, dz + lz, (int)lz, dU, G, 1);
+    for (int b = 1; b < B; b++)
+      for (int j = 0; j < G; j++) dz[b * lz + j] = -dz[b * lz + j];
+  }
   cs_matmul(H, G, B, h0, 1, H, dz, (int)lz, dU, G, 1);
   cs_matmul(F, G, B * T, x, 1, F, dz, G, dW, G, 1);
   cs_colsum(dbias, dz, B * T, G);

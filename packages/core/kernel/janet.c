@@ -52,6 +52,12 @@ CS_EXPORT(janet_forward)(int T, int B, int F, int H, float beta, const float *x,
     const float *hp = t ? out + (long)(t - 1) * H : h0;
     long lp = t ? ld : H;
     cs_matmul(B, G, H, hp, lp, 1, U, G, zt, lz, 1);
+    if (cs_host_min > 0) {
+      int args[7] = {(int)zt, (int)lz, (int)hp, (int)lp, (int)(out + (long)t * H), (int)ld};
+      __builtin_memcpy(args + 6, &beta, 4);
+      cs_host_step(CS_STEP_JANET, B, H, args);
+      continue;
+    }
     for (int b = 0; b < B; b++) {
       float *s = zt + b * lz, *c = s + H, *h = out + b * ld + (long)t * H;
       const float *hpb = hp + b * lp;
@@ -81,20 +87,27 @@ CS_EXPORT(janet_backward)(int T, int B, int F, int H, float beta, const float *x
   cs_transpose(Wt, W, F, G);
   cs_copy(dh, dhT, B * H);
   for (int t = T - 1; t >= 0; t--) {
-    for (int b = 0; b < B; b++) {
-      long rz = b * lz + (long)t * G, rh = b * ld + (long)t * H;
-      const float *s = z + rz, *c = s + H, *hpb = t ? out + rh - H : h0 + b * H, *dob = dout + rh;
-      float *ds = dz + rz, *dc = ds + H, *dhb = dh + b * H;
-      int j = 0;
-      for (; j + 4 <= H; j += 4) grad4(s + j, c + j, hpb + j, dhb + j, dob + j, ds + j, dc + j, dhb + j, bv);
-      int m = H - j;
-      if (m) {
-        float s4[4], c4[4], hp4[4], dh4[4], do4[4], ds4[4], dc4[4];
-        pad4(s4, s + j, m), pad4(c4, c + j, m), pad4(hp4, hpb + j, m), pad4(dh4, dhb + j, m), pad4(do4, dob + j, m);
-        grad4(s4, c4, hp4, dh4, do4, ds4, dc4, dh4, bv);
-        for (int i = 0; i < m; i++) ds[j + i] = ds4[i], dc[j + i] = dc4[i], dhb[j + i] = dh4[i];
+    if (cs_host_min > 0) {
+      const float *hp = t ? out + (long)(t - 1) * H : h0;
+      int args[11] = {(int)(z + (long)t * G), (int)lz, (int)hp, t ? (int)ld : H, (int)(dout + (long)t * H), (int)ld, (int)dh, H,
+                      (int)(dz + (long)t * G), (int)lz};
+      __builtin_memcpy(args + 10, &beta, 4);
+      cs_host_step(CS_STEP_JANET_GRAD, B, H, args);
+    } else
+      for (int b = 0; b < B; b++) {
+        long rz = b * lz + (long)t * G, rh = b * ld + (long)t * H;
+        const float *s = z + rz, *c = s + H, *hpb = t ? out + rh - H : h0 + b * H, *dob = dout + rh;
+        float *ds = dz + rz, *dc = ds + H, *dhb = dh + b * H;
+        int j = 0;
+        for (; j + 4 <= H; j += 4) grad4(s + j, c + j, hpb + j, dhb + j, dob + j, ds + j, dc + j, dhb + j, bv);
+        int m = H - j;
+        if (m) {
+          float s4[4], c4[4], hp4[4], dh4[4], do4[4], ds4[4], dc4[4];
+          pad4(s4, s + j, m), pad4(c4, c + j, m), pad4(hp4, hpb + j, m), pad4(dh4, dhb + j, m), pad4(do4, dob + j, m);
+          grad4(s4, c4, hp4, dh4, do4, ds4, dc4, dh4, bv);
+          for (int i = 0; i < m; i++) ds[j + i] = ds4[i], dc[j + i] = dc4[i], dhb[j + i] = dh4[i];
+        }
       }
-    }
     cs_matmul(B, H, G, dz + (long)t * G, lz, 1, Ut, H, dh, H, 1);
   }
   cs_copy(dh0, dh, B * H);

@@ -62,22 +62,26 @@ CS_EXPORT(lstm_backward)(int T, int B, int F, int H, const float *x, const float
   for (int t = T - 1; t >= 0; t--) {
     const float *cp = t ? cs + (long)(t - 1) * n : c0;
     float *dzt = a + (long)t * B * G;
-    for (int b = 0; b < B; b++) {
-      const float *c = cs + (long)t * n + b * H, *cpb = cp + b * H, *dob = dout + (long)b * TH + (long)t * H;
-      float *d = dzt + b * G, *dhb = dh + b * H, *dcb = dc + b * H;
-      for (int j = 0; j < H; j += 4) {
-        int k = H - j < 4 ? H - j : 4;
-        f4 i = cs_ldk(d + j, k), f = cs_ldk(d + H + j, k), g = cs_ldk(d + 2 * H + j, k), o = cs_ldk(d + 3 * H + j, k);
-        f4 tc = f4tanh(cs_ldk(c + j, k));
-        f4 dhj = ADD(cs_ldk(dhb + j, k), cs_ldk(dob + j, k));
-        f4 dcj = ADD(cs_ldk(dcb + j, k), MUL(MUL(dhj, o), SUB(one, MUL(tc, tc))));
-        cs_stk(d + j, MUL(MUL(dcj, g), MUL(i, SUB(one, i))), k);
-        cs_stk(d + H + j, MUL(MUL(dcj, cs_ldk(cpb + j, k)), MUL(f, SUB(one, f))), k);
-        cs_stk(d + 2 * H + j, MUL(MUL(dcj, i), SUB(one, MUL(g, g))), k);
-        cs_stk(d + 3 * H + j, MUL(MUL(dhj, tc), MUL(o, SUB(one, o))), k);
-        cs_stk(dcb + j, MUL(dcj, f), k);
+    if (cs_host_min > 0) {
+      int args[12] = {(int)dzt, G, (int)(cs + (long)t * n), H, (int)cp, H, (int)(dout + (long)t * H), TH, (int)dh, H, (int)dc, H};
+      cs_host_step(CS_STEP_LSTM_GRAD, B, H, args);
+    } else
+      for (int b = 0; b < B; b++) {
+        const float *c = cs + (long)t * n + b * H, *cpb = cp + b * H, *dob = dout + (long)b * TH + (long)t * H;
+        float *d = dzt + b * G, *dhb = dh + b * H, *dcb = dc + b * H;
+        for (int j = 0; j < H; j += 4) {
+          int k = H - j < 4 ? H - j : 4;
+          f4 i = cs_ldk(d + j, k), f = cs_ldk(d + H + j, k), g = cs_ldk(d + 2 * H + j, k), o = cs_ldk(d + 3 * H + j, k);
+          f4 tc = f4tanh(cs_ldk(c + j, k));
+          f4 dhj = ADD(cs_ldk(dhb + j, k), cs_ldk(dob + j, k));
+          f4 dcj = ADD(cs_ldk(dcb + j, k), MUL(MUL(dhj, o), SUB(one, MUL(tc, tc))));
+          cs_stk(d + j, MUL(MUL(dcj, g), MUL(i, SUB(one, i))), k);
+          cs_stk(d + H + j, MUL(MUL(dcj, cs_ldk(cpb + j, k)), MUL(f, SUB(one, f))), k);
+          cs_stk(d + 2 * H + j, MUL(MUL(dcj, i), SUB(one, MUL(g, g))), k);
+          cs_stk(d + 3 * H + j, MUL(MUL(dhj, tc), MUL(o, SUB(one, o))), k);
+          cs_stk(dcb + j, MUL(dcj, f), k);
+        }
       }
-    }
     cs_matmul(B, H, G, dzt, G, 1, Ut, H, dh, H, 0);
   }
   cs_matmul(H, G, B, h0, 1, H, a, G, dU, G, 1);

@@ -33,12 +33,16 @@ CS_EXPORT(simple_rnn_backward)(int T, int B, int F, int H, const float *x, const
   cs_transpose(Wt, W, F, H);
   cs_copy(dh, dhT, B * H);
   for (int t = T - 1; t >= 0; t--) {
-    for (int b = 0; b < B; b++) {
-      long r = b * ld + (long)t * H;
-      const float *h = out + r, *dob = dout + r;
-      float *dab = da + r, *dhb = dh + b * H;
-      for (int j = 0; j < H; j++) dab[j] = (dhb[j] + dob[j]) * (1.0f - h[j] * h[j]);
-    }
+    if (cs_host_min > 0) {
+      int args[8] = {(int)(out + (long)t * H), (int)ld, (int)(dout + (long)t * H), (int)ld, (int)dh, H, (int)(da + (long)t * H), (int)ld};
+      cs_host_step(CS_STEP_TANH_GRAD, B, H, args);
+    } else
+      for (int b = 0; b < B; b++) {
+        long r = b * ld + (long)t * H;
+        const float *h = out + r, *dob = dout + r;
+        float *dab = da + r, *dhb = dh + b * H;
+        for (int j = 0; j < H; j++) dab[j] = (dhb[j] + dob[j]) * (1.0f - h[j] * h[j]);
+      }
     cs_matmul(B, H, H, da + (long)t * H, ld, 1, Ut, H, dh, H, 0);
   }
   cs_copy(dh0, dh, B * H);

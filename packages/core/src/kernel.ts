@@ -91,9 +91,13 @@ export class WasmKernel {
    * backward, which are most of its output bytes).
    */
   run(name: string, scalars: number[], inputs: Float32Array[], outputs: number[], options: RunOptions = {}): Float32Array[] {
-    const { scratch = [], read = outputs.length, written = false } = options;
+    const { scratch = [], read = outputs.length, written = false, scratchWritten = written } = options;
     this.reset();
-    const ptrs = [...inputs.map((a) => this.put(a)), ...[...outputs, ...scratch].map((n) => (written ? this.scratch(n) : this.alloc(n)))];
+    const ptrs = [
+      ...inputs.map((a) => this.put(a)),
+      ...outputs.map((n) => (written ? this.scratch(n) : this.alloc(n))),
+      ...scratch.map((n) => (scratchWritten ? this.scratch(n) : this.alloc(n))),
+    ];
     this.call(name, ...scalars, ...ptrs);
     return outputs.slice(0, read).map((n, i) => this.read(ptrs[inputs.length + i], n));
   }
@@ -113,6 +117,8 @@ export interface RunOptions {
   read?: number;
   /** The kernel writes all of outputs and scratch before reading them: skip zero-filling (megabytes a call). */
   written?: boolean;
+  /** The kernel writes all of its scratch before reading it (outputs that accumulate stay zero-filled); default `written`. */
+  scratchWritten?: boolean;
 }
 
 const align = (n: number) => (n + 15) & ~15;

@@ -7,9 +7,11 @@ import { NATIVE_MIN_PRODUCT, configure, onConfigure, settings, type Settings } f
 type HostMatmul = (memory: ArrayBuffer, M: number, N: number, K: number, A: number, sa: number, sk: number, B: number, ldb: number,
   C: number, ldc: number, accumulate: number) => void;
 type HostGates = (memory: ArrayBuffer, kind: number, B: number, H: number, z: number, ldz: number, prev: number, ldp: number, c: number, h: number, ldh: number) => void;
+type HostStep = (memory: ArrayBuffer, kind: number, B: number, H: number, args: number) => void;
 interface Addon {
   matmul?: HostMatmul;
   gates?: HostGates;
+  step?: HostStep;
   isa: string;
   setThreads?: (n: number) => number;
 }
@@ -24,7 +26,7 @@ function addon(): Addon {
   try {
     loaded = createRequire(import.meta.url)('@cellstack/native') as Addon;
     // The kernels call every host function once the products go native: an older build lacks some.
-    if (loaded.matmul && !loaded.gates) loaded = { isa: 'none: @cellstack/native is out of date (run `npm rebuild @cellstack/native`)' };
+    if (loaded.matmul && (!loaded.gates || !loaded.step)) loaded = { isa: 'none: @cellstack/native is out of date (run `npm rebuild @cellstack/native`)' };
   } catch {
     loaded = { isa: 'none: the optional dependency @cellstack/native is not installed' };
   }
@@ -82,7 +84,7 @@ export function nativeProduct(multiplyAdds: number): HostMatmul | undefined {
 const minProductNow = () => (settings().native && loaded?.matmul ? settings().nativeMinProduct : 0);
 
 /**
- * The `env` imports of a kernel module (`cs_host_matmul`, `cs_host_gates`) on its own memory, and a hook to
+ * The `env` imports of a kernel module (`cs_host_matmul`, `cs_host_gates`, `cs_host_step`) on its own memory, and a hook to
  * call with its `cs_use_host` export, which then follows the settings.
  */
 export function hostImports(memory: () => { buffer: ArrayBuffer }) {
@@ -94,8 +96,10 @@ export function hostImports(memory: () => { buffer: ArrayBuffer }) {
   // A step's gate math (kernel/lstm.c, gru.c), called only while the products go native.
   const cs_host_gates = (kind: number, B: number, H: number, z: number, ldz: number, prev: number, ldp: number, c: number, h: number, ldh: number) =>
     loaded!.gates!(memory().buffer, kind, B, H, z, ldz, prev, ldp, c, h, ldh);
+  // The other cells' step math (kernel/star.c, janet.c, simple-rnn.c): operands in a block at `args`.
+  const cs_host_step = (kind: number, B: number, H: number, args: number) => loaded!.step!(memory().buffer, kind, B, H, args);
   return {
-    env: { cs_host_matmul, cs_host_gates },
+    env: { cs_host_matmul, cs_host_gates, cs_host_step },
     follow(useHost: unknown) {
       if (typeof useHost !== 'function') return; // a kernel built without the host product
       const set = useHost as (minProduct: number) => void;

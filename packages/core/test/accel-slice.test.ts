@@ -24,6 +24,10 @@ describe.runIf(tf.getBackend() === 'wasm')('wasm Slice (patched to copy only the
     [[3, 5, 4], [1, 1, 1], [2, 3, 2]],
     [[2, 3, 4, 5], [1, 0, 2, 1], [1, 3, 2, 3]],
     [[2, 3, 2, 2, 3], [0, 1, 0, 1, 1], [2, 2, 2, 1, 2]],
+    // Whole trailing axes merge into one run: a batch slice, and whole rows under a partial axis.
+    [[5, 3, 4], [1, 0, 0], [3, 3, 4]],
+    [[2, 4, 3, 5], [1, 1, 0, 0], [1, 2, 3, 5]],
+    [[3, 4, 2], [0, 1, 0], [3, 2, 2]],
   ])('shape %j, begin %j, size %j: the block, no extra tensors', (shape, begin, size) => {
     const x = randomTensor(shape, 3);
     const values = x.dataSync();

@@ -55,7 +55,10 @@ describe.skipIf(!matmul)(`native matmul (${isa})`, () => {
     { M: 128, N: 24, K: 1000, transposeA: true, accumulate: true }, // long reduction, in chunks
     { M: 11, N: 8, K: 3, pad: 1, accumulate: true },
     { M: 3, N: 40, K: 2 },
-    { M: 50, N: 10, K: 128, pad: 2, accumulate: true }, // a dense layer of 10 units: a masked 2-column tail
+    { M: 50, N: 10, K: 128, pad: 2, accumulate: true }, // a dense layer of 10 units: 8 columns and 2 masked in one pass
+    { M: 37, N: 13, K: 300, transposeA: true, accumulate: true }, // its weight gradient's shape: Aᵀ, a long reduction
+    { M: 9, N: 25, K: 7, pad: 1 }, // a 16-column panel, then 9 columns
+    { M: 6, N: 9, K: 4 },
     ...[1, 2, 3, 4, 5, 6, 7, 12].map((M) => ({ M, N: 19, K: 6 })), // every row tail
   ];
   it.each(cases)('M $M, N $N, K $K, Aᵀ $transposeA, pad $pad, accumulate $accumulate', (c) => {

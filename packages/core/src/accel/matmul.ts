@@ -84,8 +84,15 @@ function hostProduct(host: NonNullable<ReturnType<typeof nativeProduct>>, backen
   for (let b = 0; b < p.batch; b++) {
     const C = p.C + 4 * b * p.M * p.N;
     const c = new Float32Array(buffer, C, p.M * p.N);
-    if (biasValues) for (let r = 0; r < p.M; r++) c.set(biasValues, r * p.N);
+    if (biasValues) fillRows(c, biasValues);
     host(buffer, p.M, p.N, p.K, p.A + 4 * b * p.strideA, p.sa, p.sk, p.B + 4 * b * p.strideB, p.N, C, p.N, biasValues ? 1 : 0);
     if (p.relu) for (let i = 0; i < c.length; i++) if (!(c[i] > 0)) c[i] = 0;
   }
+}
+
+/** Every row of c = row: one copy, then doubling copies (a row at a time cost ~1 ms for a dense layer over 3200 steps). */
+function fillRows(c: Float32Array, row: Float32Array): void {
+  if (c.length === 0) return;
+  c.set(row);
+  for (let filled = row.length; filled < c.length; filled *= 2) c.copyWithin(filled, 0, Math.min(filled, c.length - filled));
 }

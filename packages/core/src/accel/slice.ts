@@ -25,9 +25,19 @@ export function patchWasmSlice(): boolean {
   });
 }
 
-/** Copy the block at `begin` of extent `size` from a row-major `src` of `shape`, one innermost run at a time. */
+/**
+ * Copy the block at `begin` of extent `size` from a row-major `src` of `shape`, one contiguous
+ * run at a time: trailing axes taken whole merge into the run (a batch slice of [B, T, F] is one
+ * copy, not B·T copies of F floats).
+ */
 function copySlice(src: Flat, shape: number[], begin: number[], size: number[], dst: Flat): void {
-  const rank = shape.length;
+  let rank = shape.length;
+  while (rank > 1 && size[rank - 1] === shape[rank - 1]) {
+    shape = [...shape.slice(0, rank - 2), shape[rank - 2] * shape[rank - 1]];
+    begin = [...begin.slice(0, rank - 2), begin[rank - 2] * size[rank - 1]];
+    size = [...size.slice(0, rank - 2), size[rank - 2] * size[rank - 1]];
+    rank--;
+  }
   const strides = tf.util.computeStrides(shape);
   const run = size[rank - 1];
   const outer = size.slice(0, -1);

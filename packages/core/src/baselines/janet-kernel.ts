@@ -12,13 +12,13 @@ export function janetFused(beta: number) {
     const n = B * H;
     const [out, hT] = fusedCall([x, p.kernel, p.recurrent, p.bias, h], [[B, T, H], [B, H]], {
       forward([xv, W, U, bias, h0], { saving }) {
-        const [o, last, z] = kernel().run('janet_forward', [T, B, F, H, beta], [xv, W, U, bias, h0], [T * n, n, 2 * T * n], { read: saving ? 3 : 2 });
+        const [o, last, z] = kernel().run('janet_forward', [T, B, F, H, beta], [xv, W, U, bias, h0], [T * n, n, 2 * T * n], { read: saving ? 3 : 2, written: true }); // the projection fills z, every step its rows of out
         // z = [s | tanh(z_c)] per step, and every h_t (the outputs).
         return { outputs: [o, last], saved: saving ? [z, o] : undefined };
       },
       backward([xv, W, U, , h0], saved, [dout, dhT]) {
         const grads = [B * T * F, F * 2 * H, 2 * H * H, 2 * H, n];
-        return kernel().run('janet_backward', [T, B, F, H, beta], [xv, W, U, h0, ...saved, dout, dhT], grads, { scratch: [2 * T * n + n + 2 * H * H + 2 * H * F] });
+        return kernel().run('janet_backward', [T, B, F, H, beta], [xv, W, U, h0, ...saved, dout, dhT], grads, { scratch: [2 * T * n + n + 2 * H * H + 2 * H * F], scratchWritten: true });
       },
     });
     return { output: out as tf.Tensor3D, state: { h: hT as tf.Tensor2D } };

@@ -17,7 +17,7 @@ export function simpleRnnFused(x: tf.Tensor3D, { h }: State, p: Params): FusedRe
     },
     backward([xv, W, U, , h0], out, [dout, dhT]) {
       const grads = [B * T * F, F * H, H * H, H, n];
-      return kernel().run('simple_rnn_backward', [T, B, F, H], [xv, W, U, h0, out, dout, dhT], grads, { scratch: [T * n + n + H * H + H * F] });
+      return kernel().run('simple_rnn_backward', [T, B, F, H], [xv, W, U, h0, out, dout, dhT], grads, { scratch: [T * n + n + H * H + H * F], scratchWritten: true });
     },
   });
   return { output: out as tf.Tensor3D, state: { h: hT as tf.Tensor2D } };

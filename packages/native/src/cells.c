@@ -1,0 +1,274 @@
+/*
+ * Per-step elementwise math of the cells whose kernels have no `gates` kind (STAR, JANET, UR-LSTM's
+ * forward with the refine gate, DMU's output layer) and the LSTM's and SimpleRNN's backward, on the host's 8 lanes with FMA, the batch
+ * rows split over the pool like `gates`: included by matmul.c (it shares the pool, the Job and the
+ * vector math).
+ *
+ * step(memory, kind, B, H, args): args is the byte offset of an int32 block in `memory`
+ * holding, per operand of `kind`, its byte offset and row stride in floats (then STEP_FLOATS'
+ * floats: JANET's β, UR-LSTM's zc and zh). Operands are B rows of `width`·H floats (STEP_OPERANDS below).
+ */
+
+enum {
+  STEP_STAR = 0,          /* a [z | f] → [tanh z | σ(f)] in place; h = tanh(hp + σ(f)(tanh z − hp)) */
+  STEP_STAR_OFFICIAL = 1, /* a [z | f] → [tanh z | f]; h = tanh(σ(f)·hp + (1 − σ(f − 1))·tanh z) */
+  STEP_STAR_GRAD = 2,     /* given a = [tanh z | s], h, hp, dout, dh: da [dz | dg], dh ← ∂L/∂h_{t−1} (direct part) */
+  STEP_STAR_OFFICIAL_GRAD = 3,
+  STEP_JANET = 4,      /* a [s | c] → [s | tanh c]; h = σ(s)·hp + (1 − σ(s − β))·tanh c */
+  STEP_JANET_GRAD = 5, /* given a = [s | tanh c], hp, dout, dh: da [ds | dc], dh ← dh·σ(s) */
+  STEP_TANH_GRAD = 6,  /* da = (dh + dout)(1 − h²) (SimpleRNN) */
+  STEP_URLSTM = 7,     /* UR-LSTM with the refine gate, no zoneout masks: a [f | r | o | u] → activated; c, h (zc, zh) */
+  STEP_DMU = 8,        /* DMU's output layer, tanh candidate: a [s | g] → [σ(s) | tanh g]; h = σ(s)·hp + (1 − σ(s))·tanh g */
+  STEP_LSTM_GRAD = 9,  /* the LSTM step's gradient: a [i | f | g | o] (activations) → dz in place; dc ← ∂L/∂c_{t−1} */
+  STEP_KINDS = 10
+};
+
+/* Per kind: how many operands, and each one's width in units of H (in block order). */
+static const int STEP_OPERANDS[STEP_KINDS][7] = {
+    /* a, hp, h */ {3, 2, 1, 1},
+    {3, 2, 1, 1},
+    /* a, h, hp, dout, dh, da */ {6, 2, 1, 1, 1, 1, 2},
+    {6, 2, 1, 1, 1, 1, 2},
+    /* a, hp, h */ {3, 2, 1, 1},
+    /* a, hp, dout, dh, da */ {5, 2, 1, 1, 1, 2},
+    /* h, dout, dh, da */ {4, 1, 1, 1, 1},
+    /* a, cp, hp, c, h */ {5, 4, 1, 1, 1, 1},
+    /* a, hp, h */ {3, 2, 1, 1},
+    /* a, c, cp, dout, dh, dc */ {6, 4, 1, 1, 1, 1, 1},
+};
+/* Per kind: how many floats follow the operands in the block (JANET's β; UR-LSTM's zoneout rates zc, zh). */
+static const int STEP_FLOATS[STEP_KINDS] = {0, 0, 0, 0, 1, 1, 0, 2, 0, 0};
+
+typedef struct {
+  int kind, H;
+  float *p[6];
+  long ld[6];
+  float f[2];
+} StepArgs;
+
+#ifdef ISA
+#if defined(__x86_64__) && defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#elif defined(__x86_64__)
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#endif
+
+/* σ(x) and 1 − σ(x) = e^{−x}·σ(x) (no cancellation where σ(x) is near 1), as janet.c. */
+static inline v8 sigmoid_pair8(v8 x, v8 *rest) {
+  v8 e = exp8(-x), y = bcast(1.0f) / (bcast(1.0f) + e);
+  *rest = e * y;
+  return y;
+}
+
+static void star_rows(const StepArgs *s, int b0, int b1) {
+  int H = s->H, official = s->kind == STEP_STAR_OFFICIAL;
+  for (int b = b0; b < b1; b++) {
+    float *a = s->p[0] + b * s->ld[0], *h = s->p[2] + b * s->ld[2];
+    const float *hp = s->p[1] + b * s->ld[1];
+    for (int j = 0; j < H; j += 8) {
+      int k = H - j < 8 ? H - j : 8;
+      v8 z = tanh8(load8(a + j, k)), f = load8(a + H + j, k), p = load8(hp + j, k), y;
+      store8(a + j, z, k);
+      if (!official) {
+        f = sigmoid8(f);
+        store8(a + H + j, f, k);
+        y = p + f * (z - p);
+      } else {
+        v8 rest;
+        sigmoid_pair8(f - bcast(1.0f), &rest);
+        y = sigmoid8(f) * p + rest * z;
+      }
+      store8(h + j, tanh8(y), k);
+    }
+  }
+}
+
+static void star_grad_rows(const StepArgs *s, int b0, int b1) {
+  int H = s->H, official = s->kind == STEP_STAR_OFFICIAL_GRAD;
+  for (int b = b0; b < b1; b++) {
+    const float *a = s->p[0] + b * s->ld[0], *h = s->p[1] + b * s->ld[1], *hp = s->p[2] + b * s->ld[2], *dout = s->p[3] + b * s->ld[3];
+    float *dh = s->p[4] + b * s->ld[4], *da = s->p[5] + b * s->ld[5];
+    for (int j = 0; j < H; j += 8) {
+      int k = H - j < 8 ? H - j : 8;
+      v8 hv = load8(h + j, k), z = load8(a + j, k), g = load8(a + H + j, k), p = load8(hp + j, k);
+      v8 d = (load8(dh + j, k) + load8(dout + j, k)) * (bcast(1.0f) - hv * hv), dz, dg, dp;
+      if (!official) {
+        dz = d * g;
+        dg = d * (z - p) * g * (bcast(1.0f) - g);
+        dp = d * (bcast(1.0f) - g);
+      } else {
+        v8 r1, r2, s1 = sigmoid_pair8(g, &r1), s2 = sigmoid_pair8(g - bcast(1.0f), &r2);
+        dz = d * r2;
+        dg = d * (p * s1 * r1 - z * s2 * r2);
+        dp = d * s1;
+      }
+      store8(da + j, dz * (bcast(1.0f) - z * z), k);
+      store8(da + H + j, dg, k);
+      store8(dh + j, dp, k);
+    }
+  }
+}
+
+static void janet_rows(const StepArgs *s, int b0, int b1) {
+  int H = s->H;
+  v8 beta = bcast(s->f[0]);
+  for (int b = b0; b < b1; b++) {
+    float *a = s->p[0] + b * s->ld[0], *h = s->p[2] + b * s->ld[2];
+    const float *hp = s->p[1] + b * s->ld[1];
+    for (int j = 0; j < H; j += 8) {
+      int k = H - j < 8 ? H - j : 8;
+      v8 sv = load8(a + j, k), c = tanh8(load8(a + H + j, k)), f1, g1;
+      v8 f = sigmoid_pair8(sv, &f1);
+      sigmoid_pair8(sv - beta, &g1);
+      store8(a + H + j, c, k);
+      store8(h + j, f * load8(hp + j, k) + g1 * c, k);
+    }
+  }
+}
+
+static void janet_grad_rows(const StepArgs *s, int b0, int b1) {
+  int H = s->H;
+  v8 beta = bcast(s->f[0]);
+  for (int b = b0; b < b1; b++) {
+    const float *a = s->p[0] + b * s->ld[0], *hp = s->p[1] + b * s->ld[1], *dout = s->p[2] + b * s->ld[2];
+    float *dh = s->p[3] + b * s->ld[3], *da = s->p[4] + b * s->ld[4];
+    for (int j = 0; j < H; j += 8) {
+      int k = H - j < 8 ? H - j : 8;
+      v8 sv = load8(a + j, k), c = load8(a + H + j, k), d = load8(dh + j, k) + load8(dout + j, k), f1, g1;
+      v8 f = sigmoid_pair8(sv, &f1), g = sigmoid_pair8(sv - beta, &g1);
+      v8 df = load8(hp + j, k) * (f * f1), dg = c * (g * g1);
+      store8(da + j, d * (df - dg), k);
+      store8(da + H + j, d * (g1 * (bcast(1.0f) - c * c)), k);
+      store8(dh + j, d * f, k);
+    }
+  }
+}
+
+static void tanh_grad_rows(const StepArgs *s, int b0, int b1) {
+  int H = s->H;
+  for (int b = b0; b < b1; b++) {
+    const float *h = s->p[0] + b * s->ld[0], *dout = s->p[1] + b * s->ld[1], *dh = s->p[2] + b * s->ld[2];
+    float *da = s->p[3] + b * s->ld[3];
+    for (int j = 0; j < H; j += 8) {
+      int k = H - j < 8 ? H - j : 8;
+      v8 hv = load8(h + j, k);
+      store8(da + j, (load8(dh + j, k) + load8(dout + j, k)) * (bcast(1.0f) - hv * hv), k);
+    }
+  }
+}
+
+/* urlstm.c's forward step for the refine gate (E = f² + 2r(f − f²), tied input) with zoneout expectations, not masks. */
+static void urlstm_rows(const StepArgs *s, int b0, int b1) {
+  int H = s->H;
+  float zc = s->f[0], zh = s->f[1];
+  for (int b = b0; b < b1; b++) {
+    float *a = s->p[0] + b * s->ld[0], *c = s->p[3] + b * s->ld[3], *h = s->p[4] + b * s->ld[4];
+    const float *cp = s->p[1] + b * s->ld[1], *hp = s->p[2] + b * s->ld[2];
+    for (int j = 0; j < H; j += 8) {
+      int k = H - j < 8 ? H - j : 8;
+      v8 f = sigmoid8(load8(a + j, k)), r = sigmoid8(load8(a + H + j, k)), o = sigmoid8(load8(a + 2 * H + j, k));
+      v8 u = tanh8(load8(a + 3 * H + j, k)), p = load8(cp + j, k), f2 = f * f;
+      store8(a + j, f, k), store8(a + H + j, r, k), store8(a + 2 * H + j, o, k), store8(a + 3 * H + j, u, k);
+      v8 e = f2 + (r * bcast(2.0f)) * (f - f2), cn = u + e * (p - u), hn = o * tanh8(cn);
+      if (zc > 0) cn = cn + bcast(zc) * (p - cn);
+      if (zh > 0) hn = hn + bcast(zh) * (load8(hp + j, k) - hn);
+      store8(c + j, cn, k);
+      store8(h + j, hn, k);
+    }
+  }
+}
+
+/* dmu.c's output layer with the default tanh candidate. */
+static void dmu_rows(const StepArgs *s, int b0, int b1) {
+  int H = s->H;
+  for (int b = b0; b < b1; b++) {
+    float *a = s->p[0] + b * s->ld[0], *h = s->p[2] + b * s->ld[2];
+    const float *hp = s->p[1] + b * s->ld[1];
+    for (int j = 0; j < H; j += 8) {
+      int k = H - j < 8 ? H - j : 8;
+      v8 sv = sigmoid8(load8(a + j, k)), g = tanh8(load8(a + H + j, k));
+      store8(a + j, sv, k);
+      store8(a + H + j, g, k);
+      store8(h + j, sv * load8(hp + j, k) + (bcast(1.0f) - sv) * g, k);
+    }
+  }
+}
+
+/* lstm.c's backward step: dh (from the later steps) is read, dc updated, a's activations become dz. */
+static void lstm_grad_rows(const StepArgs *s, int b0, int b1) {
+  int H = s->H;
+  const v8 one = bcast(1.0f);
+  for (int b = b0; b < b1; b++) {
+    float *d = s->p[0] + b * s->ld[0], *dc = s->p[5] + b * s->ld[5];
+    const float *c = s->p[1] + b * s->ld[1], *cp = s->p[2] + b * s->ld[2], *dout = s->p[3] + b * s->ld[3], *dh = s->p[4] + b * s->ld[4];
+    for (int j = 0; j < H; j += 8) {
+      int k = H - j < 8 ? H - j : 8;
+      v8 i = load8(d + j, k), f = load8(d + H + j, k), g = load8(d + 2 * H + j, k), o = load8(d + 3 * H + j, k);
+      v8 tc = tanh8(load8(c + j, k)), dhj = load8(dh + j, k) + load8(dout + j, k);
+      v8 dcj = load8(dc + j, k) + (dhj * o) * (one - tc * tc);
+      store8(d + j, (dcj * g) * (i * (one - i)), k);
+      store8(d + H + j, (dcj * load8(cp + j, k)) * (f * (one - f)), k);
+      store8(d + 2 * H + j, (dcj * i) * (one - g * g), k);
+      store8(d + 3 * H + j, (dhj * tc) * (o * (one - o)), k);
+      store8(dc + j, dcj * f, k);
+    }
+  }
+}
+
+static void step_rows(const void *ctx, int b0, int b1) {
+  const StepArgs *s = ctx;
+  switch (s->kind) {
+    case STEP_STAR:
+    case STEP_STAR_OFFICIAL: star_rows(s, b0, b1); break;
+    case STEP_STAR_GRAD:
+    case STEP_STAR_OFFICIAL_GRAD: star_grad_rows(s, b0, b1); break;
+    case STEP_JANET: janet_rows(s, b0, b1); break;
+    case STEP_JANET_GRAD: janet_grad_rows(s, b0, b1); break;
+    case STEP_TANH_GRAD: tanh_grad_rows(s, b0, b1); break;
+    case STEP_URLSTM: urlstm_rows(s, b0, b1); break;
+    case STEP_DMU: dmu_rows(s, b0, b1); break;
+    case STEP_LSTM_GRAD: lstm_grad_rows(s, b0, b1); break;
+  }
+}
+
+#if defined(__x86_64__) && defined(__clang__)
+#pragma clang attribute pop
+#elif defined(__x86_64__)
+#pragma GCC pop_options
+#endif
+#endif
+
+static napi_value Step(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  void *base;
+  size_t length;
+  int32_t v[4];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 5) return fail(env, "step takes 5 arguments");
+  if (napi_get_arraybuffer_info(env, argv[0], &base, &length) != napi_ok) return fail(env, "step: the first argument must be an ArrayBuffer");
+  for (int i = 0; i < 4; i++)
+    if (napi_get_value_int32(env, argv[i + 1], &v[i]) != napi_ok) return fail(env, "step: kind, sizes and offsets must be numbers");
+  int32_t kind = v[0], B = v[1], H = v[2];
+  uint32_t at = (uint32_t)v[3];
+  if (kind < 0 || kind >= STEP_KINDS) return fail(env, "step: kind must be 0 to 9 (STAR, STAR official, their gradients, JANET, its gradient, tanh gradient, UR-LSTM, DMU, LSTM gradient)");
+  if (B < 0 || H < 0 || at & 3) return fail(env, "step: negative size, or an offset not a multiple of 4");
+  const int *widths = STEP_OPERANDS[kind];
+  int n = widths[0], slots = 2 * n + STEP_FLOATS[kind];
+  if ((int64_t)at + 4 * slots > (int64_t)length) return fail(env, "step: the argument block lies outside the buffer");
+  const int32_t *block = (const int32_t *)((char *)base + at);
+  StepArgs s = {kind, H, {0}, {0}, {0, 0}};
+  for (int i = 0; i < n; i++) {
+    uint32_t p = (uint32_t)block[2 * i];
+    int32_t ld = block[2 * i + 1];
+    if (ld < 0 || p & 3) return fail(env, "step: a negative row stride, or an operand offset not a multiple of 4");
+    if (extent(p, B, (int64_t)widths[i + 1] * H, ld, 1) > (int64_t)length) return fail(env, "step: an operand lies outside the buffer");
+    s.p[i] = (float *)((char *)base + p);
+    s.ld[i] = ld;
+  }
+  __builtin_memcpy(s.f, block + 2 * n, 4 * (size_t)STEP_FLOATS[kind]);
+#ifdef ISA
+  parallel_rows(step_rows, &s, B, H);
+#endif
+  return NULL;
+}
