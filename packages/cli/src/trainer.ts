@@ -14,11 +14,55 @@ export interface TrainSettings {
   valSize: number;
 }
 
-/** Compile a model for a task: the task's loss (masked to the scored steps) and metrics. */
+/** The activation object a tfjs Dense layer holds (private in its typings). */
+interface Activated {
+  activation: { getClassName(): string };
+}
+
+/**
+ * Models whose dense softmax head trains on its logits: the cross-entropy of a softmax head
+ * is taken as a log-softmax of the logits (as Keras and PyTorch do), not as the log of
+ * clipped probabilities, whose gradient is exactly 0 once the true class has p < 1e-7.
+ * Training and validation swap the head's activation for the identity while they run, so
+ * predictions and saved models keep the softmax.
+ */
+const logitHeads = new WeakMap<LayersModel, Activated>();
+const identity = () => {
+  const [Linear] = tf.serialization.SerializationMap.getMap().classNameMap.linear;
+  return new (Linear as unknown as new () => Activated['activation'])();
+};
+
+/** The model's last layer when it is a dense softmax head of a classification task. */
+function softmaxHead(model: LayersModel, task: Task): Activated | undefined {
+  const last = model.layers[model.layers.length - 1] as unknown as Partial<Activated> & { getClassName(): string };
+  const softmax = last.getClassName() === 'Dense' && last.activation?.getClassName() === 'softmax';
+  return task.loss === 'categoricalCrossentropy' && softmax ? (last as Activated) : undefined;
+}
+
+/** Run `fn` with the model's softmax head (if it trains on logits) reduced to its logits. */
+async function onLogits<T>(model: LayersModel, fn: () => T | Promise<T>): Promise<T> {
+  const head = logitHeads.get(model);
+  if (!head) return fn();
+  const softmax = head.activation;
+  head.activation = identity();
+  try {
+    return await fn();
+  } finally {
+    head.activation = softmax;
+  }
+}
+
+/**
+ * Compile a model for a task: the task's loss (masked to the scored steps) and metrics.
+ * `fromLogits`: the head is linear. A dense softmax head trains on its logits (see logitHeads).
+ */
 export function compileForTask(model: LayersModel, task: Task, s: TrainSettings, fromLogits: boolean) {
+  const head = fromLogits ? undefined : softmaxHead(model, task);
+  if (head) logitHeads.set(model, head);
+  else logitHeads.delete(model);
   model.compile({
     optimizer: createOptimizer(model, { name: s.optimizer, learningRate: s.learningRate, clipNorm: s.clipNorm }),
-    loss: taskLoss(task, { fromLogits }),
+    loss: taskLoss(task, { fromLogits: fromLogits || head !== undefined }),
     metrics: taskMetrics(task),
   });
 }
@@ -40,7 +84,7 @@ export async function trainStep(model: LayersModel, task: Task, s: TrainSettings
   // Dropout and zoneout masks are keyed by the step, so a resumed run draws the same ones.
   setTrainingStep(step);
   try {
-    out = (await model.trainOnBatch(x, y)) as number | number[];
+    out = (await onLogits(model, () => model.trainOnBatch(x, y))) as number | number[];
   } finally {
     setTrainingStep(undefined);
     tf.dispose([x, y]);
@@ -54,7 +98,7 @@ export async function trainStep(model: LayersModel, task: Task, s: TrainSettings
 /** Loss and metrics on `size` held-out examples (a seeded validation stream, or the dataset's validation split). */
 export async function validate(model: LayersModel, task: Task, s: TrainSettings, fromLogits: boolean): Promise<{ examples: number; loss: number; metrics: Record<string, number> }> {
   const rng = createRng(hashSeed(s.seed, 'validation'));
-  const lossFn = taskLoss(task, { fromLogits });
+  const lossFn = taskLoss(task, { fromLogits: fromLogits || logitHeads.has(model) });
   const metricFns = taskMetrics(task);
   let done = 0;
   let loss = 0;
@@ -62,12 +106,14 @@ export async function validate(model: LayersModel, task: Task, s: TrainSettings,
   while (done < s.valSize) {
     const n = Math.min(s.batch, s.valSize - done);
     const b = task.batch(n, rng, 'validation');
-    const stacked = tf.tidy(() => {
-      const x = tf.tensor3d(b.x, b.xShape);
-      const y = tf.tensor(b.y, b.yShape);
-      const pred = model.predict(x) as tf.Tensor;
-      return tf.stack([lossFn(y, pred), ...metricFns.map((f) => f(y, pred))]);
-    });
+    const stacked = await onLogits(model, () =>
+      tf.tidy(() => {
+        const x = tf.tensor3d(b.x, b.xShape);
+        const y = tf.tensor(b.y, b.yShape);
+        const pred = model.predict(x) as tf.Tensor;
+        return tf.stack([lossFn(y, pred), ...metricFns.map((f) => f(y, pred))]);
+      }),
+    );
     // Read asynchronously: webgpu under Node has no synchronous readback.
     const values = await stacked.data();
     stacked.dispose();

@@ -92,7 +92,7 @@ describe('reproduce: bad input', () => {
   });
 
   it('names the unknown experiment and the paper’s experiments', async () => {
-    await expect(reproduce('ur', { ...flags, experiment: ['copy-500'] })).rejects.toThrow("unknown experiment 'copy-500' of ur: one of copy-200, copy-200-ablations");
+    await expect(reproduce('ur', { ...flags, experiment: ['copy-500'] })).rejects.toThrow("unknown experiment 'copy-500' of ur: one of copy-200, copy-200-256, copy-200-ablations");
   });
 });
 

@@ -1,8 +1,8 @@
 import { appendFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { runtimeOf, type ModelIR } from '@cellstack/core';
-import { addingHSTask, copyTask, addingTask, urCopyTask } from '@cellstack/tasks';
+import { loadModel, runtimeOf, saveTo, type ModelIR } from '@cellstack/core';
+import { addingHSTask, copyTask, addingTask, taskLoss, urCopyTask, type Task } from '@cellstack/tasks';
 import { describe, expect, it } from 'vitest';
 import { checkFit, parseTaskFlag, RunFolder } from '@cellstack/cli';
 import { paddingNote } from '../src/fit.js';
@@ -81,6 +81,75 @@ describe('training step', () => {
     expect(task.batch(4, batchRng(5, 7)).x).toEqual(task.batch(4, batchRng(5, 7)).x);
     expect(task.batch(4, batchRng(5, 7)).x).not.toEqual(task.batch(4, batchRng(5, 8)).x);
     expect(task.batch(4, batchRng(5, 7)).x).not.toEqual(task.batch(4, batchRng(6, 7)).x);
+  });
+});
+
+describe('a softmax head trains on its logits', () => {
+  // Two examples of one step: the first's true class has logit −20 against 0, 0 (p ≈ 1e-9).
+  const x = [1, 0.5, -1, 2];
+  const y = [1, 0, 0, 0, 0, 1];
+  const fixed: Task = {
+    name: 'fixed', description: 'one fixed batch', options: {}, inputShape: [1, 2], outputs: 3, perStep: true,
+    loss: 'categoricalCrossentropy', baseline: Math.log(3), metrics: ['accuracy'],
+    batch: () => ({ x: Float32Array.from(x), xShape: [2, 1, 2], y: Float32Array.from(y), yShape: [2, 1, 3] }),
+  };
+  const sgd: TrainSettings = { ...settings, batch: 2, valSize: 2, optimizer: 'sgd', learningRate: 1, clipNorm: undefined };
+  const headModel = (bias: number[]) => {
+    const model = rt.build({ input: { shape: [1, 2] }, layers: [{ type: 'dense', units: 3, activation: 'softmax' }], seed: 1 });
+    const weights = [tf.zeros([2, 3]), tf.tensor1d(bias)];
+    model.layers[model.layers.length - 1].setWeights(weights);
+    tf.dispose(weights);
+    compileForTask(model, fixed, sgd, false);
+    return model;
+  };
+  // With a zero kernel both examples' logits are the bias: softmax in float64.
+  const softmax = (z: number[]) => z.map((v) => Math.exp(v) / z.reduce((s, w) => s + Math.exp(w), 0));
+
+  it('the gradient at p(true) < 1e-7 is the log-softmax one (not 0) and matches finite differences of the loss', async () => {
+    const bias = [-20, 0, 0];
+    const model = headModel(bias);
+    const p = (model.predict(tf.tensor3d(x, [2, 1, 2])) as tf.Tensor).dataSync();
+    expect(p[0]).toBeLessThan(1e-7);
+    await trainStep(model, fixed, sgd, 0); // SGD at rate 1: the update is −gradient
+    const [kernel, b] = model.layers[model.layers.length - 1].getWeights().map((w) => Array.from(w.dataSync()));
+    // d(−mean log p(true))/dz = (p − y)/2 per example.
+    const grad = [0, 1].map((i) => softmax(bias).map((v, c) => (v - y[3 * i + c]) / 2));
+    for (let c = 0; c < 3; c++) {
+      expect(-b[c] + bias[c]).toBeCloseTo(grad[0][c] + grad[1][c], 5);
+      for (let f = 0; f < 2; f++) expect(-kernel[3 * f + c]).toBeCloseTo(x[f] * grad[0][c] + x[2 + f] * grad[1][c], 5);
+    }
+    expect(-b[0] + bias[0]).toBeLessThan(-0.4); // the clipped loss gave ≈ 1e-9 here
+    // Central differences of the loss the trainer reports (validation on the same batch).
+    const h = 1e-2;
+    const lossAt = async (b0: number) => { const m = headModel([b0, 0, 0]); const v = (await validate(m, fixed, sgd, false)).loss; m.dispose(); return v; };
+    expect((await lossAt(-20 + h)) - (await lossAt(-20 - h))).toBeCloseTo(2 * h * (-b[0] + bias[0]), 4);
+    expect(await lossAt(-20)).toBeCloseTo((20 + Math.log(Math.exp(-20) + 2) + Math.log(Math.exp(-20) + 2)) / 2, 4);
+    model.dispose();
+  });
+
+  it('loss values equal the probability loss where p is not clipped; save → load keeps the softmax; no tensors leak', async () => {
+    const task = urCopyTask({ lag: 3, symbols: 2 });
+    const model = rt.build(copyIR([{ type: 'dense', units: 9, activation: 'softmax' }]));
+    compileForTask(model, task, settings, false);
+    const old = taskLoss(task);
+    for (let step = 1; step <= 3; step++) {
+      const b = task.batch(settings.batch, batchRng(settings.seed, step));
+      const before = tf.tidy(() => old(tf.tensor(b.y, b.yShape), model.predict(tf.tensor3d(b.x, b.xShape)) as tf.Tensor).dataSync()[0]);
+      expect((await trainStep(model, task, settings, step)).loss).toBeCloseTo(before, 5);
+    }
+    const numTensors = tf.memory().numTensors;
+    for (let step = 4; step <= 10; step++) await trainStep(model, task, settings, step);
+    await validate(model, task, settings, false);
+    expect(tf.memory().numTensors).toBe(numTensors);
+    const dir = tmp('logits-head');
+    await model.save(saveTo(dir));
+    const loaded = await loadModel(dir);
+    const b = task.batch(4, batchRng(9, 9));
+    const [a, c] = [model, loaded].map((m) => tf.tidy(() => Array.from((m.predict(tf.tensor3d(b.x, b.xShape)) as tf.Tensor).dataSync())));
+    expect(c).toEqual(a);
+    expect(a.slice(0, 9).reduce((s, v) => s + v, 0)).toBeCloseTo(1, 5); // probabilities, not logits
+    model.dispose();
+    loaded.dispose();
   });
 });
 
