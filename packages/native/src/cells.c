@@ -240,15 +240,10 @@ static void step_rows(const void *ctx, int b0, int b1) {
 #endif
 
 static napi_value Step(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
   void *base;
   size_t length;
   int32_t v[4];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 5) return fail(env, "step takes 5 arguments");
-  if (napi_get_arraybuffer_info(env, argv[0], &base, &length) != napi_ok) return fail(env, "step: the first argument must be an ArrayBuffer");
-  for (int i = 0; i < 4; i++)
-    if (napi_get_value_int32(env, argv[i + 1], &v[i]) != napi_ok) return fail(env, "step: kind, sizes and offsets must be numbers");
+  if (!int_args(env, info, "step", "kind, sizes and offsets", 4, &base, &length, v)) return NULL;
   int32_t kind = v[0], B = v[1], H = v[2];
   uint32_t at = (uint32_t)v[3];
   if (kind < 0 || kind >= STEP_KINDS) return fail(env, "step: kind must be 0 to 9 (STAR, STAR official, their gradients, JANET, its gradient, tanh gradient, UR-LSTM, DMU, LSTM gradient)");

@@ -15,7 +15,9 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
 
 #if defined(__x86_64__)
@@ -531,17 +533,38 @@ static napi_value fail(napi_env env, const char *message) {
   return NULL;
 }
 
+/*
+ * The exports' common prologue, name(memory: ArrayBuffer, n int32 numbers): fills base, length
+ * and v[0..n), or throws naming `name` and what the numbers are, and returns false.
+ */
+static bool int_args(napi_env env, napi_callback_info info, const char *name, const char *numbers, size_t n,
+                     void **base, size_t *length, int32_t *v) {
+  size_t argc = n + 1;
+  napi_value argv[16];
+  char message[160];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != n + 1) {
+    snprintf(message, sizeof message, "%s takes %zu arguments", name, n + 1);
+  } else if (napi_get_arraybuffer_info(env, argv[0], base, length) != napi_ok) {
+    snprintf(message, sizeof message, "%s: the first argument must be an ArrayBuffer", name);
+  } else {
+    for (size_t i = 0; i < n; i++)
+      if (napi_get_value_int32(env, argv[i + 1], &v[i]) != napi_ok) {
+        snprintf(message, sizeof message, "%s: %s must be numbers", name, numbers);
+        fail(env, message);
+        return false;
+      }
+    return true;
+  }
+  fail(env, message);
+  return false;
+}
+
 /* matmul(memory: ArrayBuffer, M, N, K, A, sa, sk, B, ldb, C, ldc, accumulate): A, B, C are byte offsets. */
 static napi_value Matmul(napi_env env, napi_callback_info info) {
-  size_t argc = 12;
-  napi_value argv[12];
   void *base;
   size_t length;
   int32_t v[11];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 12) return fail(env, "matmul takes 12 arguments");
-  if (napi_get_arraybuffer_info(env, argv[0], &base, &length) != napi_ok) return fail(env, "matmul: the first argument must be an ArrayBuffer");
-  for (int i = 0; i < 11; i++)
-    if (napi_get_value_int32(env, argv[i + 1], &v[i]) != napi_ok) return fail(env, "matmul: sizes, offsets and strides must be numbers");
+  if (!int_args(env, info, "matmul", "sizes, offsets and strides", 11, &base, &length, v)) return NULL;
   int32_t M = v[0], N = v[1], K = v[2], sa = v[4], sk = v[5], ldb = v[7], ldc = v[9];
   uint32_t A = (uint32_t)v[3], B = (uint32_t)v[6], C = (uint32_t)v[8];
   if (M < 0 || N < 0 || K < 0 || sa < 0 || sk < 0 || ldb < 0 || ldc < 0 || (A | B | C) & 3)
@@ -564,15 +587,10 @@ static napi_value Matmul(napi_env env, napi_callback_info info) {
  * c is read only by kind 0.
  */
 static napi_value Gates(napi_env env, napi_callback_info info) {
-  size_t argc = 11;
-  napi_value argv[11];
   void *base;
   size_t length;
   int32_t v[10];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 11) return fail(env, "gates takes 11 arguments");
-  if (napi_get_arraybuffer_info(env, argv[0], &base, &length) != napi_ok) return fail(env, "gates: the first argument must be an ArrayBuffer");
-  for (int i = 0; i < 10; i++)
-    if (napi_get_value_int32(env, argv[i + 1], &v[i]) != napi_ok) return fail(env, "gates: kind, sizes, offsets and strides must be numbers");
+  if (!int_args(env, info, "gates", "kind, sizes, offsets and strides", 10, &base, &length, v)) return NULL;
   int32_t kind = v[0], B = v[1], H = v[2], ldz = v[4], ldp = v[6], ldh = v[9];
   uint32_t z = (uint32_t)v[3], prev = (uint32_t)v[5], c = (uint32_t)v[7], h = (uint32_t)v[8];
   if (kind < GATES_LSTM || kind > GATES_TANH) return fail(env, "gates: kind must be 0 (LSTM), 1 (GRU reset), 2 (GRU blend) or 3 (tanh)");
