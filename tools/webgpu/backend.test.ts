@@ -39,6 +39,23 @@ describe('webgpu backend selection', () => {
     }
   });
 
+  it('int32 and bool cast to float32 get a float32 buffer, so a transpose of them compiles (tfjs-backend-webgpu 4.22 relabels them)', async () => {
+    await selectBackend('webgpu');
+    const before = tf.memory().numTensors;
+    const [oneHot, flags, rounded] = tf.tidy(() => [
+      tf.cast(tf.oneHot(tf.tensor2d([[0, 2, 1], [1, 1, 0]], [2, 3], 'int32'), 3), 'float32'),
+      tf.cast(tf.tensor3d([true, false, false, true], [1, 2, 2], 'bool'), 'float32'),
+      tf.cast(tf.tensor1d([2.7, -1.2]), 'int32'),
+    ]);
+    expect([oneHot.dtype, flags.dtype, rounded.dtype]).toEqual(['float32', 'float32', 'int32']);
+    const [moved, movedFlags] = [tf.transpose(oneHot, [1, 0, 2]), tf.transpose(flags, [1, 0, 2])];
+    expect(Array.from(await moved.data())).toEqual([1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 1, 0, 0, 1, 0, 1, 0, 0]);
+    expect(Array.from(await movedFlags.data())).toEqual([1, 0, 0, 1]);
+    expect(Array.from(await rounded.data())).toEqual([2, -1]);
+    tf.dispose([oneHot, flags, rounded, moved, movedFlags]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('CELLSTACK_BACKEND=webgpu overrides auto', async () => {
     process.env.CELLSTACK_BACKEND = 'webgpu';
     try {

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { CellstackError } from './errors.js';
+import { installWebGpuCast } from './gpu/cast.js';
 
 /** The WebGPU adapter a backend runs on, as Dawn reports it (GPUAdapterInfo). */
 export interface GpuAdapter {
@@ -92,6 +93,7 @@ async function probe(): Promise<WebGpuProbe> {
     // first error and fail the next read of any tensor with it.
     device.onuncapturederror = (e) => (gpuError ??= e.error.message);
     tf.registerBackend('webgpu', () => checkedBackend(new tfWebgpu.WebGPUBackend(device, raw.info)));
+    installWebGpuCast();
   };
   return { adapter, open };
 }
