@@ -61,6 +61,8 @@ export interface Experiment {
   thresholds: { better: number; control: number };
   /** What differs from the paper's own setting, stated on the page. */
   differences: string;
+  /** What else was tried for this verdict, stated after it (e.g. settings that did not change it). */
+  verdictNote?: string;
 }
 
 export interface Paper {
