@@ -3,7 +3,8 @@
  * the optimiser settings of r0mainK/ur-lstm's copy task that cellstack's run does not share:
  *   CLIP=all|cells  clip_grad_norm_(1) over every variable (cellstack) or the LSTM's only (r0mainK)
  *   WD=0|0.01       AdamW's decoupled weight decay (r0mainK: torch.optim.AdamW, default 0.01)
- *   OUT=9|10        the head's width (r0mainK: Linear(hidden → 10))
+ *   OUT=9|10        the head's width (r0mainK: Linear(hidden → 10)); KEEP9=1 keeps the 9-wide head's
+ *                   draw in the first 9 columns, so that only the extra class differs
  * Prints 100-step means, then one JSON line: the final loss (mean of the last 300 steps), its % of
  * ln 8 and the first 100-step window below 0.9·ln 8.
  *
@@ -24,6 +25,16 @@ if (!cell) throw new Error(`arm must be URLSTM | URGRU | LSTM (got ${arm})`);
 const runtime = await createRuntime({ backend: 'wasm', cells });
 const task = urCopyTask({ lag });
 const model = runtime.build({ input: { shape: [null, 10] }, layers: [cell, { type: 'dense', units: out, activation: 'softmax', init: 'uniform' }], seed });
+// KEEP9=1 (with OUT=10): the head's first 9 columns as the 9-wide head draws them, so the extra class alone differs.
+if (process.env.KEEP9 && out > 9) {
+  const narrow = runtime.build({ input: { shape: [null, 10] }, layers: [cell, { type: 'dense', units: 9, activation: 'softmax', init: 'uniform' }], seed });
+  const [k9, b9] = narrow.layers.at(-1)!.getWeights();
+  const head = model.layers.at(-1)!;
+  const [k, b] = head.getWeights();
+  const widen = (w9: tf.Tensor, w: tf.Tensor) => tf.concat([w9, tf.slice(w, w.shape.map((d, i) => (i === w.shape.length - 1 ? 9 : 0)), w.shape.map((d, i) => (i === w.shape.length - 1 ? d - 9 : d)))], -1);
+  head.setWeights([widen(k9, k), widen(b9, b)]);
+  narrow.dispose();
+}
 const loss = taskLoss(task);
 const optimizer = createOptimizer(model, { name: 'adam', learningRate: 1e-3, clipNorm: 1, clipScope });
 // The global norm of every step (before clipping): how often clipping acts at all.
