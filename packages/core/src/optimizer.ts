@@ -142,7 +142,9 @@ export class GroupedOptimizer extends tf.Optimizer {
           this.pendingNorm = tf.keep(norm as tf.Scalar);
         } else if (this.trackNorm) this.lastGradNorm = norm.dataSync()[0];
         if (clipNorm !== undefined) {
-          const clipNormOf = this.scoped ? normOf(list.filter((g) => this.clips(g.name))) : norm;
+          const inScope = list.filter((g) => this.clips(g.name));
+          // A step without cell gradients (cells frozen) has nothing to clip.
+          const clipNormOf = !this.scoped ? norm : inScope.length ? normOf(inScope) : tf.scalar(0);
           const scale = tf.div(clipNorm, tf.maximum(clipNormOf, clipNorm));
           grads = list.map((g) => ({ name: g.name, tensor: this.clips(g.name) ? tf.mul(g.tensor, scale) : g.tensor }));
         }

@@ -133,6 +133,9 @@ describe('GroupedOptimizer', () => {
       all.applyGradients([{ name: c.name, tensor: tf.tensor1d([3, 4]) }, { name: h.name, tensor: tf.tensor1d([12]) }]);
       expect(Array.from(c.dataSync())).toEqual([expect.closeTo(-0.6 - 3 / 13, 6), expect.closeTo(-0.8 - 4 / 13, 6)]);
       expect(h.dataSync()[0]).toBeCloseTo(-12 - 12 / 13, 5);
+      // A step with no cell gradient (the cell frozen): nothing to clip, the head moves by its whole gradient.
+      opt.applyGradients([{ name: h.name, tensor: tf.tensor1d([12]) }]);
+      expect(h.dataSync()[0]).toBeCloseTo(-24 - 12 / 13, 4);
       opt.dispose();
       all.dispose();
       tf.dispose([c, h]);
