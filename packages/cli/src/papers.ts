@@ -61,6 +61,8 @@ export interface Experiment {
   thresholds: { better: number; control: number };
   /** What differs from the paper's own setting, stated on the page. */
   differences: string;
+  /** What else was tried for this verdict, stated after it (e.g. settings that did not change it). */
+  verdictNote?: string;
 }
 
 export interface Paper {
@@ -199,6 +201,7 @@ export const PAPERS: Record<string, Paper> = {
         control: 'LSTM',
         thresholds: { better: 0.9, control: 0.99 },
         differences: 'Lag 200 and 64 units instead of 500 and 256; 3000 steps instead of the paper’s long runs. Weights and head initialised U(±1/√d) as the PyTorch reference (weightInit: uniform, dense init: uniform). Checked against an independent PyTorch UR-LSTM from identical weights and batches (tools/paper/torch): loss, gradients, clipping and Adam updates agree to float32 noise, and PyTorch’s own initialisation and data do no better at this size (seeds 1–4: 90–100 % of ln 8; packages/cell-ur/README.md).',
+        verdictNote: 'Nor do the settings of the one third-party code of this task (r0mainK/ur-lstm) make it pass reliably: with its clipping of the LSTM’s gradients only (core `clipScope: \'cells\'`), AdamW’s weight decay 0.01 or its 10-wide head, alone or together, no setting gets both UR cells below 90 % at seeds 1 and 2. The 10-wide head raises the UR runs below 90 % at seeds 1–4 from 2 of 8 to 6 of 8, but r0mainK’s settings leave UR-LSTM’s seeds 2 and 3 at 97 % (UR-GRU passes at all four), and the LSTM stays at 100 % (packages/cell-ur/README.md, “Initialisation”, item 3). At the paper’s 256 units the check passes (next section).',
       },
       {
         id: 'copy-200-256',

@@ -285,7 +285,7 @@ export function page(name: string, paper: Paper, outcomes: Outcome[]): string {
       '',
       ...table(o),
       '',
-      `**Verdict: ${o.verdict.verdict}.** ${o.verdict.reason}.`,
+      `**Verdict: ${o.verdict.verdict}.** ${o.verdict.reason}.${e.verdictNote ? ` ${e.verdictNote}` : ''}`,
       '',
       `![${e.title}](${o.chart}.svg)`,
       '',

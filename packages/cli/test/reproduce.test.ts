@@ -115,6 +115,8 @@ describe('reproduce --render-only', () => {
     expect(md).toContain('3000 steps × 1 seed(s) (**reduced** from the \'paper\' budget\'s 3000 steps × 2 seed(s)');
     expect(md).toContain('| UR-GRU | `URGRU(64) -> dense(9, activation: softmax, init: uniform)` | 19849 | 1.8720 [1.8720, 1.8720] | 90.0 % |');
     expect(md).toContain('**Verdict: direction only.** UR-LSTM 86 %, UR-GRU 90 % of the baseline vs LSTM 100 %: the claimed cells end below the baseline and the control');
+    // The experiment's verdictNote follows its verdict.
+    expect(md).toMatch(/but not past the thresholds \(90 % \/ 99 %\)\. Nor do the settings of the one third-party code of this task \(r0mainK\/ur-lstm\)/);
     expect(md).not.toContain('stale');
     expect(md).not.toContain('copy-200-ablations');
     const json = JSON.parse(await readFile(join(docs, 'ur.json'), 'utf8'));

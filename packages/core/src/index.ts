@@ -47,7 +47,7 @@ export type { ModelIR, LayerIR, CellLayerIR, DenseIR, DropoutIR, EmbeddingIR, Ma
 export { createRuntime, runtimeOf, type Runtime, type RuntimeOptions, type CellInfo } from './runtime.js';
 export { selectBackend, BACKENDS, EMBEDDED_DEFAULT, type BackendChoice, type BackendInfo } from './backend.js';
 export { describeAdapter, type GpuAdapter } from './webgpu.js';
-export { GroupedOptimizer, createOptimizer, modelMultipliers, OPTIMIZERS, type OptimizerOptions, type OptimizerName } from './optimizer.js';
+export { GroupedOptimizer, createOptimizer, modelMultipliers, modelCellVariables, OPTIMIZERS, CLIP_SCOPES, type ClipScope, type OptimizerOptions, type OptimizerName } from './optimizer.js';
 export { saveTo, loadModel, writeFileAtomic } from './io.js';
 export { LastStep, MeanSteps } from './layers/last-step.js';
 export { LSTM, GRU, SimpleRNN, JANET, baselineCells } from './baselines/index.js';

@@ -21,11 +21,22 @@ function addMany(ts: tf.Tensor[]): tf.Tensor {
 export const OPTIMIZERS = ['adam', 'sgd', 'rmsprop', 'momentum'] as const;
 export type OptimizerName = (typeof OPTIMIZERS)[number];
 
+/** Which gradients `clipNorm` measures and scales (see OptimizerOptions.clipScope). */
+export const CLIP_SCOPES = ['all', 'cells'] as const;
+export type ClipScope = (typeof CLIP_SCOPES)[number];
+
 export interface OptimizerOptions {
   name?: OptimizerName;
   learningRate?: number;
   /** Clip gradients to this global L2 norm (every paper in cellstack clips). */
   clipNorm?: number;
+  /**
+   * Which gradients the clipping norm is taken over and scales: 'all' (default; the global norm
+   * over every trained variable, as Keras' and TF's clipnorm) or 'cells' (only the recurrent
+   * cells' variables; the head's gradient passes unclipped, as PyTorch code that clips
+   * `lstm.parameters()` only, e.g. r0mainK/ur-lstm's copy task).
+   */
+  clipScope?: ClipScope;
   /** Extra learning-rate multipliers by variable name (added to those the cells declare). */
   multipliers?: Record<string, number>;
   /** Momentum for 'momentum' (default 0.9). */
@@ -54,6 +65,8 @@ export class GroupedOptimizer extends tf.Optimizer {
   static className = 'cellstack.GroupedOptimizer';
   readonly options: Required<Omit<OptimizerOptions, 'multipliers' | 'clipNorm'>> & { clipNorm?: number };
   private readonly multipliers: Map<string, number>;
+  // With clipScope 'cells': the names of the variables that clipping measures and scales.
+  private readonly clipped: Set<string>;
   private readonly inner = new Map<number, tf.Optimizer>();
   /** Global gradient norm of the last step (before clipping), when `trackNorm` is on. */
   lastGradNorm: number | undefined;
@@ -61,7 +74,8 @@ export class GroupedOptimizer extends tf.Optimizer {
   // On webgpu under Node a GPU value cannot be read synchronously: the norm waits here for readGradNorm().
   private pendingNorm: tf.Scalar | undefined;
 
-  constructor(options: OptimizerOptions = {}, multipliers = new Map<string, number>()) {
+  /** `cellVariables`: the names of the cells' variables, which clipScope 'cells' clips (createOptimizer passes them). */
+  constructor(options: OptimizerOptions = {}, multipliers = new Map<string, number>(), cellVariables: Iterable<string> = []) {
     super();
     const name = options.name ?? 'adam';
     if (!(OPTIMIZERS as readonly string[]).includes(name)) {
@@ -72,7 +86,18 @@ export class GroupedOptimizer extends tf.Optimizer {
     if (options.clipNorm !== undefined && !(options.clipNorm > 0)) {
       throw new CellstackError('optimizer.clipNorm', `must be a number > 0 (got ${options.clipNorm})`);
     }
-    this.options = { name, learningRate, momentum: options.momentum ?? 0.9, clipNorm: options.clipNorm };
+    const clipScope = options.clipScope ?? 'all';
+    if (!(CLIP_SCOPES as readonly string[]).includes(clipScope)) {
+      throw new CellstackError('optimizer.clipScope', `must be one of ${CLIP_SCOPES.map((o) => `'${o}'`).join(' | ')} (got ${clip(JSON.stringify(clipScope) ?? String(clipScope))})`);
+    }
+    this.clipped = new Set(cellVariables);
+    if (clipScope === 'cells') {
+      if (options.clipNorm === undefined) throw new CellstackError('optimizer.clipScope', "'cells' applies only with clipNorm set");
+      if (this.clipped.size === 0) {
+        throw new CellstackError('optimizer.clipScope', "'cells' needs the model's cell variables: create the optimiser with createOptimizer(model, …) on a model with a recurrent cell");
+      }
+    }
+    this.options = { name, learningRate, momentum: options.momentum ?? 0.9, clipNorm: options.clipNorm, clipScope };
     this.multipliers = new Map([...multipliers, ...Object.entries(options.multipliers ?? {})]);
     for (const [k, m] of this.multipliers) {
       if (!(m > 0)) throw new CellstackError(`optimizer.multipliers.${k}`, `must be a number > 0 (got ${m})`);
@@ -110,18 +135,31 @@ export class GroupedOptimizer extends tf.Optimizer {
       let grads = list;
       const { clipNorm } = this.options;
       if (clipNorm !== undefined || this.trackNorm) {
-        const norm = tf.sqrt(addMany(list.map((g) => tf.sum(tf.square(g.tensor)))));
+        const normOf = (gs: NamedTensor[]) => tf.sqrt(addMany(gs.map((g) => tf.sum(tf.square(g.tensor)))));
+        const norm = normOf(list);
         if (this.trackNorm && tf.getBackend() === 'webgpu') {
           this.pendingNorm?.dispose();
           this.pendingNorm = tf.keep(norm as tf.Scalar);
         } else if (this.trackNorm) this.lastGradNorm = norm.dataSync()[0];
         if (clipNorm !== undefined) {
-          const scale = tf.div(clipNorm, tf.maximum(norm, clipNorm));
-          grads = list.map((g) => ({ name: g.name, tensor: tf.mul(g.tensor, scale) }));
+          const inScope = list.filter((g) => this.clips(g.name));
+          // A step without cell gradients (cells frozen) has nothing to clip.
+          const clipNormOf = !this.scoped ? norm : inScope.length ? normOf(inScope) : tf.scalar(0);
+          const scale = tf.div(clipNorm, tf.maximum(clipNormOf, clipNorm));
+          grads = list.map((g) => ({ name: g.name, tensor: this.clips(g.name) ? tf.mul(g.tensor, scale) : g.tensor }));
         }
       }
       for (const [m, gs] of this.byMultiplier(grads)) this.group(m).applyGradients(gs);
     });
+  }
+
+  private get scoped(): boolean {
+    return this.options.clipScope === 'cells';
+  }
+
+  /** Whether clipping scales this variable's gradient. */
+  private clips(name: string): boolean {
+    return !this.scoped || this.clipped.has(name);
   }
 
   /** The last step's gradient norm (`lastGradNorm` once read): on webgpu it is read back here, asynchronously. */
@@ -142,13 +180,19 @@ export class GroupedOptimizer extends tf.Optimizer {
     if (clipNorm !== undefined || this.trackNorm) {
       const norm = heapGradNorm(list.map((g) => g.tensor));
       if (this.trackNorm) this.lastGradNorm = norm;
+      const clipNormOf = this.scoped ? heapGradNorm(list.filter((g) => this.clips(g.name)).map((g) => g.tensor)) : norm;
       // As tf.div(clipNorm, tf.maximum(norm, clipNorm)) computes it, in float32.
-      if (clipNorm !== undefined) scale = Math.fround(Math.fround(clipNorm) / Math.max(norm, Math.fround(clipNorm)));
+      if (clipNorm !== undefined) scale = Math.fround(Math.fround(clipNorm) / Math.max(clipNormOf, Math.fround(clipNorm)));
     }
     for (const [m, gs] of this.byMultiplier(list)) {
       const opt = this.group(m) as WasmAdam;
-      if (opt.fits(gs)) opt.applyScaled(gs, scale);
-      else tf.tidy(() => opt.applyGradients(gs.map((g) => ({ name: g.name, tensor: tf.mul(g.tensor, scale) }))));
+      // One scale per applyScaled call (each call is one Adam step): a partly clipped group is scaled here first.
+      const partly = this.scoped && scale !== 1 && gs.some((g) => !this.clips(g.name));
+      const ready = partly ? gs.map((g) => ({ name: g.name, tensor: this.clips(g.name) ? tf.mul(g.tensor, scale) : g.tensor })) : gs;
+      const s = partly ? 1 : scale;
+      if (opt.fits(ready)) opt.applyScaled(ready, s);
+      else tf.tidy(() => opt.applyGradients(ready.map((g) => ({ name: g.name, tensor: tf.mul(g.tensor, s) }))));
+      if (partly) ready.forEach((g, i) => g.tensor !== gs[i].tensor && g.tensor.dispose());
     }
   }
 
@@ -194,12 +238,12 @@ export class GroupedOptimizer extends tf.Optimizer {
   }
 
   override getConfig(): tf.serialization.ConfigDict {
-    return { ...this.options, clipNorm: this.options.clipNorm ?? null, multipliers: Object.fromEntries(this.multipliers) };
+    return { ...this.options, clipNorm: this.options.clipNorm ?? null, multipliers: Object.fromEntries(this.multipliers), cellVariables: [...this.clipped] };
   }
 
   static override fromConfig<T extends tf.serialization.Serializable>(cls: tf.serialization.SerializableConstructor<T>, config: tf.serialization.ConfigDict): T {
-    const { multipliers, clipNorm, ...rest } = config as unknown as OptimizerOptions & { clipNorm: number | null };
-    return new (cls as unknown as typeof GroupedOptimizer)({ ...rest, clipNorm: clipNorm ?? undefined, multipliers }) as unknown as T;
+    const { multipliers, clipNorm, cellVariables, ...rest } = config as unknown as OptimizerOptions & { clipNorm: number | null; cellVariables?: string[] };
+    return new (cls as unknown as typeof GroupedOptimizer)({ ...rest, clipNorm: clipNorm ?? undefined, multipliers }, undefined, cellVariables) as unknown as T;
   }
 }
 
@@ -214,7 +258,13 @@ export function modelMultipliers(model: LayersModel): Map<string, number> {
   return out;
 }
 
-/** An optimiser for `model` honouring its cells' learning-rate multipliers. */
+/** The names of the trained variables of a model's recurrent cells (what clipScope 'cells' clips). */
+export function modelCellVariables(model: LayersModel): string[] {
+  // Duck-typed as modelMultipliers: every cell layer declares lrMultipliers.
+  return model.layers.filter((l) => typeof (l as Partial<CellLayer>).lrMultipliers === 'function').flatMap((l) => l.trainableWeights.map((w) => w.name));
+}
+
+/** An optimiser for `model` honouring its cells' learning-rate multipliers (and clipScope). */
 export function createOptimizer(model: LayersModel, options: OptimizerOptions = {}): GroupedOptimizer {
-  return new GroupedOptimizer(options, modelMultipliers(model));
+  return new GroupedOptimizer(options, modelMultipliers(model), modelCellVariables(model));
 }

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { GroupedOptimizer, OPTIMIZERS, createOptimizer, defineCell, init, modelMultipliers, runtimeOf } from '@cellstack/core';
+import { GroupedOptimizer, OPTIMIZERS, createOptimizer, defineCell, init, modelCellVariables, modelMultipliers, runtimeOf } from '@cellstack/core';
 
 // Two parameters with different declared learning-rate multipliers.
 const Scaled = defineCell<{ units: number }>({
@@ -104,6 +104,85 @@ describe('GroupedOptimizer', () => {
     expect(Array.from(v.dataSync())).toEqual([expect.closeTo(-0.9, 5), expect.closeTo(-1.2, 5)]);
     opt.dispose();
     v.dispose();
+  });
+
+  describe("clipScope 'cells'", () => {
+    // Two steps of Adam (tfjs: ε 1e-7, bias-corrected) on one scalar's gradients, by hand.
+    const adam = (grads: number[], lr: number) => {
+      let [w, m, v] = [0, 0, 0];
+      grads.forEach((g, i) => {
+        m = 0.9 * m + 0.1 * g;
+        v = 0.999 * v + 0.001 * g * g;
+        w -= (lr * Math.sqrt(1 - 0.999 ** (i + 1))) / (1 - 0.9 ** (i + 1)) * (m / (Math.sqrt(v) + 1e-7));
+      });
+      return w;
+    };
+
+    it('scales only the cells’ gradients, by the cells’ own norm (SGD, hand-computed)', () => {
+      const c = tf.variable(tf.tensor1d([0, 0]), true, 'scopeCell');
+      const h = tf.variable(tf.tensor1d([0]), true, 'scopeHead');
+      const opt = new GroupedOptimizer({ name: 'sgd', learningRate: 1, clipNorm: 1, clipScope: 'cells' }, undefined, ['scopeCell']);
+      opt.trackNorm = true;
+      opt.applyGradients([{ name: c.name, tensor: tf.tensor1d([3, 4]) }, { name: h.name, tensor: tf.tensor1d([12]) }]);
+      // The cell norm is 5: [3, 4] / 5; the head moves by its whole gradient; lastGradNorm stays the global 13.
+      expect(Array.from(c.dataSync())).toEqual([expect.closeTo(-0.6, 6), expect.closeTo(-0.8, 6)]);
+      expect(h.dataSync()[0]).toBeCloseTo(-12, 5);
+      expect(opt.lastGradNorm).toBeCloseTo(13, 5);
+      // 'all' (the default) divides both by the global norm 13.
+      const all = new GroupedOptimizer({ name: 'sgd', learningRate: 1, clipNorm: 1 }, undefined, ['scopeCell']);
+      all.applyGradients([{ name: c.name, tensor: tf.tensor1d([3, 4]) }, { name: h.name, tensor: tf.tensor1d([12]) }]);
+      expect(Array.from(c.dataSync())).toEqual([expect.closeTo(-0.6 - 3 / 13, 6), expect.closeTo(-0.8 - 4 / 13, 6)]);
+      expect(h.dataSync()[0]).toBeCloseTo(-12 - 12 / 13, 5);
+      // A step with no cell gradient (the cell frozen): nothing to clip, the head moves by its whole gradient.
+      opt.applyGradients([{ name: h.name, tensor: tf.tensor1d([12]) }]);
+      expect(h.dataSync()[0]).toBeCloseTo(-24 - 12 / 13, 4);
+      opt.dispose();
+      all.dispose();
+      tf.dispose([c, h]);
+    });
+
+    it('Adam: the head’s update is unclipped Adam, the cell’s is Adam on the cell-clipped gradient (hand-computed, no leaks)', () => {
+      const c = tf.variable(tf.tensor1d([0, 0]), true, 'adamCell');
+      const h = tf.variable(tf.tensor1d([0]), true, 'adamHead');
+      const lr = 0.1;
+      const opt = new GroupedOptimizer({ name: 'adam', learningRate: lr, clipNorm: 1, clipScope: 'cells' }, undefined, ['adamCell']);
+      // Step 1: cell norm 5 (clipped to [0.6, 0.8]); step 2: cell norm 0.5 (unclipped). Adam is scale-free
+      // in one step only, so the second step tells a clipped first gradient from an unclipped one.
+      const g1 = [{ name: c.name, tensor: tf.tensor1d([3, 4]) }, { name: h.name, tensor: tf.tensor1d([12]) }];
+      opt.applyGradients(g1);
+      tf.dispose(g1.map((g) => g.tensor));
+      const tensors = tf.memory().numTensors;
+      const g2 = [{ name: c.name, tensor: tf.tensor1d([0.3, 0.4]) }, { name: h.name, tensor: tf.tensor1d([1.2]) }];
+      opt.applyGradients(g2);
+      tf.dispose(g2.map((g) => g.tensor));
+      expect(tf.memory().numTensors).toBe(tensors);
+      expect(Array.from(c.dataSync())).toEqual([expect.closeTo(adam([0.6, 0.3], lr), 5), expect.closeTo(adam([0.8, 0.4], lr), 5)]);
+      expect(h.dataSync()[0]).toBeCloseTo(adam([12, 1.2], lr), 5);
+      // …and not what clipping the head with the cell (global norm 13, then 1.3) would give.
+      expect(Math.abs(h.dataSync()[0] - adam([12 / 13, 1.2 / 1.3], lr))).toBeGreaterThan(1e-3);
+      opt.dispose();
+      tf.dispose([c, h]);
+    });
+
+    it('createOptimizer finds the cells’ variables (not the head’s) and the scope survives getConfig → fromConfig', () => {
+      const model = rt.build(ir);
+      const names = modelCellVariables(model);
+      expect(names.map((n) => n.replace(/_\d+$/, '')).sort()).toEqual(['scaledtoy_0/fast', 'scaledtoy_0/slow']);
+      expect(model.trainableWeights.filter((w) => !names.includes(w.name)).every((w) => w.name.startsWith('dense'))).toBe(true);
+      const opt = createOptimizer(model, { learningRate: 0.01, clipNorm: 1, clipScope: 'cells' });
+      const back = GroupedOptimizer.fromConfig(GroupedOptimizer, opt.getConfig()) as GroupedOptimizer;
+      expect(back.getConfig()).toEqual(opt.getConfig());
+      expect(back.options.clipScope).toBe('cells');
+      opt.dispose();
+      back.dispose();
+      model.dispose();
+    });
+
+    it('rejects a bad scope, a scope without clipNorm, and cells without a model', () => {
+      expect(() => new GroupedOptimizer({ clipNorm: 1, clipScope: 'head' as never })).toThrow("optimizer.clipScope: must be one of 'all' | 'cells' (got \"head\")");
+      expect(() => new GroupedOptimizer({ clipScope: 'cells' }, undefined, ['w'])).toThrow("optimizer.clipScope: 'cells' applies only with clipNorm set");
+      expect(() => new GroupedOptimizer({ clipNorm: 1, clipScope: 'cells' })).toThrow(/optimizer.clipScope: 'cells' needs the model's cell variables/);
+    });
   });
 
   it('rejects bad options with their path', () => {
