@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SimpleRNN, createRuntime, defineCell, init, layerPaths, runSequence, trace, type CellInstance, type Params } from '@cellstack/core';
+import { GRU, LSTM, SimpleRNN, createRuntime, defineCell, init, layerPaths, runSequence, trace, type CellInstance, type Params } from '@cellstack/core';
 import { buildCell, compareFused, leakedTensors, randomTensor, saveAndLoad } from '@cellstack/core/testing';
 
 afterEach(() => trace.setTraceInterpreter('wasm'));
@@ -102,16 +102,42 @@ describe('tracing a step', () => {
     built.dispose();
   });
 
-  it('the adjoint saves products, reductions and next states only, and recomputes elementwise values', () => {
+  it('the adjoint stores no more per step than the products and reductions it reads, and never a value it recomputes', () => {
     const built = buildCell(AllOps, {}, { inputSize: 3 });
     const p = trace.traceStep(built.cell, { batch: 2, inputs: { x: H }, params: { w: [3, H], u: [H, H], g: [H] }, constants: {} }, false, 3);
     const a = trace.differentiate(p);
-    expect(a.saved.length).toBeGreaterThan(0);
-    // ... and next states, which the time loop keeps anyway.
     const next = new Set(Object.values(p.nextState));
-    for (const id of a.saved) expect(trace.SAVED_KINDS.has(p.ops.find((o) => o.out === id)!.op) || next.has(id)).toBe(true);
+    const size = (id: number) => p.buffers[id].shape.reduce((x, y) => x * y, 1);
+    const stored = a.saved.filter((id) => !next.has(id)).reduce((x, id) => x + size(id), 0);
+    // The old rule's store: h·u [2, 6], softmax [2, 6], cumsum ×2 [2, 6], max, min, mean, variance [2, 1] each.
+    expect(stored).toBeGreaterThan(0);
+    expect(stored).toBeLessThanOrEqual(4 * 12 + 4 * 2);
+    const recomputed = new Set(a.ops.filter((o) => o.out < p.buffers.length).map((o) => o.out));
+    for (const id of a.saved) expect(recomputed.has(id)).toBe(false);
     expect(Object.keys(a.gradParams).sort()).toEqual(['g', 'u']); // w only feeds project
     expect(Object.keys(a.gradState).sort()).toEqual(['c', 'h']);
+    built.dispose();
+  });
+
+  // The save-vs-recompute rule (remat.ts): an activation whose input is a product is read from its stored output.
+  it.each([
+    { cell: LSTM, transcendentals: { tanh: 1 }, why: 'tanh(c): c is a state, so storing tanh(c) would cost one more [B, n]' },
+    { cell: GRU, transcendentals: {}, why: 'every activation stored in place of the recurrent product' },
+  ])('$cell.name: the adjoint reads sigmoid/tanh outputs stored per step, at no more memory than the product ($why)', ({ cell, transcendentals }) => {
+    const n = 4;
+    const built = buildCell(cell, { units: n }, { inputSize: 3 });
+    const shapes = { batch: 2, project: true, inputs: { x: 3 }, params: Object.fromEntries(Object.entries(built.params).map(([k, v]) => [k, v.shape])), constants: {} };
+    const p = trace.traceStep(built.cell, shapes, true, 3);
+    const a = trace.differentiate(p);
+    const counts: Record<string, number> = {};
+    for (const o of a.ops) if (o.op === 'unary' && ['sigmoid', 'tanh', 'exp'].includes(o.fn)) counts[o.fn] = (counts[o.fn] ?? 0) + 1;
+    expect(counts).toEqual(transcendentals);
+    // No product is redone either: the input projection only fed the activations.
+    expect(a.ops.filter((o) => o.op === 'matmul' && o.out < p.buffers.length)).toEqual([]);
+    const next = new Set(Object.values(p.nextState));
+    const stored = a.saved.filter((id) => !next.has(id)).reduce((x, id) => x + p.buffers[id].shape.reduce((u, v) => u * v, 1), 0);
+    // The recurrent product h·U: [2, 4n] (LSTM), [2, 3n] (GRU).
+    expect(stored).toBe(2 * n * (cell === LSTM ? 4 : 3));
     built.dispose();
   });
 });
