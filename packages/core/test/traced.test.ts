@@ -147,6 +147,8 @@ describe.each(['wasm', 'js'] as const)('traced kernel on the %s interpreter', (i
     { batch: 1, time: 1, inputSize: 1 },
     { batch: 3, time: 7, inputSize: 5 },
     { batch: 2, time: 13, inputSize: 3 },
+    // Over two chunk boundaries (lower.ts CHUNK = 32) with a short last chunk: the per-chunk products.
+    { batch: 2, time: 71, inputSize: 3 },
   ])('every op family: outputs, states and gradients equal the generic loop (B $batch, T $time)', (shape) => {
     trace.setTraceInterpreter(interpreter);
     const built = buildCell(AllOps, {}, { inputSize: shape.inputSize, seed: 4 });
@@ -154,6 +156,18 @@ describe.each(['wasm', 'js'] as const)('traced kernel on the %s interpreter', (i
     expect(r.path).toBe('traced');
     expect(r.fusedRuns).toBe(1);
     expect(Object.keys(r.errors).sort()).toEqual(['grad.g', 'grad.state.c', 'grad.state.h', 'grad.u', 'grad.w', 'grad.x', 'output', 'state.c', 'state.h']);
+    for (const [what, err] of Object.entries(r.errors)) expect(err, what).toBeLessThan(1e-4);
+    built.dispose();
+  });
+});
+
+// The compiled loops run input projections and parameter / input gradients once per chunk of 32 steps (lower.ts).
+describe.each([LSTM, GRU])('$name traced over several chunks of steps', (cell) => {
+  it.each([{ time: 32 }, { time: 33 }, { time: 70 }])('equals the generic loop: T $time', ({ time }) => {
+    const built = buildCell(cell, { units: 5 }, { inputSize: 4, seed: 2 });
+    const r = compareFused(built, { batch: 3, time, inputSize: 4, kernel: 'traced', training: true });
+    expect(r.path).toBe('traced');
+    expect(Object.keys(r.errors)).toContain('grad.kernel');
     for (const [what, err] of Object.entries(r.errors)) expect(err, what).toBeLessThan(1e-4);
     built.dispose();
   });

@@ -27,6 +27,43 @@ export function differentiate(p: StepProgram): AdjointProgram {
     const prev = adj.get(x);
     adj.set(x, prev === undefined ? c : b.binary('add', prev, c));
   };
+  // Adjoints of slices of x, gathered until x's adjoint is read: disjoint blocks along one axis
+  // (the gates of a [B, 4n] pre-activation) become one concat instead of a zero-padded copy each plus adds.
+  const pieces = new Map<number, Array<{ g: number; begin: number[] }>>();
+  const accSlice = (x: number, g: number, begin: number[]) => {
+    if (!live.has(x)) return;
+    const list = pieces.get(x) ?? [];
+    list.push({ g, begin });
+    pieces.set(x, list);
+  };
+  const adjOf = (x: number) => {
+    const list = pieces.get(x);
+    if (list) {
+      pieces.delete(x);
+      for (const part of assemble(x, list)) acc(x, part);
+    }
+    return adj.get(x);
+  };
+  const assemble = (x: number, list: Array<{ g: number; begin: number[] }>): number[] => {
+    const s = b.shape(x);
+    const axes = new Set(list.flatMap(({ g }) => b.shape(g).flatMap((n, d) => (n === s[d] ? [] : [d]))));
+    const axis = [...axes][0];
+    const sorted = [...list].sort((p, q) => p.begin[axis] - q.begin[axis]);
+    const disjoint = sorted.every(({ begin }, i) => i === 0 || begin[axis] >= sorted[i - 1].begin[axis] + b.shape(sorted[i - 1].g)[axis]);
+    if (axes.size !== 1 || list.length < 2 || !disjoint) return list.map(({ g, begin }) => b.pad(g, begin, s));
+    const parts: number[] = [];
+    let at = 0;
+    const gap = (to: number) => {
+      if (to > at) parts.push(b.fill(s.map((n, d) => (d === axis ? to - at : n)), 0));
+    };
+    for (const { g, begin } of sorted) {
+      gap(begin[axis]);
+      parts.push(g);
+      at = begin[axis] + b.shape(g)[axis];
+    }
+    gap(s[axis]);
+    return [b.concat(parts, axis)];
+  };
   const seedOutput = b.buffer(b.shape(p.output), 'seed', 'd(output)');
   acc(p.output, seedOutput);
   const seedState: Record<string, number> = {};
@@ -38,7 +75,7 @@ export function differentiate(p: StepProgram): AdjointProgram {
   const lastAxis = (x: number) => b.shape(x).length - 1;
   for (let i = p.ops.length - 1; i >= 0; i--) {
     const o = p.ops[i];
-    const g = adj.get(o.out);
+    const g = adjOf(o.out);
     if (g === undefined) continue;
     const y = o.out;
     switch (o.op) {
@@ -120,7 +157,7 @@ export function differentiate(p: StepProgram): AdjointProgram {
         break;
       }
       case 'slice':
-        acc(o.x, b.pad(g, o.begin, b.shape(o.x)));
+        accSlice(o.x, g, o.begin);
         break;
       case 'pad':
         acc(o.x, b.slice(g, o.begin, b.shape(o.x)));
@@ -152,7 +189,7 @@ export function differentiate(p: StepProgram): AdjointProgram {
   const grads = (m: Record<string, number>) => {
     const out: Record<string, number> = {};
     for (const [k, id] of Object.entries(m)) {
-      const g = adj.get(id);
+      const g = adjOf(id);
       // A gradient that is a forward value itself (e.g. the seed passed through) is still bound by name.
       if (g !== undefined) out[k] = g;
     }
