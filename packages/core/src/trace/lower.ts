@@ -287,7 +287,8 @@ export function lower(
         const sum = sums.has(s(out));
         for (const id of accumulate) if (sum && alias[id] === s(out)) accumulated.add(id);
         const record = [CODE.MATMUL, 0, s(out), s(o.a), b, batch, M, N, K, rowStride, kStride, batchA === 1 ? 0 : M * K, batchB === 1 ? 0 : K * N, +sum];
-        const fixedB = b !== s(o.b) || role === 'param' || role === 'constant';
+        // The same every step: a parameter or constant, or its copy transposed once per call (not one transposed per step).
+        const fixedB = transposed.some((t) => t.slot === b) || (!o.transB && (role === 'param' || role === 'constant'));
         const [slotA, slotB] = [s(o.a), s(o.b)];
         // Read after the step by a post section, so a fused run must store it.
         const keep = (slot: number) => (given.has(slot) ? undefined : (chunked.add(slot), lastRead.set(slot, Infinity)));
