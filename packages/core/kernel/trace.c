@@ -4,10 +4,13 @@
  * module runs a forward program (t = 0 … T−1) and an adjoint program (t = T−1 … 0).
  *
  * Code layout (int32 words):
- *   [nbuf, nops, ncopies]
- *   nbuf × [ptr, stride]        buffer at step t = ptr + 4·stride·t bytes (stride 0: fixed)
+ *   [nbuf, nops, ncopies, npre, npost, chunk]
+ *   nbuf × [ptr, stride, mod]   buffer at step t = ptr + 4·stride·t bytes (stride 0: fixed), or with
+ *                               mod > 0 ptr + 4·stride·(t mod mod) (a store for one chunk of steps)
  *   nops × OP_WORDS             one record per op, see the cases of run_op (a FUSED record is
  *                               followed by one record per op it fuses)
+ *   npre × OP_WORDS             products run once per chunk of `chunk` steps before its first step,
+ *   npost × OP_WORDS            and after its last, over all the chunk's rows at once (see run_chunk)
  *   ncopies × [src, dst, n, accumulate]   after each step: dst (+)= src (src −1: zeros)
  * Shapes are static, so every record carries its loop bounds and strides in elements,
  * padded to rank 4 (leading size-1 dims).
@@ -16,7 +19,7 @@
 
 enum { OP_WORDS = 32 };
 enum { UNARY = 1, BINARY, SELECT, MATMUL, REDUCE, CUMSUM, SOFTMAX, COPY, ZERO, TRANSPOSE2, FUSED };
-enum { NEG, EXP, LOG, SQRT, RSQRT, SIGMOID, TANH, RELU, ABS, SQUARE, RECIP, SIGN, STEP };
+enum { NEG, EXP, LOG, SQRT, RSQRT, SIGMOID, TANH, RELU, ABS, SQUARE, RECIP, SIGN, STEP, IDENTITY };
 enum { ADD, SUB, MUL, DIV, MAX, MIN, POW, GT, GE, LT, LE, EQ, NE };
 
 /* Scalar log and pow for the rare ops that need them (no libc). */
@@ -64,6 +67,7 @@ static float unary1(int fn, float x) {
     case SQUARE: return x * x;
     case RECIP: return 1 / x;
     case SIGN: return x > 0 ? 1.0f : x < 0 ? -1.0f : 0.0f;
+    case IDENTITY: return x;
     default: return x > 0 ? 1.0f : 0.0f; /* STEP */
   }
 }
@@ -92,6 +96,7 @@ static void unary(int fn, float *out, const float *x, int n) {
     case RECIP: MAP1(wasm_f32x4_div(one, v))
     case SIGN: MAP1(wasm_v128_or(wasm_v128_and(wasm_f32x4_gt(v, zero), one), wasm_v128_and(wasm_f32x4_lt(v, zero), f4s(-1))))
     case STEP: MAP1(wasm_v128_and(wasm_f32x4_gt(v, zero), one))
+    case IDENTITY: MAP1(v)
   }
   for (; i < n; i++) out[i] = unary1(fn, x[i]);
 }
@@ -274,8 +279,11 @@ static void softmax(float *out, const float *x, int rows, int n) {
  * that values used only inside the run stay in a stack tile instead of making a pass over a
  * buffer each. Header: FUSED, nins, N, tile (divides N and every broadcast period below).
  * Each op's record: kind, fn, out, store, nsrc, then per operand: reg (an earlier op of the
- * run, else −1), slot, Q, P — a buffer operand's element for flat index i is (i / Q) mod P
- * (full: Q 1, P N; a row vector: Q 1, P n; a column: Q n; a scalar: P 1).
+ * run, else −1), slot, Q, P, W — a buffer operand's element for flat index i is (i / Q) mod P
+ * (full: Q 1, P N; a row vector: Q 1, P n; a column: Q n; a scalar: P 1), or with W > 0 a
+ * block of W columns of rows Q apart from column P: (i / W)·Q + P + i mod W (a slice, read in
+ * place). Words 20–22, when W > 0, place the op's stored value the same way in its out buffer
+ * (a block of a concat, written in place). The tile divides every W.
  */
 enum { TILE = 64, MAX_FUSED = 48 };
 
@@ -286,13 +294,16 @@ static void fused(const int *h, float *const *p) {
   for (int base = 0; base < N; base += tile)
     for (int k = 0; k < nins; k++) {
       const int *o = h + OP_WORDS * (k + 1);
-      float *dst = val[k] = o[3] ? p[o[2]] + base : regs[k];
+      float *dst = val[k] = !o[3] ? regs[k] : o[20] > 0 ? p[o[2]] + base / o[20] * o[21] + o[22] + base % o[20] : p[o[2]] + base;
       const float *src[3] = {0, 0, 0};
       int st[3] = {0, 0, 0};
       for (int j = 0; j < o[4]; j++) {
-        const int *a = o + 5 + 4 * j;
+        const int *a = o + 5 + 5 * j;
         if (a[0] >= 0) {
           src[j] = val[a[0]];
+          st[j] = 1;
+        } else if (a[4] > 0) {
+          src[j] = p[a[1]] + base / a[4] * a[2] + a[3] + base % a[4];
           st[j] = 1;
         } else {
           src[j] = p[a[1]] + (base / a[2]) % a[3];
@@ -320,7 +331,7 @@ static void fused(const int *h, float *const *p) {
 static float *P(float *const *ptrs, int id) { return ptrs[id]; }
 
 /* Runs one op; returns the records it took (a fused run: its header and its ops). */
-static int run_op(const int *o, float *const *p) {
+static int run_op(const int *o, float *const *p, int count) {
   switch (o[0]) {
     case FUSED:
       fused(o, p);
@@ -334,8 +345,11 @@ static int run_op(const int *o, float *const *p) {
     case SELECT: /* -, out, c, a, b, d[4], sc[4], sa[4], sb[4] */
       select3(P(p, o[2]), P(p, o[3]), P(p, o[4]), P(p, o[5]), o + 6, o + 10, o + 14, o + 18);
       break;
-    case MATMUL: { /* -, out, a, b, batch, M, N, K, sa, sk, batchA, batchB, accumulate (out += product) */
+    case MATMUL: { /* -, out, a, b, batch, M, N, K, sa, sk, batchA, batchB, accumulate (out += product), stack */
       int batch = o[5], M = o[6], N = o[7], K = o[8];
+      /* In a chunk's pre or post section (count = its steps): the steps' rows stacked along M or along K. */
+      if (o[14] == 1) M *= count;
+      if (o[14] == 2) K *= count;
       for (int q = 0; q < batch; q++)
         cs_matmul(M, N, K, P(p, o[3]) + (long)q * o[11], o[9], o[10], P(p, o[4]) + (long)q * o[12], N, P(p, o[2]) + (long)q * M * N, N, o[13]);
       break;
@@ -362,15 +376,34 @@ static int run_op(const int *o, float *const *p) {
   return 1;
 }
 
+/* Slot pointers at step t. */
+static void bind(float **ptrs, const int *bufs, int nbuf, int t) {
+  for (int i = 0; i < nbuf; i++) {
+    const int *b = bufs + 3 * i;
+    ptrs[i] = (float *)(long)b[0] + (long)b[1] * (b[2] ? t % b[2] : t);
+  }
+}
+
+/* A pre or post section over steps lo … lo + count − 1: the pointers of step lo, then its products. */
+static void run_chunk(const int *ops, int n, float **ptrs, const int *bufs, int nbuf, int lo, int count) {
+  bind(ptrs, bufs, nbuf, lo);
+  for (int k = 0; k < n;) k += run_op(ops + OP_WORDS * k, ptrs, count);
+}
+
 /*
  * Run the program for `steps` steps, t = t0, t0 + dt, …; `ptrs` is room for nbuf pointers.
+ * Chunks are the blocks of `chunk` steps aligned at t = 0 (a mod-chunk store holds one block).
  */
 CS_EXPORT(trace_run)(const int *code, float **ptrs, int steps, int t0, int dt) {
-  int nbuf = code[0], nops = code[1], ncopies = code[2];
-  const int *bufs = code + 3, *ops = bufs + 2 * nbuf, *copies = ops + OP_WORDS * nops;
+  int nbuf = code[0], nops = code[1], ncopies = code[2], npre = code[3], npost = code[4], chunk = code[5] > 0 ? code[5] : 1;
+  const int *bufs = code + 6, *ops = bufs + 3 * nbuf, *pre = ops + OP_WORDS * nops, *post = pre + OP_WORDS * npre,
+            *copies = post + OP_WORDS * npost;
+  int tmin = dt > 0 ? t0 : t0 - steps + 1, tmax = tmin + steps - 1;
   for (int s = 0, t = t0; s < steps; s++, t += dt) {
-    for (int i = 0; i < nbuf; i++) ptrs[i] = (float *)(long)bufs[2 * i] + (long)bufs[2 * i + 1] * t;
-    for (int k = 0; k < nops;) k += run_op(ops + OP_WORDS * k, ptrs);
+    int block = t / chunk * chunk, lo = block > tmin ? block : tmin, hi = block + chunk - 1 < tmax ? block + chunk - 1 : tmax;
+    if (npre && t == (dt > 0 ? lo : hi)) run_chunk(pre, npre, ptrs, bufs, nbuf, lo, hi - lo + 1);
+    bind(ptrs, bufs, nbuf, t);
+    for (int k = 0; k < nops;) k += run_op(ops + OP_WORDS * k, ptrs, 1);
     for (int k = 0; k < ncopies; k++) {
       const int *c = copies + 4 * k;
       float *dst = ptrs[c[1]];
@@ -387,5 +420,6 @@ CS_EXPORT(trace_run)(const int *code, float **ptrs, int steps, int t0, int dt) {
       for (; i + 4 <= c[2]; i += 4) f4st(dst + i, wasm_f32x4_add(f4ld(dst + i), f4ld(src + i)));
       for (; i < c[2]; i++) dst[i] += src[i];
     }
+    if (npost && t == (dt > 0 ? hi : lo)) run_chunk(post, npost, ptrs, bufs, nbuf, lo, hi - lo + 1);
   }
 }

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SimpleRNN, createRuntime, defineCell, init, layerPaths, runSequence, trace, type CellInstance, type Params } from '@cellstack/core';
+import { GRU, LSTM, SimpleRNN, createRuntime, defineCell, init, layerPaths, runSequence, trace, type CellInstance, type Params } from '@cellstack/core';
 import { buildCell, compareFused, leakedTensors, randomTensor, saveAndLoad } from '@cellstack/core/testing';
 
 afterEach(() => trace.setTraceInterpreter('wasm'));
@@ -102,16 +102,42 @@ describe('tracing a step', () => {
     built.dispose();
   });
 
-  it('the adjoint saves products, reductions and next states only, and recomputes elementwise values', () => {
+  it('the adjoint stores no more per step than the products and reductions it reads, and never a value it recomputes', () => {
     const built = buildCell(AllOps, {}, { inputSize: 3 });
     const p = trace.traceStep(built.cell, { batch: 2, inputs: { x: H }, params: { w: [3, H], u: [H, H], g: [H] }, constants: {} }, false, 3);
     const a = trace.differentiate(p);
-    expect(a.saved.length).toBeGreaterThan(0);
-    // ... and next states, which the time loop keeps anyway.
     const next = new Set(Object.values(p.nextState));
-    for (const id of a.saved) expect(trace.SAVED_KINDS.has(p.ops.find((o) => o.out === id)!.op) || next.has(id)).toBe(true);
+    const size = (id: number) => p.buffers[id].shape.reduce((x, y) => x * y, 1);
+    const stored = a.saved.filter((id) => !next.has(id)).reduce((x, id) => x + size(id), 0);
+    // The old rule's store: h·u [2, 6], softmax [2, 6], cumsum ×2 [2, 6], max, min, mean, variance [2, 1] each.
+    expect(stored).toBeGreaterThan(0);
+    expect(stored).toBeLessThanOrEqual(4 * 12 + 4 * 2);
+    const recomputed = new Set(a.ops.filter((o) => o.out < p.buffers.length).map((o) => o.out));
+    for (const id of a.saved) expect(recomputed.has(id)).toBe(false);
     expect(Object.keys(a.gradParams).sort()).toEqual(['g', 'u']); // w only feeds project
     expect(Object.keys(a.gradState).sort()).toEqual(['c', 'h']);
+    built.dispose();
+  });
+
+  // The save-vs-recompute rule (remat.ts): an activation whose input is a product is read from its stored output.
+  it.each([
+    { cell: LSTM, transcendentals: { tanh: 1 }, why: 'tanh(c): c is a state, so storing tanh(c) would cost one more [B, n]' },
+    { cell: GRU, transcendentals: {}, why: 'every activation stored in place of the recurrent product' },
+  ])('$cell.name: the adjoint reads sigmoid/tanh outputs stored per step, at no more memory than the product ($why)', ({ cell, transcendentals }) => {
+    const n = 4;
+    const built = buildCell(cell, { units: n }, { inputSize: 3 });
+    const shapes = { batch: 2, project: true, inputs: { x: 3 }, params: Object.fromEntries(Object.entries(built.params).map(([k, v]) => [k, v.shape])), constants: {} };
+    const p = trace.traceStep(built.cell, shapes, true, 3);
+    const a = trace.differentiate(p);
+    const counts: Record<string, number> = {};
+    for (const o of a.ops) if (o.op === 'unary' && ['sigmoid', 'tanh', 'exp'].includes(o.fn)) counts[o.fn] = (counts[o.fn] ?? 0) + 1;
+    expect(counts).toEqual(transcendentals);
+    // No product is redone either: the input projection only fed the activations.
+    expect(a.ops.filter((o) => o.op === 'matmul' && o.out < p.buffers.length)).toEqual([]);
+    const next = new Set(Object.values(p.nextState));
+    const stored = a.saved.filter((id) => !next.has(id)).reduce((x, id) => x + p.buffers[id].shape.reduce((u, v) => u * v, 1), 0);
+    // The recurrent product h·U: [2, 4n] (LSTM), [2, 3n] (GRU).
+    expect(stored).toBe(2 * n * (cell === LSTM ? 4 : 3));
     built.dispose();
   });
 });
@@ -121,6 +147,8 @@ describe.each(['wasm', 'js'] as const)('traced kernel on the %s interpreter', (i
     { batch: 1, time: 1, inputSize: 1 },
     { batch: 3, time: 7, inputSize: 5 },
     { batch: 2, time: 13, inputSize: 3 },
+    // Over two chunk boundaries (lower.ts CHUNK = 32) with a short last chunk: the per-chunk products.
+    { batch: 2, time: 71, inputSize: 3 },
   ])('every op family: outputs, states and gradients equal the generic loop (B $batch, T $time)', (shape) => {
     trace.setTraceInterpreter(interpreter);
     const built = buildCell(AllOps, {}, { inputSize: shape.inputSize, seed: 4 });
@@ -128,6 +156,18 @@ describe.each(['wasm', 'js'] as const)('traced kernel on the %s interpreter', (i
     expect(r.path).toBe('traced');
     expect(r.fusedRuns).toBe(1);
     expect(Object.keys(r.errors).sort()).toEqual(['grad.g', 'grad.state.c', 'grad.state.h', 'grad.u', 'grad.w', 'grad.x', 'output', 'state.c', 'state.h']);
+    for (const [what, err] of Object.entries(r.errors)) expect(err, what).toBeLessThan(1e-4);
+    built.dispose();
+  });
+});
+
+// The compiled loops run input projections and parameter / input gradients once per chunk of 32 steps (lower.ts).
+describe.each([LSTM, GRU])('$name traced over several chunks of steps', (cell) => {
+  it.each([{ time: 32 }, { time: 33 }, { time: 70 }])('equals the generic loop: T $time', ({ time }) => {
+    const built = buildCell(cell, { units: 5 }, { inputSize: 4, seed: 2 });
+    const r = compareFused(built, { batch: 3, time, inputSize: 4, kernel: 'traced', training: true });
+    expect(r.path).toBe('traced');
+    expect(Object.keys(r.errors)).toContain('grad.kernel');
     for (const [what, err] of Object.entries(r.errors)) expect(err, what).toBeLessThan(1e-4);
     built.dispose();
   });

@@ -1,5 +1,6 @@
 import { Builder } from './builder.js';
-import { opInputs, SAVED_KINDS, type AdjointProgram, type Op, type StepProgram } from './ir.js';
+import { opInputs, type AdjointProgram, type StepProgram } from './ir.js';
+import { rematerialise } from './remat.js';
 
 /**
  * Reverse-mode AD of one step program. Walks the ops backwards, emitting for each op whose
@@ -7,24 +8,13 @@ import { opInputs, SAVED_KINDS, type AdjointProgram, type Op, type StepProgram }
  * below, one per op kind), summing adjoints where a value is used more than once and
  * reducing broadcast operands back to their shapes.
  *
- * Save vs recompute: the forward pass stores per step the results of matmuls, reductions,
- * softmax and cumsum that the backward pass reads (a product costs O(n²) or more to redo;
- * a reduction is a sequence point that fusing emitters cannot stream through), and the
- * adjoint program recomputes every elementwise value it needs from them, the step's
- * inputs, the previous state (which the time loop keeps for every step anyway) and the
- * parameters. Elementwise chains are O(n) and cheap to redo, and not storing them is what
- * keeps the memory of a traced layer near a hand-written kernel's. One product is redone
- * too: a matmul of values that do not depend on the state (the projection of the step's
- * input, with `project` traced in) — its operands are at hand in the backward pass, and
- * saving its [B, k] result every step would cost more memory than the state itself.
- * A next state is saved whatever its kind: the time loop keeps every step's state anyway, so
- * the compiled and JS loops read it from there at no cost (e.g. the final tanh of most cells).
+ * Save vs recompute is decided after the rules, from the forward values the adjoint ops read:
+ * see remat.ts (least memory per step first, then least recomputation; transcendentals are read
+ * from their stored outputs where that costs no memory).
  */
 export function differentiate(p: StepProgram): AdjointProgram {
   const b = new Builder();
   for (const buf of p.buffers) b.buffer(buf.shape, buf.role, buf.name);
-  const nForward = p.buffers.length;
-  const producer = new Map<number, Op>(p.ops.map((o) => [o.out, o]));
 
   // Which values depend on something differentiable.
   const live = new Set<number>([...Object.values(p.inputs), ...Object.values(p.state), ...Object.values(p.params), ...Object.values(p.constants)]);
@@ -37,6 +27,43 @@ export function differentiate(p: StepProgram): AdjointProgram {
     const prev = adj.get(x);
     adj.set(x, prev === undefined ? c : b.binary('add', prev, c));
   };
+  // Adjoints of slices of x, gathered until x's adjoint is read: disjoint blocks along one axis
+  // (the gates of a [B, 4n] pre-activation) become one concat instead of a zero-padded copy each plus adds.
+  const pieces = new Map<number, Array<{ g: number; begin: number[] }>>();
+  const accSlice = (x: number, g: number, begin: number[]) => {
+    if (!live.has(x)) return;
+    const list = pieces.get(x) ?? [];
+    list.push({ g, begin });
+    pieces.set(x, list);
+  };
+  const adjOf = (x: number) => {
+    const list = pieces.get(x);
+    if (list) {
+      pieces.delete(x);
+      for (const part of assemble(x, list)) acc(x, part);
+    }
+    return adj.get(x);
+  };
+  const assemble = (x: number, list: Array<{ g: number; begin: number[] }>): number[] => {
+    const s = b.shape(x);
+    const axes = new Set(list.flatMap(({ g }) => b.shape(g).flatMap((n, d) => (n === s[d] ? [] : [d]))));
+    const axis = [...axes][0];
+    const sorted = [...list].sort((p, q) => p.begin[axis] - q.begin[axis]);
+    const disjoint = sorted.every(({ begin }, i) => i === 0 || begin[axis] >= sorted[i - 1].begin[axis] + b.shape(sorted[i - 1].g)[axis]);
+    if (axes.size !== 1 || list.length < 2 || !disjoint) return list.map(({ g, begin }) => b.pad(g, begin, s));
+    const parts: number[] = [];
+    let at = 0;
+    const gap = (to: number) => {
+      if (to > at) parts.push(b.fill(s.map((n, d) => (d === axis ? to - at : n)), 0));
+    };
+    for (const { g, begin } of sorted) {
+      gap(begin[axis]);
+      parts.push(g);
+      at = begin[axis] + b.shape(g)[axis];
+    }
+    gap(s[axis]);
+    return [b.concat(parts, axis)];
+  };
   const seedOutput = b.buffer(b.shape(p.output), 'seed', 'd(output)');
   acc(p.output, seedOutput);
   const seedState: Record<string, number> = {};
@@ -48,7 +75,7 @@ export function differentiate(p: StepProgram): AdjointProgram {
   const lastAxis = (x: number) => b.shape(x).length - 1;
   for (let i = p.ops.length - 1; i >= 0; i--) {
     const o = p.ops[i];
-    const g = adj.get(o.out);
+    const g = adjOf(o.out);
     if (g === undefined) continue;
     const y = o.out;
     switch (o.op) {
@@ -130,7 +157,7 @@ export function differentiate(p: StepProgram): AdjointProgram {
         break;
       }
       case 'slice':
-        acc(o.x, b.pad(g, o.begin, b.shape(o.x)));
+        accSlice(o.x, g, o.begin);
         break;
       case 'pad':
         acc(o.x, b.slice(g, o.begin, b.shape(o.x)));
@@ -159,34 +186,12 @@ export function differentiate(p: StepProgram): AdjointProgram {
     }
   }
 
-  // Values computed from the step's input, the parameters and constants alone (no state).
-  const stateFree = new Set<number>([...Object.values(p.inputs), ...Object.values(p.params), ...Object.values(p.constants)]);
-  for (const o of p.ops) if (opInputs(o).every((i) => stateFree.has(i))) stateFree.add(o.out);
-
-  // Recompute plan: the forward values the adjoint ops read, each saved (SAVED_KINDS, less state-free products) or recomputed.
-  const adjointOps = b.ops;
-  const saved = new Set<number>();
-  const recompute = new Set<Op>();
-  const nextStates = new Set(Object.values(p.nextState));
-  const need = (id: number) => {
-    if (id >= nForward || p.buffers[id].role !== 'temp') return;
-    const o = producer.get(id)!;
-    if (recompute.has(o) || saved.has(id)) return;
-    if (nextStates.has(id) || (SAVED_KINDS.has(o.op) && !(o.op === 'matmul' && stateFree.has(id)))) saved.add(id);
-    else {
-      recompute.add(o);
-      opInputs(o).forEach(need);
-    }
-  };
-  for (const o of adjointOps) opInputs(o).forEach(need);
   const grads = (m: Record<string, number>) => {
     const out: Record<string, number> = {};
     for (const [k, id] of Object.entries(m)) {
-      const g = adj.get(id);
-      if (g === undefined) continue;
+      const g = adjOf(id);
       // A gradient that is a forward value itself (e.g. the seed passed through) is still bound by name.
-      need(g);
-      out[k] = g;
+      if (g !== undefined) out[k] = g;
     }
     return out;
   };
@@ -194,14 +199,18 @@ export function differentiate(p: StepProgram): AdjointProgram {
   const gradState = grads(p.state);
   const gradParams = grads(p.params);
   const gradConstants = grads(p.constants);
+  // Save vs recompute (remat.ts): the forward values the adjoint reads, each stored per step or recomputed.
+  const adjointOps = b.ops;
+  const results = [gradInputs, gradState, gradParams, gradConstants].flatMap((r) => Object.values(r));
+  const { saved, recompute } = rematerialise(p, [...adjointOps.flatMap(opInputs), ...results]);
   return {
     buffers: b.buffers,
-    ops: [...p.ops.filter((o) => recompute.has(o)), ...adjointOps],
+    ops: [...recompute, ...adjointOps],
     inputs: p.inputs,
     state: p.state,
     params: p.params,
     constants: p.constants,
-    saved: [...saved].sort((x, y) => x - y),
+    saved,
     seedOutput,
     seedState,
     gradInputs,

@@ -1,6 +1,6 @@
 import { loadKernel, type WasmKernel } from '../kernel.js';
 import { sizeOf, type AdjointProgram, type StepProgram } from './ir.js';
-import type { Lowered } from './lower.js';
+import { CHUNK, OP_WORDS, type Lowered } from './lower.js';
 
 const kernel = (): WasmKernel => loadKernel(new URL('../../kernel/trace.wasm', import.meta.url));
 
@@ -16,6 +16,7 @@ export interface Names {
 class Call {
   readonly ptr: number[] = [];
   readonly stride: number[] = [];
+  readonly mod: number[] = [];
   readonly copies: number[] = [];
 
   constructor(
@@ -23,12 +24,15 @@ class Call {
     private readonly low: Lowered,
   ) {
     for (const { slot, size } of low.temps) this.bind(slot, k.scratch(size));
+    for (const { slot, size } of low.chunkStores) this.bind(slot, k.scratch(CHUNK * size), size, CHUNK);
     for (const { slot, values } of low.consts) this.bind(slot, k.put(values));
   }
 
-  bind(slot: number, ptr: number, stride = 0): void {
+  /** Slot at step t: ptr + 4·stride·t bytes, or with `mod` ptr + 4·stride·(t mod mod) (a store for one chunk). */
+  bind(slot: number, ptr: number, stride = 0, mod = 0): void {
     this.ptr[slot] = ptr;
     this.stride[slot] = stride;
+    this.mod[slot] = mod;
   }
 
   /** A slot outside the program (a sequence store, an accumulator) for copies to target. */
@@ -45,13 +49,16 @@ class Call {
 
   run(steps: number, t0: number, dt: number): void {
     const n = Math.max(this.low.slots, this.ptr.length);
-    const head = [n, this.low.code.length / 32, this.copies.length / 4];
+    const { code: ops, pre, post } = this.low;
+    const head = [n, ops.length / OP_WORDS, this.copies.length / 4, pre.length / OP_WORDS, post.length / OP_WORDS, CHUNK];
     const table: number[] = [];
-    for (let i = 0; i < n; i++) table.push(this.ptr[i] ?? 0, this.stride[i] ?? 0);
-    const code = new Int32Array(head.length + table.length + this.low.code.length + this.copies.length);
-    code.set([...head, ...table]);
-    code.set(this.low.code, head.length + table.length);
-    code.set(this.copies, head.length + table.length + this.low.code.length);
+    for (let i = 0; i < n; i++) table.push(this.ptr[i] ?? 0, this.stride[i] ?? 0, this.mod[i] ?? 0);
+    const code = new Int32Array(head.length + table.length + ops.length + pre.length + post.length + this.copies.length);
+    let at = 0;
+    for (const part of [head, table, ops, pre, post, this.copies]) {
+      code.set(part, at);
+      at += part.length;
+    }
     this.k.call('trace_run', this.k.putInts(code), this.k.scratch(n), steps, t0, dt);
   }
 }
@@ -85,26 +92,35 @@ export function compiledSpec(P: StepProgram, A: AdjointProgram, fwd: Lowered, bw
       k.reset();
       const call = new Call(k, fwd);
       bindShared(call, k, P, fwd, xs);
+      // A value the loop stores every step is written there by its op where it has a scratch slot of its own, else copied after the step.
+      const own = new Set(fwd.temps.map((t) => t.slot));
+      const store = (id: number, ptr: number, size: number) => {
+        const slot = fwd.slotOf[id];
+        if (own.delete(slot)) call.bind(slot, ptr, size);
+        else call.copy(id, call.extra(ptr, size), size);
+      };
       const states = names.state.map((n, i) => {
         const ptr = k.scratch((T + 1) * sizes[i]);
         k.write(ptr, xs[nI + i]);
         call.bind(P.state[n], ptr, sizes[i]);
-        call.copy(P.nextState[n], call.extra(ptr + 4 * sizes[i], sizes[i]), sizes[i]);
+        store(P.nextState[n], ptr + 4 * sizes[i], sizes[i]);
         return ptr;
       });
-      const out = k.scratch(T * B * O);
-      call.copy(P.output, call.extra(out, B * O), B * O);
+      // An output that is a state (h in most cells) is read from the kept states.
+      const outState = names.state.findIndex((n) => P.nextState[n] === P.output);
+      const out = outState < 0 ? k.scratch(T * B * O) : 0;
+      if (outState < 0) store(P.output, out, B * O);
       const saved = A.saved.flatMap((id, i) => {
         if (fromState[i] >= 0) return [];
         const ptr = k.scratch(T * savedSizes[i]);
-        call.copy(id, call.extra(ptr, savedSizes[i]), savedSizes[i]);
+        store(id, ptr, savedSizes[i]);
         return [{ ptr, size: savedSizes[i] }];
       });
       call.run(T, 0, 1);
       const allStates = states.map((ptr, i) => k.read(ptr, (T + 1) * sizes[i]));
       const finals = allStates.map((a, i) => a.slice(T * sizes[i], (T + 1) * sizes[i]));
       return {
-        outputs: [k.read(out, T * B * O), ...finals],
+        outputs: [outState < 0 ? k.read(out, T * B * O) : allStates[outState].slice(B * O), ...finals],
         saved: { states: allStates, saved: saved.map(({ ptr, size }) => k.read(ptr, T * size)) },
       };
     },
@@ -127,7 +143,10 @@ export function compiledSpec(P: StepProgram, A: AdjointProgram, fwd: Lowered, bw
       call.bind(A.seedOutput, k.put(dys[0]), B * O);
       const dInputs = names.inputs.map((n, i) => {
         const ptr = k.alloc(T * B * widths[i]);
-        call.copy(A.gradInputs[n], call.extra(ptr, B * widths[i]), B * widths[i]);
+        const g = A.gradInputs[n];
+        // A gradient that a post product writes for a whole chunk goes straight into the store.
+        if (g !== undefined && bwd.stacked.has(g)) call.bind(bwd.slotOf[g], ptr, B * widths[i]);
+        else call.copy(g, call.extra(ptr, B * widths[i]), B * widths[i]);
         return ptr;
       });
       // Sums over steps: a gradient whose product adds in place (lower.ts) is bound to its sum, the others added after each step.

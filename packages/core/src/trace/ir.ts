@@ -156,9 +156,6 @@ export interface AdjointProgram extends ProgramRoles {
   gradConstants: Record<string, number>;
 }
 
-/** Ops whose results the forward pass saves per step (when the backward needs them) instead of recomputing. */
-export const SAVED_KINDS: ReadonlySet<Op['op']> = new Set(['matmul', 'reduce', 'softmax', 'cumsum']);
-
 /** The buffers an op reads. */
 export function opInputs(o: Op): number[] {
   switch (o.op) {

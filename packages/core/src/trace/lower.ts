@@ -6,8 +6,12 @@ export const OP_WORDS = 32;
 const CODE = { UNARY: 1, BINARY: 2, SELECT: 3, MATMUL: 4, REDUCE: 5, CUMSUM: 6, SOFTMAX: 7, COPY: 8, ZERO: 9, TRANSPOSE2: 10, FUSED: 11 } as const;
 /** kernel/trace.c's TILE and MAX_FUSED. */
 const TILE = 64;
+/** Steps per chunk of the pre and post sections (kernel/trace.c): their products run over this many steps' rows at once. */
+export const CHUNK = 32;
 const MAX_FUSED = 48;
 const UNARY: UnaryFn[] = ['neg', 'exp', 'log', 'sqrt', 'rsqrt', 'sigmoid', 'tanh', 'relu', 'abs', 'square', 'reciprocal', 'sign', 'step'];
+/** kernel/trace.c's IDENTITY: a slice or a concat's piece moved inside a fused run. */
+const IDENTITY = UNARY.length;
 const BINARY: BinaryFn[] = ['add', 'sub', 'mul', 'div', 'max', 'min', 'pow', 'greater', 'greaterEqual', 'less', 'lessEqual', 'equal', 'notEqual'];
 
 /**
@@ -33,6 +37,18 @@ export interface Lowered {
    * reads it): the time loop binds that buffer to its running sum instead of adding a copy each step.
    */
   accumulated: Set<number>;
+  /**
+   * Products moved out of the per-step code into kernel/trace.c's chunk sections, run once per CHUNK
+   * steps over all their rows: `pre` (before the chunk's first step: a product of a value given for
+   * every step, such as the input projection) and `post` (after its last: a parameter gradient Σₜ aₜᵀgₜ
+   * as one product with the steps' rows stacked along K, or a result the caller stores for every step).
+   */
+  pre: Int32Array;
+  post: Int32Array;
+  /** Slots written per step that a section reads or writes: each holds CHUNK steps (kernel/trace.c's mod). */
+  chunkStores: Array<{ slot: number; size: number }>;
+  /** Of the ids asked to be stored (`stackResults`), those a post product writes for all steps: bind them to the caller's store. */
+  stacked: Set<number>;
   code: Int32Array;
 }
 
@@ -82,8 +98,13 @@ interface Elementwise {
   n: number;
   kind: number;
   fn: number;
-  /** Operand ids with their (Q, P) access (element i reads (i / Q) mod P); undefined: not fusable. */
-  srcs?: Array<{ id: number; Q: number; P: number }>;
+  /**
+   * Operand ids with their access: element i reads (i / Q) mod P, or with W a block of W columns of
+   * rows Q apart from column P (a slice read in place); undefined: not fusable.
+   */
+  srcs?: Array<{ id: number; Q: number; P: number; W?: number }>;
+  /** Stored as a block of W columns of rows `ld` apart from column `off` of `out` (a concat's piece). */
+  dst?: { W: number; ld: number; off: number };
 }
 
 /** How an operand of shape `x` broadcast to `out` is read by flat index, as (i / Q) mod P; undefined when not of that form. */
@@ -124,8 +145,10 @@ function fuse(entries: Array<number[] | Elementwise>, slotOf: number[], lastRead
       out.push([CODE.FUSED, run.length, run[0].n, tileOf(g)]);
       for (const e of run) {
         const slot = slotOf[e.out];
-        const store = (lastRead.get(slot) ?? -1) > end ? 1 : 0;
-        out.push([e.kind, e.fn, slot, store, e.srcs!.length, ...e.srcs!.flatMap(({ id, Q, P }) => [index.get(slotOf[id]) ?? -1, slotOf[id], Q, P])]);
+        const store = e.dst || (lastRead.get(slot) ?? -1) > end ? 1 : 0;
+        const record = [e.kind, e.fn, slot, store, e.srcs!.length, ...e.srcs!.flatMap(({ id, Q, P, W = 0 }) => [W ? -1 : (index.get(slotOf[id]) ?? -1), slotOf[id], Q, P, W])];
+        if (e.dst) record.push(...Array<number>(20 - record.length).fill(0), e.dst.W, e.dst.ld, e.dst.off);
+        out.push(record);
       }
     }
     run = [];
@@ -144,13 +167,15 @@ function fuse(entries: Array<number[] | Elementwise>, slotOf: number[], lastRead
     if (run.length && (run[0].n !== e.n || run.length === MAX_FUSED)) flush();
     const inRun = (id: number) => run.some((r) => slotOf[r.out] === slotOf[id]);
     // A value of the run read other than element for element must come from its buffer: start a new run.
-    if (e.srcs.some(({ id, Q, P }) => inRun(id) && !(Q === 1 && P === e.n))) flush();
-    let next = g || e.n;
-    for (const { id, Q, P } of e.srcs) if (!inRun(id)) next = gcd(next, P === 1 ? e.n : Q > 1 ? Q : P);
+    if (e.srcs.some(({ id, Q, P, W }) => inRun(id) && (W || !(Q === 1 && P === e.n)))) flush();
+    // The tile divides every broadcast period and block width.
+    const unit = ({ Q, P, W }: { Q: number; P: number; W?: number }) => W || (P === 1 ? e.n : Q > 1 ? Q : P);
+    let next = gcd(g || e.n, e.dst?.W ?? e.n);
+    for (const src of e.srcs) if (!inRun(src.id)) next = gcd(next, unit(src));
     if (tileOf(next) < 4 && run.length) {
       flush();
-      next = e.n;
-      for (const { Q, P } of e.srcs) next = gcd(next, P === 1 ? e.n : Q > 1 ? Q : P);
+      next = gcd(e.n, e.dst?.W ?? e.n);
+      for (const src of e.srcs) next = gcd(next, unit(src));
     }
     if (tileOf(next) < 4) {
       out.push(e.record);
@@ -163,8 +188,19 @@ function fuse(entries: Array<number[] | Elementwise>, slotOf: number[], lastRead
   return out;
 }
 
-/** Lower a program, or the reason it does not fit the compiled interpreter (the JS one runs it then). */
-export function lower(buffers: BufferInfo[], ops: Op[], results?: number[], accumulate: number[] = []): Lowered | string {
+/**
+ * Lower a program, or the reason it does not fit the compiled interpreter (the JS one runs it then).
+ * `given`: buffers bound for every step before the call, each step's value after the previous one's
+ * (inputs; in the adjoint also the kept states and saved values): products of them may run per chunk.
+ * `stackResults`: results the caller stores for every step, which a post product may write in place.
+ */
+export function lower(
+  buffers: BufferInfo[],
+  ops: Op[],
+  results?: number[],
+  accumulate: number[] = [],
+  { given = new Set<number>(), stackResults = [] }: { given?: Set<number>; stackResults?: number[] } = {},
+): Lowered | string {
   if (buffers.some((b) => b.shape.length > 4)) return 'a value of rank > 4';
   const slotOf = buffers.map((_, i) => i);
   // The last op reading each slot (reshapes alias their operand's); the time loop's results: always.
@@ -179,6 +215,13 @@ export function lower(buffers: BufferInfo[], ops: Op[], results?: number[], accu
   const sums = new Set(once.filter((slot) => !read.has(slot)));
   const accumulated = new Set<number>();
   const entries: Array<number[] | Elementwise> = [];
+  const pre: number[][] = [];
+  const post: number[][] = [];
+  const chunked = new Set<number>();
+  const stacked = new Set<number>();
+  // Written per step by an op (a chunk store can hold it), not a fixed or caller-bound buffer.
+  const written = new Set(ops.filter((o) => o.op !== 'fill' && o.op !== 'literal').map((o) => o.out));
+  const perStep = (slot: number) => given.has(slot) || (written.has(slot) && buffers[slot].role === 'temp' && !sums.has(slot));
   let slots = buffers.length;
   const temps: Lowered['temps'] = [];
   const consts: Lowered['consts'] = [];
@@ -243,7 +286,27 @@ export function lower(buffers: BufferInfo[], ops: Op[], results?: number[], accu
         const [rowStride, kStride] = o.transA ? [1, M] : [K, 1];
         const sum = sums.has(s(out));
         for (const id of accumulate) if (sum && alias[id] === s(out)) accumulated.add(id);
-        records.push([CODE.MATMUL, 0, s(out), s(o.a), b, batch, M, N, K, rowStride, kStride, batchA === 1 ? 0 : M * K, batchB === 1 ? 0 : K * N, +sum]);
+        const record = [CODE.MATMUL, 0, s(out), s(o.a), b, batch, M, N, K, rowStride, kStride, batchA === 1 ? 0 : M * K, batchB === 1 ? 0 : K * N, +sum];
+        // The same every step: a parameter or constant, or its copy transposed once per call (not one transposed per step).
+        const fixedB = transposed.some((t) => t.slot === b) || (!o.transB && (role === 'param' || role === 'constant'));
+        const [slotA, slotB] = [s(o.a), s(o.b)];
+        // Read after the step by a post section, so a fused run must store it.
+        const keep = (slot: number) => (given.has(slot) ? undefined : (chunked.add(slot), lastRead.set(slot, Infinity)));
+        if (batch === 1 && !o.transA && fixedB && given.has(slotA) && !sum) {
+          // A product of a value given for every step with a fixed one: per chunk, before its first step.
+          chunked.add(s(out));
+          pre.push([...record, 1]);
+        } else if (sum && batch === 1 && o.transA && !o.transB && perStep(slotA) && perStep(slotB)) {
+          // A parameter gradient Σₜ aₜᵀgₜ: one product per chunk with the steps' rows stacked along K.
+          keep(slotA);
+          keep(slotB);
+          post.push([...record, 2]);
+        } else if (batch === 1 && !o.transA && fixedB && perStep(slotA) && stackResults.includes(out) && !read.has(alias[out]) && !sum) {
+          // A result stored for every step (e.g. dL/dx = g·Wᵀ): per chunk, into the caller's store.
+          keep(slotA);
+          stacked.add(out);
+          post.push([...record, 1]);
+        } else records.push(record);
         break;
       }
       case 'reduce': {
@@ -258,9 +321,15 @@ export function lower(buffers: BufferInfo[], ops: Op[], results?: number[], accu
         records.push([CODE.SOFTMAX, 0, s(out), s(o.x), sizeOf(so.slice(0, -1)), so[so.length - 1]]);
         break;
       case 'slice': {
-        const st = stridesOf(shape(o.x));
+        const sx = shape(o.x);
+        const st = stridesOf(sx);
         const off = o.begin.reduce((a, v, d) => a + v * st[d], 0);
-        records.push(copy(s(out), s(o.x), 0, off, d4, pad4(stridesOf(so), 0), pad4(st, 0)));
+        const record = copy(s(out), s(o.x), 0, off, d4, pad4(stridesOf(so), 0), pad4(st, 0));
+        // A block of columns: readable in place by a fused run.
+        const last = so.length - 1;
+        if (so.every((n, d) => d === last || (n === sx[d] && o.begin[d] === 0)))
+          entries.push({ record, at, out, n: sizeOf(so), kind: CODE.UNARY, fn: IDENTITY, srcs: [{ id: o.x, Q: sx[last], P: o.begin[last], W: so[last] }] });
+        else records.push(record);
         break;
       }
       case 'pad': {
@@ -272,10 +341,15 @@ export function lower(buffers: BufferInfo[], ops: Op[], results?: number[], accu
       }
       case 'concat': {
         const st = stridesOf(so);
-        let at = 0;
+        let from = 0;
+        const last = o.axis === so.length - 1;
         for (const x of o.xs) {
-          records.push(copy(s(out), s(x), at * st[o.axis], 0, pad4(shape(x), 1), pad4(st, 0), pad4(stridesOf(shape(x)), 0)));
-          at += shape(x)[o.axis];
+          const record = copy(s(out), s(x), from * st[o.axis], 0, pad4(shape(x), 1), pad4(st, 0), pad4(stridesOf(shape(x)), 0));
+          const w = shape(x)[o.axis];
+          // Along the last axis: each piece a block of columns, which a fused run may write in place.
+          if (last) entries.push({ record, at, out, n: sizeOf(shape(x)), kind: CODE.UNARY, fn: IDENTITY, srcs: [{ id: x, Q: 1, P: sizeOf(shape(x)) }], dst: { W: w, ld: so[o.axis], off: from } });
+          else records.push(record);
+          from += w;
         }
         break;
       }
@@ -290,7 +364,11 @@ export function lower(buffers: BufferInfo[], ops: Op[], results?: number[], accu
     }
   }
   const fused = fuse(entries, slotOf, lastRead);
-  const code = new Int32Array(fused.length * OP_WORDS);
-  fused.forEach((r, i) => code.set(r, i * OP_WORDS));
-  return { slotOf, slots, temps, consts, transposed, accumulated, code };
+  const pack = (rs: number[][]) => {
+    const code = new Int32Array(rs.length * OP_WORDS);
+    rs.forEach((r, i) => code.set(r, i * OP_WORDS));
+    return code;
+  };
+  const chunkStores = temps.filter((t) => chunked.has(t.slot));
+  return { slotOf, slots, temps: temps.filter((t) => !chunked.has(t.slot) && !stacked.has(t.slot)), consts, transposed, accumulated, pre: pack(pre), post: pack(post), chunkStores, stacked, code: pack(fused) };
 }

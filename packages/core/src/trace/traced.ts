@@ -45,11 +45,14 @@ export function tracedProgram(cell: CellInstance, shapes: StepShapes, training: 
       const adjoint = differentiate(forward);
       const read = new Set([...forward.ops.flatMap(opInputs), forward.output, ...Object.values(forward.nextState)]);
       // What the time loops read after each step; every other value may stay inside a fused run.
-      const fwd = lower(forward.buffers, forward.ops, [forward.output, ...Object.values(forward.nextState), ...adjoint.saved]);
+      // Given for every step before a call (so products of them may run per chunk): the inputs; in the backward also the states and saved values.
+      const inputs = Object.values(forward.inputs);
+      const fwd = lower(forward.buffers, forward.ops, [forward.output, ...Object.values(forward.nextState), ...adjoint.saved], [], { given: new Set(inputs) });
       const grads = [adjoint.gradInputs, adjoint.gradState, adjoint.gradParams, adjoint.gradConstants].flatMap((g) => Object.values(g));
       // Parameter and constant gradients are sums over steps: a product may add into the sum itself.
       const sums = [adjoint.gradParams, adjoint.gradConstants].flatMap((g) => Object.values(g));
-      const bwd = lower(adjoint.buffers, adjoint.ops, grads, sums);
+      const given = new Set([...inputs, ...Object.values(forward.state), ...adjoint.saved]);
+      const bwd = lower(adjoint.buffers, adjoint.ops, grads, sums, { given, stackResults: Object.values(adjoint.gradInputs) });
       entry = {
         forward,
         adjoint,
