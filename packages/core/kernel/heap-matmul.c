@@ -23,3 +23,24 @@ CS_EXPORT(heap_matmul)(int batch, int M, int N, int K, const float *A, int strid
       for (long i = 0; i < (long)M * N; i++) c[i] = c[i] > 0.0f ? c[i] : 0.0f;
   }
 }
+
+/*
+ * The dense softmax head (src/accel/head.ts): a softmax over each of M rows of N, in place,
+ * as tf.softmax computes it: exp(z − row max) / row sum. The exponentials run 4 lanes at a
+ * time over all M·N values (a 10-unit head has rows too short to vectorise alone).
+ */
+CS_EXPORT(heap_softmax)(int M, int N, float *z) {
+  for (long r = 0; r < M; r++) {
+    float *row = z + r * N, m = row[0];
+    for (int j = 1; j < N; j++) m = row[j] > m ? row[j] : m;
+    for (int j = 0; j < N; j++) row[j] -= m;
+  }
+  long n = (long)M * N, i = 0;
+  for (; i + 4 <= n; i += 4) f4st(z + i, f4exp(f4ld(z + i)));
+  for (; i < n; i++) z[i] = cs_exp(z[i]);
+  for (long r = 0; r < M; r++) {
+    float *row = z + r * N, s = 0.0f;
+    for (int j = 0; j < N; j++) s += row[j];
+    for (int j = 0; j < N; j++) row[j] /= s;
+  }
+}

@@ -290,7 +290,7 @@ function forwardOnly<S>(inputs: tf.Tensor[], outShapes: number[][], sizes: numbe
 }
 
 /** Whether tf is recording a tape for gradients now (tfjs-core 4.x: inside tf.grad, variableGrads, minimize). */
-const recordingGradients = () => (tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth > 0;
+export const recordingGradients = () => (tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth > 0;
 
 /** The Float32Arrays in a spec's saved value: itself, or those in an array or object of them. */
 function arraysIn(saved: unknown): Float32Array[] {
