@@ -16,7 +16,15 @@ import { heapMatMulExport, productOnHeap } from './matmul.js';
  * including the clipping (a clipped probability passes no gradient, as tf.clipByValue).
  */
 
-type HeapSoftmax = (M: number, N: number, z: number) => void;
+/** kernel/heap-matmul.wasm's head exports (addresses on tfjs's heap). */
+interface HeapHead {
+  heap_softmax(M: number, N: number, z: number): void;
+  heap_softmax_grad(M: number, N: number, p: number, dp: number, dz: number): void;
+  heap_colsum(M: number, N: number, z: number, out: number): void;
+  heap_cce(M: number, N: number, p: number, y: number, yInt: number, lo: number, hi: number, loss: number): void;
+  heap_cce_grad(M: number, N: number, p: number, y: number, yInt: number, lo: number, hi: number, w: number, dz: number): void;
+}
+const EXPORTS = ['heap_softmax', 'heap_softmax_grad', 'heap_colsum', 'heap_cce', 'heap_cce_grad'] as const;
 type Save = (tensors: tf.Tensor[]) => void;
 type Loss = (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor;
 interface DenseLayer {
@@ -31,7 +39,7 @@ interface DenseClass {
   prototype: { call: Call };
 }
 
-let patched: { dense: DenseClass; call: Call; compile: Compile; softmax: HeapSoftmax; backend: WasmBackend } | undefined;
+let patched: { dense: DenseClass; call: Call; compile: Compile; head: HeapHead; backend: WasmBackend } | undefined;
 
 /** Where a softmax head's output came from (tensors alive as long as a training step needs them). */
 const heads = new WeakMap<tf.Tensor, { x: tf.Tensor; W: tf.Tensor; b?: tf.Tensor }>();
@@ -44,11 +52,11 @@ const heads = new WeakMap<tf.Tensor, { x: tf.Tensor; W: tf.Tensor; b?: tf.Tensor
 export function installDenseHead(on: boolean): boolean {
   if (on && !patched) {
     const dense = tf.serialization.SerializationMap.getMap().classNameMap.Dense?.[0] as unknown as DenseClass | undefined;
-    const softmax = heapMatMulExport<HeapSoftmax>('heap_softmax');
+    const head = Object.fromEntries(EXPORTS.map((name) => [name, heapMatMulExport(name)])) as unknown as HeapHead;
     const backend = tf.findBackend('wasm') as unknown as WasmBackend | undefined;
-    if (!dense || !softmax || !backend) return false;
+    if (!dense || !backend || EXPORTS.some((name) => typeof head[name] !== 'function')) return false;
     const proto = tfl.LayersModel.prototype as unknown as { compile: Compile };
-    const p = (patched = { dense, call: dense.prototype.call, compile: proto.compile, softmax, backend });
+    const p = (patched = { dense, call: dense.prototype.call, compile: proto.compile, head, backend });
     dense.prototype.call = function (inputs, kwargs) {
       return denseOnHeap(this, inputs, kwargs) ?? p.call.call(this, inputs, kwargs);
     };
@@ -68,7 +76,7 @@ export function installDenseHead(on: boolean): boolean {
 
 const active = () => patched !== undefined && tf.getBackend() === 'wasm';
 const at = (t: tf.TensorInfo) => heapAddress(patched!.backend, t);
-const view = (t: tf.TensorInfo) => patched!.backend.typedArrayFromHeap(t);
+const view = (t: tf.TensorInfo) => patched!.backend.typedArrayFromHeap(t) as Float32Array;
 const output = (shape: number[]) => patched!.backend.makeOutput(shape, 'float32');
 const tensor = (info: tf.TensorInfo) => tf.engine().makeTensorFromTensorInfo(info);
 
@@ -88,7 +96,7 @@ function denseOnHeap(layer: DenseLayer, inputs: tf.Tensor | tf.Tensor[], kwargs:
     const M = xs.size / K;
     const out = output([...xs.shape.slice(0, -1), N]);
     productOnHeap(patched!.backend, { batch: 1, M, N, K, A: at(xs), strideA: 0, sa: K, sk: 1, B: at(Ws), strideB: 0, C: at(out), relu: false }, bs);
-    if (softmax) patched!.softmax(M, N, at(out));
+    if (softmax) patched!.head.heap_softmax(M, N, at(out));
     return tensor(out);
   };
   let p: tf.Tensor;
@@ -118,12 +126,7 @@ function denseOnHeap(layer: DenseLayer, inputs: tf.Tensor | tf.Tensor[], kwargs:
 function softmaxGradient(p: tf.TensorInfo, dp: tf.TensorInfo): tf.TensorInfo {
   const N = p.shape[p.shape.length - 1];
   const dz = output(p.shape);
-  const [pv, dv, zv] = [view(p), view(dp), view(dz)];
-  for (let r = 0; r < pv.length; r += N) {
-    let s = 0;
-    for (let j = r; j < r + N; j++) s += dv[j] * pv[j];
-    for (let j = r; j < r + N; j++) zv[j] = pv[j] * (dv[j] - s);
-  }
+  patched!.head.heap_softmax_grad(tf.util.sizeFromShape(p.shape) / N, N, at(p), at(dp), at(dz));
   return dz;
 }
 
@@ -141,9 +144,7 @@ function headGradients(x: tf.TensorInfo, W: tf.TensorInfo, bias: boolean, dz: tf
   productOnHeap(backend, { batch: 1, M: K, N, K: M, A: at(x), strideA: 0, sa: 1, sk: K, B: at(dz), strideB: 0, C: at(dW), relu: false });
   backend.disposeData(Wt.dataId);
   if (!db) return [tensor(dx), tensor(dW)];
-  const [z, s] = [view(dz), view(db)];
-  s.fill(0);
-  for (let r = 0; r < z.length; r += N) for (let j = 0; j < N; j++) s[j] += z[r + j];
+  patched!.head.heap_colsum(M, N, at(dz), at(db));
   return [tensor(dx), tensor(dW), tensor(db)];
 }
 
@@ -160,16 +161,11 @@ function fusedCrossEntropy(original: Loss): Loss {
     const eps = tf.backend().epsilon();
     const [lo, hi] = [Math.fround(eps), Math.fround(1 - eps)];
     const N = yPred.shape[yPred.rank - 1];
+    const M = yPred.size / N;
+    const yInt = yTrue.dtype === 'int32' ? 1 : 0;
     const forward = () => {
       const rows = output(yPred.shape.slice(0, -1));
-      const [p, y, l] = [view(yPred), view(yTrue), view(rows)];
-      for (let r = 0, i = 0; r < p.length; r += N, i++) {
-        let s = 0;
-        for (let j = r; j < r + N; j++) s += p[j];
-        let loss = 0;
-        for (let j = r; j < r + N; j++) if (y[j] !== 0) loss -= y[j] * Math.log(Math.min(Math.max(Math.fround(p[j] / s), lo), hi));
-        l[i] = loss;
-      }
+      patched!.head.heap_cce(M, N, at(yPred), at(yTrue), yInt, lo, hi, at(rows));
       return tensor(rows);
     };
     if (!recordingGradients()) return forward();
@@ -178,21 +174,9 @@ function fusedCrossEntropy(original: Loss): Loss {
       const value = forward();
       (args[args.length - 1] as Save)([xs, Ws, yPred, yTrue]);
       const gradFunc = (dy: tf.Tensor, [xk, Wk, pk, yk]: tf.Tensor[]) => {
-        // ∂L/∂z_k = w·(p_k·Σ_unclipped y − y_k [k unclipped]): the softmax's and the clip's gradients in one.
+        // The softmax's and the clip's gradients in one (heap_cce_grad).
         const dz = output(pk.shape);
-        const [p, y, w, z] = [view(pk), view(yk), view(dy), view(dz)];
-        for (let r = 0, i = 0; r < p.length; r += N, i++) {
-          let s = 0;
-          for (let j = r; j < r + N; j++) s += p[j];
-          let total = 0;
-          for (let j = r; j < r + N; j++) {
-            const q = Math.fround(p[j] / s);
-            const y1 = q >= lo && q <= hi ? y[j] : 0;
-            total += y1;
-            z[j] = -y1;
-          }
-          for (let j = r; j < r + N; j++) z[j] = w[i] * (z[j] + p[j] * total);
-        }
+        patched!.head.heap_cce_grad(M, N, at(pk), at(yk), yInt, lo, hi, at(dy), at(dz));
         const grads = headGradients(xk, Wk, b !== undefined, dz);
         patched!.backend.disposeData(dz.dataId);
         return grads;
