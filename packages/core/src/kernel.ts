@@ -123,6 +123,14 @@ export interface RunOptions {
 
 const align = (n: number) => (n + 15) & ~15;
 
+const zeroArrays = new Map<number, Float32Array>();
+/** n zeros, for a kernel input (copied in, never written): e.g. the gradient of a final state nothing used. */
+export function zeros(n: number): Float32Array {
+  let z = zeroArrays.get(n);
+  if (!z) zeroArrays.set(n, (z = new Float32Array(n)));
+  return z;
+}
+
 // The slice of the WebAssembly API used here (the project's TS lib has no DOM types).
 interface WasmMemory {
   readonly buffer: ArrayBuffer;
