@@ -91,7 +91,7 @@ export class WasmKernel {
    * backward, which are most of its output bytes).
    */
   run(name: string, scalars: number[], inputs: Float32Array[], outputs: number[], options: RunOptions = {}): Float32Array[] {
-    const { scratch = [], read = outputs.length, written = false, scratchWritten = written } = options;
+    const { scratch = [], read = outputs.length, written = false, scratchWritten = written, views = false } = options;
     this.reset();
     const ptrs = [
       ...inputs.map((a) => this.put(a)),
@@ -99,7 +99,12 @@ export class WasmKernel {
       ...scratch.map((n) => (scratchWritten ? this.scratch(n) : this.alloc(n))),
     ];
     this.call(name, ...scalars, ...ptrs);
-    return outputs.slice(0, read).map((n, i) => this.read(ptrs[inputs.length + i], n));
+    return outputs.slice(0, read).map((n, i) => (views ? this.view(ptrs[inputs.length + i], n) : this.read(ptrs[inputs.length + i], n)));
+  }
+
+  /** n floats at ptr in place: valid only until this kernel's next call or allocation (see RunOptions.views). */
+  view(ptr: number, n: number): Float32Array {
+    return new Float32Array(this.memory.buffer, ptr, n);
   }
 
   call(name: string, ...args: number[]): void {
@@ -119,9 +124,18 @@ export interface RunOptions {
   written?: boolean;
   /** The kernel writes all of its scratch before reading it (outputs that accumulate stay zero-filled); default `written`. */
   scratchWritten?: boolean;
+  /**
+   * Return the outputs as views of the kernel's memory instead of copies: for a forward pass
+   * outside a gradient on a backend that copies arrays into tensors at once (viewsSafe()),
+   * which turns them into tensors before the kernel runs again — one copy of the outputs, not two.
+   */
+  views?: boolean;
 }
 
 const align = (n: number) => (n + 15) & ~15;
+
+/** Whether a forward pass may hand back views of kernel memory (RunOptions.views): outside a gradient, on wasm. */
+export const viewsSafe = (saving: boolean): boolean => !saving && backendCopiesOnWrite();
 
 const zeroArrays = new Map<number, Float32Array>();
 /** n zeros, for a kernel input (copied in, never written): e.g. the gradient of a final state nothing used. */

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { FusedResult, Params, State } from '../cell.js';
-import { fusedCall, loadKernel, zeros } from '../kernel.js';
+import { fusedCall, loadKernel, viewsSafe, zeros } from '../kernel.js';
 
 const kernel = () => loadKernel(new URL('../../kernel/gru.wasm', import.meta.url));
 
@@ -13,6 +13,7 @@ export function gruFused(x: tf.Tensor3D, { h }: State, p: Params): FusedResult {
     forward([xv, W, Ug, Uc, bias, h0], { saving }) {
       const [o, , a] = kernel().run('gru_forward', [T, B, F, H], [xv, W, Ug, Uc, bias, h0], [T * n, n, 3 * T * n], {
         read: saving ? 3 : 1,
+        views: viewsSafe(saving),
         written: true, // the projection fills a; every step writes h
       });
       // Backward reads h_t from the outputs themselves.
