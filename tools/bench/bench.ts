@@ -18,7 +18,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
-import { configure, createOptimizer, createRuntime, fusedKernelsActive, gpuKernelsActive, layerPaths, nativeKernels, productMultiplyAdds, settings, type BackendChoice, type CellInstance, type CellPlugin, type ModelIR } from '@cellstack/core';
+import { accelState, configure, createOptimizer, createRuntime, fusedKernelsActive, gpuKernelsActive, layerPaths, nativeKernels, productMultiplyAdds, settings, type BackendChoice, type CellInstance, type CellPlugin, type ModelIR } from '@cellstack/core';
 import { cliArgs } from './args.js';
 
 const CELL_PACKAGES = ['@cellstack/cell-nru', '@cellstack/cell-ur', '@cellstack/cell-star', '@cellstack/cell-rru', '@cellstack/cell-dmu'];
@@ -113,6 +113,8 @@ async function main() {
       ...(rt.backend.adapter ? { adapter: rt.backend.adapter } : {}),
       // What the first cell layer ran: 'hand-written', 'traced' (CELLSTACK_KERNELS=traced) or 'step loop: <reason>'.
       kernel,
+      // The dense head over every step (and, training, its categorical cross-entropy): one op each on the wasm heap, or tf's ops.
+      head: accelState().on && accelState().patches.includes('Dense') ? 'fused' : 'tf',
       // The instruction set of the native addon's products (fused path, addon active), else null.
       native: fused && nativeKernels().active ? nativeKernels().isa : null,
       seq: steps,

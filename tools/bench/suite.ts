@@ -226,8 +226,10 @@ function render(results: Row[], py: string | undefined): string {
   const torchNote = t ? `PyTorch ${String(t.torch)} via ${py ?? 'python3'}, BLAS: ${String(t.blas).split(' via ')[0]}, at its fastest of ${tried.join(', ')} thread(s) per cell ([Nt])` : 'PyTorch: not importable here, its columns are empty';
   const isa = results.find((r) => r.native && r.native !== 'failed')?.native;
   const nativeNote = isa ? `native addon: ${String(isa)}` : 'native addon: not built here, its column is empty';
+  const heads = new Set(results.filter((r) => r.path === 'fused').map((r) => r.head ?? 'tf'));
+  const headNote = `dense head + cross-entropy: ${[...heads].map((h) => (h === 'fused' ? 'one op each on the wasm heap' : "tf's ops")).join(' / ') || 'not run'}`;
   return [
-    `Machine: ${machine}; tfjs 4.22 wasm backend (1 thread); ${nativeNote}${peak ? ` (its matmul on one thread: ${peak.large} GFLOP/s at [256,256]·[256,512], ${peak.w1} at W1's [32,128]·[128,512])` : ''}; ${torchNote}. ` +
+    `Machine: ${machine}; tfjs 4.22 wasm backend (1 thread); ${nativeNote}${peak ? ` (its matmul on one thread: ${peak.large} GFLOP/s at [256,256]·[256,512], ${peak.w1} at W1's [32,128]·[128,512])` : ''}; ${headNote}; ${torchNote}. ` +
       `Medians of ${runs} interleaved processes (min–max in brackets); training steps (W1, W2) or forward passes (W3) per second; GFLOP/s: ` +
       `the step's matrix products over its whole time (% of the addon's one-thread rate × threads). ✓/✗: the target (≥ 1.2× the loop cell in training, ≥ 1.0× in inference and vs nn modules).`,
     '',

@@ -17,6 +17,8 @@ export {
   type RunOptions,
   loadKernel,
   fusedCall,
+  viewsSafe,
+  zeros,
   setFusedKernels,
   fusedKernelsActive,
   gpuKernelsActive,

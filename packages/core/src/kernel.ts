@@ -91,7 +91,7 @@ export class WasmKernel {
    * backward, which are most of its output bytes).
    */
   run(name: string, scalars: number[], inputs: Float32Array[], outputs: number[], options: RunOptions = {}): Float32Array[] {
-    const { scratch = [], read = outputs.length, written = false, scratchWritten = written } = options;
+    const { scratch = [], read = outputs.length, written = false, scratchWritten = written, views = false } = options;
     this.reset();
     const ptrs = [
       ...inputs.map((a) => this.put(a)),
@@ -99,7 +99,12 @@ export class WasmKernel {
       ...scratch.map((n) => (scratchWritten ? this.scratch(n) : this.alloc(n))),
     ];
     this.call(name, ...scalars, ...ptrs);
-    return outputs.slice(0, read).map((n, i) => this.read(ptrs[inputs.length + i], n));
+    return outputs.slice(0, read).map((n, i) => (views ? this.view(ptrs[inputs.length + i], n) : this.read(ptrs[inputs.length + i], n)));
+  }
+
+  /** n floats at ptr in place: valid only until this kernel's next call or allocation (see RunOptions.views). */
+  view(ptr: number, n: number): Float32Array {
+    return new Float32Array(this.memory.buffer, ptr, n);
   }
 
   call(name: string, ...args: number[]): void {
@@ -119,9 +124,26 @@ export interface RunOptions {
   written?: boolean;
   /** The kernel writes all of its scratch before reading it (outputs that accumulate stay zero-filled); default `written`. */
   scratchWritten?: boolean;
+  /**
+   * Return the outputs as views of the kernel's memory instead of copies: for a forward pass
+   * outside a gradient on a backend that copies arrays into tensors at once (viewsSafe()),
+   * which turns them into tensors before the kernel runs again — one copy of the outputs, not two.
+   */
+  views?: boolean;
 }
 
 const align = (n: number) => (n + 15) & ~15;
+
+/** Whether a forward pass may hand back views of kernel memory (RunOptions.views): outside a gradient, on wasm. */
+export const viewsSafe = (saving: boolean): boolean => !saving && backendCopiesOnWrite();
+
+const zeroArrays = new Map<number, Float32Array>();
+/** n zeros, for a kernel input (copied in, never written): e.g. the gradient of a final state nothing used. */
+export function zeros(n: number): Float32Array {
+  let z = zeroArrays.get(n);
+  if (!z) zeroArrays.set(n, (z = new Float32Array(n)));
+  return z;
+}
 
 // The slice of the WebAssembly API used here (the project's TS lib has no DOM types).
 interface WasmMemory {
@@ -207,16 +229,19 @@ export interface FusedSpec<S> {
 /**
  * Run a whole-sequence kernel as one tf op with a custom gradient, so autodiff,
  * model.fit and the optimisers see an ordinary differentiable function of `inputs`.
- * The outputs travel packed in one tensor (tf.customGrad returns one) and are sliced
- * back to `outShapes`.
+ * Each output is its own tensor: the op is recorded through the engine's runKernelFunc,
+ * which takes several outputs (tf.customGrad returns one, and packing the outputs into
+ * it and slicing them back cost two copies of every output and a padded gradient).
  */
 export function fusedCall<S>(inputs: tf.Tensor[], outShapes: number[][], spec: FusedSpec<S>): tf.Tensor[] {
   const sizes = outShapes.map((s) => s.reduce((a, b) => a * b, 1));
   if (!recordingGradients()) return forwardOnly(inputs, outShapes, sizes, spec);
-  const single = outShapes.length === 1;
-  const op = tf.customGrad((...args: unknown[]) => {
-    const ts = args.slice(0, inputs.length) as tf.Tensor[];
-    const xs = ts.map(tensorData);
+  let xs: Float32Array[] = [];
+  let saved: S | undefined;
+  const keep = new Set<Float32Array>();
+  const copies = backendCopiesOnWrite();
+  const forwardFunc = () => {
+    xs = inputs.map(tensorData);
     let forward: ReturnType<FusedSpec<S>['forward']>;
     try {
       forward = spec.forward(xs, { saving: true });
@@ -224,54 +249,31 @@ export function fusedCall<S>(inputs: tf.Tensor[], outShapes: number[][], spec: F
       recycleArrays(xs); // interrupted (or failed): nothing will read them
       throw e;
     }
-    const { outputs, saved } = forward;
+    saved = forward.saved;
+    for (const a of arraysIn(saved)) keep.add(a);
+    const values = forward.outputs.map((a, i) => tf.tensor(a.subarray(0, sizes[i]), outShapes[i]));
     // Arrays go back to the pool once nothing can read them: tensors copy them at once on
     // wasm and keep them elsewhere; the saved ones live until backward.
-    const copies = backendCopiesOnWrite();
-    const keep = new Set(arraysIn(saved));
-    let value: tf.Tensor;
-    if (single) value = tf.tensor(outputs[0].subarray(0, sizes[0]), outShapes[0]);
-    else {
-      const total = sizes.reduce((a, b) => a + b, 0);
-      const packed = copies ? takeArray(total) : new Float32Array(total);
-      let o = 0;
-      outputs.forEach((a, i) => {
-        packed.set(a.subarray(0, sizes[i]), o);
-        o += sizes[i];
-      });
-      value = tf.tensor1d(packed);
-      if (copies) recycleArrays([packed]);
+    if (copies) recycleArrays(forward.outputs.filter((a) => !keep.has(a)));
+    else forward.outputs.forEach((a) => keep.delete(a)); // a tensor holds it
+    return values;
+  };
+  const backwardsFunc = (dy: tf.Tensor | tf.Tensor[]) => {
+    const dys = (Array.isArray(dy) ? dy : [dy]).map(tensorData);
+    let grads: Float32Array[];
+    try {
+      grads = spec.backward(xs, saved as S, dys);
+    } catch (e) {
+      recycleArrays([...dys, ...xs, ...keep]);
+      throw e;
     }
-    if (copies || !single) recycleArrays(outputs.filter((a) => !keep.has(a)));
-    else outputs.forEach((a) => keep.delete(a)); // the output tensor holds it
-    return {
-      value,
-      gradFunc: (dy: tf.Tensor) => {
-        const flat = tensorData(dy);
-        let at = 0;
-        const dys = sizes.map((n) => flat.subarray(at, (at += n)));
-        let grads: Float32Array[];
-        try {
-          grads = spec.backward(xs, saved as S, dys);
-        } catch (e) {
-          recycleArrays([flat, ...xs, ...keep]);
-          throw e;
-        }
-        const result = grads.map((g, i) => tf.tensor(g, ts[i].shape));
-        recycleArrays([flat, ...xs, ...keep, ...(copies ? grads : [])]);
-        return result;
-      },
-    };
-  });
-  const packed = op(...inputs);
-  // One output needs no packing: the cheapest case, e.g. a final state sliced from the outputs by the caller.
-  if (single) return [packed];
-  let at = 0;
-  return outShapes.map((shape, i) => {
-    const part = tf.reshape(tf.slice(packed, [at], [sizes[i]]), shape);
-    at += sizes[i];
-    return part;
-  });
+    const result = grads.map((g, i) => tf.tensor(g, inputs[i].shape));
+    recycleArrays([...dys, ...xs, ...keep, ...(copies ? grads : [])]);
+    return Object.fromEntries(result.map((g, i) => [i, () => g]));
+  };
+  const engine = tf.engine() as unknown as { runKernelFunc(p: { forwardFunc: () => tf.Tensor[]; backwardsFunc: typeof backwardsFunc; inputs: Record<number, tf.Tensor> }): tf.Tensor | tf.Tensor[] };
+  const out = engine.runKernelFunc({ forwardFunc, backwardsFunc, inputs: Object.fromEntries(inputs.map((t, i) => [i, t])) });
+  return Array.isArray(out) ? out : [out];
 }
 
 /**
@@ -290,7 +292,7 @@ function forwardOnly<S>(inputs: tf.Tensor[], outShapes: number[][], sizes: numbe
 }
 
 /** Whether tf is recording a tape for gradients now (tfjs-core 4.x: inside tf.grad, variableGrads, minimize). */
-const recordingGradients = () => (tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth > 0;
+export const recordingGradients = () => (tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth > 0;
 
 /** The Float32Arrays in a spec's saved value: itself, or those in an array or object of them. */
 function arraysIn(saved: unknown): Float32Array[] {

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { settings } from '../settings.js';
 import { installHeapAdam } from './adam.js';
+import { installDenseHead } from './head.js';
 import { restoreWasmKernels } from './heap.js';
 import { patchWasmIdentity } from './identity.js';
 import { patchWasmMatMul } from './matmul.js';
@@ -8,7 +9,8 @@ import { patchWasmSlice } from './slice.js';
 
 /*
  * cellstack's patches to tfjs-backend-wasm 4.22, all in this folder: replacement kernels
- * (matmul, slice, identity), the Adam update and tensor reads on tfjs's own heap. They
+ * (matmul, slice, identity), the Adam update, the dense head with its cross-entropy
+ * (tfjs-layers' Dense.call and compile) and tensor reads on tfjs's own heap. They
  * reach into the backend's internals, so they are installed in one step, only on wasm,
  * and can be left out (CELLSTACK_ACCEL=0 or configure({ accel: false })).
  */
@@ -33,6 +35,7 @@ export function installAccel(): AccelState {
   if (!wanted || tf.getBackend() !== 'wasm') {
     if (state.on) restoreWasmKernels();
     installHeapAdam(false);
+    installDenseHead(false);
     state = { on: false, patches: [], reason: wanted ? `not installed: the ${tf.getBackend()} backend is active, only wasm is patched` : 'off (CELLSTACK_ACCEL=0 or configure({ accel: false }))' };
     return state;
   }
@@ -42,6 +45,8 @@ export function installAccel(): AccelState {
     ...(patchWasmSlice() ? ['Slice'] : []),
     ...(patchWasmIdentity() ? ['Identity'] : []),
     ...(installHeapAdam(true) ? ['Adam'] : []),
+    // After the matmul patch: the head multiplies through its heap module.
+    ...(installDenseHead(true) ? ['Dense', 'categoricalCrossentropy'] : []),
   ];
   state = { on: true, patches, reason: 'wasm backend: cellstack kernels on tfjs’s heap' };
   return state;

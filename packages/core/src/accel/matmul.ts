@@ -20,7 +20,7 @@ export function patchWasmMatMul(): boolean {
   const transpose = tf.getKernel('Transpose', 'wasm');
   const heap = loadHeapModule('heap-matmul.wasm');
   if (!tf.getKernel('BatchMatMul', 'wasm') || !tf.getKernel('_FusedMatMul', 'wasm') || !transpose || !heap) return false;
-  const run = heap.exports.heap_matmul as HeapMatMul;
+  heapModule = heap.exports;
 
   const product = (inputs: tf.NamedTensorInfoMap, backend: WasmBackend, attrs: Record<string, unknown>, relu: boolean) => {
     const { a, b, bias } = inputs as Record<string, tf.TensorInfo | undefined>;
@@ -38,12 +38,9 @@ export function patchWasmMatMul(): boolean {
     const out = backend.makeOutput([...outer, M, N], 'float32');
     const batch = tf.util.sizeFromShape(outer);
     if (batch * M * N > 0) {
-      countProduct(batch * M * N * K);
       const at = (t: tf.TensorInfo) => heapAddress(backend, t);
       const [sa, sk, strideA, strideB] = [transposeA ? 1 : K, transposeA ? M : 1, batchA === 1 ? 0 : M * K, batchB === 1 ? 0 : K * N];
-      const host = nativeProduct(batch * M * N * K);
-      if (host) hostProduct(host, backend, { batch, M, N, K, A: at(a), strideA, sa, sk, B: at(bt), strideB, C: at(out), relu }, bias);
-      else run(batch, M, N, K, at(a), strideA, sa, sk, at(bt), strideB, at(out), bias ? at(bias) : 0, relu ? 1 : 0);
+      productOnHeap(backend, { batch, M, N, K, A: at(a), strideA, sa, sk, B: at(bt), strideB, C: at(out), relu }, bias);
     }
     if (bt !== b) backend.disposeData(bt.dataId);
     return out;
@@ -58,7 +55,24 @@ export function patchWasmMatMul(): boolean {
   return true;
 }
 
-interface Product {
+let heapModule: Record<string, unknown> | undefined;
+
+/** An export of kernel/heap-matmul.wasm on tfjs's heap (the dense head's softmax), once the matmul patch has loaded it. */
+export const heapMatMulExport = <F>(name: string): F | undefined => heapModule?.[name] as F | undefined;
+
+/**
+ * C = A·B (+ bias rows, then ReLU) on tfjs's heap, counted: through the native addon when
+ * the product reaches its threshold, else kernel/heap-matmul.wasm. Only while patchWasmMatMul holds.
+ */
+export function productOnHeap(backend: WasmBackend, p: Product, bias?: tf.TensorInfo): void {
+  const work = p.batch * p.M * p.N * p.K;
+  countProduct(work);
+  const host = nativeProduct(work);
+  if (host) hostProduct(host, backend, p, bias);
+  else (heapModule!.heap_matmul as HeapMatMul)(p.batch, p.M, p.N, p.K, p.A, p.strideA, p.sa, p.sk, p.B, p.strideB, p.C, bias ? heapAddress(backend, bias) : 0, p.relu ? 1 : 0);
+}
+
+export interface Product {
   batch: number;
   M: number;
   N: number;

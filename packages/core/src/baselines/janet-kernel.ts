@@ -1,6 +1,6 @@
-import type * as tf from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
 import type { FusedResult, Params, State } from '../cell.js';
-import { fusedCall, loadKernel } from '../kernel.js';
+import { fusedCall, loadKernel, viewsSafe, zeros } from '../kernel.js';
 
 const kernel = () => loadKernel(new URL('../../kernel/janet.wasm', import.meta.url));
 
@@ -10,17 +10,18 @@ export function janetFused(beta: number) {
     const [B, T, F] = x.shape;
     const H = h.shape[1];
     const n = B * H;
-    const [out, hT] = fusedCall([x, p.kernel, p.recurrent, p.bias, h], [[B, T, H], [B, H]], {
+    const [out] = fusedCall([x, p.kernel, p.recurrent, p.bias, h], [[B, T, H]], {
       forward([xv, W, U, bias, h0], { saving }) {
-        const [o, last, z] = kernel().run('janet_forward', [T, B, F, H, beta], [xv, W, U, bias, h0], [T * n, n, 2 * T * n], { read: saving ? 3 : 2, written: true }); // the projection fills z, every step its rows of out
+        const [o, , z] = kernel().run('janet_forward', [T, B, F, H, beta], [xv, W, U, bias, h0], [T * n, n, 2 * T * n], { read: saving ? 3 : 1, written: true, views: viewsSafe(saving) }); // the projection fills z, every step its rows of out
         // z = [s | tanh(z_c)] per step, and every h_t (the outputs).
-        return { outputs: [o, last], saved: saving ? [z, o] : undefined };
+        return { outputs: [o], saved: saving ? [z, o] : undefined };
       },
-      backward([xv, W, U, , h0], saved, [dout, dhT]) {
+      backward([xv, W, U, , h0], saved, [dout]) {
         const grads = [B * T * F, F * 2 * H, 2 * H * H, 2 * H, n];
-        return kernel().run('janet_backward', [T, B, F, H, beta], [xv, W, U, h0, ...saved, dout, dhT], grads, { scratch: [2 * T * n + n + 2 * H * H + 2 * H * F], scratchWritten: true });
+        return kernel().run('janet_backward', [T, B, F, H, beta], [xv, W, U, h0, ...saved, dout, zeros(n)], grads, { scratch: [2 * T * n + n + 2 * H * H + 2 * H * F], scratchWritten: true });
       },
     });
-    return { output: out as tf.Tensor3D, state: { h: hT as tf.Tensor2D } };
+    // The final state is the last output (see simple-rnn-kernel.ts).
+    return { output: out as tf.Tensor3D, state: { h: tf.reshape(tf.slice(out, [0, T - 1, 0], [B, 1, H]), [B, H]) } };
   };
 }
