@@ -167,18 +167,52 @@ static int binary_fast(int fn, float *out, const float *a, const float *b, int n
 }
 
 /*
+ * Many short rows (an outer product p qᵀ per batch row: [R, 1] ⊙ [1, n]; a product's adjoint g ⊙ q
+ * broadcast over rows): `rows` rows of n, operands stepping sa2 / sb2 per row, each read in full
+ * (stride 1) or as a scalar (stride 0) along the row, with the function chosen once for all rows
+ * rather than per row. Returns 0 where it does not apply.
+ */
+#define ROWS2(F, LA, LB)                                                                      \
+  case F:                                                                                     \
+    for (int r = 0; r < rows; r++) {                                                          \
+      const float *pa = a + (long)r * sa2, *pb = b + (long)r * sb2;                            \
+      float *po = out + (long)r * n;                                                          \
+      int i = 0;                                                                              \
+      for (; i + 4 <= n; i += 4) f4st(po + i, binary4(F, LA, LB));                             \
+      for (; i < n; i++) po[i] = binary1(F, pa[i * sa3], pb[i * sb3]);                        \
+    }                                                                                         \
+    return 1;
+#define ROWS2_ALL(LA, LB)                                                                                           \
+  switch (fn) {                                                                                                     \
+    ROWS2(ADD, LA, LB) ROWS2(SUB, LA, LB) ROWS2(MUL, LA, LB) ROWS2(DIV, LA, LB) ROWS2(MAX, LA, LB)                  \
+    ROWS2(MIN, LA, LB) ROWS2(GT, LA, LB) ROWS2(GE, LA, LB) ROWS2(LT, LA, LB) ROWS2(LE, LA, LB)                      \
+    ROWS2(EQ, LA, LB) ROWS2(NE, LA, LB)                                                                             \
+  }
+static int binary_rows(int fn, float *out, const float *a, const float *b, int rows, int n, int sa2, int sb2, int sa3, int sb3) {
+  if (fn == POW || n < 4 || sa3 > 1 || sb3 > 1) return 0;
+  if (sa3 == 1 && sb3 == 1) ROWS2_ALL(f4ld(pa + i), f4ld(pb + i))
+  else if (sa3 == 1 && sb3 == 0) ROWS2_ALL(f4ld(pa + i), f4s(pb[0]))
+  else if (sa3 == 0 && sb3 == 1) ROWS2_ALL(f4s(pa[0]), f4ld(pb + i))
+  return 0;
+}
+
+/*
  * Elementwise over a rank-4 index space d[4]: operand k's element is at Σ idx·s_k (0 strides
  * broadcast); out is contiguous.
  */
 static void binary(int fn, float *out, const float *a, const float *b, const int *d, const int *sa, const int *sb) {
   for (int i0 = 0; i0 < d[0]; i0++)
-    for (int i1 = 0; i1 < d[1]; i1++)
+    for (int i1 = 0; i1 < d[1]; i1++) {
+      const float *pa1 = a + i0 * sa[0] + i1 * sa[1], *pb1 = b + i0 * sb[0] + i1 * sb[1];
+      float *po1 = out + (i0 * d[1] + i1) * d[2] * d[3];
+      if (d[2] > 1 && binary_rows(fn, po1, pa1, pb1, d[2], d[3], sa[2], sb[2], sa[3], sb[3])) continue;
       for (int i2 = 0; i2 < d[2]; i2++) {
         const float *pa = a + i0 * sa[0] + i1 * sa[1] + i2 * sa[2], *pb = b + i0 * sb[0] + i1 * sb[1] + i2 * sb[2];
         float *po = out + ((i0 * d[1] + i1) * d[2] + i2) * d[3];
         if (binary_fast(fn, po, pa, pb, d[3], sa[3], sb[3])) continue;
         for (int i3 = 0; i3 < d[3]; i3++) po[i3] = binary1(fn, pa[i3 * sa[3]], pb[i3 * sb[3]]);
       }
+    }
 }
 
 static void select3(float *out, const float *c, const float *a, const float *b, const int *d, const int *sc, const int *sa,
@@ -287,6 +321,9 @@ static void softmax(float *out, const float *x, int rows, int n) {
  */
 enum { TILE = 64, MAX_FUSED = 48 };
 
+/* Offset of flat index i in a block of W columns of rows ld apart from column off (W = ld: a plain run). */
+static inline int block(int i, int W, int ld, int off) { return i < W ? off + i : W == ld ? off + i : i / W * ld + off + i % W; }
+
 static void fused(const int *h, float *const *p) {
   int nins = h[1], N = h[2], tile = h[3];
   float regs[MAX_FUSED][TILE] __attribute__((aligned(16)));
@@ -294,7 +331,7 @@ static void fused(const int *h, float *const *p) {
   for (int base = 0; base < N; base += tile)
     for (int k = 0; k < nins; k++) {
       const int *o = h + OP_WORDS * (k + 1);
-      float *dst = val[k] = !o[3] ? regs[k] : o[20] > 0 ? p[o[2]] + base / o[20] * o[21] + o[22] + base % o[20] : p[o[2]] + base;
+      float *dst = val[k] = !o[3] ? regs[k] : o[20] > 0 ? p[o[2]] + block(base, o[20], o[21], o[22]) : p[o[2]] + base;
       const float *src[3] = {0, 0, 0};
       int st[3] = {0, 0, 0};
       for (int j = 0; j < o[4]; j++) {
@@ -303,10 +340,12 @@ static void fused(const int *h, float *const *p) {
           src[j] = val[a[0]];
           st[j] = 1;
         } else if (a[4] > 0) {
-          src[j] = p[a[1]] + base / a[4] * a[2] + a[3] + base % a[4];
+          src[j] = p[a[1]] + block(base, a[4], a[2], a[3]);
           st[j] = 1;
         } else {
-          src[j] = p[a[1]] + (base / a[2]) % a[3];
+          /* (base / Q) mod P without dividing in the common cases (full operands: Q 1, P N; scalars: P 1). */
+          int q = a[2] == 1 ? base : base / a[2];
+          src[j] = p[a[1]] + (a[3] == 1 ? 0 : q < a[3] ? q : q % a[3]);
           st[j] = a[2] == 1 && a[3] > 1;
         }
       }
@@ -328,6 +367,23 @@ static void fused(const int *h, float *const *p) {
     }
 }
 
+/*
+ * C (+)= A·Bᵀ for a few rows of A (a per-row product against a per-step B, e.g. NRU's g·dirsᵀ per batch
+ * row): dot products along K, both operands contiguous, so B needs no transposed copy each step.
+ */
+static void matmul_nt(int M, int N, int K, const float *A, int lda, const float *B, float *C, int accumulate) {
+  for (int i = 0; i < M; i++, A += lda, C += N)
+    for (int j = 0; j < N; j++) {
+      const float *b = B + (long)j * K;
+      f4 v = f4s(0);
+      int k = 0;
+      for (; k + 4 <= K; k += 4) v = wasm_f32x4_add(v, wasm_f32x4_mul(f4ld(A + k), f4ld(b + k)));
+      float sum = (wasm_f32x4_extract_lane(v, 0) + wasm_f32x4_extract_lane(v, 1)) + (wasm_f32x4_extract_lane(v, 2) + wasm_f32x4_extract_lane(v, 3));
+      for (; k < K; k++) sum += A[k] * b[k];
+      C[j] = accumulate ? C[j] + sum : sum;
+    }
+}
+
 static float *P(float *const *ptrs, int id) { return ptrs[id]; }
 
 /* Runs one op; returns the records it took (a fused run: its header and its ops). */
@@ -345,8 +401,13 @@ static int run_op(const int *o, float *const *p, int count) {
     case SELECT: /* -, out, c, a, b, d[4], sc[4], sa[4], sb[4] */
       select3(P(p, o[2]), P(p, o[3]), P(p, o[4]), P(p, o[5]), o + 6, o + 10, o + 14, o + 18);
       break;
-    case MATMUL: { /* -, out, a, b, batch, M, N, K, sa, sk, batchA, batchB, accumulate (out += product), stack */
+    case MATMUL: { /* -, out, a, b, batch, M, N, K, sa, sk, batchA, batchB, accumulate (out += product), stack, b transposed (A·Bᵀ, B [N, K]) */
       int batch = o[5], M = o[6], N = o[7], K = o[8];
+      if (o[15]) {
+        for (int q = 0; q < batch; q++)
+          matmul_nt(M, N, K, P(p, o[3]) + (long)q * o[11], o[9], P(p, o[4]) + (long)q * o[12], P(p, o[2]) + (long)q * M * N, o[13]);
+        break;
+      }
       /* In a chunk's pre or post section (count = its steps): the steps' rows stacked along M or along K. */
       if (o[14] == 1) M *= count;
       if (o[14] == 2) K *= count;

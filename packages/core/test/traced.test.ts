@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { GRU, LSTM, SimpleRNN, createRuntime, defineCell, init, layerPaths, runSequence, trace, type CellInstance, type Params } from '@cellstack/core';
 import { buildCell, compareFused, leakedTensors, randomTensor, saveAndLoad } from '@cellstack/core/testing';
+import { OP_WORDS, lower } from '../src/trace/lower.js';
 
 afterEach(() => trace.setTraceInterpreter('wasm'));
 
@@ -158,6 +159,64 @@ describe.each(['wasm', 'js'] as const)('traced kernel on the %s interpreter', (i
     expect(Object.keys(r.errors).sort()).toEqual(['grad.g', 'grad.state.c', 'grad.state.h', 'grad.u', 'grad.w', 'grad.x', 'output', 'state.c', 'state.h']);
     for (const [what, err] of Object.entries(r.errors)) expect(err, what).toBeLessThan(1e-4);
     built.dispose();
+  });
+});
+
+/**
+ * Products per batch row, as NRU's heads: an outer product p qᵀ of each row ([B, r, 1] ⊙ [B, 1, r]) and a
+ * row times that step's matrix (p·(p qᵀ), [B, 1, r] × [B, r, r]), whose adjoint reads the matrix transposed.
+ * r 5: vector lanes and a tail.
+ */
+const PerRow = defineCell<{ r: number }>({
+  name: 'TracePerRow',
+  description: 'per-row outer products and products',
+  schema: { type: 'object', properties: { r: { type: 'integer', minimum: 1, default: 5 } }, additionalProperties: false },
+  create: ({ r }, { inputSize: F }) => ({
+    state: { h: r * r },
+    outputSize: r * r,
+    params: { w: { shape: [F, 2 * r], init: init.glorotUniform() }, u: { shape: [r * r, 2 * r], init: init.glorotUniform() } },
+    project: (x, p) => ({ x: tf.matMul(x, p.w) }),
+    step({ x }, { h }, p) {
+      const B = h.shape[0];
+      const [a, b] = tf.split(tf.tanh(tf.add(x, tf.matMul(h, p.u as tf.Tensor2D))), 2, 1);
+      const outer = tf.mul(tf.reshape(a, [B, r, 1]), tf.reshape(b, [B, 1, r]));
+      const back = tf.reshape(tf.matMul(tf.reshape(a, [B, 1, r]) as tf.Tensor3D, outer as tf.Tensor3D), [B, r]);
+      const h2 = tf.tanh(tf.add(tf.add(tf.mul(h, 0.5), tf.reshape(outer, [B, r * r])), tf.tile(back, [1, r]))) as tf.Tensor2D;
+      return { output: h2, state: { h: h2 } };
+    },
+  }),
+});
+
+describe('products per batch row', () => {
+  it("the adjoint's per-row product against the step's matrix transposed runs as dot products: no transposed copy per step", () => {
+    const r = 5;
+    const built = buildCell(PerRow, { r }, { inputSize: 3 });
+    const p = trace.traceStep(built.cell, { batch: 3, inputs: { x: 2 * r }, params: { w: [3, 2 * r], u: [r * r, 2 * r] }, constants: {} }, false, 3);
+    const a = trace.differentiate(p);
+    const records = (code: Int32Array) => Array.from({ length: code.length / OP_WORDS }, (_, k) => Array.from(code.subarray(k * OP_WORDS, (k + 1) * OP_WORDS)));
+    // kernel/trace.c's codes: MATMUL 4, TRANSPOSE2 10; a product's words 5, 6, 15: batch, M, B read as [N, K].
+    const perRow = (ops: typeof p.ops, buffers: typeof p.buffers) => {
+      const low = lower(buffers, ops);
+      if (typeof low === 'string') throw new Error(low);
+      const all = records(low.code);
+      expect(all.filter((w) => w[0] === 10)).toEqual([]);
+      return all.filter((w) => w[0] === 4 && w[5] === 3 && w[6] === 1).map((w) => w[15]);
+    };
+    expect(perRow(p.ops, p.buffers)).toEqual([0]); // p·(p qᵀ)
+    expect(perRow(a.ops, a.buffers)).toEqual([1]); // g·(p qᵀ)ᵀ
+    built.dispose();
+  });
+
+  it.each(['wasm', 'js'] as const)('equals the generic loop at an odd batch on the %s interpreter', (interpreter) => {
+    trace.setTraceInterpreter(interpreter);
+    for (const r of [5, 3]) {
+      const built = buildCell(PerRow, { r }, { inputSize: 3, seed: 5 });
+      const c = compareFused(built, { batch: 7, time: 9, inputSize: 3, kernel: 'traced', training: true });
+      expect(c.path).toBe('traced');
+      expect(Object.keys(c.errors).sort()).toEqual(['grad.state.h', 'grad.u', 'grad.w', 'grad.x', 'output', 'state.h']);
+      for (const [what, err] of Object.entries(c.errors)) expect(err, `r ${r} ${what}`).toBeLessThan(1e-4);
+      built.dispose();
+    }
   });
 });
 

@@ -274,11 +274,13 @@ export function lower(
         let b = s(o.b);
         const role = buffers[o.b].role;
         const fixed = transposed.find((t) => t.of === o.b);
-        if (o.transB && fixed) b = fixed.slot;
+        // A few rows against a right operand that changes every step (NRU's g·dirsᵀ per batch row): dot products along K, no transposed copy.
+        const nt = o.transB && !o.transA && !fixed && M <= 4 && !(batchB === 1 && (role === 'param' || role === 'constant'));
+        if (o.transB && !nt && fixed) b = fixed.slot;
         else if (o.transB && batchB === 1 && (role === 'param' || role === 'constant')) {
           b = slots++;
           transposed.push({ slot: b, of: o.b, rows: N, cols: K });
-        } else if (o.transB) {
+        } else if (o.transB && !nt) {
           b = slots++;
           temps.push({ slot: b, size: sizeOf(sb) });
           records.push([CODE.TRANSPOSE2, 0, b, s(o.b), batchB, N, K]);
@@ -286,7 +288,9 @@ export function lower(
         const [rowStride, kStride] = o.transA ? [1, M] : [K, 1];
         const sum = sums.has(s(out));
         for (const id of accumulate) if (sum && alias[id] === s(out)) accumulated.add(id);
-        const record = [CODE.MATMUL, 0, s(out), s(o.a), b, batch, M, N, K, rowStride, kStride, batchA === 1 ? 0 : M * K, batchB === 1 ? 0 : K * N, +sum];
+        // Word 14: how a chunk section stacks the steps' rows (set below); 15: B read as [N, K] (kernel/trace.c's matmul_nt).
+        const record = [CODE.MATMUL, 0, s(out), s(o.a), b, batch, M, N, K, rowStride, kStride, batchA === 1 ? 0 : M * K, batchB === 1 ? 0 : K * N, +sum, 0, +nt];
+        const stack = (k: number) => record.map((w, i) => (i === 14 ? k : w));
         // The same every step: a parameter or constant, or its copy transposed once per call (not one transposed per step).
         const fixedB = transposed.some((t) => t.slot === b) || (!o.transB && (role === 'param' || role === 'constant'));
         const [slotA, slotB] = [s(o.a), s(o.b)];
@@ -295,17 +299,17 @@ export function lower(
         if (batch === 1 && !o.transA && fixedB && given.has(slotA) && !sum) {
           // A product of a value given for every step with a fixed one: per chunk, before its first step.
           chunked.add(s(out));
-          pre.push([...record, 1]);
+          pre.push(stack(1));
         } else if (sum && batch === 1 && o.transA && !o.transB && perStep(slotA) && perStep(slotB)) {
           // A parameter gradient Σₜ aₜᵀgₜ: one product per chunk with the steps' rows stacked along K.
           keep(slotA);
           keep(slotB);
-          post.push([...record, 2]);
+          post.push(stack(2));
         } else if (batch === 1 && !o.transA && fixedB && perStep(slotA) && stackResults.includes(out) && !read.has(alias[out]) && !sum) {
           // A result stored for every step (e.g. dL/dx = g·Wᵀ): per chunk, into the caller's store.
           keep(slotA);
           stacked.add(out);
-          post.push([...record, 1]);
+          post.push(stack(1));
         } else records.push(record);
         break;
       }
