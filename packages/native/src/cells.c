@@ -219,14 +219,37 @@ static void lstm_grad_rows(const StepArgs *s, int b0, int b1) {
   }
 }
 
-/* out [B, T·H] holds z_t = x_t W + b at columns t·H; each step becomes h_t in place. The same
-   pool calls as the kernel's own per-step loop, so results are bit-identical to it on any thread count. */
+/* One SimpleRNN step on batch rows [ROWS·b0, ROWS·b1): h += prev·U, then tanh, by the thread that
+   computed them, so a step is one pool job (one wake and one wait), not a product's and a tanh's. */
+typedef struct {
+  int B, H;
+  float *h;
+  const float *prev, *U;
+  long ldo, ldp, ldu;
+} RnnStep;
+
+static void rnn_step_blocks(const void *ctx, int b0, int b1) {
+  const RnnStep *s = ctx;
+  int r0 = b0 * ROWS, r1 = b1 * ROWS < s->B ? b1 * ROWS : s->B;
+  matmul(r1 - r0, s->H, s->H, s->prev + r0 * s->ldp, s->ldp, 1, s->U, s->ldu, s->h + r0 * s->ldo, s->ldo, 1);
+  tanh_rows(r0, r1, s->H, s->h, s->ldo);
+}
+
+/* out [B, T·H] holds z_t = x_t W + b at columns t·H; each step becomes h_t in place. Every element is
+   computed by the same code in the same order as one `matmul` and one `gates` tanh call, whatever the split. */
 static void simple_rnn_loop(int T, int B, int H, float *out, long ldo, const float *h0, long ldh0, const float *U, long ldu) {
+  long work = (long)B * H * (H > 0 ? H : 1);
+  int blocks = (B + ROWS - 1) / ROWS, threads = atomic_load(&pool.wanted);
+  if (work / PART_MIN < threads) threads = (int)(work / PART_MIN);
+  if (blocks < threads) threads = blocks;
   for (int t = 0; t < T; t++) {
-    float *h = out + (long)t * H;
-    if (t) parallel_matmul(B, H, H, h - H, ldo, 1, U, ldu, h, ldo, 1);
-    else parallel_matmul(B, H, H, h0, ldh0, 1, U, ldu, h, ldo, 1);
-    parallel_gates(GATES_TANH, B, H, h, ldo, NULL, 0, NULL, NULL, 0);
+    RnnStep s = {B, H, out + (long)t * H, t ? out + (long)(t - 1) * H : h0, U, ldo, t ? ldo : ldh0, ldu};
+    if (threads < 2 || pthread_mutex_trylock(&pool.submit) != 0) {
+      rnn_step_blocks(&s, 0, blocks);
+      continue;
+    }
+    pool.job = (Job){blocks, H, 0, 0, 0, 0, -1, NULL, NULL, NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL, 0, 0, rnn_step_blocks, &s};
+    run_parallel(threads, blocks);
   }
 }
 

@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fill } from './seeded.js';
 
-const { step, matmul, gates, setThreads } = createRequire(import.meta.url)('@cellstack/native') as typeof import('@cellstack/native');
+const { step, matmul, gates, setThreads, threadedProducts } = createRequire(import.meta.url)('@cellstack/native') as typeof import('@cellstack/native');
 
 const SIMPLE_RNN = 10;
 const GATES_TANH = 3;
@@ -29,7 +29,7 @@ function run(T: number, B: number, H: number, scale: number, threads: number): F
   return mem;
 }
 
-describe.skipIf(!step || !matmul || !gates || !setThreads)("the native SimpleRNN forward loop (step kind 10)", () => {
+describe.skipIf(!step || !matmul || !gates || !setThreads || !threadedProducts)("the native SimpleRNN forward loop (step kind 10)", () => {
   afterAll(() => setThreads!(1));
 
   it.each([
@@ -62,9 +62,12 @@ describe.skipIf(!step || !matmul || !gates || !setThreads)("the native SimpleRNN
     [6, 32, 128],
     [3, 37, 129],
     [4, 5, 300],
-  ])('T %i, B %i, H %i: bit-identical on 1, 2, 3 and 5 threads, and to per-step matmul + tanh gates calls', (T, B, H) => {
+  ])('T %i, B %i, H %i: bit-identical on 1, 2, 3 and 5 threads (on the pool from 2^19 multiply-adds a step), and to per-step matmul + tanh gates calls', (T, B, H) => {
     const one = run(T, B, H, 1, 1);
+    const before = threadedProducts!();
     for (const n of [2, 3, 5]) expect(Buffer.from(run(T, B, H, 1, n).buffer).equals(Buffer.from(one.buffer)), `${n} threads`).toBe(true);
+    // A step goes to the pool (one job: product and tanh) from 2^19 multiply-adds, 2^18 a thread.
+    expect(threadedProducts!() - before).toBe(B * H * H >= 2 ** 19 ? 3 * T : 0);
     setThreads!(2);
     const { mem, out, h0, U, ldo, ldh, ldu } = layout(T, B, H, 1);
     const buf = mem.buffer as ArrayBuffer;
