@@ -38,9 +38,12 @@ export declare const gates:
  * kind 8, DMU's output layer with the tanh candidate: a [s | g] → [σ s | tanh g], h = σ(s)·hp +
  * (1 − σ(s))·tanh g; operands a, hp, h. kind 9, the LSTM step's gradient: a [i | f | g | o] ([B, 4H],
  * the saved activations) → dz, dc ← dc_t·f with dc_t = dc + (dh + dout)·o·(1 − tanh² c); operands a, c,
- * c_prev, dout, dh (read only), dc.
+ * c_prev, dout, dh (read only), dc. kind 10, SimpleRNN's whole forward loop in one call: the block is
+ * out, ldo, h0, ldh0, U, ldu (byte offsets, row strides in floats), then T (an int32); out [B, T·H]
+ * holds z_t = x_t W + b at columns t·H and each becomes h_t = tanh(z_t + h_{t−1} U) in place, h_{−1} = h0,
+ * U [H, H] — the same `matmul` and `gates` kind 3 work as T pairs of calls, bit-identical to them.
  * Rows split over the threads like `gates` (bit-identical for every thread count). Throws a
- * RangeError for a bad kind or an operand outside the buffer.
+ * RangeError for a bad kind or T, or an operand outside the buffer.
  */
 export declare const step: ((memory: ArrayBuffer, kind: number, B: number, H: number, args: number) => void) | undefined;
 /**

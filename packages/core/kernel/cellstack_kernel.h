@@ -148,7 +148,8 @@ enum {
   CS_STEP_TANH_GRAD = 6,
   CS_STEP_URLSTM = 7,
   CS_STEP_DMU = 8,
-  CS_STEP_LSTM_GRAD = 9
+  CS_STEP_LSTM_GRAD = 9,
+  CS_STEP_SIMPLE_RNN = 10 /* SimpleRNN's whole forward loop: out, h0, U (address, row stride each), then T */
 };
 __attribute__((import_module("env"), import_name("cs_host_step"))) void cs_host_step(int kind, int B, int H, const int *args);
 #endif

@@ -12,14 +12,17 @@ CS_EXPORT(simple_rnn_forward)(int T, int B, int F, int H, const float *x, const 
   cs_matmul(B * T, H, F, x, F, 1, W, H, out, H, 0);
   for (long r = 0; r < (long)B * T; r++)
     for (int j = 0; j < H; j++) out[r * H + j] += bias[j];
-  for (int t = 0; t < T; t++) {
-    float *h = out + (long)t * H;
-    if (t) cs_matmul(B, H, H, h - H, ld, 1, U, H, h, ld, 1);
-    else cs_matmul(B, H, H, h0, H, 1, U, H, h, ld, 1);
-    if (cs_host_min > 0) cs_host_gates(CS_GATES_TANH, B, H, h, ld, 0, 0, 0, 0, 0);
-    else
+  if (cs_host_min > 0) {
+    /* The whole recurrence in one host call (the same products and tanh as the loop below would send it, 2T calls). */
+    int args[7] = {(int)out, (int)ld, (int)h0, H, (int)U, H, T};
+    cs_host_step(CS_STEP_SIMPLE_RNN, B, H, args);
+  } else
+    for (int t = 0; t < T; t++) {
+      float *h = out + (long)t * H;
+      if (t) cs_matmul(B, H, H, h - H, ld, 1, U, H, h, ld, 1);
+      else cs_matmul(B, H, H, h0, H, 1, U, H, h, ld, 1);
       for (int b = 0; b < B; b++) cs_tanh_inplace(h + b * ld, H);
-  }
+    }
   for (int b = 0; b < B; b++) cs_copy(hT + b * H, out + b * ld + ld - H, H);
 }
 

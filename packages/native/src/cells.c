@@ -1,6 +1,6 @@
 /*
  * Per-step elementwise math of the cells whose kernels have no `gates` kind (STAR, JANET, UR-LSTM's
- * forward with the refine gate, DMU's output layer) and the LSTM's and SimpleRNN's backward, on the host's 8 lanes with FMA, the batch
+ * forward with the refine gate, DMU's output layer), the LSTM's and SimpleRNN's backward and SimpleRNN's whole forward loop, on the host's 8 lanes with FMA, the batch
  * rows split over the pool like `gates`: included by matmul.c (it shares the pool, the Job and the
  * vector math).
  *
@@ -20,7 +20,10 @@ enum {
   STEP_URLSTM = 7,     /* UR-LSTM with the refine gate, no zoneout masks: a [f | r | o | u] → activated; c, h (zc, zh) */
   STEP_DMU = 8,        /* DMU's output layer, tanh candidate: a [s | g] → [σ(s) | tanh g]; h = σ(s)·hp + (1 − σ(s))·tanh g */
   STEP_LSTM_GRAD = 9,  /* the LSTM step's gradient: a [i | f | g | o] (activations) → dz in place; dc ← ∂L/∂c_{t−1} */
-  STEP_KINDS = 10
+  STEP_KINDS = 10,     /* the kinds above: one step's elementwise math, operands in the tables below */
+  /* SimpleRNN's whole forward recurrence, h_t = tanh(z_t + h_{t−1} U) for t < T, in one call: the
+     kernel's T steps were 2T host calls. Block: out, h0, U (offset and row stride each), then T. */
+  STEP_SIMPLE_RNN = 10
 };
 
 /* Per kind: how many operands, and each one's width in units of H (in block order). */
@@ -216,6 +219,40 @@ static void lstm_grad_rows(const StepArgs *s, int b0, int b1) {
   }
 }
 
+/* One SimpleRNN step on batch rows [ROWS·b0, ROWS·b1): h += prev·U, then tanh, by the thread that
+   computed them, so a step is one pool job (one wake and one wait), not a product's and a tanh's. */
+typedef struct {
+  int B, H;
+  float *h;
+  const float *prev, *U;
+  long ldo, ldp, ldu;
+} RnnStep;
+
+static void rnn_step_blocks(const void *ctx, int b0, int b1) {
+  const RnnStep *s = ctx;
+  int r0 = b0 * ROWS, r1 = b1 * ROWS < s->B ? b1 * ROWS : s->B;
+  matmul(r1 - r0, s->H, s->H, s->prev + r0 * s->ldp, s->ldp, 1, s->U, s->ldu, s->h + r0 * s->ldo, s->ldo, 1);
+  tanh_rows(r0, r1, s->H, s->h, s->ldo);
+}
+
+/* out [B, T·H] holds z_t = x_t W + b at columns t·H; each step becomes h_t in place. Every element is
+   computed by the same code in the same order as one `matmul` and one `gates` tanh call, whatever the split. */
+static void simple_rnn_loop(int T, int B, int H, float *out, long ldo, const float *h0, long ldh0, const float *U, long ldu) {
+  long work = (long)B * H * (H > 0 ? H : 1);
+  int blocks = (B + ROWS - 1) / ROWS, threads = atomic_load(&pool.wanted);
+  if (work / PART_MIN < threads) threads = (int)(work / PART_MIN);
+  if (blocks < threads) threads = blocks;
+  for (int t = 0; t < T; t++) {
+    RnnStep s = {B, H, out + (long)t * H, t ? out + (long)(t - 1) * H : h0, U, ldo, t ? ldo : ldh0, ldu};
+    if (threads < 2 || pthread_mutex_trylock(&pool.submit) != 0) {
+      rnn_step_blocks(&s, 0, blocks);
+      continue;
+    }
+    pool.job = (Job){blocks, H, 0, 0, 0, 0, -1, NULL, NULL, NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL, 0, 0, rnn_step_blocks, &s};
+    run_parallel(threads, blocks);
+  }
+}
+
 static void step_rows(const void *ctx, int b0, int b1) {
   const StepArgs *s = ctx;
   switch (s->kind) {
@@ -239,6 +276,24 @@ static void step_rows(const void *ctx, int b0, int b1) {
 #endif
 #endif
 
+/* step's kind STEP_SIMPLE_RNN: its block is out, ldo, h0, ldh0, U, ldu, T (int32s). */
+static napi_value simple_rnn_step(napi_env env, void *base, size_t length, int32_t B, int32_t H, uint32_t at) {
+  if ((int64_t)at + 4 * 7 > (int64_t)length) return fail(env, "step: the argument block lies outside the buffer");
+  const int32_t *v = (const int32_t *)((char *)base + at);
+  uint32_t out = (uint32_t)v[0], h0 = (uint32_t)v[2], U = (uint32_t)v[4];
+  int32_t ldo = v[1], ldh0 = v[3], ldu = v[5], T = v[6];
+  if (ldo < 0 || ldh0 < 0 || ldu < 0 || (out | h0 | U) & 3) return fail(env, "step: a negative row stride, or an operand offset not a multiple of 4");
+  if (T < 0) return fail(env, "step: SimpleRNN's step count T is negative");
+  if (extent(out, B, (int64_t)T * H, ldo, 1) > (int64_t)length || extent(h0, B, H, ldh0, 1) > (int64_t)length ||
+      extent(U, H, H, ldu, 1) > (int64_t)length)
+    return fail(env, "step: an operand lies outside the buffer");
+#ifdef ISA
+  char *m = base;
+  simple_rnn_loop(T, B, H, (float *)(m + out), ldo, (const float *)(m + h0), ldh0, (const float *)(m + U), ldu);
+#endif
+  return NULL;
+}
+
 static napi_value Step(napi_env env, napi_callback_info info) {
   void *base;
   size_t length;
@@ -246,8 +301,10 @@ static napi_value Step(napi_env env, napi_callback_info info) {
   if (!int_args(env, info, "step", "kind, sizes and offsets", 4, &base, &length, v)) return NULL;
   int32_t kind = v[0], B = v[1], H = v[2];
   uint32_t at = (uint32_t)v[3];
-  if (kind < 0 || kind >= STEP_KINDS) return fail(env, "step: kind must be 0 to 9 (STAR, STAR official, their gradients, JANET, its gradient, tanh gradient, UR-LSTM, DMU, LSTM gradient)");
+  if (kind < 0 || kind > STEP_SIMPLE_RNN)
+    return fail(env, "step: kind must be 0 to 10 (STAR, STAR official, their gradients, JANET, its gradient, tanh gradient, UR-LSTM, DMU, LSTM gradient, SimpleRNN forward)");
   if (B < 0 || H < 0 || at & 3) return fail(env, "step: negative size, or an offset not a multiple of 4");
+  if (kind == STEP_SIMPLE_RNN) return simple_rnn_step(env, base, length, B, H, at);
   const int *widths = STEP_OPERANDS[kind];
   int n = widths[0], slots = 2 * n + STEP_FLOATS[kind];
   if ((int64_t)at + 4 * slots > (int64_t)length) return fail(env, "step: the argument block lies outside the buffer");
