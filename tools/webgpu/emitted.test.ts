@@ -1,7 +1,8 @@
 /**
  * The WGSL programs emitted from each cell's traced step IR (gpu/traced-gpu.ts) against the
  * generic step loop: outputs, final states and every gradient on tiny shapes (both on
- * webgpu), and 20 training steps per cell with the losses of the generic loop (on cpu,
+ * webgpu) in the one-workgroup layout, on odd shapes and one large one in the
+ * many-workgroup layout, and 20 training steps per cell with the losses of the generic loop (on cpu,
  * which tools/webgpu/training.test.ts shows equal to webgpu's generic loop).
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -32,20 +33,37 @@ describe('emitted WGSL kernels equal the generic step loop on webgpu', () => {
   }
 });
 
-describe('where the emitted kernel does not run, the layer says why', () => {
-  it('a step with more multiply-adds than CELLSTACK_WGSL_MAX_MACS runs the step loop, naming the count', async () => {
-    setKernelPreference('traced');
-    await useBackend('webgpu', { kernels: true });
-    // STAR, 4 units, batch 2: h [2, 4] · W_h [4, 4] = 32 multiply-adds per step.
-    process.env.CELLSTACK_WGSL_MAX_MACS = '31';
+describe('the many-workgroup layout (a dispatch per phase per step, tiled products) equals the generic step loop', () => {
+  /** With CELLSTACK_WGSL_ONE_WORKGROUP_MACS = `macs` (0: every step takes the many-workgroup layout). */
+  async function withLimit(macs: string, check: () => Promise<void>) {
+    process.env.CELLSTACK_WGSL_ONE_WORKGROUP_MACS = macs;
     try {
-      expect(cellPath(byName('STAR'), { units: 4 })).toBe(
-        "step loop: the emitted WGSL runs in one workgroup, and this step's products (32 multiply-adds) exceed CELLSTACK_WGSL_MAX_MACS = 31",
-      );
+      await check();
     } finally {
-      delete process.env.CELLSTACK_WGSL_MAX_MACS;
+      delete process.env.CELLSTACK_WGSL_ONE_WORKGROUP_MACS;
     }
-    expect(cellPath(byName('STAR'), { units: 4 })).toBe('traced (webgpu)');
+  }
+  // Odd sizes, not multiples of the 32 × 32 tiles: LSTM's h·U is [5, 19]·[19, 76], three
+  // workgroups of tiles; its gate math spans 380 elements, two workgroups of 256 threads.
+  // Five cells that cover the IR's ops between them (every cell passed here when this was
+  // written; lavapipe compiles each phase's program, so CI runs these).
+  for (const plugin of ['LSTM', 'NRU', 'STAR', 'RRU', 'DMU'].map(byName)) {
+    it(`${plugin.name} {"B":5,"H":19}: outputs, states and every gradient within 5e-6 + 1e-5·|generic|, on several workgroups`, async () => {
+      setKernelPreference('traced');
+      await withLimit('0', async () => {
+        const d = await emittedDispatches(() => expectKernelMatchesGeneric(plugin, { B: 5, H: 19, T: 3 }));
+        expect(d.widest).toBeGreaterThan(1);
+        // Per step: the same programs, so a whole number of dispatches each way.
+        expect([d.forward % 3, d.backward % 3]).toEqual([0, 0]);
+        process.stdout.write(`${plugin.name}: ${d.forward / 3} forward + ${d.backward / 3} backward dispatches per step (many-workgroup layout), up to ${d.widest} workgroups\n`);
+      });
+    });
+  }
+  it('STAR past the old one-workgroup limit (2^23 multiply-adds per step: batch 67, 513 units) runs the kernel, not the step loop', async () => {
+    setKernelPreference('traced');
+    // h [67, 513] · W_h [513, 2·513]: 35 million multiply-adds per step, 3 × 33 tiles.
+    const d = await emittedDispatches(() => expectKernelMatchesGeneric(byName('STAR'), { B: 67, H: 513, T: 2 }));
+    expect(d.widest).toBeGreaterThanOrEqual(3 * 33);
   });
 });
 
@@ -106,3 +124,23 @@ describe('training through the emitted WGSL kernels', () => {
     });
   }
 });
+
+/** While `run` ran: the most workgroups of any emitted program, and the dispatches of the per-step programs each way. */
+async function emittedDispatches(run: () => Promise<void>): Promise<{ widest: number; forward: number; backward: number }> {
+  const backend = tf.backend() as unknown as { runWebGPUProgram: (p: { shaderKey: string; dispatch: number[] }, ...a: unknown[]) => unknown };
+  const original = backend.runWebGPUProgram;
+  const d = { widest: 0, forward: 0, backward: 0 };
+  backend.runWebGPUProgram = (p, ...a) => {
+    const r = original.call(backend, p, ...a);
+    if (p.shaderKey.startsWith('cellstack_ir_')) d.widest = Math.max(d.widest, p.dispatch[0]);
+    if (/^cellstack_ir_fwd_p\d/.test(p.shaderKey)) d.forward++;
+    if (/^cellstack_ir_bwd_p\d/.test(p.shaderKey)) d.backward++;
+    return r;
+  };
+  try {
+    await run();
+  } finally {
+    backend.runWebGPUProgram = original;
+  }
+  return d;
+}
