@@ -304,12 +304,13 @@ export class WgslEmitter {
   }
 
   /**
-   * A tiled product: workgroup wg takes tiles wg, wg + NWG, …; per tile, TK-deep slices of A
+   * A product; past one workgroup, tiled: workgroup wg takes tiles wg, wg + NWG, …; per tile, TK-deep slices of A
    * and B go to workgroup memory (zero past the edges) and each thread accumulates its 2 × 2
    * block. Every workgroup runs the same number of iterations, so the barriers sit in uniform
    * control flow; a tile past the last only skips its loads and stores.
    */
   private matmul(o: Extract<Op, { op: 'matmul' }>): void {
+    if (this.grid.NWG === 1) return this.dotProducts(o);
     this.tiled = true;
     const { NT, NWG } = this.grid;
     const { WX, WY, TM, TN, TK } = tileOf(NT);
@@ -351,6 +352,33 @@ export class WgslEmitter {
   }
   ${store('0', '0', 'c00')} ${store('0', `${WX}`, 'c01')} ${store(`${WY}`, '0', 'c10')} ${store(`${WY}`, `${WX}`, 'c11')}
 }`);
+  }
+
+  /**
+   * A product in a program of one workgroup (the one-workgroup layout, or a phase that fits in
+   * one): each output element's dot product in a grid-strided
+   * loop. Tiles would only add nested loops and workgroup barriers to an already long program,
+   * and llvmpipe's JIT (LLVM 15's coroutine split) takes superlinear time in a program's size:
+   * with tiles, a cold compile of GRU's or NRU's sweep programs took 2–4× longer, past vitest's
+   * 120 s in CI. Small steps (≤ CELLSTACK_WGSL_ONE_WORKGROUP_MACS) gain nothing from tiles.
+   */
+  private dotProducts(o: Extract<Op, { op: 'matmul' }>): void {
+    const [sa, sb, so] = [this.shape(o.a), this.shape(o.b), this.shape(o.out)];
+    const M = so[so.length - 2];
+    const N = so[so.length - 1];
+    const K = o.transA ? sa[sa.length - 2] : sa[sa.length - 1];
+    const outer = so.slice(0, -2);
+    const [am, ak] = o.transA ? [1, M] : [K, 1];
+    const [bk, bn] = o.transB ? [1, K] : [N, 1];
+    const offA = `${broadcastIndex(outer, sa.slice(0, -2), 'q')} * ${M * K}`;
+    const offB = `${broadcastIndex(outer, sb.slice(0, -2), 'q')} * ${K * N}`;
+    const a = this.ref(o.a, `oa + m * ${am} + k * ${ak}`);
+    const b = this.ref(o.b, `ob + k * ${bk} + n * ${bn}`);
+    this.each(
+      sizeOf(so),
+      `let n = i % ${N}; let m = (i / ${N}) % ${M}; let q = i / ${M * N}; let oa = ${offA}; let ob = ${offB};
+  var s = 0.0; for (var k = 0; k < ${K}; k++) { s += ${a} * ${b}; } ${this.ref(o.out, 'i')} = s;`,
+    );
   }
 
   private reduce(o: Extract<Op, { op: 'reduce' }>): void {
