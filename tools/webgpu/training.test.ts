@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
 import { createOptimizer, layerPaths, loadModel, runtimeOf, saveTo, type CellPlugin, type ModelIR } from '@cellstack/core';
 import { randomTensor } from '@cellstack/core/testing';
 import { ALL_CELLS, readAll, sizeOption, useBackend, worstRatio } from './helpers.js';
@@ -76,9 +76,15 @@ describe('training on webgpu', () => {
     });
   }
 
-  // STAR through the WGSL emitted from its traced step (webgpu's default for it), LSTM through its hand-written WGSL.
-  for (const cell of ['STAR', 'LSTM']) {
-    it(`leaks nothing over 200 steps (${cell}, its WGSL kernel): tensors, bytes, GPU buffers and compiled pipelines flat`, async () => {
+  // STAR through the WGSL emitted from its traced step (webgpu's default for it) in both layouts (the
+  // many-workgroup one forced: a dispatch per phase per step, updating its result in place), LSTM
+  // through its hand-written WGSL.
+  for (const [cell, wide] of [['STAR', false], ['STAR', true], ['LSTM', false]] as const) {
+    it(`leaks nothing over 200 steps (${cell}, its WGSL kernel${wide ? ', many-workgroup layout' : ''}): tensors, bytes, GPU buffers and compiled pipelines flat`, async () => {
+      if (wide) process.env.CELLSTACK_WGSL_ONE_WORKGROUP_MACS = '0';
+      onTestFinished(() => {
+        delete process.env.CELLSTACK_WGSL_ONE_WORKGROUP_MACS;
+      });
       await useBackend('webgpu', { kernels: true });
       const model = compiled(ALL_CELLS.find((c) => c.name === cell)!);
       const backend = tf.backend() as unknown as { bufferManager: { getNumUsedBuffers(): number; getNumFreeBuffers(): number }; pipelineCache: object };

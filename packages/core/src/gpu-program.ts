@@ -19,7 +19,7 @@ export interface GpuProgram {
 }
 
 interface WebGpuBackendApi {
-  runWebGPUProgram(program: GpuProgram, inputs: tf.TensorInfo[], dtype: tf.DataType, uniforms?: Array<{ type: 'int32' | 'float32'; data: number[] }>): tf.TensorInfo;
+  runWebGPUProgram(program: GpuProgram, inputs: tf.TensorInfo[], dtype: tf.DataType, uniforms?: Array<{ type: 'int32' | 'float32'; data: number[] }>, output?: tf.TensorInfo): tf.TensorInfo;
 }
 
 /** Run one program (one dispatch) on webgpu tensors, `ints` filling its `uniforms` fields in order; the result is a new tensor in the current scope. */
@@ -28,6 +28,12 @@ export function runGpuProgram(program: GpuProgram, inputs: tf.Tensor[], ints: nu
   // One entry per scalar: tf lays an entry of n values out as a vecn, aligned as one.
   const info = backend.runWebGPUProgram(program, inputs, 'float32', ints.map((v) => ({ type: 'int32', data: [v] })));
   return tf.engine().makeTensorFromTensorInfo(info);
+}
+
+/** Run one program (one dispatch) that updates `output` in place: `output` must be a float32 tensor of the program's outputShape that nothing else shares. */
+export function runGpuProgramInto(program: GpuProgram, inputs: tf.Tensor[], output: tf.Tensor, ints: number[] = []): void {
+  const backend = tf.backend() as unknown as WebGpuBackendApi;
+  backend.runWebGPUProgram(program, inputs, 'float32', ints.map((v) => ({ type: 'int32', data: [v] })), output);
 }
 
 /** WGSL helpers shared by the cells' programs: sigmoid and a tanh that stays finite for large |x|. */

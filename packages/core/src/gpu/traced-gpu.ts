@@ -1,33 +1,49 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { CellInstance, FusedResult, Params, State } from '../cell.js';
-import { runGpuProgram, type GpuProgram } from '../gpu-program.js';
-import { sizeOf, type AdjointProgram, type Op, type StepProgram } from '../trace/ir.js';
+import { runGpuProgram, runGpuProgramInto, type GpuProgram } from '../gpu-program.js';
+import { sizeOf, type AdjointProgram, type BufferInfo, type Op, type StepProgram } from '../trace/ir.js';
 import { tracedProgram } from '../trace/traced.js';
 import { perStepInputs, type StepShapes } from '../trace/tracer.js';
-import { WGSL_IR_HELPERS, WgslEmitter, type Place } from './wgsl-emit.js';
+import { WGSL_IR_HELPERS, WgslEmitter, workgroupsWanted, type Grid, type Place } from './wgsl-emit.js';
+import { phases, type Item } from './wgsl-schedule.js';
 
 /**
- * A traced cell's whole sequence on webgpu as two WGSL programs emitted from its step IR:
- * the forward program runs the step program for t = 0 … T−1, the backward program the
- * adjoint program for t = T−1 … 0, each in ONE dispatch. WebGPU has no barrier across
- * workgroups, so each program is one workgroup (up to 256 threads) looping over time with
- * a storage barrier between ops; every value stays in GPU buffers and nothing is read back.
+ * A traced cell's whole sequence on webgpu as WGSL programs emitted from its step IR: the
+ * forward sweep runs the step program for t = 0 … T−1, the backward sweep the adjoint
+ * program for t = T−1 … 0. Each step's ops are split into phases (wgsl-schedule.ts): a phase
+ * needs every value an earlier phase wrote, anywhere. Two layouts:
+ * - one workgroup (small steps): one program, one dispatch per sweep, looping over time with
+ *   a storage barrier between phases;
+ * - many workgroups: per step one dispatch per phase (NWG workgroups of 256 threads, products
+ *   as tiles), after a prologue dispatch (initial copies, constant fills) and, backward, an
+ *   epilogue; tf records them all into its compute pass, and the dispatch boundary is the
+ *   global barrier WebGPU lacks inside a dispatch.
+ * Every value stays in GPU buffers and nothing is read back.
  *
  * Buffers (all flat f32):
- * - X, the program's input: the time-major projected inputs, the initial states, the
+ * - X, the programs' input: the time-major projected inputs, the initial states, the
  *   parameters, the `begin` constants and the step's literals, concatenated by tf (so tf's
  *   concat gradient routes each part of dX back to its tensor).
  * - R, the forward result: [outputs T·B·O | per state (T+1)·B·s | saved values T·n | temps].
  *   The layer's output and final states are slices of R; the backward pass reads the
  *   states and saved values from it (the adjoint recomputes the elementwise rest).
- * - G, the backward result: [dX | state seeds | staging | temps], dX in X's layout; its
+ * - G, the backward result: [dX | state seeds, two per state | temps], dX in X's layout; its
  *   input dR has R's layout (tf's slice gradients), giving the seeds dL/d(output_t) and
- *   dL/d(final state).
+ *   dL/d(final state). Step u reads seed slot u % 2 and writes slot 1 − u % 2, so no
+ *   phase overwrites a seed another phase of the same step still reads.
  */
 
+/** A sweep's programs: `start` creates the result (and, in the one-workgroup layout, runs everything). */
+interface Sweep {
+  start: GpuProgram;
+  /** Run in order for every step, the step's index in uniform `s`. */
+  steps: GpuProgram[];
+  end?: GpuProgram;
+}
+
 interface Plan {
-  forward: GpuProgram;
-  backward: GpuProgram;
+  forward: Sweep;
+  backward: Sweep;
   /** X's size and the offsets the caller needs. */
   xSize: number;
   literals: Float32Array;
@@ -46,6 +62,7 @@ class Layout {
   }
 }
 
+/** Threads of the one workgroup: enough for the biggest buffer, 32 to 256. */
 const threads = (P: StepProgram, A: AdjointProgram) => {
   // The adjoint's buffer table extends the forward's.
   const biggest = Math.max(...[...P.ops, ...A.ops].map((o) => sizeOf(A.buffers[o.out].shape)));
@@ -54,6 +71,10 @@ const threads = (P: StepProgram, A: AdjointProgram) => {
   return n;
 };
 
+/** Threads per workgroup and the most workgroups of one dispatch in the many-workgroup layout. */
+const WIDE_NT = 256;
+const MAX_WORKGROUPS = 1024;
+
 /** FNV-1a of the code: tf caches pipelines by shaderKey, which must differ where the code does. */
 function hash(s: string): string {
   let h = 0x811c9dc5;
@@ -61,22 +82,31 @@ function hash(s: string): string {
   return (h >>> 0).toString(36) + s.length.toString(36);
 }
 
-function program(name: string, inputs: string[], size: number, NT: number, body: string): GpuProgram {
+/** A program of grid.NWG workgroups; `step` ('fwd' | 'bwd') binds t (and u, the step's position in the backward sweep) from uniform s. */
+function program(name: string, inputs: string[], size: number, grid: Grid, e: WgslEmitter, T: number, step?: 'fwd' | 'bwd'): GpuProgram {
+  const { NT, NWG } = grid;
+  const bind = step === 'fwd' ? 'let t = uniforms.s;' : step === 'bwd' ? `let u = uniforms.s; let t = ${T - 1} - u;` : '';
   const code = `${WGSL_IR_HELPERS}
+${e.declarations()}
 const NT = ${NT};
+const NTOT = ${NT * NWG};
 fn main(index : i32) {
   let tid = i32(localId.x);
+  let wg = i32(workgroupId.x);
+  let gid = wg * NT + tid;
   // Every binding used, or the pipeline's automatic layout drops it and tf's bind group fails.
   _ = uniforms.NAN;${inputs.map((x) => ` _ = ${x}[0];`).join('')}
-${body}
+  ${bind}
+${e.code()}
 }`;
   return {
     variableNames: inputs,
     outputShape: [size],
     shaderKey: `cellstack_ir_${name}_${hash(code)}`,
     dispatchLayout: { x: [0] },
-    dispatch: [1, 1, 1],
+    dispatch: [NWG, 1, 1],
     workgroupSize: [NT, 1, 1],
+    ...(step ? { uniforms: 's : i32,' } : {}),
     getUserCode: () => code,
   };
 }
@@ -99,11 +129,11 @@ const resolver = (place: Map<number, Place>, buffers: { name: string }[]) => (id
 };
 
 /**
- * One workgroup uses a sliver of a real GPU: past this many multiply-adds per step in the
- * step's products the generic loop (tf's programs over the whole GPU, one dispatch per op)
- * should be faster. A guess, not measured on a GPU yet; CELLSTACK_WGSL_MAX_MACS overrides it.
+ * Up to this many multiply-adds per step in the step's products, one workgroup runs the whole
+ * sweep in one dispatch (no per-step dispatch cost); past it, the many-workgroup layout. A
+ * guess, not measured on a GPU yet; CELLSTACK_WGSL_ONE_WORKGROUP_MACS overrides it.
  */
-const maxMacs = () => Number(process.env.CELLSTACK_WGSL_MAX_MACS ?? 1 << 23);
+const oneWorkgroupMacs = () => Number(process.env.CELLSTACK_WGSL_ONE_WORKGROUP_MACS ?? 1 << 16);
 
 function macs(p: StepProgram): number {
   let n = 0;
@@ -115,8 +145,60 @@ function macs(p: StepProgram): number {
   return n;
 }
 
-function plan(P: StepProgram, A: AdjointProgram, names: { inputs: string[]; state: string[]; params: string[]; constants: string[] }, B: number, T: number): Plan {
-  const NT = threads(P, A);
+/** A sweep's programs from its pieces: before the loop, the step's items, after the loop. */
+interface SweepParts {
+  name: 'fwd' | 'bwd';
+  inputs: string[];
+  size: number;
+  buffers: BufferInfo[];
+  at: (id: number) => Place;
+  /** Statements before the loop (own loops only; they are followed by a barrier). */
+  before: (e: WgslEmitter) => void;
+  items: Item[];
+  after?: (e: WgslEmitter) => void;
+}
+
+function sweep(parts: SweepParts, T: number, oneNT: number | undefined): Sweep {
+  const steps = phases(parts.items, parts.buffers);
+  const emitter = (grid: Grid) => new WgslEmitter(parts.buffers, parts.at, grid);
+  const make = (name: string, grid: Grid, e: WgslEmitter, step?: boolean) => program(`${parts.name}_${name}`, parts.inputs, parts.size, grid, e, T, step ? parts.name : undefined);
+  if (oneNT !== undefined) {
+    const grid = { NT: oneNT, NWG: 1 };
+    const e = emitter(grid);
+    parts.before(e);
+    e.barrier();
+    e.raw(parts.name === 'fwd' ? `for (var t = 0; t < ${T}; t++) {` : `for (var u = 0; u < ${T}; u++) {\n  let t = ${T - 1} - u;`);
+    for (const p of steps) {
+      e.phase(p);
+      e.barrier();
+    }
+    e.raw('}');
+    parts.after?.(e);
+    return { start: make('all', grid, e), steps: [] };
+  }
+  // Many workgroups: the prologue and epilogue are plain copies and fills.
+  const edge = (fill: (e: WgslEmitter) => void, n: number) => {
+    const grid = { NT: WIDE_NT, NWG: Math.min(MAX_WORKGROUPS, Math.max(1, Math.ceil(n / WIDE_NT))) };
+    const e = emitter(grid);
+    fill(e);
+    return { grid, e };
+  };
+  const start = edge(parts.before, parts.size);
+  const end = parts.after && edge(parts.after, parts.size);
+  return {
+    start: make('start', start.grid, start.e),
+    steps: steps.map((p, k) => {
+      const grid = { NT: WIDE_NT, NWG: Math.min(MAX_WORKGROUPS, workgroupsWanted(p, parts.buffers, WIDE_NT)) };
+      const e = emitter(grid);
+      e.phase(p);
+      return make(`p${k}`, grid, e, true);
+    }),
+    ...(end ? { end: make('end', end.grid, end.e) } : {}),
+  };
+}
+
+function plan(P: StepProgram, A: AdjointProgram, names: { inputs: string[]; state: string[]; params: string[]; constants: string[] }, B: number, T: number, oneWorkgroup: boolean): Plan {
+  const oneNT = oneWorkgroup ? threads(P, A) : undefined;
   const widths = names.inputs.map((k) => P.buffers[P.inputs[k]].shape[1]);
   const sizes = names.state.map((k) => sizeOf(P.buffers[P.state[k]].shape));
   const O = P.buffers[P.output].shape[1];
@@ -138,6 +220,10 @@ function plan(P: StepProgram, A: AdjointProgram, names: { inputs: string[]; stat
     names.constants.forEach((k, i) => place.set(prog.constants[k], { arr, base: `${xConst[i]}` }));
     for (const [id, at] of xLit) place.set(id, { arr, base: `${at}` });
   };
+  const out = (base: number | string): Place => ({ arr: 'result', base: `${base}` });
+  // Fills are the same every step (SSA: nothing overwrites them): once, before the loop.
+  const fills = (ops: Op[]): Item[] => ops.filter((o) => o.op === 'fill').map((op) => ({ op }));
+  const rest = (ops: Op[]): Item[] => ops.filter((o) => o.op !== 'fill').map((op) => ({ op }));
 
   // Forward.
   const R = new Layout();
@@ -148,63 +234,84 @@ function plan(P: StepProgram, A: AdjointProgram, names: { inputs: string[]; stat
   shared(fp, P, 'xin');
   names.state.forEach((k, i) => fp.set(P.state[k], { arr: 'result', base: `${rState[i]} + t * ${sizes[i]}` }));
   temps(P.ops, P.buffers, fp, 'result', R);
-  const f = new WgslEmitter(P.buffers, resolver(fp, P.buffers));
-  const out = (base: number | string) => ({ arr: 'result', base: `${base}` });
-  sizes.forEach((s, i) => f.copy(out(rState[i]), { arr: 'xin', base: `${xState[i]}` }, s));
-  f.barrier();
-  // Fills are the same every step (SSA: nothing overwrites them): once, before the loop.
-  const fills = (ops: Op[]) => ops.filter((o) => o.op === 'fill');
-  const rest = (ops: Op[]) => ops.filter((o) => o.op !== 'fill');
-  f.ops(fills(P.ops));
-  f.raw('for (var t = 0; t < ' + T + '; t++) {');
-  f.ops(rest(P.ops));
-  f.copy(out(`${rOut} + t * ${B * O}`), fp.get(P.output), B * O);
-  names.state.forEach((k, i) => f.copy(out(`${rState[i]} + (t + 1) * ${sizes[i]}`), resolver(fp, P.buffers)(P.nextState[k]), sizes[i]));
-  A.saved.forEach((id, i) => f.copy(out(`${rSaved[i]} + t * ${n(id)}`), resolver(fp, P.buffers)(id), n(id)));
-  f.barrier();
-  f.raw('}');
+  const forward = sweep(
+    {
+      name: 'fwd',
+      inputs: ['xin'],
+      size: R.size,
+      buffers: P.buffers,
+      at: resolver(fp, P.buffers),
+      before: (e) => {
+        sizes.forEach((s, i) => e.copy(out(rState[i]), { arr: 'xin', base: `${xState[i]}` }, s));
+        e.phase(fills(P.ops));
+      },
+      items: [
+        ...rest(P.ops),
+        { copy: { dst: out(`${rOut} + t * ${B * O}`), src: P.output, n: B * O } },
+        ...names.state.map((k, i): Item => ({ copy: { dst: out(`${rState[i]} + (t + 1) * ${sizes[i]}`), src: P.nextState[k], n: sizes[i] } })),
+        ...A.saved.map((id, i): Item => ({ copy: { dst: out(`${rSaved[i]} + t * ${n(id)}`), src: id, n: n(id) } })),
+      ],
+    },
+    T,
+    oneNT,
+  );
 
   // Backward: forward values from X and R, seeds dL/d(output_t) from dR, the rest in G.
   const G = new Layout();
   G.take(X.size);
-  const gSeed = sizes.map((s) => G.take(s));
-  const gStage = sizes.map((s) => G.take(s));
+  const gSeed = sizes.map((s) => G.take(2 * s));
   const bp = new Map<number, Place>();
   shared(bp, A, 'xin');
   names.state.forEach((k, i) => bp.set(A.state[k], { arr: 'fwd', base: `${rState[i]} + t * ${sizes[i]}` }));
   const written = new Set(A.ops.map((o) => o.out));
   A.saved.forEach((id, i) => written.has(id) || bp.set(id, { arr: 'fwd', base: `${rSaved[i]} + t * ${n(id)}` }));
   bp.set(A.seedOutput, { arr: 'dr', base: `${rOut} + t * ${B * O}` });
-  names.state.forEach((k, i) => bp.set(A.seedState[k], out(gSeed[i])));
+  names.state.forEach((k, i) => bp.set(A.seedState[k], out(`${gSeed[i]} + (u % 2) * ${sizes[i]}`)));
   temps(A.ops, A.buffers, bp, 'result', G);
-  const at = resolver(bp, A.buffers);
-  const b = new WgslEmitter(A.buffers, at);
-  const grad = (id: number | undefined) => (id === undefined ? undefined : at(id));
-  b.copy(out(0), undefined, X.size);
-  sizes.forEach((s, i) => b.copy(out(gSeed[i]), { arr: 'dr', base: `${rState[i] + T * s}` }, s));
-  b.barrier();
-  b.ops(fills(A.ops));
-  b.raw(`for (var u = 0; u < ${T}; u++) {\n  let t = ${T - 1} - u;`);
-  b.ops(rest(A.ops));
-  names.inputs.forEach((k, i) => b.copy(out(`${xIn[i]} + t * ${B * widths[i]}`), grad(A.gradInputs[k]), B * widths[i]));
-  names.params.forEach((k, i) => A.gradParams[k] !== undefined && b.copy(out(xParam[i]), at(A.gradParams[k]), n(P.params[k]), true));
-  names.constants.forEach((k, i) => A.gradConstants[k] !== undefined && b.copy(out(xConst[i]), at(A.gradConstants[k]), n(P.constants[k]), true));
-  // dL/d(state_{t−1}) becomes the next seed through a staging copy: a gradient may be another state's seed.
-  names.state.forEach((k, i) => b.copy(out(gStage[i]), grad(A.gradState[k]), sizes[i]));
-  b.barrier();
-  sizes.forEach((s, i) => b.copy(out(gSeed[i]), out(gStage[i]), s));
-  b.barrier();
-  b.raw('}');
-  sizes.forEach((s, i) => b.copy(out(xState[i]), out(gSeed[i]), s));
+  const copy = (dst: Place, src: number | undefined, count: number, accumulate = false): Item => ({ copy: { dst, src, n: count, accumulate } });
+  const backward = sweep(
+    {
+      name: 'bwd',
+      inputs: ['xin', 'fwd', 'dr'],
+      size: G.size,
+      buffers: A.buffers,
+      at: resolver(bp, A.buffers),
+      before: (e) => {
+        e.copy(out(0), undefined, X.size);
+        sizes.forEach((s, i) => e.copy(out(gSeed[i]), { arr: 'dr', base: `${rState[i] + T * s}` }, s));
+        e.phase(fills(A.ops));
+      },
+      items: [
+        ...rest(A.ops),
+        ...names.inputs.map((k, i) => copy(out(`${xIn[i]} + t * ${B * widths[i]}`), A.gradInputs[k], B * widths[i])),
+        ...names.params.flatMap((k, i) => (A.gradParams[k] === undefined ? [] : [copy(out(xParam[i]), A.gradParams[k], n(P.params[k]), true)])),
+        ...names.constants.flatMap((k, i) => (A.gradConstants[k] === undefined ? [] : [copy(out(xConst[i]), A.gradConstants[k], n(P.constants[k]), true)])),
+        // dL/d(state_{t−1}): the next step's seed, in the other slot.
+        ...names.state.map((k, i) => copy(out(`${gSeed[i]} + (1 - u % 2) * ${sizes[i]}`), A.gradState[k], sizes[i])),
+      ],
+      after: (e) => sizes.forEach((s, i) => e.copy(out(xState[i]), out(gSeed[i] + (T % 2) * s), s)),
+    },
+    T,
+    oneNT,
+  );
 
   return {
-    forward: program('fwd', ['xin'], R.size, NT, f.code()),
-    backward: program('bwd', ['xin', 'fwd', 'dr'], G.size, NT, b.code()),
+    forward,
+    backward,
     xSize: X.size,
     literals,
     outputSize: O,
     stateOffsets: rState.map((o, i) => o + T * sizes[i]),
   };
+}
+
+/** A sweep's dispatches; the result is `start`'s output, which the later programs update in place. */
+function runSweep(s: Sweep, inputs: tf.Tensor[], T: number): tf.Tensor {
+  // A copy per run: tf appends to the program's shaderKey (and sets its dispatch) on every run.
+  const result = runGpuProgram({ ...s.start }, inputs);
+  for (let t = 0; t < T && s.steps.length; t++) for (const p of s.steps) runGpuProgramInto({ ...p }, inputs, result, [t]);
+  if (s.end) runGpuProgramInto({ ...s.end }, inputs, result);
+  return result;
 }
 
 const plans = new WeakMap<object, Map<number, Plan | string>>();
@@ -230,16 +337,16 @@ export function runTracedGpu(cell: CellInstance, params: Params, x: tf.Tensor3D,
   const names = { inputs: Object.keys(projected), state: Object.keys(cell.state), params: traced.params, constants: Object.keys(constants) };
   let byT = plans.get(traced);
   if (!byT) plans.set(traced, (byT = new Map()));
-  let p = byT.get(T);
-  const work = macs(traced.forward);
-  if (work > maxMacs()) return `the emitted WGSL runs in one workgroup, and this step's products (${work} multiply-adds) exceed CELLSTACK_WGSL_MAX_MACS = ${maxMacs()}`;
+  const oneWorkgroup = macs(traced.forward) <= oneWorkgroupMacs();
+  const key = oneWorkgroup ? T : -T;
+  let p = byT.get(key);
   if (p === undefined) {
     try {
-      p = plan(traced.forward, traced.adjoint, names, B, T);
+      p = plan(traced.forward, traced.adjoint, names, B, T, oneWorkgroup);
     } catch (e) {
       p = `no WGSL for this step: ${e instanceof Error ? e.message : String(e)}`;
     }
-    byT.set(T, p);
+    byT.set(key, p);
   }
   if (typeof p === 'string') return p;
   const pl = p;
@@ -254,12 +361,11 @@ export function runTracedGpu(cell: CellInstance, params: Params, x: tf.Tensor3D,
   const whole = tf.customGrad((...args: unknown[]) => {
     const xs = args[0] as tf.Tensor;
     const save = args[1] as tf.GradSaveFunc;
-    // A copy per run: tf appends to the program's shaderKey (and sets its dispatch) on every run.
-    const R = runGpuProgram({ ...pl.forward }, [xs]);
+    const R = runSweep(pl.forward, [xs], T);
     save([xs, R]);
     return {
       value: R,
-      gradFunc: (dR: tf.Tensor, [xSaved, rSaved]: tf.Tensor[]) => tf.slice(runGpuProgram({ ...pl.backward }, [xSaved, rSaved, dR]), [0], [pl.xSize]),
+      gradFunc: (dR: tf.Tensor, [xSaved, rSaved]: tf.Tensor[]) => tf.slice(runSweep(pl.backward, [xSaved, rSaved, dR], T), [0], [pl.xSize]),
     };
   });
   const R = whole(X);

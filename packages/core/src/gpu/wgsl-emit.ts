@@ -1,13 +1,15 @@
 import type { BinaryFn, BufferInfo, Op, UnaryFn } from '../trace/ir.js';
-import { opInputs, sizeOf } from '../trace/ir.js';
+import { sizeOf } from '../trace/ir.js';
 import { stridesOf } from '../trace/interpret.js';
 import { WGSL_ACTIVATIONS } from '../gpu-program.js';
+import type { Item } from './wgsl-schedule.js';
 
 /**
- * IR ops → WGSL statements for a program run by one workgroup of `NT` threads (`tid` its
- * thread): each op is a loop over its output elements strided by NT, then a storage
- * barrier, so the next op sees every element. Shapes are static, so every index is
- * arithmetic on constants. The semantics are interpret.ts's (the reference).
+ * IR ops → WGSL statements for programs of NWG workgroups of NT threads (`tid` the thread in
+ * its workgroup, `wg` the workgroup, `gid` = wg·NT + tid of NTOT = NWG·NT): elementwise and
+ * indexing ops loop over their output elements strided by NTOT, products over output tiles
+ * strided by NWG. Shapes are static, so every index is arithmetic on constants. The
+ * semantics are interpret.ts's (the reference).
  */
 
 /** Where a buffer lives: a storage array and the WGSL expression of its first element's index (may use `t`). */
@@ -92,12 +94,46 @@ export function broadcastIndex(out: readonly number[], s: readonly number[], i: 
   return `(${sum(terms)})`;
 }
 
+/** Threads per workgroup and workgroups of one program; the grid-strided loops and the tiles read them. */
+export interface Grid {
+  NT: number;
+  NWG: number;
+}
+
+/**
+ * Product tiles: the NT threads as a WX × WY grid, each computing a 2 × 2 block of a
+ * (2·WY) × (2·WX) output tile from TK-deep slices of A and B staged in workgroup memory
+ * (tfjs-backend-webgpu's matmul_packed pattern, with its strided per-thread block).
+ */
+export function tileOf(NT: number) {
+  let WX = 1;
+  while (WX * WX < NT) WX *= 2;
+  const WY = NT / WX;
+  return { WX, WY, TM: 2 * WY, TN: 2 * WX, TK: 16 };
+}
+
+/** Workgroups that keep every thread of a phase busy: its products' tiles, or its loops' elements over NT. */
+export function workgroupsWanted(items: Item[], buffers: BufferInfo[], NT: number): number {
+  const { TM, TN } = tileOf(NT);
+  let most = 1;
+  for (const item of items) {
+    if ('copy' in item) most = Math.max(most, Math.ceil(item.copy.n / NT));
+    else if (item.op.op === 'matmul') {
+      const s = buffers[item.op.out].shape;
+      most = Math.max(most, sizeOf(s.slice(0, -2)) * Math.ceil(s[s.length - 2] / TM) * Math.ceil(s[s.length - 1] / TN));
+    } else most = Math.max(most, Math.ceil(sizeOf(buffers[item.op.out].shape) / NT));
+  }
+  return most;
+}
+
 export class WgslEmitter {
   private readonly lines: string[] = [];
+  private tiled = false;
 
   constructor(
     private readonly buffers: BufferInfo[],
     private readonly at: (id: number) => Place,
+    private readonly grid: Grid,
   ) {}
 
   private shape(id: number): number[] {
@@ -115,9 +151,9 @@ export class WgslEmitter {
     this.lines.push(code);
   }
 
-  /** for every element i < n (strided over the workgroup): body. */
+  /** for every element i < n, strided over all threads of all workgroups (`gid`, `NTOT`): body. */
   each(n: number, body: string): void {
-    this.lines.push(`for (var i = tid; i < ${n}; i += NT) { ${body} }`);
+    this.lines.push(`for (var i = gid; i < ${n}; i += NTOT) { ${body} }`);
   }
 
   barrier(): void {
@@ -131,42 +167,47 @@ export class WgslEmitter {
     this.each(n, accumulate ? `${to} = ${to} + ${from};` : `${to} = ${from};`);
   }
 
+  /** The program's statements, after the workgroup arrays its tiles use. */
   code(): string {
     return this.lines.join('\n');
   }
 
+  /** Module-scope declarations the statements need (the product tiles' workgroup memory). */
+  declarations(): string {
+    if (!this.tiled) return '';
+    const { TM, TN, TK } = tileOf(this.grid.NT);
+    return `var<workgroup> mmA : array<f32, ${TM * TK}>;\nvar<workgroup> mmB : array<f32, ${TK * TN}>;`;
+  }
+
   /**
-   * A list of ops. Runs of elementwise ops over the same number of elements share one loop
-   * and one barrier while each reads what the run wrote only at its own index (the thread
-   * that wrote it): the barrier count per step drops to about the number of products,
-   * reductions and reshuffles.
+   * One phase (see wgsl-schedule.ts): no barrier inside. Consecutive elementwise ops over
+   * the same number of elements share one loop; within a phase every value an item reads
+   * from the phase was written at its own index by its own thread.
    */
-  ops(list: Op[]): void {
-    let run: { n: number; code: string[]; written: Set<number> } | undefined;
+  phase(items: Item[]): void {
+    let run: { n: number; code: string[] } | undefined;
     const flush = () => {
-      if (!run) return;
-      this.each(run.n, run.code.join(' '));
-      this.barrier();
+      if (run) this.each(run.n, run.code.join(' '));
       run = undefined;
     };
-    for (const o of list) {
-      if (o.op === 'literal') continue;
-      if (o.op === 'reshape') {
-        if (run?.written.has(o.x)) run.written.add(o.out);
+    for (const item of items) {
+      if ('copy' in item) {
+        flush();
+        const c = item.copy;
+        this.copy(c.dst, c.src === undefined ? undefined : this.at(c.src), c.n, c.accumulate);
         continue;
       }
+      const o = item.op;
       const e = this.elementwise(o);
       if (!e) {
         flush();
         this.op(o);
         continue;
       }
-      const out = this.shape(o.out);
-      const inRun = (id: number) => run?.written.has(id) && broadcastIndex(out, this.shape(id), 'i') !== 'i';
-      if (run && (run.n !== sizeOf(out) || opInputs(o).some(inRun))) flush();
-      run ??= { n: sizeOf(out), code: [], written: new Set() };
+      const n = sizeOf(this.shape(o.out));
+      if (run && run.n !== n) flush();
+      run ??= { n, code: [] };
       run.code.push(`{ ${e} }`);
-      run.written.add(o.out);
     }
     flush();
   }
@@ -192,7 +233,7 @@ export class WgslEmitter {
     }
   }
 
-  /** One op's statements followed by a barrier; `reshape` (an alias) and `literal` (bound data) emit nothing. */
+  /** One op's statements; `reshape` (an alias) and `literal` (bound data) emit nothing. */
   private op(o: Op): void {
     if (o.op === 'reshape' || o.op === 'literal') return;
     const out = this.shape(o.out);
@@ -201,7 +242,6 @@ export class WgslEmitter {
     const e = this.elementwise(o);
     if (e) {
       this.each(n, e);
-      this.barrier();
       return;
     }
     switch (o.op) {
@@ -261,16 +301,73 @@ export class WgslEmitter {
         break;
       }
     }
-    this.barrier();
   }
 
+  /**
+   * A product; past one workgroup, tiled: workgroup wg takes tiles wg, wg + NWG, …; per tile, TK-deep slices of A
+   * and B go to workgroup memory (zero past the edges) and each thread accumulates its 2 × 2
+   * block. Every workgroup runs the same number of iterations, so the barriers sit in uniform
+   * control flow; a tile past the last only skips its loads and stores.
+   */
   private matmul(o: Extract<Op, { op: 'matmul' }>): void {
+    if (this.grid.NWG === 1) return this.dotProducts(o);
+    this.tiled = true;
+    const { NT, NWG } = this.grid;
+    const { WX, WY, TM, TN, TK } = tileOf(NT);
     const [sa, sb, so] = [this.shape(o.a), this.shape(o.b), this.shape(o.out)];
     const M = so[so.length - 2];
     const N = so[so.length - 1];
     const K = o.transA ? sa[sa.length - 2] : sa[sa.length - 1];
     const outer = so.slice(0, -2);
     // Element strides: A(m, k) = A[m·am + k·ak], B(k, n) = B[k·bk + n·bn].
+    const [am, ak] = o.transA ? [1, M] : [K, 1];
+    const [bk, bn] = o.transB ? [1, K] : [N, 1];
+    const [rows, cols] = [Math.ceil(M / TM), Math.ceil(N / TN)];
+    const tiles = sizeOf(outer) * rows * cols;
+    // Neighbouring threads load neighbouring elements of whichever dim is contiguous in memory.
+    const load = (arr: string, R: number, C: number, contiguousRows: boolean, idx: (r: string, c: string) => string, inside: (r: string, c: string) => string) => {
+      const [r, c] = contiguousRows ? [`e % ${R}`, `e / ${R}`] : [`e / ${C}`, `e % ${C}`];
+      return `for (var e = tid; e < ${R * C}; e += NT) { let r = ${r}; let c = ${c}; var v = 0.0; if (live && ${inside('r', 'c')}) { v = ${idx('r', 'c')}; } ${arr}[r * ${C} + c] = v; }`;
+    };
+    const loadA = load('mmA', TM, TK, o.transA, (r, c) => this.ref(o.a, `oa + (m0 + ${r}) * ${am} + (k0 + ${c}) * ${ak}`), (r, c) => `m0 + ${r} < ${M} && k0 + ${c} < ${K}`);
+    const loadB = load('mmB', TK, TN, o.transB, (r, c) => this.ref(o.b, `ob + (k0 + ${r}) * ${bk} + (n0 + ${c}) * ${bn}`), (r, c) => `k0 + ${r} < ${K} && n0 + ${c} < ${N}`);
+    const store = (dm: string, dn: string, v: string) =>
+      `{ let m = m0 + ty + ${dm}; let n = n0 + tx + ${dn}; if (live && m < ${M} && n < ${N}) { ${this.ref(o.out, `q * ${M * N} + m * ${N} + n`)} = ${v}; } }`;
+    this.lines.push(`for (var it = 0; it < ${Math.ceil(tiles / NWG)}; it++) {
+  let tile = wg + it * ${NWG}; let live = tile < ${tiles};
+  let q = tile / ${rows * cols}; let m0 = ((tile / ${cols}) % ${rows}) * ${TM}; let n0 = (tile % ${cols}) * ${TN};
+  let oa = ${broadcastIndex(outer, sa.slice(0, -2), 'q')} * ${M * K}; let ob = ${broadcastIndex(outer, sb.slice(0, -2), 'q')} * ${K * N};
+  let tx = tid % ${WX}; let ty = tid / ${WX};
+  var c00 = 0.0; var c01 = 0.0; var c10 = 0.0; var c11 = 0.0;
+  for (var k0 = 0; k0 < ${K}; k0 += ${TK}) {
+    ${loadA}
+    ${loadB}
+    workgroupBarrier();
+    for (var k = 0; k < ${TK}; k++) {
+      let a0 = mmA[ty * ${TK} + k]; let a1 = mmA[(ty + ${WY}) * ${TK} + k];
+      let b0 = mmB[k * ${TN} + tx]; let b1 = mmB[k * ${TN} + tx + ${WX}];
+      c00 += a0 * b0; c01 += a0 * b1; c10 += a1 * b0; c11 += a1 * b1;
+    }
+    workgroupBarrier();
+  }
+  ${store('0', '0', 'c00')} ${store('0', `${WX}`, 'c01')} ${store(`${WY}`, '0', 'c10')} ${store(`${WY}`, `${WX}`, 'c11')}
+}`);
+  }
+
+  /**
+   * A product in a program of one workgroup (the one-workgroup layout, or a phase that fits in
+   * one): each output element's dot product in a grid-strided
+   * loop. Tiles would only add nested loops and workgroup barriers to an already long program,
+   * and llvmpipe's JIT (LLVM 15's coroutine split) takes superlinear time in a program's size:
+   * with tiles, a cold compile of GRU's or NRU's sweep programs took 2–4× longer, past vitest's
+   * 120 s in CI. Small steps (≤ CELLSTACK_WGSL_ONE_WORKGROUP_MACS) gain nothing from tiles.
+   */
+  private dotProducts(o: Extract<Op, { op: 'matmul' }>): void {
+    const [sa, sb, so] = [this.shape(o.a), this.shape(o.b), this.shape(o.out)];
+    const M = so[so.length - 2];
+    const N = so[so.length - 1];
+    const K = o.transA ? sa[sa.length - 2] : sa[sa.length - 1];
+    const outer = so.slice(0, -2);
     const [am, ak] = o.transA ? [1, M] : [K, 1];
     const [bk, bn] = o.transB ? [1, K] : [N, 1];
     const offA = `${broadcastIndex(outer, sa.slice(0, -2), 'q')} * ${M * K}`;
