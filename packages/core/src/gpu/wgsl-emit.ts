@@ -314,14 +314,7 @@ export class WgslEmitter {
     this.tiled = true;
     const { NT, NWG } = this.grid;
     const { WX, WY, TM, TN, TK } = tileOf(NT);
-    const [sa, sb, so] = [this.shape(o.a), this.shape(o.b), this.shape(o.out)];
-    const M = so[so.length - 2];
-    const N = so[so.length - 1];
-    const K = o.transA ? sa[sa.length - 2] : sa[sa.length - 1];
-    const outer = so.slice(0, -2);
-    // Element strides: A(m, k) = A[m·am + k·ak], B(k, n) = B[k·bk + n·bn].
-    const [am, ak] = o.transA ? [1, M] : [K, 1];
-    const [bk, bn] = o.transB ? [1, K] : [N, 1];
+    const { sa, sb, M, N, K, outer, am, ak, bk, bn } = this.product(o);
     const [rows, cols] = [Math.ceil(M / TM), Math.ceil(N / TN)];
     const tiles = sizeOf(outer) * rows * cols;
     // Neighbouring threads load neighbouring elements of whichever dim is contiguous in memory.
@@ -354,6 +347,17 @@ export class WgslEmitter {
 }`);
   }
 
+  /** A product's shapes and element strides: A(m, k) = A[m·am + k·ak], B(k, n) = B[k·bk + n·bn]. */
+  private product(o: Extract<Op, { op: 'matmul' }>) {
+    const [sa, sb, so] = [this.shape(o.a), this.shape(o.b), this.shape(o.out)];
+    const M = so[so.length - 2];
+    const N = so[so.length - 1];
+    const K = o.transA ? sa[sa.length - 2] : sa[sa.length - 1];
+    const [am, ak] = o.transA ? [1, M] : [K, 1];
+    const [bk, bn] = o.transB ? [1, K] : [N, 1];
+    return { sa, sb, so, M, N, K, outer: so.slice(0, -2), am, ak, bk, bn };
+  }
+
   /**
    * A product in a program of one workgroup (the one-workgroup layout, or a phase that fits in
    * one): each output element's dot product in a grid-strided
@@ -363,13 +367,7 @@ export class WgslEmitter {
    * 120 s in CI. Small steps (≤ CELLSTACK_WGSL_ONE_WORKGROUP_MACS) gain nothing from tiles.
    */
   private dotProducts(o: Extract<Op, { op: 'matmul' }>): void {
-    const [sa, sb, so] = [this.shape(o.a), this.shape(o.b), this.shape(o.out)];
-    const M = so[so.length - 2];
-    const N = so[so.length - 1];
-    const K = o.transA ? sa[sa.length - 2] : sa[sa.length - 1];
-    const outer = so.slice(0, -2);
-    const [am, ak] = o.transA ? [1, M] : [K, 1];
-    const [bk, bn] = o.transB ? [1, K] : [N, 1];
+    const { sa, sb, so, M, N, K, outer, am, ak, bk, bn } = this.product(o);
     const offA = `${broadcastIndex(outer, sa.slice(0, -2), 'q')} * ${M * K}`;
     const offB = `${broadcastIndex(outer, sb.slice(0, -2), 'q')} * ${K * N}`;
     const a = this.ref(o.a, `oa + m * ${am} + k * ${ak}`);
