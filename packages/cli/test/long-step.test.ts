@@ -113,6 +113,7 @@ describe('a signal during one long synchronous step', () => {
   it('a second Ctrl-C quits at once, without waiting for the step', async () => {
     const { run, launched } = stalled({});
     await waitFor(() => /^run folder: /m.test(launched.out.stderr), 120000);
+    await new Promise((r) => setTimeout(r, 1000)); // into the stalled step, as signalDuringStep: sent earlier, the first Ctrl-C alone stops it
     launched.child.kill('SIGINT');
     await waitFor(() => launched.out.stderr.includes('SIGINT: stopping'));
     await new Promise((r) => setTimeout(r, 1500)); // a second apart: not the same Ctrl-C delivered twice
