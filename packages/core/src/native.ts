@@ -84,7 +84,7 @@ export function nativeProduct(multiplyAdds: number): HostMatmul | undefined {
 const minProductNow = () => (settings().native && loaded?.matmul ? settings().nativeMinProduct : 0);
 
 /** The `step` kinds that run a whole recurrence: their block's length in int32s (T last), and U's width in units of H. */
-const LOOP_KINDS: Record<number, { slots: number; width: number }> = { 10: { slots: 7, width: 1 }, 11: { slots: 12, width: 4 }, 12: { slots: 14, width: 4 } };
+const LOOP_KINDS: Record<number, { slots: number; width: number }> = { 10: { slots: 7, width: 1 }, 11: { slots: 12, width: 4 }, 12: { slots: 14, width: 4 }, 13: { slots: 11, width: 3 } };
 
 /**
  * The `env` imports of a kernel module (`cs_host_matmul`, `cs_host_gates`, `cs_host_step`) on its own memory, and a hook to

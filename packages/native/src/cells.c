@@ -1,7 +1,8 @@
 /*
  * Per-step elementwise math of the cells whose kernels have no `gates` kind (STAR, JANET, UR-LSTM's
- * forward with the refine gate, DMU's output layer), the LSTM's and SimpleRNN's backward and SimpleRNN's whole forward loop, on the host's 8 lanes with FMA, the batch
- * rows split over the pool like `gates`: included by matmul.c (it shares the pool, the Job and the
+ * forward with the refine gate, DMU's output layer), the LSTM's and SimpleRNN's backward, and whole
+ * recurrences (SimpleRNN's forward, the LSTM's forward and backward, the GRU's forward), on the host's
+ * 8 lanes with FMA, the batch rows split over the pool like `gates`: included by matmul.c (it shares the pool, the Job and the
  * vector math).
  *
  * step(memory, kind, B, H, args): args is the byte offset of an int32 block in `memory`
@@ -27,7 +28,9 @@ enum {
   /* The LSTM's whole forward recurrence (lstm.c's loop: z_t += h_{t−1} U, then the gates) and its whole
      backward recurrence (the gate gradients, then dh_{t−1} = dz_t Uᵀ), each in one call; blocks below. */
   STEP_LSTM_LOOP = 11,
-  STEP_LSTM_GRAD_LOOP = 12
+  STEP_LSTM_GRAD_LOOP = 12,
+  /* The GRU's whole forward recurrence (gru.c's loop: both products and both gate calls a step). */
+  STEP_GRU_LOOP = 13
 };
 
 /* Per kind: how many operands, and each one's width in units of H (in block order). */
@@ -258,7 +261,7 @@ static void simple_rnn_loop(int T, int B, int H, float *out, long ldo, const flo
 }
 
 /*
- * The LSTM loops split the batch, not the product: each thread takes a contiguous slice of the
+ * The LSTM and GRU loops split the batch, not the product: each thread takes a contiguous slice of the
  * rows and runs every step on it (its rows' product and gate math), so a pass is one pool job —
  * one wake and one wait — where a product and a gate call a step made each step wait for every
  * thread. A row's product is the same code in the same order for any number of rows, so results
@@ -267,22 +270,22 @@ static void simple_rnn_loop(int T, int B, int H, float *out, long ldo, const flo
 typedef struct {
   int T, B, H, slices;
   float *a, *cs, *out, *dh, *dc;
-  const float *h0, *c0, *U, *dout;
-  long ldz, ldo, ldh0, ldc0, ldu, lddo, lddh, lddc;
-} LstmLoop;
+  const float *h0, *c0, *U, *dout, *Uc;
+  long ldz, ldo, ldh0, ldc0, ldu, lddo, lddh, lddc, lduc;
+} Loop;
 
 /* Slice i of s->slices: batch rows [B·i/slices, B·(i+1)/slices). */
-static void lstm_slice(const LstmLoop *s, int i, int *r0, int *r1) {
+static void slice_rows(const Loop *s, int i, int *r0, int *r1) {
   *r0 = (int)((long)s->B * i / s->slices);
   *r1 = (int)((long)s->B * (i + 1) / s->slices);
 }
 
 /* a [T, B, 4H] (rows ldz apart, steps B·ldz) holds x_t W + b; cs [T, B, H] (rows H apart); out [B, T·H]. */
 static void lstm_forward_slices(const void *ctx, int from, int to) {
-  const LstmLoop *s = ctx;
+  const Loop *s = ctx;
   int H = s->H, G = 4 * H, r0, r1, unused;
-  lstm_slice(s, from, &r0, &unused);
-  lstm_slice(s, to - 1, &unused, &r1);
+  slice_rows(s, from, &r0, &unused);
+  slice_rows(s, to - 1, &unused, &r1);
   long za = (long)s->B * s->ldz, zc = (long)s->B * H;
   for (int t = 0; t < s->T; t++) {
     float *at = s->a + t * za;
@@ -295,10 +298,10 @@ static void lstm_forward_slices(const void *ctx, int from, int to) {
 
 /* From t = T − 1 down: a's activations → dz (step kind 9), then dh = dz_t Uᵀ (U here is Uᵀ, [4H, H]). */
 static void lstm_backward_slices(const void *ctx, int from, int to) {
-  const LstmLoop *s = ctx;
+  const Loop *s = ctx;
   int H = s->H, G = 4 * H, r0, r1, unused;
-  lstm_slice(s, from, &r0, &unused);
-  lstm_slice(s, to - 1, &unused, &r1);
+  slice_rows(s, from, &r0, &unused);
+  slice_rows(s, to - 1, &unused, &r1);
   long za = (long)s->B * s->ldz, zc = (long)s->B * H;
   for (int t = s->T - 1; t >= 0; t--) {
     float *dz = s->a + t * za;
@@ -309,8 +312,26 @@ static void lstm_backward_slices(const void *ctx, int from, int to) {
   }
 }
 
+/* a [T, B, 3H] holds x_t W + b; out [B, T·H]; U = [U_z | U_r] [H, 2H], Uc = U_h [H, H]. r ∘ h_{t−1} goes where h_t will be. */
+static void gru_forward_slices(const void *ctx, int from, int to) {
+  const Loop *s = ctx;
+  int H = s->H, r0, r1, unused;
+  slice_rows(s, from, &r0, &unused);
+  slice_rows(s, to - 1, &unused, &r1);
+  long za = (long)s->B * s->ldz;
+  for (int t = 0; t < s->T; t++) {
+    float *at = s->a + t * za, *h = s->out + (long)t * H;
+    const float *hp = t ? s->out + (long)(t - 1) * H : s->h0;
+    long ldp = t ? s->ldo : s->ldh0;
+    matmul(r1 - r0, 2 * H, H, hp + r0 * ldp, ldp, 1, s->U, s->ldu, at + r0 * s->ldz, s->ldz, 1);
+    gru_reset_rows(r0, r1, H, at, s->ldz, hp, ldp, h, s->ldo);
+    matmul(r1 - r0, H, H, h + r0 * s->ldo, s->ldo, 1, s->Uc, s->lduc, at + 2 * H + r0 * s->ldz, s->ldz, 1);
+    gru_blend_rows(r0, r1, H, at, s->ldz, hp, ldp, h, s->ldo);
+  }
+}
+
 /* A whole-sequence loop on one slice of the batch per thread (≥ 2^18 multiply-adds of products each). */
-static void parallel_slices(void (*slices)(const void *, int, int), LstmLoop *s, long work) {
+static void parallel_slices(void (*slices)(const void *, int, int), Loop *s, long work) {
   int threads = atomic_load(&pool.wanted);
   if (work / PART_MIN < threads) threads = (int)(work / PART_MIN);
   if (s->B < threads) threads = s->B;
@@ -366,42 +387,53 @@ static napi_value simple_rnn_step(napi_env env, void *base, size_t length, int32
 }
 
 /*
- * step's kinds 11 and 12, the LSTM loops. Blocks of int32s (byte offsets, row strides in floats), T last:
- * 11: a, ldz, cs, out, ldo, h0, ldh0, c0, ldc0, U, ldu, T; 12: a, ldz, cs, c0, ldc0, dout, lddo, dh, lddh, dc, lddc, Uᵀ, ldut, T.
- * a [T, B, 4H] (step t's rows from t·B), cs [T, B, H] with rows H apart, out and dout [B, T·H], U [H, 4H], Uᵀ [4H, H].
+ * step's kinds 11 to 13, the LSTM and GRU loops. Blocks of int32s (byte offsets, row strides in floats), T last:
+ * 11: a, ldz, cs, out, ldo, h0, ldh0, c0, ldc0, U, ldu, T; 12: a, ldz, cs, c0, ldc0, dout, lddo, dh, lddh, dc, lddc, Uᵀ, ldut, T;
+ * 13: a, ldz, out, ldo, h0, ldh0, U, ldu, Uc, lduc, T. a [T, B, G] (step t's rows from t·B; G = 4H for the LSTM, 3H for
+ * the GRU), cs [T, B, H] with rows H apart, out and dout [B, T·H], U [H, G] (the GRU's [U_z | U_r], [H, 2H]), Uᵀ [4H, H],
+ * Uc (the GRU's U_h) [H, H].
  */
-static napi_value lstm_loop_step(napi_env env, void *base, size_t length, int32_t kind, int32_t B, int32_t H, uint32_t at) {
-  int forward = kind == STEP_LSTM_LOOP, slots = forward ? 12 : 14;
+typedef struct {
+  int at, ld; /* the operand's offset slot and stride slot (−1: rows H apart) */
+  int64_t rows, cols;
+} Operand;
+
+static napi_value loop_step(napi_env env, void *base, size_t length, int32_t kind, int32_t B, int32_t H, uint32_t at) {
+  int gru = kind == STEP_GRU_LOOP, slots = kind == STEP_LSTM_LOOP ? 12 : kind == STEP_LSTM_GRAD_LOOP ? 14 : 11;
   if ((int64_t)at + 4 * slots > (int64_t)length) return fail(env, "step: the argument block lies outside the buffer");
   const int32_t *v = (const int32_t *)((char *)base + at);
   int32_t T = v[slots - 1];
-  if (T < 0) return fail(env, "step: the LSTM loop's step count T is negative");
-  int64_t TB = (int64_t)T * B, G = 4 * (int64_t)H, TH = (int64_t)T * H;
-  /* Per operand: its offset's slot, its stride's slot (−1: rows H apart), rows, columns. */
-  const struct { int at, ld; int64_t rows, cols; } fw[6] = {{0, 1, TB, G}, {2, -1, TB, H}, {3, 4, B, TH}, {5, 6, B, H}, {7, 8, B, H}, {9, 10, H, G}},
-                                                     bw[7] = {{0, 1, TB, G}, {2, -1, TB, H}, {3, 4, B, H}, {5, 6, B, TH}, {7, 8, B, H}, {9, 10, B, H}, {11, 12, G, H}};
+  if (T < 0) return fail(env, gru ? "step: the GRU loop's step count T is negative" : "step: the LSTM loop's step count T is negative");
+  int64_t TB = (int64_t)T * B, G = (gru ? 3 : 4) * (int64_t)H, TH = (int64_t)T * H;
+  const Operand fw[6] = {{0, 1, TB, G}, {2, -1, TB, H}, {3, 4, B, TH}, {5, 6, B, H}, {7, 8, B, H}, {9, 10, H, G}},
+                bw[7] = {{0, 1, TB, G}, {2, -1, TB, H}, {3, 4, B, H}, {5, 6, B, TH}, {7, 8, B, H}, {9, 10, B, H}, {11, 12, G, H}},
+                gr[5] = {{0, 1, TB, G}, {2, 3, B, TH}, {4, 5, B, H}, {6, 7, H, 2 * (int64_t)H}, {8, 9, H, H}};
+  const Operand *ops = kind == STEP_LSTM_LOOP ? fw : kind == STEP_LSTM_GRAD_LOOP ? bw : gr;
+  int n = kind == STEP_LSTM_LOOP ? 6 : kind == STEP_LSTM_GRAD_LOOP ? 7 : 5;
   float *p[7];
   long ld[7];
-  for (int i = 0; i < (forward ? 6 : 7); i++) {
-    uint32_t off = (uint32_t)v[forward ? fw[i].at : bw[i].at];
-    int slot = forward ? fw[i].ld : bw[i].ld;
-    int32_t stride = slot < 0 ? H : v[slot];
+  for (int i = 0; i < n; i++) {
+    uint32_t off = (uint32_t)v[ops[i].at];
+    int32_t stride = ops[i].ld < 0 ? H : v[ops[i].ld];
     if (stride < 0 || off & 3) return fail(env, "step: a negative row stride, or an operand offset not a multiple of 4");
-    if (extent(off, forward ? fw[i].rows : bw[i].rows, forward ? fw[i].cols : bw[i].cols, stride, 1) > (int64_t)length)
-      return fail(env, "step: an operand lies outside the buffer");
+    if (extent(off, ops[i].rows, ops[i].cols, stride, 1) > (int64_t)length) return fail(env, "step: an operand lies outside the buffer");
     p[i] = (float *)((char *)base + off);
     ld[i] = stride;
   }
 #ifdef ISA
   long work = (long)TB * G * H;
-  if (forward) {
-    LstmLoop s = {.T = T, .B = B, .H = H, .a = p[0], .cs = p[1], .out = p[2], .h0 = p[3], .c0 = p[4], .U = p[5],
-                  .ldz = ld[0], .ldo = ld[2], .ldh0 = ld[3], .ldc0 = ld[4], .ldu = ld[5]};
+  if (kind == STEP_LSTM_LOOP) {
+    Loop s = {.T = T, .B = B, .H = H, .a = p[0], .cs = p[1], .out = p[2], .h0 = p[3], .c0 = p[4], .U = p[5],
+              .ldz = ld[0], .ldo = ld[2], .ldh0 = ld[3], .ldc0 = ld[4], .ldu = ld[5]};
     parallel_slices(lstm_forward_slices, &s, work);
-  } else {
-    LstmLoop s = {.T = T, .B = B, .H = H, .a = p[0], .cs = p[1], .c0 = p[2], .dout = p[3], .dh = p[4], .dc = p[5], .U = p[6],
-                  .ldz = ld[0], .ldc0 = ld[2], .lddo = ld[3], .lddh = ld[4], .lddc = ld[5], .ldu = ld[6]};
+  } else if (kind == STEP_LSTM_GRAD_LOOP) {
+    Loop s = {.T = T, .B = B, .H = H, .a = p[0], .cs = p[1], .c0 = p[2], .dout = p[3], .dh = p[4], .dc = p[5], .U = p[6],
+              .ldz = ld[0], .ldc0 = ld[2], .lddo = ld[3], .lddh = ld[4], .lddc = ld[5], .ldu = ld[6]};
     parallel_slices(lstm_backward_slices, &s, work);
+  } else {
+    Loop s = {.T = T, .B = B, .H = H, .a = p[0], .out = p[1], .h0 = p[2], .U = p[3], .Uc = p[4],
+              .ldz = ld[0], .ldo = ld[1], .ldh0 = ld[2], .ldu = ld[3], .lduc = ld[4]};
+    parallel_slices(gru_forward_slices, &s, work);
   }
 #endif
   return NULL;
@@ -414,11 +446,11 @@ static napi_value Step(napi_env env, napi_callback_info info) {
   if (!int_args(env, info, "step", "kind, sizes and offsets", 4, &base, &length, v)) return NULL;
   int32_t kind = v[0], B = v[1], H = v[2];
   uint32_t at = (uint32_t)v[3];
-  if (kind < 0 || kind > STEP_LSTM_GRAD_LOOP)
-    return fail(env, "step: kind must be 0 to 12 (STAR, STAR official, their gradients, JANET, its gradient, tanh gradient, UR-LSTM, DMU, LSTM gradient, SimpleRNN forward, LSTM forward, LSTM backward)");
+  if (kind < 0 || kind > STEP_GRU_LOOP)
+    return fail(env, "step: kind must be 0 to 13 (STAR, STAR official, their gradients, JANET, its gradient, tanh gradient, UR-LSTM, DMU, LSTM gradient, SimpleRNN forward, LSTM forward, LSTM backward, GRU forward)");
   if (B < 0 || H < 0 || at & 3) return fail(env, "step: negative size, or an offset not a multiple of 4");
   if (kind == STEP_SIMPLE_RNN) return simple_rnn_step(env, base, length, B, H, at);
-  if (kind == STEP_LSTM_LOOP || kind == STEP_LSTM_GRAD_LOOP) return lstm_loop_step(env, base, length, kind, B, H, at);
+  if (kind > STEP_SIMPLE_RNN) return loop_step(env, base, length, kind, B, H, at);
   const int *widths = STEP_OPERANDS[kind];
   int n = widths[0], slots = 2 * n + STEP_FLOATS[kind];
   if ((int64_t)at + 4 * slots > (int64_t)length) return fail(env, "step: the argument block lies outside the buffer");

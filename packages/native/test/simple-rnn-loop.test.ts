@@ -97,7 +97,7 @@ describe.skipIf(!step || !matmul || !gates || !setThreads || !threadedProducts)(
     expect(() => step!(buf, SIMPLE_RNN, 2, 4, at + 12)).toThrow(/argument block lies outside/);
     expect(() => step!(buf, SIMPLE_RNN, 2, 40, at)).toThrow(/operand lies outside/);
     expect(() => step!(buf, SIMPLE_RNN, 2, 4, at + 2)).toThrow(/multiple of 4/);
-    expect(() => step!(buf, 13, 2, 4, at)).toThrow(/kind must be 0 to 12/);
+    expect(() => step!(buf, 14, 2, 4, at)).toThrow(/kind must be 0 to 13/);
     ints[block + 6] = 1000;
     expect(() => step!(buf, SIMPLE_RNN, 2, 4, at)).toThrow(/operand lies outside/);
     ints[block + 6] = 2;

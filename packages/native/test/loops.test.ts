@@ -7,7 +7,8 @@ const { step, matmul, gates, setThreads, threadedProducts } = createRequire(impo
 const LSTM_GRAD = 9;
 const LSTM_LOOP = 11;
 const LSTM_GRAD_LOOP = 12;
-const GATES_LSTM = 0;
+const GRU_LOOP = 13;
+const [GATES_LSTM, GATES_GRU_RESET, GATES_GRU_BLEND] = [0, 1, 2];
 
 /**
  * Float offsets of one LSTM layer's operands in one seeded buffer, every row stride padded: a [T·B, 4H]
@@ -20,7 +21,10 @@ function layout(T: number, B: number, H: number) {
   const sizes = { a: T * B * ld.z, cs: T * B * H, out: B * ld.o, h0: B * ld.h0, c0: B * ld.c0, U: H * ld.u, Ut: G * ld.ut, dout: B * ld.dout, dh: B * ld.dh, dc: B * ld.dc };
   const at = {} as Record<keyof typeof sizes | 'fwd' | 'bwd', number>;
   let end = 0;
-  for (const [k, n] of Object.entries(sizes)) (at[k as keyof typeof sizes] = end), (end += n);
+  for (const [k, n] of Object.entries(sizes)) {
+    at[k as keyof typeof sizes] = end;
+    end += n;
+  }
   at.fwd = end;
   at.bwd = end + 12;
   const mem = fill(new Float32Array(end + 12 + 14 + 12), T * 7 + B * 31 + H);
@@ -150,5 +154,98 @@ describe.skipIf(!step || !matmul || !gates || !setThreads || !threadedProducts)(
       expect(() => step!(buf, kind, 3, 4, 4 * block)).toThrow(/negative row stride/);
       ints[last + 1] = stride;
     }
+  });
+});
+
+/** The GRU's operands: a [T·B, 3H], out [B, T·H], h0 [B, H], Ug = [U_z | U_r] [H, 2H], Uc = U_h [H, H] (× 1/√H), the block (11 int32s). */
+function gruLayout(T: number, B: number, H: number) {
+  const ld = { z: 3 * H + 1, o: T * H + 3, h0: H + 1, ug: 2 * H + 2, uc: H + 1 };
+  const at = { a: 0, out: T * B * ld.z, h0: 0, Ug: 0, Uc: 0, block: 0 };
+  at.h0 = at.out + B * ld.o;
+  at.Ug = at.h0 + B * ld.h0;
+  at.Uc = at.Ug + H * ld.ug;
+  at.block = at.Uc + H * ld.uc;
+  const mem = fill(new Float32Array(at.block + 11 + 12), T * 5 + B * 29 + H);
+  for (let i = at.Ug; i < at.block; i++) mem[i] /= Math.sqrt(H);
+  new Int32Array(mem.buffer).set([4 * at.a, ld.z, 4 * at.out, ld.o, 4 * at.h0, ld.h0, 4 * at.Ug, ld.ug, 4 * at.Uc, ld.uc, T], at.block);
+  return { mem, at, ld };
+}
+
+function gruLoop(T: number, B: number, H: number, threads: number): Float32Array {
+  setThreads!(threads);
+  const { mem, at } = gruLayout(T, B, H);
+  step!(mem.buffer as ArrayBuffer, GRU_LOOP, B, H, 4 * at.block);
+  return mem;
+}
+
+/** kernel/gru.c's per-step calls: [U_z | U_r] product, `gates` kind 1, U_h product, `gates` kind 2. */
+function gruPerStep(T: number, B: number, H: number): Float32Array {
+  const { mem, at, ld } = gruLayout(T, B, H);
+  const buf = mem.buffer as ArrayBuffer;
+  for (let t = 0; t < T; t++) {
+    const z = 4 * (at.a + t * B * ld.z), h = 4 * (at.out + t * H);
+    const [hp, ldp] = t ? [h - 4 * H, ld.o] : [4 * at.h0, ld.h0];
+    matmul!(buf, B, 2 * H, H, hp, ldp, 1, 4 * at.Ug, ld.ug, z, ld.z, 1);
+    gates!(buf, GATES_GRU_RESET, B, H, z, ld.z, hp, ldp, 0, h, ld.o);
+    matmul!(buf, B, H, H, h, ld.o, 1, 4 * at.Uc, ld.uc, z + 8 * H, ld.z, 1);
+    gates!(buf, GATES_GRU_BLEND, B, H, z, ld.z, hp, ldp, 0, h, ld.o);
+  }
+  return mem;
+}
+
+describe.skipIf(!step || !matmul || !gates || !setThreads || !threadedProducts)('the native GRU forward loop (step kind 13)', () => {
+  afterAll(() => setThreads!(1));
+
+  it('T 4, B 7, H 20: z, r, h̃ and h against float64 within 1e-5, nothing else written', () => {
+    const [T, B, H] = [4, 7, 20];
+    const got = gruLoop(T, B, H, 1);
+    const { mem, at, ld } = gruLayout(T, B, H);
+    for (let b = 0; b < B; b++) {
+      let h = Array.from({ length: H }, (_, j) => mem[at.h0 + b * ld.h0 + j]);
+      for (let t = 0; t < T; t++) {
+        const row = at.a + (t * B + b) * ld.z;
+        const zr = Array.from({ length: 2 * H }, (_, j) => sigmoid(h.reduce((s, hk, k) => s + hk * mem[at.Ug + k * ld.ug + j], mem[row + j])));
+        const rh = h.map((hk, k) => zr[H + k] * hk);
+        const hh = Array.from({ length: H }, (_, j) => Math.tanh(rh.reduce((s, v, k) => s + v * mem[at.Uc + k * ld.uc + j], mem[row + 2 * H + j])));
+        h = hh.map((v, j) => v + zr[j] * (h[j] - v));
+        [...zr, ...hh].forEach((v, j) => expect(Math.abs(got[row + j] - v), `a b ${b} t ${t} j ${j}`).toBeLessThanOrEqual(1e-5));
+        h.forEach((v, j) => expect(Math.abs(got[at.out + b * ld.o + t * H + j] - v), `h b ${b} t ${t} j ${j}`).toBeLessThanOrEqual(1e-5));
+      }
+    }
+    const written = (q: number) => (q < at.out && (q - at.a) % ld.z < 3 * H) || (q >= at.out && q < at.h0 && (q - at.out) % ld.o < T * H);
+    for (let q = 0; q < got.length; q++) if (!written(q) && !Object.is(got[q], mem[q])) throw new Error(`float ${q} changed`);
+  });
+
+  it.each([
+    [6, 32, 128],
+    [5, 37, 40],
+    [4, 5, 100],
+  ])('T %i, B %i, H %i: bit-identical on 1, 2, 3 and 5 threads and to the per-step calls; one pool job a pass', (T, B, H) => {
+    const one = gruLoop(T, B, H, 1);
+    expect(same(one, gruPerStep(T, B, H)), 'per-step').toBe(true);
+    for (const n of [2, 3, 5]) {
+      const before = threadedProducts!();
+      expect(same(gruLoop(T, B, H, n), one), `${n} threads`).toBe(true);
+      const slices = Math.min(n, Math.floor((T * B * 3 * H * H) / 2 ** 18), B);
+      expect(threadedProducts!() - before).toBe(slices >= 2 ? 1 : 0);
+    }
+  });
+
+  it('T 0 writes nothing; rejects a negative T and a block or an operand outside the buffer', () => {
+    const { mem, at } = gruLayout(2, 3, 4);
+    const buf = mem.buffer as ArrayBuffer;
+    const ints = new Int32Array(buf);
+    ints[at.block + 10] = 0;
+    const start = Float32Array.from(mem);
+    step!(buf, GRU_LOOP, 3, 4, 4 * at.block);
+    expect(same(mem, start)).toBe(true);
+    ints[at.block + 10] = -1;
+    expect(() => step!(buf, GRU_LOOP, 3, 4, 4 * at.block)).toThrow(/the GRU loop's step count T is negative/);
+    ints[at.block + 10] = 2;
+    expect(() => step!(buf, GRU_LOOP, 3, 4, 4 * at.block)).not.toThrow();
+    expect(() => step!(buf, GRU_LOOP, 3, 4, 4 * (mem.length - 10))).toThrow(/argument block lies outside/);
+    expect(() => step!(buf, GRU_LOOP, 3, 400, 4 * at.block)).toThrow(/operand lies outside/);
+    ints[at.block + 8] = 4 * mem.length;
+    expect(() => step!(buf, GRU_LOOP, 3, 4, 4 * at.block)).toThrow(/operand lies outside/);
   });
 });
