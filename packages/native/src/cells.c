@@ -226,42 +226,8 @@ static void lstm_grad_rows(const StepArgs *s, int b0, int b1) {
   }
 }
 
-/* One SimpleRNN step on batch rows [ROWS·b0, ROWS·b1): h += prev·U, then tanh, by the thread that
-   computed them, so a step is one pool job (one wake and one wait), not a product's and a tanh's. */
-typedef struct {
-  int B, H;
-  float *h;
-  const float *prev, *U;
-  long ldo, ldp, ldu;
-} RnnStep;
-
-static void rnn_step_blocks(const void *ctx, int b0, int b1) {
-  const RnnStep *s = ctx;
-  int r0 = b0 * ROWS, r1 = b1 * ROWS < s->B ? b1 * ROWS : s->B;
-  matmul(r1 - r0, s->H, s->H, s->prev + r0 * s->ldp, s->ldp, 1, s->U, s->ldu, s->h + r0 * s->ldo, s->ldo, 1);
-  tanh_rows(r0, r1, s->H, s->h, s->ldo);
-}
-
-/* out [B, T·H] holds z_t = x_t W + b at columns t·H; each step becomes h_t in place. Every element is
-   computed by the same code in the same order as one `matmul` and one `gates` tanh call, whatever the split. */
-static void simple_rnn_loop(int T, int B, int H, float *out, long ldo, const float *h0, long ldh0, const float *U, long ldu) {
-  long work = (long)B * H * (H > 0 ? H : 1);
-  int blocks = (B + ROWS - 1) / ROWS, threads = atomic_load(&pool.wanted);
-  if (work / PART_MIN < threads) threads = (int)(work / PART_MIN);
-  if (blocks < threads) threads = blocks;
-  for (int t = 0; t < T; t++) {
-    RnnStep s = {B, H, out + (long)t * H, t ? out + (long)(t - 1) * H : h0, U, ldo, t ? ldo : ldh0, ldu};
-    if (threads < 2 || pthread_mutex_trylock(&pool.submit) != 0) {
-      rnn_step_blocks(&s, 0, blocks);
-      continue;
-    }
-    pool.job = (Job){blocks, H, 0, 0, 0, 0, -1, NULL, NULL, NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL, 0, 0, rnn_step_blocks, &s};
-    run_parallel(threads, blocks);
-  }
-}
-
 /*
- * The LSTM and GRU loops split the batch, not the product: each thread takes a contiguous slice of the
+ * The SimpleRNN, LSTM and GRU loops split the batch, not the product: each thread takes a contiguous slice of the
  * rows and runs every step on it (its rows' product and gate math), so a pass is one pool job —
  * one wake and one wait — where a product and a gate call a step made each step wait for every
  * thread. A row's product is the same code in the same order for any number of rows, so results
@@ -343,6 +309,26 @@ static void parallel_slices(void (*slices)(const void *, int, int), Loop *s, lon
   s->slices = threads;
   pool.job = (Job){threads, s->H, 0, 0, 0, 0, -1, NULL, NULL, NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL, 0, 0, slices, s};
   run_parallel(threads, threads);
+}
+
+/* SimpleRNN: out [B, T·H] holds z_t = x_t W + b at columns t·H; each step becomes h_t = tanh(z_t + h_{t−1} U) in place. */
+static void simple_rnn_slices(const void *ctx, int from, int to) {
+  const Loop *s = ctx;
+  int H = s->H, r0, r1, unused;
+  slice_rows(s, from, &r0, &unused);
+  slice_rows(s, to - 1, &unused, &r1);
+  for (int t = 0; t < s->T; t++) {
+    float *h = s->out + (long)t * H;
+    const float *hp = t ? h - H : s->h0;
+    long ldp = t ? s->ldo : s->ldh0;
+    matmul(r1 - r0, H, H, hp + r0 * ldp, ldp, 1, s->U, s->ldu, h + r0 * s->ldo, s->ldo, 1);
+    tanh_rows(r0, r1, H, h, s->ldo);
+  }
+}
+
+static void simple_rnn_loop(int T, int B, int H, float *out, long ldo, const float *h0, long ldh0, const float *U, long ldu) {
+  Loop s = {.T = T, .B = B, .H = H, .out = out, .h0 = h0, .U = U, .ldo = ldo, .ldh0 = ldh0, .ldu = ldu};
+  parallel_slices(simple_rnn_slices, &s, (long)T * B * H * H);
 }
 
 static void step_rows(const void *ctx, int b0, int b1) {
