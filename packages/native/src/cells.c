@@ -2,8 +2,8 @@
  * Per-step elementwise math of the cells whose kernels have no `gates` kind (STAR, JANET, UR-LSTM's
  * forward with the refine gate, DMU's output layer), the LSTM's and SimpleRNN's backward, and whole
  * recurrences (SimpleRNN's forward, the LSTM's forward and backward, the GRU's forward), on the host's
- * 8 lanes with FMA, the batch rows split over the pool like `gates`: included by matmul.c (it shares the pool, the Job and the
- * vector math).
+ * 8 lanes with FMA, the batch rows split over the pool like `gates`: included by matmul.c (it shares
+ * the pool, the Job and the vector math).
  *
  * step(memory, kind, B, H, args): args is the byte offset of an int32 block in `memory`
  * holding, per operand of `kind`, its byte offset and row stride in floats (then STEP_FLOATS'
@@ -227,10 +227,10 @@ static void lstm_grad_rows(const StepArgs *s, int b0, int b1) {
 }
 
 /*
- * The SimpleRNN, LSTM and GRU loops split the batch, not the product: each thread takes a contiguous slice of the
- * rows and runs every step on it (its rows' product and gate math), so a pass is one pool job —
- * one wake and one wait — where a product and a gate call a step made each step wait for every
- * thread. A row's product is the same code in the same order for any number of rows, so results
+ * The SimpleRNN, LSTM and GRU loops split the batch, not the product: each thread takes a contiguous
+ * slice of the rows and runs every step on it (its rows' product and gate math), so a pass is one
+ * pool job — one wake and one wait — where a product and a gate call a step made each step wait for
+ * every thread. A row's product is the same code in the same order for any number of rows, so results
  * are bit-identical to one thread, and to the per-step `matmul` + `gates` / `step` calls.
  */
 typedef struct {
