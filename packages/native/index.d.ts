@@ -42,8 +42,16 @@ export declare const gates:
  * out, ldo, h0, ldh0, U, ldu (byte offsets, row strides in floats), then T (an int32); out [B, T·H]
  * holds z_t = x_t W + b at columns t·H and each becomes h_t = tanh(z_t + h_{t−1} U) in place, h_{−1} = h0,
  * U [H, H] — the same `matmul` and `gates` kind 3 work as T pairs of calls, bit-identical to them.
- * Rows split over the threads like `gates` (bit-identical for every thread count). Throws a
- * RangeError for a bad kind or T, or an operand outside the buffer.
+ * kind 11, the LSTM's whole forward loop: block a, ldz, cs, out, ldo, h0, ldh0, c0, ldc0, U, ldu, T;
+ * a [T·B, 4H] holds x_t W + b (step t's rows from t·B) and becomes the activations, cs [T·B, H] (rows H
+ * apart) c_t, out [B, T·H] h_t (the work of `matmul` + `gates` kind 0 a step). kind 12, its whole
+ * backward loop: block a, ldz, cs, c0, ldc0, dout, lddo, dh, lddh, dc, lddc, Uᵀ, ldut, T; a's
+ * activations become dz (kind 9 a step, then dh ← dz_t Uᵀ); dh and dc hold ∂L/∂h and ∂L/∂c of the final
+ * state on entry and of h0 and c0 on return. kind 13, the GRU's whole forward loop: block a, ldz, out, ldo, h0, ldh0, [U_z | U_r], ldu,
+ * U_h, lduc, T (`matmul` + `gates` kinds 1 and 2 a step). Kinds 10–13 give each thread a slice of
+ * the batch for the whole sequence (one pool job a pass); their results are bit-identical to the
+ * per-step calls. Rows split over the threads like `gates` (bit-identical for every thread count).
+ * Throws a RangeError for a bad kind or T, or an operand outside the buffer.
  */
 export declare const step: ((memory: ArrayBuffer, kind: number, B: number, H: number, args: number) => void) | undefined;
 /**

@@ -16,35 +16,41 @@ CS_EXPORT(gru_forward)(int T, int B, int F, int H, const float *x, const float *
                        const float *bias, const float *h0, float *out, float *hT, float *a) {
   int G = 3 * H, TH = T * H;
   cs_project(T, B, F, G, x, Wk, bias, a);
-  for (int t = 0; t < T; t++) {
-    // h_{t−1} is row b of h0 or out[b, t−1]: the row stride differs.
-    const float *hp = t ? out + (long)(t - 1) * H : h0;
-    int sp = t ? TH : H;
-    float *at = a + (long)t * B * G, *h = out + (long)t * H;
-    cs_matmul(B, 2 * H, H, hp, sp, 1, Ug, 2 * H, at, G, 1);
-    // z and r in place; r ∘ h_{t−1} goes where h_t will be written.
-    if (cs_host_min > 0) cs_host_gates(CS_GATES_GRU_RESET, B, H, at, G, hp, sp, 0, h, TH);
-    else for (int b = 0; b < B; b++) {
-      float *zr = at + b * G, *rh = h + (long)b * TH;
-      cs_sigmoid_inplace(zr, 2 * H);
-      for (int j = 0; j < H; j += 4) {
-        int k = H - j < 4 ? H - j : 4;
-        cs_stk(rh + j, MUL(cs_ldk(zr + H + j, k), cs_ldk(hp + (long)b * sp + j, k)), k);
+  if (cs_host_min > 0 && (long)B * 2 * H * H >= cs_host_min) {
+    /* The whole recurrence in one host call: each thread runs every step on its slice of the batch. */
+    int args[11] = {(int)a, G, (int)out, TH, (int)h0, H, (int)Ug, 2 * H, (int)Uc, H, T};
+    cs_host_step(CS_STEP_GRU_LOOP, B, H, args);
+  } else {
+    for (int t = 0; t < T; t++) {
+      // h_{t−1} is row b of h0 or out[b, t−1]: the row stride differs.
+      const float *hp = t ? out + (long)(t - 1) * H : h0;
+      int sp = t ? TH : H;
+      float *at = a + (long)t * B * G, *h = out + (long)t * H;
+      cs_matmul(B, 2 * H, H, hp, sp, 1, Ug, 2 * H, at, G, 1);
+      // z and r in place; r ∘ h_{t−1} goes where h_t will be written.
+      if (cs_host_min > 0) cs_host_gates(CS_GATES_GRU_RESET, B, H, at, G, hp, sp, 0, h, TH);
+      else for (int b = 0; b < B; b++) {
+        float *zr = at + b * G, *rh = h + (long)b * TH;
+        cs_sigmoid_inplace(zr, 2 * H);
+        for (int j = 0; j < H; j += 4) {
+          int k = H - j < 4 ? H - j : 4;
+          cs_stk(rh + j, MUL(cs_ldk(zr + H + j, k), cs_ldk(hp + (long)b * sp + j, k)), k);
+        }
       }
-    }
-    cs_matmul(B, H, H, h, TH, 1, Uc, H, at + 2 * H, G, 1);
-    if (cs_host_min > 0) {
-      cs_host_gates(CS_GATES_GRU_BLEND, B, H, at, G, hp, sp, 0, h, TH);
-      continue;
-    }
-    for (int b = 0; b < B; b++) {
-      float *zr = at + b * G, *hb = h + (long)b * TH;
-      const float *hpb = hp + (long)b * sp;
-      for (int j = 0; j < H; j += 4) {
-        int k = H - j < 4 ? H - j : 4;
-        f4 z = cs_ldk(zr + j, k), hh = f4tanh(cs_ldk(zr + 2 * H + j, k)), hpj = cs_ldk(hpb + j, k);
-        cs_stk(zr + 2 * H + j, hh, k);
-        cs_stk(hb + j, ADD(hh, MUL(z, SUB(hpj, hh))), k);
+      cs_matmul(B, H, H, h, TH, 1, Uc, H, at + 2 * H, G, 1);
+      if (cs_host_min > 0) {
+        cs_host_gates(CS_GATES_GRU_BLEND, B, H, at, G, hp, sp, 0, h, TH);
+        continue;
+      }
+      for (int b = 0; b < B; b++) {
+        float *zr = at + b * G, *hb = h + (long)b * TH;
+        const float *hpb = hp + (long)b * sp;
+        for (int j = 0; j < H; j += 4) {
+          int k = H - j < 4 ? H - j : 4;
+          f4 z = cs_ldk(zr + j, k), hh = f4tanh(cs_ldk(zr + 2 * H + j, k)), hpj = cs_ldk(hpb + j, k);
+          cs_stk(zr + 2 * H + j, hh, k);
+          cs_stk(hb + j, ADD(hh, MUL(z, SUB(hpj, hh))), k);
+        }
       }
     }
   }

@@ -15,26 +15,32 @@ CS_EXPORT(lstm_forward)(int T, int B, int F, int H, const float *x, const float 
                         const float *h0, const float *c0, float *out, float *hT, float *cT, float *a, float *cs) {
   int n = B * H, G = 4 * H, TH = T * H;
   cs_project(T, B, F, G, x, Wk, bias, a);
-  for (int t = 0; t < T; t++) {
-    // h_{t−1} is row b of h0 or out[b, t−1]: the row stride differs.
-    const float *hp = t ? out + (long)(t - 1) * H : h0, *cp = t ? cs + (long)(t - 1) * n : c0;
-    float *at = a + (long)t * B * G;
-    cs_matmul(B, G, H, hp, t ? TH : H, 1, U, G, at, G, 1);
-    if (cs_host_min > 0) {
-      cs_host_gates(CS_GATES_LSTM, B, H, at, G, cp, H, cs + (long)t * n, out + (long)t * H, TH);
-      continue;
-    }
-    for (int b = 0; b < B; b++) {
-      float *z = at + b * G, *c = cs + (long)t * n + b * H, *h = out + (long)b * TH + (long)t * H;
-      const float *cpb = cp + b * H;
-      for (int j = 0; j < H; j += 4) {
-        int k = H - j < 4 ? H - j : 4;
-        f4 i = f4sigmoid(cs_ldk(z + j, k)), f = f4sigmoid(cs_ldk(z + H + j, k));
-        f4 g = f4tanh(cs_ldk(z + 2 * H + j, k)), o = f4sigmoid(cs_ldk(z + 3 * H + j, k));
-        f4 cj = ADD(MUL(f, cs_ldk(cpb + j, k)), MUL(i, g));
-        cs_stk(z + j, i, k), cs_stk(z + H + j, f, k), cs_stk(z + 2 * H + j, g, k), cs_stk(z + 3 * H + j, o, k);
-        cs_stk(c + j, cj, k);
-        cs_stk(h + j, MUL(o, f4tanh(cj)), k);
+  if (cs_host_min > 0 && (long)B * G * H >= cs_host_min) {
+    /* The whole recurrence in one host call: each thread runs every step on its slice of the batch. */
+    int args[12] = {(int)a, G, (int)cs, (int)out, TH, (int)h0, H, (int)c0, H, (int)U, G, T};
+    cs_host_step(CS_STEP_LSTM_LOOP, B, H, args);
+  } else {
+    for (int t = 0; t < T; t++) {
+      // h_{t−1} is row b of h0 or out[b, t−1]: the row stride differs.
+      const float *hp = t ? out + (long)(t - 1) * H : h0, *cp = t ? cs + (long)(t - 1) * n : c0;
+      float *at = a + (long)t * B * G;
+      cs_matmul(B, G, H, hp, t ? TH : H, 1, U, G, at, G, 1);
+      if (cs_host_min > 0) {
+        cs_host_gates(CS_GATES_LSTM, B, H, at, G, cp, H, cs + (long)t * n, out + (long)t * H, TH);
+        continue;
+      }
+      for (int b = 0; b < B; b++) {
+        float *z = at + b * G, *c = cs + (long)t * n + b * H, *h = out + (long)b * TH + (long)t * H;
+        const float *cpb = cp + b * H;
+        for (int j = 0; j < H; j += 4) {
+          int k = H - j < 4 ? H - j : 4;
+          f4 i = f4sigmoid(cs_ldk(z + j, k)), f = f4sigmoid(cs_ldk(z + H + j, k));
+          f4 g = f4tanh(cs_ldk(z + 2 * H + j, k)), o = f4sigmoid(cs_ldk(z + 3 * H + j, k));
+          f4 cj = ADD(MUL(f, cs_ldk(cpb + j, k)), MUL(i, g));
+          cs_stk(z + j, i, k), cs_stk(z + H + j, f, k), cs_stk(z + 2 * H + j, g, k), cs_stk(z + 3 * H + j, o, k);
+          cs_stk(c + j, cj, k);
+          cs_stk(h + j, MUL(o, f4tanh(cj)), k);
+        }
       }
     }
   }
@@ -59,30 +65,35 @@ CS_EXPORT(lstm_backward)(int T, int B, int F, int H, const float *x, const float
   cs_transpose(Ut, U, H, G);
   cs_copy(dh, dhT, n);
   cs_copy(dc, dcT, n);
-  for (int t = T - 1; t >= 0; t--) {
-    const float *cp = t ? cs + (long)(t - 1) * n : c0;
-    float *dzt = a + (long)t * B * G;
-    if (cs_host_min > 0) {
-      int args[12] = {(int)dzt, G, (int)(cs + (long)t * n), H, (int)cp, H, (int)(dout + (long)t * H), TH, (int)dh, H, (int)dc, H};
-      cs_host_step(CS_STEP_LSTM_GRAD, B, H, args);
-    } else
-      for (int b = 0; b < B; b++) {
-        const float *c = cs + (long)t * n + b * H, *cpb = cp + b * H, *dob = dout + (long)b * TH + (long)t * H;
-        float *d = dzt + b * G, *dhb = dh + b * H, *dcb = dc + b * H;
-        for (int j = 0; j < H; j += 4) {
-          int k = H - j < 4 ? H - j : 4;
-          f4 i = cs_ldk(d + j, k), f = cs_ldk(d + H + j, k), g = cs_ldk(d + 2 * H + j, k), o = cs_ldk(d + 3 * H + j, k);
-          f4 tc = f4tanh(cs_ldk(c + j, k));
-          f4 dhj = ADD(cs_ldk(dhb + j, k), cs_ldk(dob + j, k));
-          f4 dcj = ADD(cs_ldk(dcb + j, k), MUL(MUL(dhj, o), SUB(one, MUL(tc, tc))));
-          cs_stk(d + j, MUL(MUL(dcj, g), MUL(i, SUB(one, i))), k);
-          cs_stk(d + H + j, MUL(MUL(dcj, cs_ldk(cpb + j, k)), MUL(f, SUB(one, f))), k);
-          cs_stk(d + 2 * H + j, MUL(MUL(dcj, i), SUB(one, MUL(g, g))), k);
-          cs_stk(d + 3 * H + j, MUL(MUL(dhj, tc), MUL(o, SUB(one, o))), k);
-          cs_stk(dcb + j, MUL(dcj, f), k);
+  if (cs_host_min > 0 && (long)B * G * H >= cs_host_min) {
+    int args[14] = {(int)a, G, (int)cs, (int)c0, H, (int)dout, TH, (int)dh, H, (int)dc, H, (int)Ut, H, T};
+    cs_host_step(CS_STEP_LSTM_GRAD_LOOP, B, H, args);
+  } else {
+    for (int t = T - 1; t >= 0; t--) {
+      const float *cp = t ? cs + (long)(t - 1) * n : c0;
+      float *dzt = a + (long)t * B * G;
+      if (cs_host_min > 0) {
+        int args[12] = {(int)dzt, G, (int)(cs + (long)t * n), H, (int)cp, H, (int)(dout + (long)t * H), TH, (int)dh, H, (int)dc, H};
+        cs_host_step(CS_STEP_LSTM_GRAD, B, H, args);
+      } else
+        for (int b = 0; b < B; b++) {
+          const float *c = cs + (long)t * n + b * H, *cpb = cp + b * H, *dob = dout + (long)b * TH + (long)t * H;
+          float *d = dzt + b * G, *dhb = dh + b * H, *dcb = dc + b * H;
+          for (int j = 0; j < H; j += 4) {
+            int k = H - j < 4 ? H - j : 4;
+            f4 i = cs_ldk(d + j, k), f = cs_ldk(d + H + j, k), g = cs_ldk(d + 2 * H + j, k), o = cs_ldk(d + 3 * H + j, k);
+            f4 tc = f4tanh(cs_ldk(c + j, k));
+            f4 dhj = ADD(cs_ldk(dhb + j, k), cs_ldk(dob + j, k));
+            f4 dcj = ADD(cs_ldk(dcb + j, k), MUL(MUL(dhj, o), SUB(one, MUL(tc, tc))));
+            cs_stk(d + j, MUL(MUL(dcj, g), MUL(i, SUB(one, i))), k);
+            cs_stk(d + H + j, MUL(MUL(dcj, cs_ldk(cpb + j, k)), MUL(f, SUB(one, f))), k);
+            cs_stk(d + 2 * H + j, MUL(MUL(dcj, i), SUB(one, MUL(g, g))), k);
+            cs_stk(d + 3 * H + j, MUL(MUL(dhj, tc), MUL(o, SUB(one, o))), k);
+            cs_stk(dcb + j, MUL(dcj, f), k);
+          }
         }
-      }
-    cs_matmul(B, H, G, dzt, G, 1, Ut, H, dh, H, 0);
+      cs_matmul(B, H, G, dzt, G, 1, Ut, H, dh, H, 0);
+    }
   }
   cs_matmul(H, G, B, h0, 1, H, a, G, dU, G, 1);
   if (T > 1) {

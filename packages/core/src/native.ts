@@ -83,6 +83,9 @@ export function nativeProduct(multiplyAdds: number): HostMatmul | undefined {
 
 const minProductNow = () => (settings().native && loaded?.matmul ? settings().nativeMinProduct : 0);
 
+/** The `step` kinds that run a whole recurrence: their block's length in int32s (T last), and U's width in units of H. */
+const LOOP_KINDS: Record<number, { slots: number; width: number }> = { 10: { slots: 7, width: 1 }, 11: { slots: 12, width: 4 }, 12: { slots: 14, width: 4 }, 13: { slots: 11, width: 3 } };
+
 /**
  * The `env` imports of a kernel module (`cs_host_matmul`, `cs_host_gates`, `cs_host_step`) on its own memory, and a hook to
  * call with its `cs_use_host` export, which then follows the settings.
@@ -96,8 +99,13 @@ export function hostImports(memory: () => { buffer: ArrayBuffer }) {
   // A step's gate math (kernel/lstm.c, gru.c), called only while the products go native.
   const cs_host_gates = (kind: number, B: number, H: number, z: number, ldz: number, prev: number, ldp: number, c: number, h: number, ldh: number) =>
     loaded!.gates!(memory().buffer, kind, B, H, z, ldz, prev, ldp, c, h, ldh);
-  // The other cells' step math (kernel/star.c, janet.c, simple-rnn.c): operands in a block at `args`.
-  const cs_host_step = (kind: number, B: number, H: number, args: number) => loaded!.step!(memory().buffer, kind, B, H, args);
+  // The other cells' step math (kernel/star.c, janet.c, simple-rnn.c): operands in a block at `args`. The
+  // whole-loop kinds multiply too: their products count like cs_host_matmul's (T is the block's last int32).
+  const cs_host_step = (kind: number, B: number, H: number, args: number) => {
+    const loop = LOOP_KINDS[kind];
+    if (loop) countProduct(new Int32Array(memory().buffer, args, loop.slots)[loop.slots - 1] * B * H * H * loop.width);
+    loaded!.step!(memory().buffer, kind, B, H, args);
+  };
   return {
     env: { cs_host_matmul, cs_host_gates, cs_host_step },
     follow(useHost: unknown) {

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LSTM, NATIVE_MIN_PRODUCT, configure, nativeKernels, runSequence, setNativeKernels, settings, type Params } from '@cellstack/core';
+import { LSTM, NATIVE_MIN_PRODUCT, configure, nativeKernels, productMultiplyAdds, runSequence, setNativeKernels, settings, type Params } from '@cellstack/core';
 import { buildCell, randomTensor } from '@cellstack/core/testing';
 
 const env = process.env.CELLSTACK_NATIVE;
@@ -46,7 +46,12 @@ describe('native addon switch', () => {
       return r;
     };
     const [wasmLoss, wasmGrad] = run(false);
+    const counted = productMultiplyAdds();
     const [nativeLoss, nativeGrad] = run(true);
+    // Every product counts, the whole-loop host calls' T steps too (T 6, B 8, F 16, H 64, G 4H): input
+    // projection, forward and backward loops, dU (h0 and h_1 … h_{T−1}), dx and dW_k.
+    const [T, B, F, H, G] = [6, 8, 16, 64, 256];
+    expect(productMultiplyAdds() - counted).toBe(T * B * F * G + 2 * T * B * G * H + H * G * B + H * G * (T - 1) * B + 2 * T * B * G * F);
     expect(Math.abs(nativeLoss - wasmLoss) / wasmLoss).toBeLessThan(1e-5);
     let diff = 0;
     let scale = 0;

@@ -1,8 +1,9 @@
 /*
  * Per-step elementwise math of the cells whose kernels have no `gates` kind (STAR, JANET, UR-LSTM's
- * forward with the refine gate, DMU's output layer), the LSTM's and SimpleRNN's backward and SimpleRNN's whole forward loop, on the host's 8 lanes with FMA, the batch
- * rows split over the pool like `gates`: included by matmul.c (it shares the pool, the Job and the
- * vector math).
+ * forward with the refine gate, DMU's output layer), the LSTM's and SimpleRNN's backward, and whole
+ * recurrences (SimpleRNN's forward, the LSTM's forward and backward, the GRU's forward), on the host's
+ * 8 lanes with FMA, the batch rows split over the pool like `gates`: included by matmul.c (it shares
+ * the pool, the Job and the vector math).
  *
  * step(memory, kind, B, H, args): args is the byte offset of an int32 block in `memory`
  * holding, per operand of `kind`, its byte offset and row stride in floats (then STEP_FLOATS'
@@ -23,7 +24,13 @@ enum {
   STEP_KINDS = 10,     /* the kinds above: one step's elementwise math, operands in the tables below */
   /* SimpleRNN's whole forward recurrence, h_t = tanh(z_t + h_{t−1} U) for t < T, in one call: the
      kernel's T steps were 2T host calls. Block: out, h0, U (offset and row stride each), then T. */
-  STEP_SIMPLE_RNN = 10
+  STEP_SIMPLE_RNN = 10,
+  /* The LSTM's whole forward recurrence (lstm.c's loop: z_t += h_{t−1} U, then the gates) and its whole
+     backward recurrence (the gate gradients, then dh_{t−1} = dz_t Uᵀ), each in one call; blocks below. */
+  STEP_LSTM_LOOP = 11,
+  STEP_LSTM_GRAD_LOOP = 12,
+  /* The GRU's whole forward recurrence (gru.c's loop: both products and both gate calls a step). */
+  STEP_GRU_LOOP = 13
 };
 
 /* Per kind: how many operands, and each one's width in units of H (in block order). */
@@ -219,38 +226,109 @@ static void lstm_grad_rows(const StepArgs *s, int b0, int b1) {
   }
 }
 
-/* One SimpleRNN step on batch rows [ROWS·b0, ROWS·b1): h += prev·U, then tanh, by the thread that
-   computed them, so a step is one pool job (one wake and one wait), not a product's and a tanh's. */
+/*
+ * The SimpleRNN, LSTM and GRU loops split the batch, not the product: each thread takes a contiguous
+ * slice of the rows and runs every step on it (its rows' product and gate math), so a pass is one
+ * pool job — one wake and one wait — where a product and a gate call a step made each step wait for
+ * every thread. A row's product is the same code in the same order for any number of rows, so results
+ * are bit-identical to one thread, and to the per-step `matmul` + `gates` / `step` calls.
+ */
 typedef struct {
-  int B, H;
-  float *h;
-  const float *prev, *U;
-  long ldo, ldp, ldu;
-} RnnStep;
+  int T, B, H, slices;
+  float *a, *cs, *out, *dh, *dc;
+  const float *h0, *c0, *U, *dout, *Uc;
+  long ldz, ldo, ldh0, ldc0, ldu, lddo, lddh, lddc, lduc;
+} Loop;
 
-static void rnn_step_blocks(const void *ctx, int b0, int b1) {
-  const RnnStep *s = ctx;
-  int r0 = b0 * ROWS, r1 = b1 * ROWS < s->B ? b1 * ROWS : s->B;
-  matmul(r1 - r0, s->H, s->H, s->prev + r0 * s->ldp, s->ldp, 1, s->U, s->ldu, s->h + r0 * s->ldo, s->ldo, 1);
-  tanh_rows(r0, r1, s->H, s->h, s->ldo);
+/* Slice i of s->slices: batch rows [B·i/slices, B·(i+1)/slices). */
+static void slice_rows(const Loop *s, int i, int *r0, int *r1) {
+  *r0 = (int)((long)s->B * i / s->slices);
+  *r1 = (int)((long)s->B * (i + 1) / s->slices);
 }
 
-/* out [B, T·H] holds z_t = x_t W + b at columns t·H; each step becomes h_t in place. Every element is
-   computed by the same code in the same order as one `matmul` and one `gates` tanh call, whatever the split. */
-static void simple_rnn_loop(int T, int B, int H, float *out, long ldo, const float *h0, long ldh0, const float *U, long ldu) {
-  long work = (long)B * H * (H > 0 ? H : 1);
-  int blocks = (B + ROWS - 1) / ROWS, threads = atomic_load(&pool.wanted);
-  if (work / PART_MIN < threads) threads = (int)(work / PART_MIN);
-  if (blocks < threads) threads = blocks;
-  for (int t = 0; t < T; t++) {
-    RnnStep s = {B, H, out + (long)t * H, t ? out + (long)(t - 1) * H : h0, U, ldo, t ? ldo : ldh0, ldu};
-    if (threads < 2 || pthread_mutex_trylock(&pool.submit) != 0) {
-      rnn_step_blocks(&s, 0, blocks);
-      continue;
-    }
-    pool.job = (Job){blocks, H, 0, 0, 0, 0, -1, NULL, NULL, NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL, 0, 0, rnn_step_blocks, &s};
-    run_parallel(threads, blocks);
+/* a [T, B, 4H] (rows ldz apart, steps B·ldz) holds x_t W + b; cs [T, B, H] (rows H apart); out [B, T·H]. */
+static void lstm_forward_slices(const void *ctx, int from, int to) {
+  const Loop *s = ctx;
+  int H = s->H, G = 4 * H, r0, r1, unused;
+  slice_rows(s, from, &r0, &unused);
+  slice_rows(s, to - 1, &unused, &r1);
+  long za = (long)s->B * s->ldz, zc = (long)s->B * H;
+  for (int t = 0; t < s->T; t++) {
+    float *at = s->a + t * za;
+    const float *hp = t ? s->out + (long)(t - 1) * H : s->h0, *cp = t ? s->cs + (t - 1) * zc : s->c0;
+    long ldp = t ? s->ldo : s->ldh0, ldcp = t ? H : s->ldc0;
+    matmul(r1 - r0, G, H, hp + r0 * ldp, ldp, 1, s->U, s->ldu, at + r0 * s->ldz, s->ldz, 1);
+    lstm_rows(r0, r1, H, at, s->ldz, cp, ldcp, s->cs + t * zc, s->out + (long)t * H, s->ldo);
   }
+}
+
+/* From t = T − 1 down: a's activations → dz (step kind 9), then dh = dz_t Uᵀ (U here is Uᵀ, [4H, H]). */
+static void lstm_backward_slices(const void *ctx, int from, int to) {
+  const Loop *s = ctx;
+  int H = s->H, G = 4 * H, r0, r1, unused;
+  slice_rows(s, from, &r0, &unused);
+  slice_rows(s, to - 1, &unused, &r1);
+  long za = (long)s->B * s->ldz, zc = (long)s->B * H;
+  for (int t = s->T - 1; t >= 0; t--) {
+    float *dz = s->a + t * za;
+    StepArgs g = {STEP_LSTM_GRAD, H, {dz, s->cs + t * zc, (float *)(t ? s->cs + (t - 1) * zc : s->c0), (float *)(s->dout + (long)t * H), s->dh, s->dc},
+                  {s->ldz, H, t ? H : s->ldc0, s->lddo, s->lddh, s->lddc}, {0, 0}};
+    lstm_grad_rows(&g, r0, r1);
+    matmul(r1 - r0, H, G, dz + r0 * s->ldz, s->ldz, 1, s->U, s->ldu, s->dh + r0 * s->lddh, s->lddh, 0);
+  }
+}
+
+/* a [T, B, 3H] holds x_t W + b; out [B, T·H]; U = [U_z | U_r] [H, 2H], Uc = U_h [H, H]. r ∘ h_{t−1} goes where h_t will be. */
+static void gru_forward_slices(const void *ctx, int from, int to) {
+  const Loop *s = ctx;
+  int H = s->H, r0, r1, unused;
+  slice_rows(s, from, &r0, &unused);
+  slice_rows(s, to - 1, &unused, &r1);
+  long za = (long)s->B * s->ldz;
+  for (int t = 0; t < s->T; t++) {
+    float *at = s->a + t * za, *h = s->out + (long)t * H;
+    const float *hp = t ? s->out + (long)(t - 1) * H : s->h0;
+    long ldp = t ? s->ldo : s->ldh0;
+    matmul(r1 - r0, 2 * H, H, hp + r0 * ldp, ldp, 1, s->U, s->ldu, at + r0 * s->ldz, s->ldz, 1);
+    gru_reset_rows(r0, r1, H, at, s->ldz, hp, ldp, h, s->ldo);
+    matmul(r1 - r0, H, H, h + r0 * s->ldo, s->ldo, 1, s->Uc, s->lduc, at + 2 * H + r0 * s->ldz, s->ldz, 1);
+    gru_blend_rows(r0, r1, H, at, s->ldz, hp, ldp, h, s->ldo);
+  }
+}
+
+/* A whole-sequence loop on one slice of the batch per thread (≥ 2^18 multiply-adds of products each). */
+static void parallel_slices(void (*slices)(const void *, int, int), Loop *s, long work) {
+  int threads = atomic_load(&pool.wanted);
+  if (work / PART_MIN < threads) threads = (int)(work / PART_MIN);
+  if (s->B < threads) threads = s->B;
+  if (threads < 2 || pthread_mutex_trylock(&pool.submit) != 0) {
+    s->slices = 1;
+    slices(s, 0, 1);
+    return;
+  }
+  s->slices = threads;
+  pool.job = (Job){threads, s->H, 0, 0, 0, 0, -1, NULL, NULL, NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL, 0, 0, slices, s};
+  run_parallel(threads, threads);
+}
+
+/* SimpleRNN: out [B, T·H] holds z_t = x_t W + b at columns t·H; each step becomes h_t = tanh(z_t + h_{t−1} U) in place. */
+static void simple_rnn_slices(const void *ctx, int from, int to) {
+  const Loop *s = ctx;
+  int H = s->H, r0, r1, unused;
+  slice_rows(s, from, &r0, &unused);
+  slice_rows(s, to - 1, &unused, &r1);
+  for (int t = 0; t < s->T; t++) {
+    float *h = s->out + (long)t * H;
+    const float *hp = t ? h - H : s->h0;
+    long ldp = t ? s->ldo : s->ldh0;
+    matmul(r1 - r0, H, H, hp + r0 * ldp, ldp, 1, s->U, s->ldu, h + r0 * s->ldo, s->ldo, 1);
+    tanh_rows(r0, r1, H, h, s->ldo);
+  }
+}
+
+static void simple_rnn_loop(int T, int B, int H, float *out, long ldo, const float *h0, long ldh0, const float *U, long ldu) {
+  Loop s = {.T = T, .B = B, .H = H, .out = out, .h0 = h0, .U = U, .ldo = ldo, .ldh0 = ldh0, .ldu = ldu};
+  parallel_slices(simple_rnn_slices, &s, (long)T * B * H * H);
 }
 
 static void step_rows(const void *ctx, int b0, int b1) {
@@ -294,6 +372,59 @@ static napi_value simple_rnn_step(napi_env env, void *base, size_t length, int32
   return NULL;
 }
 
+/*
+ * step's kinds 11 to 13, the LSTM and GRU loops. Blocks of int32s (byte offsets, row strides in floats), T last:
+ * 11: a, ldz, cs, out, ldo, h0, ldh0, c0, ldc0, U, ldu, T; 12: a, ldz, cs, c0, ldc0, dout, lddo, dh, lddh, dc, lddc, Uᵀ, ldut, T;
+ * 13: a, ldz, out, ldo, h0, ldh0, U, ldu, Uc, lduc, T. a [T, B, G] (step t's rows from t·B; G = 4H for the LSTM, 3H for
+ * the GRU), cs [T, B, H] with rows H apart, out and dout [B, T·H], U [H, G] (the GRU's [U_z | U_r], [H, 2H]), Uᵀ [4H, H],
+ * Uc (the GRU's U_h) [H, H].
+ */
+typedef struct {
+  int at, ld; /* the operand's offset slot and stride slot (−1: rows H apart) */
+  int64_t rows, cols;
+} Operand;
+
+static napi_value loop_step(napi_env env, void *base, size_t length, int32_t kind, int32_t B, int32_t H, uint32_t at) {
+  int gru = kind == STEP_GRU_LOOP, slots = kind == STEP_LSTM_LOOP ? 12 : kind == STEP_LSTM_GRAD_LOOP ? 14 : 11;
+  if ((int64_t)at + 4 * slots > (int64_t)length) return fail(env, "step: the argument block lies outside the buffer");
+  const int32_t *v = (const int32_t *)((char *)base + at);
+  int32_t T = v[slots - 1];
+  if (T < 0) return fail(env, gru ? "step: the GRU loop's step count T is negative" : "step: the LSTM loop's step count T is negative");
+  int64_t TB = (int64_t)T * B, G = (gru ? 3 : 4) * (int64_t)H, TH = (int64_t)T * H;
+  const Operand fw[6] = {{0, 1, TB, G}, {2, -1, TB, H}, {3, 4, B, TH}, {5, 6, B, H}, {7, 8, B, H}, {9, 10, H, G}},
+                bw[7] = {{0, 1, TB, G}, {2, -1, TB, H}, {3, 4, B, H}, {5, 6, B, TH}, {7, 8, B, H}, {9, 10, B, H}, {11, 12, G, H}},
+                gr[5] = {{0, 1, TB, G}, {2, 3, B, TH}, {4, 5, B, H}, {6, 7, H, 2 * (int64_t)H}, {8, 9, H, H}};
+  const Operand *ops = kind == STEP_LSTM_LOOP ? fw : kind == STEP_LSTM_GRAD_LOOP ? bw : gr;
+  int n = kind == STEP_LSTM_LOOP ? 6 : kind == STEP_LSTM_GRAD_LOOP ? 7 : 5;
+  float *p[7];
+  long ld[7];
+  for (int i = 0; i < n; i++) {
+    uint32_t off = (uint32_t)v[ops[i].at];
+    int32_t stride = ops[i].ld < 0 ? H : v[ops[i].ld];
+    if (stride < 0 || off & 3) return fail(env, "step: a negative row stride, or an operand offset not a multiple of 4");
+    if (extent(off, ops[i].rows, ops[i].cols, stride, 1) > (int64_t)length) return fail(env, "step: an operand lies outside the buffer");
+    p[i] = (float *)((char *)base + off);
+    ld[i] = stride;
+  }
+#ifdef ISA
+  long work = (long)TB * G * H;
+  if (kind == STEP_LSTM_LOOP) {
+    Loop s = {.T = T, .B = B, .H = H, .a = p[0], .cs = p[1], .out = p[2], .h0 = p[3], .c0 = p[4], .U = p[5],
+              .ldz = ld[0], .ldo = ld[2], .ldh0 = ld[3], .ldc0 = ld[4], .ldu = ld[5]};
+    parallel_slices(lstm_forward_slices, &s, work);
+  } else if (kind == STEP_LSTM_GRAD_LOOP) {
+    Loop s = {.T = T, .B = B, .H = H, .a = p[0], .cs = p[1], .c0 = p[2], .dout = p[3], .dh = p[4], .dc = p[5], .U = p[6],
+              .ldz = ld[0], .ldc0 = ld[2], .lddo = ld[3], .lddh = ld[4], .lddc = ld[5], .ldu = ld[6]};
+    parallel_slices(lstm_backward_slices, &s, work);
+  } else {
+    Loop s = {.T = T, .B = B, .H = H, .a = p[0], .out = p[1], .h0 = p[2], .U = p[3], .Uc = p[4],
+              .ldz = ld[0], .ldo = ld[1], .ldh0 = ld[2], .ldu = ld[3], .lduc = ld[4]};
+    parallel_slices(gru_forward_slices, &s, work);
+  }
+#endif
+  return NULL;
+}
+
 static napi_value Step(napi_env env, napi_callback_info info) {
   void *base;
   size_t length;
@@ -301,10 +432,11 @@ static napi_value Step(napi_env env, napi_callback_info info) {
   if (!int_args(env, info, "step", "kind, sizes and offsets", 4, &base, &length, v)) return NULL;
   int32_t kind = v[0], B = v[1], H = v[2];
   uint32_t at = (uint32_t)v[3];
-  if (kind < 0 || kind > STEP_SIMPLE_RNN)
-    return fail(env, "step: kind must be 0 to 10 (STAR, STAR official, their gradients, JANET, its gradient, tanh gradient, UR-LSTM, DMU, LSTM gradient, SimpleRNN forward)");
+  if (kind < 0 || kind > STEP_GRU_LOOP)
+    return fail(env, "step: kind must be 0 to 13 (STAR, STAR official, their gradients, JANET, its gradient, tanh gradient, UR-LSTM, DMU, LSTM gradient, SimpleRNN forward, LSTM forward, LSTM backward, GRU forward)");
   if (B < 0 || H < 0 || at & 3) return fail(env, "step: negative size, or an offset not a multiple of 4");
   if (kind == STEP_SIMPLE_RNN) return simple_rnn_step(env, base, length, B, H, at);
+  if (kind > STEP_SIMPLE_RNN) return loop_step(env, base, length, kind, B, H, at);
   const int *widths = STEP_OPERANDS[kind];
   int n = widths[0], slots = 2 * n + STEP_FLOATS[kind];
   if ((int64_t)at + 4 * slots > (int64_t)length) return fail(env, "step: the argument block lies outside the buffer");

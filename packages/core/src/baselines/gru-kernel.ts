@@ -21,7 +21,7 @@ export function gruFused(x: tf.Tensor3D, { h }: State, p: Params): FusedResult {
     },
     backward([xv, W, Ug, Uc, , h0], saved, [dout]) {
       const grads = [B * T * F, F * 3 * H, H * 2 * H, H * H, 3 * H, n];
-      return kernel().run('gru_backward', [T, B, F, H], [xv, W, Ug, Uc, h0, ...saved, dout, zeros(n)], grads, { scratch: [3 * n + 3 * H * H + 3 * F * H + (T - 1) * n] });
+      return kernel().run('gru_backward', [T, B, F, H], [xv, W, Ug, Uc, h0, ...saved, dout, zeros(n)], grads, { scratch: [3 * n + 3 * H * H + 3 * F * H + (T - 1) * n], scratchWritten: true });
     },
   });
   // The final state is the last output: one output tensor spares packing all outputs into one and slicing them back.

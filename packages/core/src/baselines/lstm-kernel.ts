@@ -21,7 +21,7 @@ export function lstmFused(x: tf.Tensor3D, { h, c }: State, p: Params): FusedResu
     },
     backward([xv, W, U, , h0, c0], saved, [dout, dhT, dcT]) {
       const grads = [B * T * F, F * 4 * H, H * 4 * H, 4 * H, n, n];
-      return kernel().run('lstm_backward', [T, B, F, H], [xv, W, U, h0, c0, ...saved, dout, dhT, dcT], grads, { scratch: [2 * n + 4 * H * H + 4 * F * H + (T - 1) * n] });
+      return kernel().run('lstm_backward', [T, B, F, H], [xv, W, U, h0, c0, ...saved, dout, dhT, dcT], grads, { scratch: [2 * n + 4 * H * H + 4 * F * H + (T - 1) * n], scratchWritten: true });
     },
   });
   return { output: out as tf.Tensor3D, state: { h: hT as tf.Tensor2D, c: cT as tf.Tensor2D } };
