@@ -41,6 +41,7 @@ static inline float VHMAX(vf v) {
   return m23 > m01 ? m23 : m01;
 }
 
+#define FUSED_RUN(h, p, tiles) fused_tiles(h, p, 0, tiles)
 #include "../../native/src/trace-interp.c"
 
 /* trace_run(code, ptrs, steps, t0, dt): the program at `code` over `steps` steps; ptrs: room for its nbuf pointers. */

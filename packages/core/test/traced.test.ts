@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -12,6 +13,7 @@ import {
   nativeKernels,
   productMultiplyAdds,
   runSequence,
+  setKernelPreference,
   settings,
   trace,
   type CellInstance,
@@ -194,6 +196,24 @@ describe.each(RUNNERS)('traced kernel on the %s interpreter', (runner) => {
   });
 });
 
+/** Wide elementwise steps, tiny products: h' = tanh(x + h/2)·σ(h). */
+const Wide = defineCell<{ units: number }>({
+  name: 'TraceWide',
+  description: 'wide elementwise steps',
+  schema: { type: 'object', properties: { units: { type: 'integer', minimum: 1, default: 1024 } }, additionalProperties: false },
+  create: ({ units: n }, { inputSize: F }) => ({
+    state: { h: n },
+    outputSize: n,
+    params: { w: { shape: [F, n], init: init.glorotUniform() } },
+    project: (x, p) => ({ x: tf.matMul(x, p.w) }),
+    step({ x }, { h }) {
+      const h2 = tf.mul(tf.tanh(tf.add(x, tf.mul(h, 0.5))), tf.sigmoid(h)) as tf.Tensor2D;
+      return { output: h2, state: { h: h2 } };
+    },
+  }),
+});
+const nativeThreads = settings().threads;
+
 describe.skipIf(!nativeKernels().available)('the native runner', () => {
   it('runs the program on the addon whenever the addon is active, whatever the product threshold, and counts its products', () => {
     // B 3, T 7, F 5, n 6, forward only: x·w for all steps (3·7·5·6 = 630) and h·u per step (7·3·6·6 = 756).
@@ -211,6 +231,56 @@ describe.skipIf(!nativeKernels().available)('the native runner', () => {
     };
     expect(macs(true)).toBe(630 + 756);
     expect(macs(false)).toBe(0);
+    x.dispose();
+    built.dispose();
+  });
+
+  it("splits a step's fused elementwise runs over its threads: results bit-identical on 1 and 2 threads", () => {
+    const { threadedProducts } = createRequire(import.meta.url)('@cellstack/native') as { threadedProducts: () => number };
+    // B 4 × 1024 units: 4096 elements a run, two threads' worth (≥ 1024 each); every product too small to split.
+    const built = buildCell(Wide, {}, { inputSize: 2, seed: 3 });
+    const x = randomTensor([4, 3, 2], 2) as tf.Tensor3D;
+    const run = (threads: number) => {
+      configure({ native: true, threads });
+      const before = threadedProducts();
+      const r = tf.tidy(() => {
+        const { value, grads } = tf.variableGrads(() => {
+          const s = runSequence(built.cell, built.params as Params, x, { training: true, returnSequences: true });
+          expect(s.path).toBe('traced');
+          return tf.sum(tf.mul(s.output, s.output));
+        }, Object.values(built.params));
+        return [value, ...Object.values(grads)].map((t) => Array.from(t.dataSync()));
+      });
+      return { r, split: threadedProducts() - before };
+    };
+    const one = run(1);
+    const two = run(2);
+    expect(one.split).toBe(0);
+    expect(two.split).toBeGreaterThan(0);
+    expect(two.r).toEqual(one.r);
+    configure({ threads: nativeThreads });
+    x.dispose();
+    built.dispose();
+  });
+
+  it.each([LSTM, GRU])('$name at B 32, 64 units (two threads of gate math, concat pieces written in place): bit-identical on 1 and 2 threads', (cell) => {
+    const built = buildCell(cell, { units: 64 }, { inputSize: 3, seed: 6 });
+    const x = randomTensor([32, 4, 3], 7) as tf.Tensor3D;
+    const run = (threads: number) => {
+      configure({ native: true, threads });
+      setKernelPreference('traced');
+      return tf.tidy(() => {
+        const { value, grads } = tf.variableGrads(() => {
+          const s = runSequence(built.cell, built.params as Params, x, { training: true, returnSequences: true });
+          expect(s.path).toBe('traced');
+          return tf.sum(tf.mul(s.output, s.output));
+        }, Object.values(built.params));
+        return [value, ...Object.values(grads)].map((t) => Array.from(t.dataSync()));
+      });
+    };
+    expect(run(2)).toEqual(run(1));
+    setKernelPreference('hand-written');
+    configure({ threads: nativeThreads });
     x.dispose();
     built.dispose();
   });

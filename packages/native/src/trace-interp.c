@@ -7,7 +7,8 @@
  * products through cs_matmul), and this package's trace.c for the addon (8 lanes with FMA, products
  * on the addon's threads), each first defining the vector type `vf` of VN lanes, the V* operations
  * below, cs_exp / cs_sigmoid / cs_tanh, cs_copy, cs_zero, cs_transpose and cs_matmul (the contract
- * of kernel/cellstack_kernel.h). Buffer addresses are byte offsets from `base` (wasm: 0, its own
+ * of kernel/cellstack_kernel.h), and FUSED_RUN (how a fused run's tiles are spread: the addon splits
+ * them over its threads). Buffer addresses are byte offsets from `base` (wasm: 0, its own
  * memory; the addon: the start of that memory), so both run the same program on the same buffers.
  *
  * Code layout (int32 words):
@@ -328,11 +329,12 @@ enum { TILE = 64, MAX_FUSED = 48 };
 /* Offset of flat index i in a block of W columns of rows ld apart from column off (W = ld: a plain run). */
 static inline int block(int i, int W, int ld, int off) { return i < W ? off + i : W == ld ? off + i : i / W * ld + off + i % W; }
 
-static void fused(const int *h, float *const *p) {
-  int nins = h[1], N = h[2], tile = h[3];
+/* Tiles [t0, t1) of the run: each tile's elements depend on no other tile's, so tiles may run on any thread. */
+static void fused_tiles(const int *h, float *const *p, int t0, int t1) {
+  int nins = h[1], tile = h[3];
   float regs[MAX_FUSED][TILE] __attribute__((aligned(32)));
   float *val[MAX_FUSED];
-  for (int base = 0; base < N; base += tile)
+  for (int base = t0 * tile; base < t1 * tile; base += tile)
     for (int k = 0; k < nins; k++) {
       const int *o = h + OP_WORDS * (k + 1);
       float *dst = val[k] = !o[3] ? regs[k] : o[20] > 0 ? p[o[2]] + block(base, o[20], o[21], o[22]) : p[o[2]] + base;
@@ -393,8 +395,8 @@ static float *P(float *const *ptrs, int id) { return ptrs[id]; }
 /* Runs one op; returns the records it took (a fused run: its header and its ops). */
 static int run_op(const int *o, float *const *p, int count) {
   switch (o[0]) {
-    case FUSED:
-      fused(o, p);
+    case FUSED: /* the build's FUSED_RUN(h, p, tiles): all tiles on this thread, or split over threads (the addon) */
+      FUSED_RUN(o, p, o[2] / o[3]);
       return 1 + o[1];
     case UNARY: /* fn, out, x, n */
       unary(o[1], P(p, o[2]), P(p, o[3]), o[4]);

@@ -75,6 +75,19 @@ static inline void cs_matmul(int M, int N, int K, const float *A, int sa, int sk
   parallel_matmul(M, N, K, A, sa, sk, B, ldb, C, ldc, acc);
 }
 
+/* A fused run's tiles split over the pool like a step's gate math (≥ GATES_PART_MIN elements a thread):
+   every element is computed by the same code whatever the split, so results are bit-identical. */
+typedef struct {
+  const int *h;
+  float *const *p;
+} FusedRun;
+static void fused_tiles(const int *h, float *const *p, int t0, int t1);
+static void fused_rows(const void *ctx, int t0, int t1) {
+  const FusedRun *r = ctx;
+  fused_tiles(r->h, r->p, t0, t1);
+}
+#define FUSED_RUN(h, p, tiles) parallel_rows(fused_rows, &(FusedRun){h, p}, tiles, (h)[3])
+
 #include "trace-interp.c"
 
 #if defined(__x86_64__) && defined(__clang__)
