@@ -237,9 +237,9 @@ describe.skipIf(!nativeKernels().available)('the native runner', () => {
 
   it("splits a step's fused elementwise runs over its threads: results bit-identical on 1 and 2 threads", () => {
     const { threadedProducts } = createRequire(import.meta.url)('@cellstack/native') as { threadedProducts: () => number };
-    // B 4 × 1024 units: 4096 elements a run, two threads' worth (≥ 1024 each); every product too small to split.
+    // B 8 × 1024 units: 8192 elements a run, two threads' worth (≥ 4096 each); every product too small to split.
     const built = buildCell(Wide, {}, { inputSize: 2, seed: 3 });
-    const x = randomTensor([4, 3, 2], 2) as tf.Tensor3D;
+    const x = randomTensor([8, 3, 2], 2) as tf.Tensor3D;
     const run = (threads: number) => {
       configure({ native: true, threads });
       const before = threadedProducts();
@@ -263,9 +263,9 @@ describe.skipIf(!nativeKernels().available)('the native runner', () => {
     built.dispose();
   });
 
-  it.each([LSTM, GRU])('$name at B 32, 64 units (two threads of gate math, concat pieces written in place): bit-identical on 1 and 2 threads', (cell) => {
-    const built = buildCell(cell, { units: 64 }, { inputSize: 3, seed: 6 });
-    const x = randomTensor([32, 4, 3], 7) as tf.Tensor3D;
+  it.each([LSTM, GRU])('$name at B 64, 128 units (gate math on two threads, slices read and concat pieces written in place): bit-identical on 1 and 2 threads', (cell) => {
+    const built = buildCell(cell, { units: 128 }, { inputSize: 3, seed: 6 });
+    const x = randomTensor([64, 3, 3], 7) as tf.Tensor3D;
     const run = (threads: number) => {
       configure({ native: true, threads });
       setKernelPreference('traced');

@@ -75,8 +75,11 @@ static inline void cs_matmul(int M, int N, int K, const float *A, int sa, int sk
   parallel_matmul(M, N, K, A, sa, sk, B, ldb, C, ldc, acc);
 }
 
-/* A fused run's tiles split over the pool like a step's gate math (≥ GATES_PART_MIN elements a thread):
-   every element is computed by the same code whatever the split, so results are bit-identical. */
+/* A fused run's tiles split over the pool when each thread gets ≥ FUSED_PART_MIN elements: a pool job costs
+   a wake and a wait, which measured more than the run itself at W2's [32, 64] runs (STAR, GRU, DMU W2
+   10–35 % slower split at 1024 a thread). Every element is computed by the same code whatever the split, so
+   results are bit-identical on any thread count. */
+#define FUSED_PART_MIN 4096L
 typedef struct {
   const int *h;
   float *const *p;
@@ -86,7 +89,19 @@ static void fused_rows(const void *ctx, int t0, int t1) {
   const FusedRun *r = ctx;
   fused_tiles(r->h, r->p, t0, t1);
 }
-#define FUSED_RUN(h, p, tiles) parallel_rows(fused_rows, &(FusedRun){h, p}, tiles, (h)[3])
+static void fused_run(const int *h, float *const *p, int tiles) {
+  FusedRun run = {h, p};
+  int threads = atomic_load(&pool.wanted);
+  if (h[2] / FUSED_PART_MIN < threads) threads = (int)(h[2] / FUSED_PART_MIN);
+  if (tiles < threads) threads = tiles;
+  if (threads < 2 || pthread_mutex_trylock(&pool.submit) != 0) {
+    fused_tiles(h, p, 0, tiles);
+    return;
+  }
+  pool.job = (Job){tiles, h[3], 0, 0, 0, 0, -1, NULL, NULL, NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL, 0, 0, fused_rows, &run};
+  run_parallel(threads, tiles);
+}
+#define FUSED_RUN(h, p, tiles) fused_run(h, p, tiles)
 
 #include "trace-interp.c"
 
