@@ -98,7 +98,7 @@ static void fused_run(const int *h, float *const *p, int tiles) {
     fused_tiles(h, p, 0, tiles);
     return;
   }
-  pool.job = (Job){tiles, h[3], 0, 0, 0, 0, -1, NULL, NULL, NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL, 0, 0, fused_rows, &run};
+  pool.job = (Job){.M = tiles, .N = h[3], .gates = -1, .rows = fused_rows, .ctx = &run};
   run_parallel(threads, tiles);
 }
 #define FUSED_RUN(h, p, tiles) fused_run(h, p, tiles)
