@@ -55,6 +55,16 @@ export declare const gates:
  */
 export declare const step: ((memory: ArrayBuffer, kind: number, B: number, H: number, args: number) => void) | undefined;
 /**
+ * A traced kernel's program (@cellstack/core's kernel/trace.c interpreter, whose one source is
+ * src/trace-interp.c, compiled here with 8 lanes and FMA) over `steps` steps t = t0, t0 + dt, …
+ * (dt 1 or −1), on `memory`: the program's int32 code at byte offset `code`, every buffer it names a
+ * byte offset into `memory` (the wasm module's memory, which the module's own trace_run reads alike).
+ * Products run on the threads of `matmul`. Returns their multiply-adds. Throws a RangeError for a
+ * bad header, steps or dt, or code or a buffer address outside the buffer (the op records' extents
+ * are trusted: core's lowering writes them).
+ */
+export declare const trace: ((memory: ArrayBuffer, code: number, steps: number, t0: number, dt: number) => number) | undefined;
+/**
  * The most threads one product may use (1–64, capped; default 1 until set — @cellstack/core
  * sets its `threads` setting). Products split into whole 16-column panels (or 6-row blocks)
  * of at least 2^18 multiply-adds each, so smaller ones stay on the calling thread and the

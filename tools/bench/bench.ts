@@ -113,6 +113,8 @@ async function main() {
       ...(rt.backend.adapter ? { adapter: rt.backend.adapter } : {}),
       // What the first cell layer ran: 'hand-written', 'traced' (CELLSTACK_KERNELS=traced) or 'step loop: <reason>'.
       kernel,
+      // Where a traced kernel's program ran: the addon's interpreter ('native') or the wasm module's.
+      ...(kernel === 'traced' ? { tracedOn: nativeKernels().traced ? 'native' : 'wasm' } : {}),
       // The dense head over every step (and, training, its categorical cross-entropy): one op each on the wasm heap, or tf's ops.
       head: accelState().on && accelState().patches.includes('Dense') ? 'fused' : 'tf',
       // The instruction set of the native addon's products (fused path, addon active), else null.

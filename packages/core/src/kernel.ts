@@ -102,6 +102,11 @@ export class WasmKernel {
     return outputs.slice(0, read).map((n, i) => (views ? this.view(ptrs[inputs.length + i], n) : this.read(ptrs[inputs.length + i], n)));
   }
 
+  /** The module's memory now (a grown memory is a new buffer). */
+  get buffer(): ArrayBuffer {
+    return this.memory.buffer;
+  }
+
   /** n floats at ptr in place: valid only until this kernel's next call or allocation (see RunOptions.views). */
   view(ptr: number, n: number): Float32Array {
     return new Float32Array(this.memory.buffer, ptr, n);

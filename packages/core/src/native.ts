@@ -8,10 +8,12 @@ type HostMatmul = (memory: ArrayBuffer, M: number, N: number, K: number, A: numb
   C: number, ldc: number, accumulate: number) => void;
 type HostGates = (memory: ArrayBuffer, kind: number, B: number, H: number, z: number, ldz: number, prev: number, ldp: number, c: number, h: number, ldh: number) => void;
 type HostStep = (memory: ArrayBuffer, kind: number, B: number, H: number, args: number) => void;
+type HostTrace = (memory: ArrayBuffer, code: number, steps: number, t0: number, dt: number) => number;
 interface Addon {
   matmul?: HostMatmul;
   gates?: HostGates;
   step?: HostStep;
+  trace?: HostTrace;
   isa: string;
   setThreads?: (n: number) => number;
 }
@@ -26,7 +28,7 @@ function addon(): Addon {
   try {
     loaded = createRequire(import.meta.url)('@cellstack/native') as Addon;
     // The kernels call every host function once the products go native: an older build lacks some.
-    if (loaded.matmul && (!loaded.gates || !loaded.step)) loaded = { isa: 'none: @cellstack/native is out of date (run `npm rebuild @cellstack/native`)' };
+    if (loaded.matmul && (!loaded.gates || !loaded.step || !loaded.trace)) loaded = { isa: 'none: @cellstack/native is out of date (run `npm rebuild @cellstack/native`)' };
   } catch {
     loaded = { isa: 'none: the optional dependency @cellstack/native is not installed' };
   }
@@ -51,6 +53,8 @@ export interface NativeKernels {
   isa: string;
   /** Threads its larger products run on (1 when the addon is not active). */
   threads: number;
+  /** Traced kernels' programs run on the addon's copy of their interpreter (else in wasm). */
+  traced: boolean;
 }
 
 /** Whether the fused kernels multiply through the optional native addon (@cellstack/native), and on how many threads. */
@@ -58,7 +62,7 @@ export function nativeKernels(): NativeKernels {
   const a = addon();
   const available = a.matmul !== undefined;
   const active = available && settings().native;
-  return { available, active, minProduct: settings().nativeMinProduct, isa: a.isa, threads: active && a.setThreads ? settings().threads : 1 };
+  return { available, active, minProduct: settings().nativeMinProduct, isa: a.isa, threads: active && a.setThreads ? settings().threads : 1, traced: active && a.trace !== undefined };
 }
 
 /**
@@ -79,6 +83,15 @@ export function setNativeKernels(on: boolean, minProduct = NATIVE_MIN_PRODUCT): 
 export function nativeProduct(multiplyAdds: number): HostMatmul | undefined {
   const s = settings();
   return s.native && multiplyAdds >= s.nativeMinProduct ? addon().matmul : undefined;
+}
+
+/**
+ * The addon's traced-program runner (kernel/trace.c's interpreter, compiled into the addon) when the
+ * fused kernels' products go to the addon now, as the hand-written kernels choose it; else undefined
+ * (the wasm interpreter runs the program).
+ */
+export function nativeTrace(): HostTrace | undefined {
+  return settings().native ? addon().trace : undefined;
 }
 
 const minProductNow = () => (settings().native && loaded?.matmul ? settings().nativeMinProduct : 0);

@@ -1,10 +1,44 @@
+import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { GRU, LSTM, SimpleRNN, createRuntime, defineCell, init, layerPaths, runSequence, trace, type CellInstance, type Params } from '@cellstack/core';
+import {
+  GRU,
+  LSTM,
+  SimpleRNN,
+  configure,
+  createRuntime,
+  defineCell,
+  init,
+  layerPaths,
+  nativeKernels,
+  productMultiplyAdds,
+  runSequence,
+  setKernelPreference,
+  settings,
+  trace,
+  type CellInstance,
+  type Params,
+} from '@cellstack/core';
 import { buildCell, compareFused, leakedTensors, randomTensor, saveAndLoad } from '@cellstack/core/testing';
 import { OP_WORDS, lower } from '../src/trace/lower.js';
 
-afterEach(() => trace.setTraceInterpreter('wasm'));
+const nativeSetting = { native: settings().native, nativeMinProduct: settings().nativeMinProduct };
+afterEach(() => {
+  trace.setTraceInterpreter('wasm');
+  configure(nativeSetting);
+});
+
+/**
+ * Where a traced program runs: kernel/trace.c's interpreter in wasm (the addon switched off), the
+ * same interpreter compiled into the native addon (which runs it whenever it is active), or the JS
+ * reference interpreter.
+ */
+const RUNNERS = ['wasm', 'native', 'js'] as const;
+function useRunner(runner: (typeof RUNNERS)[number]): void {
+  trace.setTraceInterpreter(runner === 'js' ? 'js' : 'wasm');
+  configure({ native: runner === 'native' });
+}
+const skipRunner = (runner: string) => runner === 'native' && !nativeKernels().available;
 
 const H = 6;
 
@@ -143,21 +177,111 @@ describe('tracing a step', () => {
   });
 });
 
-describe.each(['wasm', 'js'] as const)('traced kernel on the %s interpreter', (interpreter) => {
-  it.each([
+describe.each(RUNNERS)('traced kernel on the %s interpreter', (runner) => {
+  it.skipIf(skipRunner(runner)).each([
     { batch: 1, time: 1, inputSize: 1 },
     { batch: 3, time: 7, inputSize: 5 },
     { batch: 2, time: 13, inputSize: 3 },
     // Over two chunk boundaries (lower.ts CHUNK = 32) with a short last chunk: the per-chunk products.
     { batch: 2, time: 71, inputSize: 3 },
   ])('every op family: outputs, states and gradients equal the generic loop (B $batch, T $time)', (shape) => {
-    trace.setTraceInterpreter(interpreter);
+    useRunner(runner);
     const built = buildCell(AllOps, {}, { inputSize: shape.inputSize, seed: 4 });
     const r = compareFused(built, { ...shape, kernel: 'traced' });
     expect(r.path).toBe('traced');
     expect(r.fusedRuns).toBe(1);
     expect(Object.keys(r.errors).sort()).toEqual(['grad.g', 'grad.state.c', 'grad.state.h', 'grad.u', 'grad.w', 'grad.x', 'output', 'state.c', 'state.h']);
     for (const [what, err] of Object.entries(r.errors)) expect(err, what).toBeLessThan(1e-4);
+    built.dispose();
+  });
+});
+
+/** Wide elementwise steps, tiny products: h' = tanh(x + h/2)·σ(h). */
+const Wide = defineCell<{ units: number }>({
+  name: 'TraceWide',
+  description: 'wide elementwise steps',
+  schema: { type: 'object', properties: { units: { type: 'integer', minimum: 1, default: 1024 } }, additionalProperties: false },
+  create: ({ units: n }, { inputSize: F }) => ({
+    state: { h: n },
+    outputSize: n,
+    params: { w: { shape: [F, n], init: init.glorotUniform() } },
+    project: (x, p) => ({ x: tf.matMul(x, p.w) }),
+    step({ x }, { h }) {
+      const h2 = tf.mul(tf.tanh(tf.add(x, tf.mul(h, 0.5))), tf.sigmoid(h)) as tf.Tensor2D;
+      return { output: h2, state: { h: h2 } };
+    },
+  }),
+});
+const nativeThreads = settings().threads;
+
+describe.skipIf(!nativeKernels().available)('the native runner', () => {
+  it('runs the program on the addon whenever the addon is active, whatever the product threshold, and counts its products', () => {
+    // B 3, T 7, F 5, n 6, forward only: x·w for all steps (3·7·5·6 = 630) and h·u per step (7·3·6·6 = 756).
+    const built = buildCell(AllOps, {}, { inputSize: 5, seed: 4 });
+    const x = randomTensor([3, 7, 5], 1) as tf.Tensor3D;
+    const macs = (native: boolean) => {
+      // A threshold no product reaches: the wasm module's products never leave it, so only the addon's runner counts any.
+      configure({ native, nativeMinProduct: 2 ** 40 });
+      expect(nativeKernels().traced).toBe(native);
+      const before = productMultiplyAdds();
+      const r = runSequence(built.cell, built.params as Params, x, { training: false, returnSequences: true });
+      expect(r.path).toBe('traced');
+      tf.dispose([r.output, ...Object.values(r.state)]);
+      return productMultiplyAdds() - before;
+    };
+    expect(macs(true)).toBe(630 + 756);
+    expect(macs(false)).toBe(0);
+    x.dispose();
+    built.dispose();
+  });
+
+  it("splits a step's fused elementwise runs over its threads: results bit-identical on 1 and 2 threads", () => {
+    const { threadedProducts } = createRequire(import.meta.url)('@cellstack/native') as { threadedProducts: () => number };
+    // B 8 × 1024 units: 8192 elements a run, two threads' worth (≥ 4096 each); every product too small to split.
+    const built = buildCell(Wide, {}, { inputSize: 2, seed: 3 });
+    const x = randomTensor([8, 3, 2], 2) as tf.Tensor3D;
+    const run = (threads: number) => {
+      configure({ native: true, threads });
+      const before = threadedProducts();
+      const r = tf.tidy(() => {
+        const { value, grads } = tf.variableGrads(() => {
+          const s = runSequence(built.cell, built.params as Params, x, { training: true, returnSequences: true });
+          expect(s.path).toBe('traced');
+          return tf.sum(tf.mul(s.output, s.output));
+        }, Object.values(built.params));
+        return [value, ...Object.values(grads)].map((t) => Array.from(t.dataSync()));
+      });
+      return { r, split: threadedProducts() - before };
+    };
+    const one = run(1);
+    const two = run(2);
+    expect(one.split).toBe(0);
+    expect(two.split).toBeGreaterThan(0);
+    expect(two.r).toEqual(one.r);
+    configure({ threads: nativeThreads });
+    x.dispose();
+    built.dispose();
+  });
+
+  it.each([LSTM, GRU])('$name at B 64, 128 units (gate math on two threads, slices read and concat pieces written in place): bit-identical on 1 and 2 threads', (cell) => {
+    const built = buildCell(cell, { units: 128 }, { inputSize: 3, seed: 6 });
+    const x = randomTensor([64, 3, 3], 7) as tf.Tensor3D;
+    const run = (threads: number) => {
+      configure({ native: true, threads });
+      setKernelPreference('traced');
+      return tf.tidy(() => {
+        const { value, grads } = tf.variableGrads(() => {
+          const s = runSequence(built.cell, built.params as Params, x, { training: true, returnSequences: true });
+          expect(s.path).toBe('traced');
+          return tf.sum(tf.mul(s.output, s.output));
+        }, Object.values(built.params));
+        return [value, ...Object.values(grads)].map((t) => Array.from(t.dataSync()));
+      });
+    };
+    expect(run(2)).toEqual(run(1));
+    setKernelPreference('hand-written');
+    configure({ threads: nativeThreads });
+    x.dispose();
     built.dispose();
   });
 });
@@ -207,8 +331,9 @@ describe('products per batch row', () => {
     built.dispose();
   });
 
-  it.each(['wasm', 'js'] as const)('equals the generic loop at an odd batch on the %s interpreter', (interpreter) => {
-    trace.setTraceInterpreter(interpreter);
+  it.each(RUNNERS)('equals the generic loop at an odd batch on the %s interpreter', (runner) => {
+    if (skipRunner(runner)) return;
+    useRunner(runner);
     for (const r of [5, 3]) {
       const built = buildCell(PerRow, { r }, { inputSize: 3, seed: 5 });
       const c = compareFused(built, { batch: 7, time: 9, inputSize: 3, kernel: 'traced', training: true });

@@ -619,6 +619,7 @@ static napi_value Gates(napi_env env, napi_callback_info info) {
 }
 
 #include "cells.c"
+#include "trace.c"
 
 #ifdef ISA
 /* setThreads(n): the most threads a product may use (1..64; larger n is capped); returns the value set. */
@@ -663,6 +664,7 @@ NAPI_MODULE_INIT() {
     export(env, exports, "matmul", Matmul);
     export(env, exports, "gates", Gates);
     export(env, exports, "step", Step);
+    export(env, exports, "trace", Trace);
     export(env, exports, "setThreads", SetThreads);
     export(env, exports, "threadedProducts", ThreadedProducts);
     pthread_mutex_lock(&pool.submit);

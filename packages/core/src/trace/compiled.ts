@@ -1,4 +1,7 @@
+import { checkInterrupt } from '../interrupt.js';
 import { loadKernel, type WasmKernel } from '../kernel.js';
+import { nativeTrace } from '../native.js';
+import { countProduct } from '../products.js';
 import { sizeOf, type AdjointProgram, type StepProgram } from './ir.js';
 import { CHUNK, OP_WORDS, type Lowered } from './lower.js';
 
@@ -59,7 +62,12 @@ class Call {
       code.set(part, at);
       at += part.length;
     }
-    this.k.call('trace_run', this.k.putInts(code), this.k.scratch(n), steps, t0, dt);
+    const codePtr = this.k.putInts(code);
+    // The addon runs the same interpreter over the same buffers, its products on its threads.
+    const host = nativeTrace();
+    if (!host) return this.k.call('trace_run', codePtr, this.k.scratch(n), steps, t0, dt);
+    checkInterrupt();
+    countProduct(host(this.k.buffer, codePtr, steps, t0, dt));
   }
 }
 
