@@ -65,6 +65,14 @@ export declare const step: ((memory: ArrayBuffer, kind: number, B: number, H: nu
  */
 export declare const trace: ((memory: ArrayBuffer, code: number, steps: number, t0: number, dt: number) => number) | undefined;
 /**
+ * `parts` programs as `trace` runs one, side by side: their code offsets are the int32s at byte
+ * offset `list` of `memory`, and each runs on a thread of its own (up to the `setThreads` count;
+ * the caller's thread takes what no worker has started), its products on that thread. For blocks of
+ * batch rows whose buffers do not overlap (@cellstack/core's traced kernels). Returns the products'
+ * multiply-adds; throws as `trace` for any program, or for a list outside the buffer or parts not 1–64.
+ */
+export declare const traceParts: ((memory: ArrayBuffer, list: number, parts: number, steps: number, t0: number, dt: number) => number) | undefined;
+/**
  * The most threads one product may use (1–64, capped; default 1 until set — @cellstack/core
  * sets its `threads` setting). Products split into whole 16-column panels (or 6-row blocks)
  * of at least 2^18 multiply-adds each, so smaller ones stay on the calling thread and the

@@ -9,11 +9,13 @@ type HostMatmul = (memory: ArrayBuffer, M: number, N: number, K: number, A: numb
 type HostGates = (memory: ArrayBuffer, kind: number, B: number, H: number, z: number, ldz: number, prev: number, ldp: number, c: number, h: number, ldh: number) => void;
 type HostStep = (memory: ArrayBuffer, kind: number, B: number, H: number, args: number) => void;
 type HostTrace = (memory: ArrayBuffer, code: number, steps: number, t0: number, dt: number) => number;
+type HostTraceParts = (memory: ArrayBuffer, list: number, parts: number, steps: number, t0: number, dt: number) => number;
 interface Addon {
   matmul?: HostMatmul;
   gates?: HostGates;
   step?: HostStep;
   trace?: HostTrace;
+  traceParts?: HostTraceParts;
   isa: string;
   setThreads?: (n: number) => number;
 }
@@ -28,7 +30,7 @@ function addon(): Addon {
   try {
     loaded = createRequire(import.meta.url)('@cellstack/native') as Addon;
     // The kernels call every host function once the products go native: an older build lacks some.
-    if (loaded.matmul && (!loaded.gates || !loaded.step || !loaded.trace)) loaded = { isa: 'none: @cellstack/native is out of date (run `npm rebuild @cellstack/native`)' };
+    if (loaded.matmul && (!loaded.gates || !loaded.step || !loaded.trace || !loaded.traceParts)) loaded = { isa: 'none: @cellstack/native is out of date (run `npm rebuild @cellstack/native`)' };
   } catch {
     loaded = { isa: 'none: the optional dependency @cellstack/native is not installed' };
   }
@@ -92,6 +94,16 @@ export function nativeProduct(multiplyAdds: number): HostMatmul | undefined {
  */
 export function nativeTrace(): HostTrace | undefined {
   return settings().native ? addon().trace : undefined;
+}
+
+/**
+ * Where the addon runs traced programs (as `nativeTrace`) and the `rowBlocks` setting allows it: its runner
+ * of several programs side by side, one a thread, and how many threads it may use; else undefined.
+ */
+export function nativeTraceParts(): { run: HostTraceParts; threads: number } | undefined {
+  const s = settings();
+  const run = s.native && s.rowBlocks ? addon().traceParts : undefined;
+  return run && { run, threads: s.threads };
 }
 
 const minProductNow = () => (settings().native && loaded?.matmul ? settings().nativeMinProduct : 0);

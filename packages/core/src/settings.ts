@@ -13,6 +13,12 @@ export interface Settings {
   threads: number;
   /** cellstack's replacement kernels for tfjs-backend-wasm, installed when wasm is selected (CELLSTACK_ACCEL, default on). */
   accel: boolean;
+  /**
+   * Traced kernels on the addon run blocks of batch rows side by side, one a thread, where the step keeps
+   * rows apart (CELLSTACK_ROW_BLOCKS, default on; 0 = one program over the whole batch, its products and
+   * elementwise runs split per step, so that parameter gradients sum in one order on any thread count).
+   */
+  rowBlocks: boolean;
 }
 
 /**
@@ -49,6 +55,7 @@ export function settingsFromEnv(env: Env): Settings {
     nativeMinProduct: native === 'all' ? 1 : count(env, 'CELLSTACK_NATIVE_MIN', NATIVE_MIN_PRODUCT, 'multiply-adds'),
     threads: count(env, 'CELLSTACK_THREADS', availableParallelism(), 'threads for the native products'),
     accel: onOff(env, 'CELLSTACK_ACCEL', true),
+    rowBlocks: onOff(env, 'CELLSTACK_ROW_BLOCKS', true),
   };
 }
 

@@ -665,6 +665,7 @@ NAPI_MODULE_INIT() {
     export(env, exports, "gates", Gates);
     export(env, exports, "step", Step);
     export(env, exports, "trace", Trace);
+    export(env, exports, "traceParts", TraceParts);
     export(env, exports, "setThreads", SetThreads);
     export(env, exports, "threadedProducts", ThreadedProducts);
     pthread_mutex_lock(&pool.submit);

@@ -116,40 +116,107 @@ static void fused_run(const int *h, float *const *p, int tiles) {
  * The program's words after its header: the buffer table, the op records of its three sections and
  * its copies (trace-interp.c's layout). Checked: the code, and every buffer's address at every step
  * it is bound for, lie inside the buffer; the op records' own extents are the lowering's
- * (@cellstack/core's src/trace/lower.ts, which writes every program this runs).
+ * (@cellstack/core's src/trace/lower.ts, which writes every program this runs). Returns why not, or NULL.
  */
+static const char *check_code(const char *base, size_t length, uint32_t at, int32_t steps, int32_t t0, int32_t dt) {
+  if (at & 3 || (int64_t)at + 4 * 6 > (int64_t)length) return "trace: the code offset is not a multiple of 4 or lies outside the buffer";
+  if (steps < 0 || (dt != 1 && dt != -1)) return "trace: steps must be ≥ 0 and dt 1 or −1";
+  const int32_t *code = (const int32_t *)(base + at);
+  int32_t nbuf = code[0], nops = code[1], ncopies = code[2], npre = code[3], npost = code[4];
+  if (nbuf < 0 || nops < 0 || ncopies < 0 || npre < 0 || npost < 0) return "trace: a negative count in the code's header";
+  int64_t words = 6 + 3 * (int64_t)nbuf + 32 * ((int64_t)nops + npre + npost) + 4 * (int64_t)ncopies;
+  if ((int64_t)at + 4 * words > (int64_t)length) return "trace: the code runs past the end of the buffer";
+  int64_t tmin = dt > 0 ? t0 : (int64_t)t0 - steps + 1, tmax = tmin + steps - 1;
+  if (steps > 0 && tmin < 0) return "trace: a step before t = 0";
+  for (int32_t i = 0; i < nbuf && steps > 0; i++) {
+    const int32_t *b = code + 6 + 3 * i;
+    int64_t last = b[2] > 0 ? (tmax < b[2] - 1 ? tmax : b[2] - 1) : tmax;
+    if (b[1] < 0 || b[2] < 0 || (int64_t)(uint32_t)b[0] + 4 * (int64_t)b[1] * last > (int64_t)length)
+      return "trace: a buffer of the program lies outside the memory";
+  }
+  return NULL;
+}
+
+#ifdef ISA
+/* Programs run side by side, one per block of batch rows (traceParts): each on one thread, its products too. */
+typedef struct {
+  char *base;
+  const int32_t *const *codes;
+  int steps, t0, dt;
+  double *macs;
+  int failed;
+} Parts;
+
+static void run_parts(const void *ctx, int from, int to) {
+  Parts *q = (Parts *)ctx;
+  for (int i = from; i < to; i++) {
+    float **ptrs = malloc(sizeof(float *) * (size_t)(q->codes[i][0] > 0 ? q->codes[i][0] : 1));
+    if (!ptrs) {
+      q->failed = 1;
+      continue;
+    }
+    trace_macs = 0;
+    trace_steps(q->codes[i], ptrs, q->steps, q->t0, q->dt, q->base);
+    q->macs[i] = trace_macs;
+    free(ptrs);
+  }
+}
+
+/* Every program over the same steps; returns their products' multiply-adds, or −1 out of memory. */
+static double trace_programs(char *base, const int32_t *const *codes, int parts, int steps, int t0, int dt) {
+  double macs[MAX_THREADS] = {0};
+  Parts q = {base, codes, steps, t0, dt, macs, 0};
+  /* One block a thread (the pool's threshold counts B·H elements: parts × GATES_PART_MIN passes it). */
+  parallel_rows(run_parts, &q, parts, GATES_PART_MIN);
+  double sum = 0;
+  for (int i = 0; i < parts; i++) sum += macs[i];
+  return q.failed ? -1 : sum;
+}
+#endif
+
+/*
+ * trace(memory, code, steps, t0, dt): one program (see the top of this file).
+ * traceParts(memory, list, parts, steps, t0, dt): `parts` programs whose code offsets are the int32s at
+ * byte offset `list`, run side by side on the pool's threads, one each (blocks of batch rows on buffers
+ * of their own: @cellstack/core's src/trace/split.ts); their products then stay on that thread.
+ */
+static napi_value run_traces(napi_env env, void *base, size_t length, const uint32_t *at, int parts, int32_t steps, int32_t t0, int32_t dt) {
+  for (int i = 0; i < parts; i++) {
+    const char *why = check_code(base, length, at[i], steps, t0, dt);
+    if (why) return fail(env, why);
+  }
+#ifdef ISA
+  const int32_t *codes[MAX_THREADS];
+  for (int i = 0; i < parts; i++) codes[i] = (const int32_t *)((char *)base + at[i]);
+  double macs = trace_programs(base, codes, parts, steps, t0, dt);
+  if (macs < 0) return fail(env, "trace: out of memory");
+  napi_value result;
+  napi_create_double(env, macs, &result);
+  return result;
+#else
+  return NULL;
+#endif
+}
+
 static napi_value Trace(napi_env env, napi_callback_info info) {
   void *base;
   size_t length;
   int32_t v[4];
   if (!int_args(env, info, "trace", "code offset, steps, t0 and dt", 4, &base, &length, v)) return NULL;
   uint32_t at = (uint32_t)v[0];
-  int32_t steps = v[1], t0 = v[2], dt = v[3];
-  if (at & 3 || (int64_t)at + 4 * 6 > (int64_t)length) return fail(env, "trace: the code offset is not a multiple of 4 or lies outside the buffer");
-  if (steps < 0 || (dt != 1 && dt != -1)) return fail(env, "trace: steps must be ≥ 0 and dt 1 or −1");
-  const int32_t *code = (const int32_t *)((char *)base + at);
-  int32_t nbuf = code[0], nops = code[1], ncopies = code[2], npre = code[3], npost = code[4];
-  if (nbuf < 0 || nops < 0 || ncopies < 0 || npre < 0 || npost < 0) return fail(env, "trace: a negative count in the code's header");
-  int64_t words = 6 + 3 * (int64_t)nbuf + 32 * ((int64_t)nops + npre + npost) + 4 * (int64_t)ncopies;
-  if ((int64_t)at + 4 * words > (int64_t)length) return fail(env, "trace: the code runs past the end of the buffer");
-  int64_t tmin = dt > 0 ? t0 : (int64_t)t0 - steps + 1, tmax = tmin + steps - 1;
-  if (steps > 0 && tmin < 0) return fail(env, "trace: a step before t = 0");
-  for (int32_t i = 0; i < nbuf && steps > 0; i++) {
-    const int32_t *b = code + 6 + 3 * i;
-    int64_t last = b[2] > 0 ? (tmax < b[2] - 1 ? tmax : b[2] - 1) : tmax;
-    if (b[1] < 0 || b[2] < 0 || (int64_t)(uint32_t)b[0] + 4 * (int64_t)b[1] * last > (int64_t)length)
-      return fail(env, "trace: a buffer of the program lies outside the memory");
-  }
-#ifdef ISA
-  float **ptrs = malloc(sizeof(float *) * (size_t)(nbuf > 0 ? nbuf : 1));
-  if (!ptrs) return fail(env, "trace: out of memory");
-  trace_macs = 0;
-  trace_steps(code, ptrs, steps, t0, dt, base);
-  free(ptrs);
-  napi_value macs;
-  napi_create_double(env, trace_macs, &macs);
-  return macs;
-#else
-  return NULL;
-#endif
+  return run_traces(env, base, length, &at, 1, v[1], v[2], v[3]);
+}
+
+static napi_value TraceParts(napi_env env, napi_callback_info info) {
+  void *base;
+  size_t length;
+  int32_t v[5];
+  if (!int_args(env, info, "traceParts", "list offset, parts, steps, t0 and dt", 5, &base, &length, v)) return NULL;
+  uint32_t list = (uint32_t)v[0];
+  int32_t parts = v[1];
+  if (parts < 1 || parts > MAX_THREADS) return fail(env, "traceParts: parts must be 1 to 64");
+  if (list & 3 || (int64_t)list + 4 * (int64_t)parts > (int64_t)length) return fail(env, "traceParts: the list offset is not a multiple of 4 or the list lies outside the buffer");
+  uint32_t at[MAX_THREADS];
+  for (int i = 0; i < parts; i++) at[i] = ((const uint32_t *)((char *)base + list))[i];
+  return run_traces(env, base, length, at, parts, v[2], v[3], v[4]);
 }

@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { fill } from './seeded.js';
 
-const { trace } = createRequire(import.meta.url)('@cellstack/native') as typeof import('@cellstack/native');
+const { trace, traceParts, setThreads } = createRequire(import.meta.url)('@cellstack/native') as typeof import('@cellstack/native');
 
 // src/trace-interp.c's record codes and word counts.
 const OP_WORDS = 32;
@@ -75,5 +75,48 @@ describe.skipIf(!trace)('trace (the traced-kernel interpreter on the addon)', ()
     expect(run(mem.buffer, codeBytes, 3, 0, 1)).toThrow(/the code runs past the end of the buffer/);
     code[1] = -1;
     expect(run(mem.buffer, codeBytes, 3, 0, 1)).toThrow(/a negative count in the code's header/);
+  });
+});
+
+describe.skipIf(!traceParts)('traceParts (programs side by side, one a thread)', () => {
+  /** Two copies of one program's buffers and code in one memory: the second's addresses shifted past the first. */
+  const twoPrograms = (B: number, H: number, T: number) => {
+    const one = program(B, H, T);
+    const mem = new Float32Array(2 * one.mem.length + 2);
+    mem.set(one.mem);
+    mem.set(one.mem, one.mem.length);
+    const shift = 4 * one.mem.length;
+    const second = new Int32Array(mem.buffer, one.codeBytes + shift, one.code.length);
+    for (let i = 0; i < 5; i++) second[6 + 3 * i] += shift; // the buffer table's addresses
+    const list = new Int32Array(mem.buffer, 8 * one.mem.length, 2);
+    list.set([one.codeBytes, one.codeBytes + shift]);
+    return { one, mem, list: 8 * one.mem.length };
+  };
+
+  it.each([1, 2])('on %d thread(s): each program equals it run alone, and the products sum', (threads) => {
+    setThreads!(threads);
+    const { one, mem, list } = twoPrograms(3, 20, 5);
+    const macs = traceParts!(mem.buffer, list, 2, 5, 0, 1);
+    expect(macs).toBe(2 * 5 * 3 * 20 * 20);
+    const alone = program(3, 20, 5);
+    trace!(alone.mem.buffer, alone.codeBytes, 5, 0, 1);
+    const states = (m: Float32Array, from: number) => m.slice(from + alone.at.hs, from + alone.at.hs + 6 * alone.n);
+    expect(states(mem, 0)).toEqual(states(alone.mem, 0));
+    expect(states(mem, one.mem.length)).toEqual(states(alone.mem, 0));
+    setThreads!(1);
+  });
+
+  it('rejects a bad list or part count, and checks every program as trace does', () => {
+    const { one, mem, list } = twoPrograms(2, 4, 3);
+    const run = (...a: unknown[]) => () => (traceParts as unknown as (...x: unknown[]) => number)(...a);
+    expect(run(mem.buffer, list, 2, 3, 0)).toThrow(/traceParts takes 6 arguments/);
+    expect(run(mem.buffer, list, 0, 3, 0, 1)).toThrow(/parts must be 1 to 64/);
+    expect(run(mem.buffer, list, 65, 3, 0, 1)).toThrow(/parts must be 1 to 64/);
+    expect(run(mem.buffer, list + 2, 2, 3, 0, 1)).toThrow(/the list offset is not a multiple of 4 or the list lies outside/);
+    expect(run(mem.buffer, mem.byteLength - 4, 2, 3, 0, 1)).toThrow(/the list lies outside the buffer/);
+    new Int32Array(mem.buffer, list, 2)[1] = one.codeBytes + 2;
+    expect(run(mem.buffer, list, 2, 3, 0, 1)).toThrow(/trace: the code offset is not a multiple of 4/);
+    new Int32Array(mem.buffer, list, 2)[1] = one.codeBytes;
+    expect(run(mem.buffer, list, 2, 100, 0, 1)).toThrow(/a buffer of the program lies outside the memory/);
   });
 });

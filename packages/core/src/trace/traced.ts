@@ -3,10 +3,12 @@ import type { CellInstance, Params, State } from '../cell.js';
 import { fusedCall } from '../kernel.js';
 import { differentiate } from './autodiff.js';
 import { TraceAbort } from './builder.js';
-import { compiledSpec, type Names } from './compiled.js';
+import { nativeTraceParts } from '../native.js';
+import { compiledSpec, type Names, type RowBlock } from './compiled.js';
 import { Interpreter } from './interpret.js';
 import { opInputs, sizeOf, type AdjointProgram, type StepProgram } from './ir.js';
 import { lower, type Lowered } from './lower.js';
+import { rowBlockReason } from './split.js';
 import { traceStep, type StepShapes } from './tracer.js';
 
 /** A traced step with its adjoint, lowered for kernel/trace.c (or why not: then the JS interpreter runs them). */
@@ -115,7 +117,7 @@ export function runTraced(
   const stateSizes = names.state.map((k) => cell.state[k]);
   const spec =
     interpreter === 'wasm' && typeof traced.lowered !== 'string'
-      ? compiledSpec(traced.forward, traced.adjoint, traced.lowered.fwd, traced.lowered.bwd, names, B, T)
+      ? compiledSpec(rowBlocks(cell, shapes, training, T, traced), names, B, T)
       : jsSpec(traced, names, B, T, O, stateSizes);
   // A state that is the output (h in most cells) is the last step's output: one tensor fewer to pack and unpack.
   const own = names.state.map((k) => traced.forward.nextState[k] !== traced.forward.output);
@@ -134,6 +136,39 @@ export function runTraced(
   const last = () => tf.reshape(tf.slice(outs[0], [T - 1, 0, 0], [1, B, O]), [B, O]) as tf.Tensor2D;
   const state = Object.fromEntries(names.state.map((k, i) => [k, own[i] ? (outs[j++] as tf.Tensor2D) : last()]));
   return { output, state };
+}
+
+/**
+ * The blocks of batch rows a compiled call runs side by side: one per thread the addon may use
+ * (never below one row), each with the step traced for its rows, when split.ts finds that the
+ * step keeps batch rows apart; else the whole batch as one block.
+ */
+function rowBlocks(cell: CellInstance, shapes: StepShapes, training: boolean, T: number, traced: Traced): RowBlock[] {
+  const B = shapes.batch;
+  const lowered = traced.lowered as { fwd: Lowered; bwd: Lowered };
+  const whole = [{ rows: B, P: traced.forward, A: traced.adjoint, ...lowered }];
+  const parts = Math.min(nativeTraceParts()?.threads ?? 1, B);
+  if (parts < 2) return whole;
+  const rows = Array.from({ length: parts }, (_, i) => Math.floor(B / parts) + (i < B % parts ? 1 : 0));
+  const blocks: RowBlock[] = [];
+  for (const n of rows) {
+    // Constants of [B, …] (masks) hold rows of the batch: n of them in a block (split.ts checks that the step reads them so).
+    const constants = Object.fromEntries(Object.entries(shapes.constants).map(([k, s]) => [k, s.length > 1 && s[0] === B ? [n, ...s.slice(1)] : s]));
+    const sub = tracedProgram(cell, { ...shapes, batch: n, constants }, training, T);
+    if (typeof sub === 'string' || typeof sub.lowered === 'string' || blockReason(traced, sub, B, n)) return whole;
+    blocks.push({ rows: n, P: sub.forward, A: sub.adjoint, ...sub.lowered });
+  }
+  return blocks;
+}
+
+/** split.ts's verdict on running `sub` as a block of `traced`'s batch of B rows, cached on both. */
+const verdicts = new WeakMap<Traced, Map<string, string | undefined>>();
+function blockReason(traced: Traced, sub: Traced, B: number, n: number): string | undefined {
+  let byKey = verdicts.get(sub);
+  if (!byKey) verdicts.set(sub, (byKey = new Map()));
+  const key = `${B}`;
+  if (!byKey.has(key)) byKey.set(key, rowBlockReason(traced, sub, B, n));
+  return byKey.get(key);
 }
 
 /** The time loops on the JS reference interpreter. */
@@ -179,9 +214,9 @@ function jsSpec(tr: Traced, names: Names, B: number, T: number, O: number, state
         });
       }
       const finals = states.map((all, i) => all.slice(T * B * stateSizes[i]));
-      return { outputs: [out, ...finals], saved: { states, saved } };
+      return { outputs: [out, ...finals], saved: [{ states, saved }] };
     },
-    backward(xs: Float32Array[], kept: { states: Float32Array[]; saved: Float32Array[] }, dys: Float32Array[]) {
+    backward(xs: Float32Array[], [kept]: Array<{ states: Float32Array[]; saved: Float32Array[] }>, dys: Float32Array[]) {
       const v = split(xs);
       names.params.forEach((k, i) => bwd.bind(A.params[k], v.params[i]));
       names.constants.forEach((k, i) => bwd.bind(A.constants[k], v.constants[i]));
