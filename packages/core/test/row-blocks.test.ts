@@ -64,7 +64,7 @@ const Mixing = defineCell<{ kind: 'sum' | 'gram' }>({
 });
 
 /** The step and its adjoint traced at B rows (training, T > 1). */
-function traced(plugin: CellPlugin<never>, options: object, B: number) {
+function traced(plugin: CellPlugin<never>, options: Record<string, unknown>, B: number) {
   const built = buildCell(plugin, options, { inputSize: 3, seed: 1 });
   const params = Object.fromEntries(Object.entries(built.params).map(([k, v]) => [k, v.shape]));
   const { cell } = built;
@@ -103,7 +103,7 @@ describe('which steps run as blocks of batch rows (split.ts)', () => {
 
 describe.skipIf(!nativeKernels().available)('blocks of batch rows on the addon', () => {
   /** Value and gradients of a loss over outputs and final state, on the traced kernel. */
-  const run = (plugin: CellPlugin<never>, options: object, B: number, blocks: boolean) => {
+  const run = (plugin: CellPlugin<never>, options: Record<string, unknown>, B: number, blocks: boolean) => {
     const built = buildCell(plugin, options, { inputSize: 3, seed: 4 });
     const x = randomTensor([B, 9, 3], 5) as tf.Tensor3D;
     configure({ native: true, threads: blocks ? 2 : 1, rowBlocks: blocks });

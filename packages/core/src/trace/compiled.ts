@@ -198,28 +198,30 @@ export function compiledSpec(blocks: RowBlock[], names: Names, B: number, T: num
         return { states, out, saved };
       });
       runCalls(k, calls, T, 0, 1);
-      // Per block, every step's states (t = 0 … T) and saved values: the backward pass's input.
-      const kept = ptrs.map(({ states, saved }, b) => ({
-        states: states.map((ptr, i) => k.read(ptr, (T + 1) * blocks[b].rows * stateWidths[i])),
-        saved: saved.map(({ ptr, size }) => k.read(ptr, T * size)),
-      }));
+      // Per block, every step's states (t = 0 … T), then its saved values: the backward pass's input, one flat
+      // list so that fusedCall hands the arrays back to the pool after the backward pass.
+      const kept = ptrs.flatMap(({ states, saved }, b) => [
+        ...states.map((ptr, i) => k.read(ptr, (T + 1) * blocks[b].rows * stateWidths[i])),
+        ...saved.map(({ ptr, size }) => k.read(ptr, T * size)),
+      ]);
+      const perBlock = kept.length / blocks.length;
+      const keptState = (b: number, i: number) => kept[b * perBlock + i];
       if (blocks.length === 1) {
-        const { states } = kept[0];
-        const finals = states.map((a, i) => a.slice(T * B * stateWidths[i]));
-        return { outputs: [outState < 0 ? k.read(ptrs[0].out, T * B * O) : states[outState].slice(B * O), ...finals], saved: kept };
+        const finals = stateWidths.map((w, i) => keptState(0, i).slice(T * B * w));
+        return { outputs: [outState < 0 ? k.read(ptrs[0].out, T * B * O) : keptState(0, outState).slice(B * O), ...finals], saved: kept };
       }
       // Pooled arrays (fusedCall hands them back): every row of them is written below.
       const output = takeArray(T * B * O);
       const finals = stateWidths.map((w) => takeArray(B * w));
       blocks.forEach(({ rows: n }, b) => {
         const r0 = firstRows[b];
-        const from = outState < 0 ? k.view(ptrs[b].out, T * n * O) : kept[b].states[outState].subarray(n * O);
+        const from = outState < 0 ? k.view(ptrs[b].out, T * n * O) : keptState(b, outState).subarray(n * O);
         setRows(output, from, T, B, O, r0, n);
-        finals.forEach((f, i) => f.set(kept[b].states[i].subarray(T * n * stateWidths[i]), r0 * stateWidths[i]));
+        finals.forEach((f, i) => f.set(keptState(b, i).subarray(T * n * stateWidths[i]), r0 * stateWidths[i]));
       });
       return { outputs: [output, ...finals], saved: kept };
     },
-    backward(xs: Float32Array[], kept: Array<{ states: Float32Array[]; saved: Float32Array[] }>, dys: Float32Array[]) {
+    backward(xs: Float32Array[], kept: Float32Array[], dys: Float32Array[]) {
       const k = kernel();
       k.reset();
       const calls = blocks.map((b) => new Call(k, b.bwd));
@@ -235,17 +237,18 @@ export function compiledSpec(blocks: RowBlock[], names: Names, B: number, T: num
         const call = calls[b];
         const r0 = firstRows[b];
         const sizes = stateWidths.map((w) => w * n);
+        const mine = kept.slice((b * kept.length) / blocks.length, ((b + 1) * kept.length) / blocks.length);
         const statePtrs = names.state.map((name, i) => {
-          const ptr = k.put(kept[b].states[i]);
+          const ptr = k.put(mine[i]);
           call.bind(Ab.state[name], ptr, sizes[i]);
           return ptr;
         });
-        let j = 0;
+        let j = nS;
         Ab.saved.forEach((id, i) => {
           const s = fromState[i];
           const size = sizeOf(Pb.buffers[id].shape);
           if (s >= 0) call.bind(id, statePtrs[s] + 4 * sizes[s], sizes[s]);
-          else call.bind(id, k.put(kept[b].saved[j++]), size);
+          else call.bind(id, k.put(mine[j++]), size);
         });
         call.bind(Ab.seedOutput, putRows(k, dys[0], T, B, O, r0, n), n * O);
         const dInputs = names.inputs.map((name, i) => {

@@ -214,10 +214,11 @@ function jsSpec(tr: Traced, names: Names, B: number, T: number, O: number, state
         });
       }
       const finals = states.map((all, i) => all.slice(T * B * stateSizes[i]));
-      return { outputs: [out, ...finals], saved: [{ states, saved }] };
+      return { outputs: [out, ...finals], saved: [...states, ...saved] };
     },
-    backward(xs: Float32Array[], [kept]: Array<{ states: Float32Array[]; saved: Float32Array[] }>, dys: Float32Array[]) {
+    backward(xs: Float32Array[], keptArrays: Float32Array[], dys: Float32Array[]) {
       const v = split(xs);
+      const kept = { states: keptArrays.slice(0, nS), saved: keptArrays.slice(nS) };
       names.params.forEach((k, i) => bwd.bind(A.params[k], v.params[i]));
       names.constants.forEach((k, i) => bwd.bind(A.constants[k], v.constants[i]));
       const dInputs = widths.map((w) => new Float32Array(T * B * w));
