@@ -134,7 +134,9 @@ export function compiledSpec(blocks: RowBlock[], names: Names, B: number, T: num
   const rowConstant = (i: number, x: Float32Array) => sizeOf(P.buffers[P.constants[names.constants[i]]].shape) !== x.length;
   const constantRows = (i: number, r0: number, n: number, x: Float32Array) => (rowConstant(i, x) ? x.subarray((r0 * x.length) / B, ((r0 + n) * x.length) / B) : x);
   // Parameters and fixed constants (and their transposed copies) once for all blocks.
-  const bindShared = (calls: Call[], k: WasmKernel, progs: Array<StepProgram | AdjointProgram>, lows: Lowered[], xs: Float32Array[]) => {
+  const bindShared = (calls: Call[], k: WasmKernel, adjoint: boolean, xs: Float32Array[]) => {
+    const progs = blocks.map((b) => (adjoint ? b.A : b.P));
+    const lows = blocks.map((b) => (adjoint ? b.bwd : b.fwd));
     const ptrs = new Map<number, number>();
     const fixedPtr = (key: number, make: () => Float32Array) => ptrs.get(key) ?? (ptrs.set(key, k.put(make())), ptrs.get(key)!);
     calls.forEach((call, b) => {
@@ -159,13 +161,7 @@ export function compiledSpec(blocks: RowBlock[], names: Names, B: number, T: num
       const k = kernel();
       k.reset();
       const calls = blocks.map((b) => new Call(k, b.fwd));
-      bindShared(
-        calls,
-        k,
-        blocks.map((b) => b.P),
-        blocks.map((b) => b.fwd),
-        xs,
-      );
+      bindShared(calls, k, false, xs);
       // An output that is a state (h in most cells) is read from the kept states.
       const outState = names.state.findIndex((n) => P.nextState[n] === P.output);
       const ptrs = blocks.map((block, b) => {
@@ -225,13 +221,7 @@ export function compiledSpec(blocks: RowBlock[], names: Names, B: number, T: num
       const k = kernel();
       k.reset();
       const calls = blocks.map((b) => new Call(k, b.bwd));
-      bindShared(
-        calls,
-        k,
-        blocks.map((b) => b.A),
-        blocks.map((b) => b.bwd),
-        xs,
-      );
+      bindShared(calls, k, true, xs);
       const ptrs = blocks.map((block, b) => {
         const { rows: n, bwd, A: Ab, P: Pb } = block;
         const call = calls[b];
