@@ -11,7 +11,8 @@
  * issue 24, T 100, batch 256, 4 layers of 1024 (for --backend webgpu on a real GPU; tools/bench/gpu.sh);
  * L = T 100, batch 128, 2 layers of 512 (where threads matter). Lines carry the native products'
  * threads and the achieved GFLOP/s. The fused kernels are on unless CELLSTACK_FUSED=0 (hand-written
- * where a cell has one, else its traced step; CELLSTACK_KERNELS=traced traces every cell), and multiply
+ * where a cell has one and does not declare its traced step faster, else its traced step;
+ * CELLSTACK_KERNELS=hand-written / traced forces one for every cell), and multiply
  * through the native addon when it is installed unless CELLSTACK_NATIVE=0; tools/bench/suite.ts runs every path.
  */
 import { readFile } from 'node:fs/promises';

@@ -9,7 +9,7 @@
  *       [--runs 3] [--steps 5] [--warmup 3] [--plugin examples/plugin-mgu/src/index.ts --plugin-cells MGU]
  *       [--options '{"RRU": {"dropoutMask": "sequence"}}']
  *
- * Paths: `hand-written` (cells that have one), `traced` (CELLSTACK_KERNELS=traced), and for plugin cells
+ * Paths: `hand-written` (CELLSTACK_KERNELS=hand-written, cells that have one), `traced` (CELLSTACK_KERNELS=traced), and for plugin cells
  * (no hand-written kernel) `step loop` (CELLSTACK_FUSED=0). Workload M reads peak RSS instead of steps/s.
  */
 import { execFileSync } from 'node:child_process';
@@ -38,7 +38,7 @@ const args = cliArgs('traced', USAGE, {
 type Row = { stepsPerSec: number; peakRssMiB: number; cpuMsPerStep: number; kernel: string };
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const pluginCells = args['plugin-cells'].split(',').filter(Boolean);
-const PATHS: Record<string, Record<string, string>> = { 'hand-written': {}, traced: { CELLSTACK_KERNELS: 'traced' }, 'step loop': { CELLSTACK_FUSED: '0' } };
+const PATHS: Record<string, Record<string, string>> = { 'hand-written': { CELLSTACK_KERNELS: 'hand-written' }, traced: { CELLSTACK_KERNELS: 'traced' }, 'step loop': { CELLSTACK_FUSED: '0' } };
 
 function bench(cell: string, workload: string, env: Record<string, string>): Row {
   const memory = workload === 'M';

@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { format } from '@cellstack/dsl';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { setKernelPreference } from '@cellstack/core';
+import { nativeKernels, setKernelPreference } from '@cellstack/core';
 import { main } from '@cellstack/cli';
 import { spec, tmp } from './helpers.js';
 
@@ -82,15 +82,16 @@ describe('summary, check, fmt, cells, tasks (in process)', () => {
     const names = cells.map((c) => c.name);
     for (const n of ['LSTM', 'GRU', 'NRU', 'URLSTM', 'STAR', 'RRU', 'DMU']) expect(names).toContain(n);
     expect(cells.find((c) => c.name === 'NRU')!.defaults).toMatchObject({ hidden: 80, memory: 64, heads: 4 });
-    // Every first-party cell has a hand-written kernel (the default) and traces.
-    for (const c of cells) expect(c.path, c.name).toBe('hand-written');
+    // Every first-party cell has a hand-written kernel and traces; by default (kernel preference 'auto') UR-LSTM
+    // runs its traced step wherever the addon runs traced programs (its tracedWins), the others their kernels.
+    for (const c of cells) expect(c.path, c.name).toBe(c.name === 'URLSTM' && nativeKernels().traced ? 'traced' : 'hand-written');
     setKernelPreference('traced');
     try {
       stdout = '';
       expect(await main(['cells', '--json'])).toBe(0);
       for (const c of JSON.parse(stdout) as Array<{ name: string; path: string }>) expect(c.path, c.name).toBe('traced');
     } finally {
-      setKernelPreference('hand-written');
+      setKernelPreference('auto');
     }
     stdout = '';
     expect(await main(['cells', 'star'])).toBe(0);

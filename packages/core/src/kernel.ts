@@ -188,12 +188,15 @@ export function setFusedKernels(on: boolean): void {
   configure({ fused: on });
 }
 
-export type KernelPreference = 'hand-written' | 'traced';
-let preference: KernelPreference = process.env.CELLSTACK_KERNELS === 'traced' ? 'traced' : 'hand-written';
+export type KernelPreference = 'auto' | 'hand-written' | 'traced';
+const fromEnv = process.env.CELLSTACK_KERNELS;
+let preference: KernelPreference = fromEnv === 'traced' || fromEnv === 'hand-written' ? fromEnv : 'auto';
 
 /**
- * Which whole-sequence kernel a cell with both runs: its hand-written one (default) or its
- * traced step (CELLSTACK_KERNELS=traced; tests and benchmarks compare the two).
+ * Which whole-sequence kernel a cell with both runs: `auto` (default) its hand-written one, except
+ * where the cell declares its traced step the faster (`CellInstance.tracedWins`); or always its
+ * hand-written one, or always its traced step (CELLSTACK_KERNELS=hand-written / traced: tests
+ * and benchmarks compare the two).
  */
 export function setKernelPreference(p: KernelPreference): void {
   preference = p;

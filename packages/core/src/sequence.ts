@@ -3,6 +3,7 @@ import type { CellInstance, FusedResult, Params, State } from './cell.js';
 import { checkInterrupt, interruptPoint } from './interrupt.js';
 import { fusedKernelsActive, gpuKernelsActive, kernelPreference } from './kernel.js';
 import { runTracedGpu } from './gpu/traced-gpu.js';
+import { nativeKernels } from './native.js';
 import { runTraced } from './trace/traced.js';
 import { perStepInputs } from './trace/tracer.js';
 
@@ -51,6 +52,12 @@ function timeSlices(x: tf.Tensor3D): tf.Tensor2D[] {
   return tf.split(x, T, 0).map((s) => tf.reshape(s, [B, k]) as tf.Tensor2D);
 }
 
+/** Whether a cell with a hand-written kernel runs it under the kernel preference now (else its traced step). */
+function handWritten(cell: CellInstance): boolean {
+  const p = kernelPreference();
+  return p === 'hand-written' || (p === 'auto' && !(cell.tracedWins === 'native' && nativeKernels().traced));
+}
+
 /**
  * The generic time loop: project inputs for all steps in one batched op, then run the
  * cell's step T times. Where tensors live in CPU memory a whole-sequence kernel runs
@@ -68,13 +75,22 @@ export function runSequence(cell: CellInstance, params: Params, x: tf.Tensor3D, 
   // Drawn once: a kernel that declines leaves the loop the masks it would have used.
   let drawn: Record<string, tf.Tensor> | undefined;
   const begin = () => (drawn ??= cell.begin ? cell.begin({ training: opts.training, batch: B, steps: T }, params) : {});
+  const handRun = (): SequenceResult | undefined => {
+    const kernel: Kernel = (xs, s0) => cell.fused!(xs, s0, params, { training: opts.training });
+    const r = opts.mask ? fusedMasked(kernel, cell, x, state, opts.mask) : kernel(x, state);
+    if (!r) return undefined;
+    paths.fused++;
+    return { output: last(r.output), state: r.state, path: 'hand-written' };
+  };
+  // A cell whose traced step wins here (tracedWins) still has its hand-written kernel should tracing fail.
+  const fallback = () => (cell.fused && kernelPreference() === 'auto' && !handWritten(cell) ? handRun() : undefined);
   // Probes need the per-step signals, which only the step function reports.
   if (opts.recordSignals) path = 'step loop: recording signals (probes)';
   else if (gpuKernelsActive()) {
     // Masks stay on the step loop: splitting a batch by its mask needs the mask on the CPU.
     if (opts.mask) path = 'step loop: padding masks have no WGSL kernel yet';
     else {
-      const hand = kernelPreference() === 'hand-written' ? cell.gpuFused?.(x, state, params, { training: opts.training }) : undefined;
+      const hand = kernelPreference() !== 'traced' ? cell.gpuFused?.(x, state, params, { training: opts.training }) : undefined;
       if (hand) return { output: last(hand.output), state: hand.state, path: 'hand-written' };
       const r = runTracedGpu(cell, params, x, state, begin(), opts.training);
       if (typeof r !== 'string') {
@@ -84,13 +100,9 @@ export function runSequence(cell: CellInstance, params: Params, x: tf.Tensor3D, 
       path = `step loop: ${r}`;
     }
   } else if (!fusedKernelsActive()) path = 'step loop: whole-sequence kernels off (CELLSTACK_FUSED=0 or tensors on a GPU)';
-  else if (cell.fused && kernelPreference() === 'hand-written') {
-    const kernel: Kernel = (xs, s0) => cell.fused!(xs, s0, params, { training: opts.training });
-    const r = opts.mask ? fusedMasked(kernel, cell, x, state, opts.mask) : kernel(x, state);
-    if (r) {
-      paths.fused++;
-      return { output: last(r.output), state: r.state, path: 'hand-written' };
-    }
+  else if (cell.fused && handWritten(cell)) {
+    const r = handRun();
+    if (r) return r;
   } else if (opts.mask) {
     // The traced kernel takes masks the same way: it runs only on real steps.
     let reason = 'not traced';
@@ -99,6 +111,8 @@ export function runSequence(cell: CellInstance, params: Params, x: tf.Tensor3D, 
       paths.fused++;
       return { output: last(r.output), state: r.state, path: 'traced' };
     }
+    const hand = fallback();
+    if (hand) return hand;
     path = `step loop: ${reason}`;
   }
   const timeMajor = tf.transpose(x, [1, 0, 2]) as tf.Tensor3D;
@@ -110,6 +124,8 @@ export function runSequence(cell: CellInstance, params: Params, x: tf.Tensor3D, 
       paths.fused++;
       return { output: last(r.output), state: r.state, path: 'traced' };
     }
+    const hand = fallback();
+    if (hand) return hand;
     path = `step loop: ${r}`;
   }
   paths.loop++;

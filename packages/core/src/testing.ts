@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { CellInstance, CellPlugin, Params, State } from './cell.js';
 import { loadModel, saveTo } from './io.js';
-import { fusedKernelsActive, setFusedKernels, setKernelPreference, type KernelPreference } from './kernel.js';
+import { fusedKernelsActive, kernelPreference, setFusedKernels, setKernelPreference, type KernelPreference } from './kernel.js';
 import { buildLayersModel, resolveIR } from './builder.js';
 import { createOptimizer } from './optimizer.js';
 import { createRng } from './rng.js';
@@ -271,6 +271,7 @@ export function compareFused(
         return loss as tf.Scalar;
       };
       setFusedKernels(useFused);
+      const before = kernelPreference();
       setKernelPreference(kernel);
       try {
         const grads = tf.grads(lossOf)([x, ...pnames.map((n) => built.params[n]), ...start]);
@@ -283,7 +284,7 @@ export function compareFused(
         return all;
       } finally {
         setFusedKernels(true);
-        setKernelPreference('hand-written');
+        setKernelPreference(before);
       }
     });
   const generic = run(false);
@@ -317,6 +318,7 @@ export async function fusedTrainingCurves(
   const ir = { input: { shape: [time, inputSize] }, layers: [...layers, { type: 'dense', units: classes, activation: 'softmax' }], seed };
   const curve = async (useFused: boolean) => {
     setFusedKernels(useFused);
+    const before = kernelPreference();
     setKernelPreference(kernel);
     try {
       const model = buildLayersModel(resolveIR(ir, cells), cells);
@@ -331,7 +333,7 @@ export async function fusedTrainingCurves(
       return losses;
     } finally {
       setFusedKernels(true);
-      setKernelPreference('hand-written');
+      setKernelPreference(before);
     }
   };
   return { generic: await curve(false), fused: await curve(true) };
