@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs-core';
-import { fusedCall, loadKernel, type FusedResult, type Params, type State } from '@cellstack/core';
+import { fusedCall, keepSafe, loadKernel, type FusedResult, type Params, type State } from '@cellstack/core';
 import type { CandidateActivation, HiddenActivation } from './dmu.js';
 
 const kernel = () => loadKernel(new URL('../kernel/dmu.wasm', import.meta.url));
@@ -42,11 +42,12 @@ export function dmuFused(widths: number[], activation: HiddenActivation, candida
       forward(xs, { saving }) {
         const k = kernel();
         k.reset();
+        // dmu_forward writes all three in full; the saved values stay in kernel memory for the backward pass where that is safe (keep() comes first).
+        const saved = keepSafe(saving) ? k.keep(savedSize, true) : k.scratch(savedSize);
         const args = [int32Bits(widths), xs[0], pack(xs.slice(1, -1)), xs[xs.length - 1]].map((a) => k.put(a));
-        // dmu_forward writes all three in full.
-        const [o, last, saved] = [TB * d, B * d, savedSize].map((size) => k.scratch(size));
+        const [o, last] = [TB * d, B * d].map((size) => k.scratch(size));
         k.call('dmu_forward', T, B, F, d, ...codes, ...args, o, last, saved);
-        return { outputs: [k.read(o, TB * d), k.read(last, B * d)], saved: saving ? k.read(saved, savedSize) : undefined };
+        return { outputs: [k.read(o, TB * d), k.read(last, B * d)], saved: saving ? k.saved(saved, savedSize) : undefined };
       },
       backward(xs, saved, [dout, dhT]) {
         const k = kernel();

@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs-core';
-import { fusedCall, loadKernel, type FusedResult, type Params, type State } from '@cellstack/core';
+import { fusedCall, keepSafe, loadKernel, type FusedResult, type Params, type State } from '@cellstack/core';
 import type { NRUOptions } from './nru.js';
 
 const kernel = () => loadKernel(new URL('../kernel/nru.wasm', import.meta.url));
@@ -28,16 +28,17 @@ export function nruFused(o: NRUOptions, { groups, r }: { groups: number; r: numb
       forward(xs, { saving }) {
         const kr = kernel();
         kr.reset();
+        // Kept for the backward pass in kernel memory where that is safe (keep() comes first).
+        const savedSizes = [T * B * H, T * B * M, T * B * D, T * B * 2 * k, o.layerNorm ? T * B * H : 0, o.layerNorm ? T * B : 0];
+        const saved = savedSizes.map((n) => (keepSafe(saving) ? kr.keep(n) : kr.alloc(n)));
         // Without layer norm, gain and bias are null pointers the kernel never reads.
         const [xv, Wk, U, Wm, bias, Wh, hb, h0, m0, gain = 0, lnb = 0] = xs.map((a) => kr.put(a));
-        const savedSizes = [T * B * H, T * B * M, T * B * D, T * B * 2 * k, o.layerNorm ? T * B * H : 0, o.layerNorm ? T * B : 0];
         const [o1, o2, o3] = [T * B * H, B * H, B * M].map((n) => kr.alloc(n));
-        const saved = savedSizes.map((n) => kr.alloc(n));
         const work = kr.alloc(T * B * Gp + B * (H + D) + 2 * k * M + Gp);
         kr.call('nru_forward', ...dims, xv, Wk, U, Wm, bias, Wh, hb, h0, m0, gain, lnb, o1, o2, o3, ...saved, work);
         return {
           outputs: [kr.read(o1, T * B * H), kr.read(o2, B * H), kr.read(o3, B * M)],
-          saved: saving ? saved.map((ptr, i) => kr.read(ptr, savedSizes[i])) : undefined,
+          saved: saving ? saved.map((ptr, i) => kr.saved(ptr, savedSizes[i])) : undefined,
         };
       },
       backward([xv, Wk, U, Wm, , Wh, , h0, m0, gain], saved, dys) {

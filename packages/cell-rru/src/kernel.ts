@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs-core';
-import { dropoutThreshold, fusedCall, loadKernel, type FusedResult, type Params, type State } from '@cellstack/core';
+import { dropoutThreshold, fusedCall, keepSafe, loadKernel, type FusedResult, type Params, type State } from '@cellstack/core';
 
 const kernel = () => loadKernel(new URL('../kernel/rru.wasm', import.meta.url));
 
@@ -56,14 +56,16 @@ export function rruFused(dims: RRUKernelDims, maskSeed: () => number) {
       forward(xs, { saving }) {
         const k = kernel();
         k.reset();
-        const args = unpack(xs).map((a) => k.put(a));
         const sizes = [T * B * p, Bn, T * Bg, T * B, (L - 1) * T * Bg, T * Bn, T * Bn];
-        // rru_forward writes its outputs, saved values and work space before reading them.
-        const [o, last, ...saved] = sizes.map((size) => k.scratch(size));
+        // rru_forward writes its outputs, saved values and work space before reading them; the saved
+        // values stay in kernel memory for the backward pass where that is safe (keep() comes first).
+        const saved = sizes.slice(2).map((size) => (keepSafe(saving) ? k.keep(size, true) : k.scratch(size)));
+        const args = unpack(xs).map((a) => k.put(a));
+        const [o, last] = sizes.slice(0, 2).map((size) => k.scratch(size));
         k.call('rru_forward', ...dimArgs, ...args, ...dropArgs, o, last, ...saved, k.scratch(n + 2 * Bg));
         return {
           outputs: [k.read(o, sizes[0]), k.read(last, Bn)],
-          saved: saving ? saved.map((ptr, i) => k.read(ptr, sizes[i + 2])) : undefined,
+          saved: saving ? saved.map((ptr, i) => k.saved(ptr, sizes[i + 2])) : undefined,
         };
       },
       backward(xs, saved, [dout, dhT]) {

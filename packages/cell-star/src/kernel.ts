@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { fusedCall, loadKernel, type FusedResult, type Params, type State } from '@cellstack/core';
+import { fusedCall, keepSafe, loadKernel, viewsSafe, type FusedResult, type Params, type State } from '@cellstack/core';
 
 const kernel = () => loadKernel(new URL('../kernel/star.wasm', import.meta.url));
 
@@ -13,7 +13,7 @@ export function starFused(official: boolean) {
     const [out] = fusedCall([x, p.kernel, p.recurrent, p.bias, h], [[B, T, H]], {
       forward([xv, Wk, U, bias, h0], { saving }) {
         // Every output is written in full (the projection fills zs): no zero-filling.
-        const [o, , zs] = kernel().run('star_forward', [T, B, F, H, +official], [xv, Wk, U, bias, h0], [T * n, n, 2 * T * n], { read: saving ? 3 : 1, written: true });
+        const [o, , zs] = kernel().run('star_forward', [T, B, F, H, +official], [xv, Wk, U, bias, h0], [T * n, n, 2 * T * n], { read: saving ? 3 : 1, written: true, views: viewsSafe(saving), keep: keepSafe(saving) });
         // Backward reads h_t from the outputs themselves, plus z (after tanh) and the gates.
         return { outputs: [o], saved: saving ? [o, zs] : undefined };
       },

@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs-core';
-import { fusedCall, loadKernel, type FusedResult, type Params, type State } from '@cellstack/core';
+import { fusedCall, keepSafe, loadKernel, type FusedResult, type Params, type State } from '@cellstack/core';
 import { kernelVariant, projectionBias, zoneoutMasks, type GateLayout } from './gates.js';
 
 const kernel = () => loadKernel(new URL('../kernel/urgru.wasm', import.meta.url));
@@ -19,11 +19,13 @@ export function urgruFused(g: GateLayout, zh: number, seed: () => number) {
       forward([xv, Wk, Ug, Uc, b, h0], { saving }) {
         const k = kernel();
         k.reset();
+        // The saved values stay in kernel memory for the backward pass where that is safe (keep() comes first).
+        const [acts, hs] = [T * B * G, T * n].map((size) => (keepSafe(saving) ? k.keep(size) : k.alloc(size)));
         const args = [xv, Wk, Ug, Uc, b, h0].map((a) => k.put(a));
         const mask = mh ? k.put(mh) : 0;
-        const [o, last, acts, hs] = [T * n, n, T * B * G, T * n].map((size) => k.alloc(size));
+        const [o, last] = [T * n, n].map((size) => k.alloc(size));
         k.call('urgru_forward', T, B, F, H, ...variant, zh, ...args, mask, o, last, acts, hs, k.alloc(n + 9 * H));
-        return { outputs: [k.read(o, T * n), k.read(last, n)], saved: saving ? [k.read(acts, T * B * G), k.read(hs, T * n)] : undefined };
+        return { outputs: [k.read(o, T * n), k.read(last, n)], saved: saving ? [k.saved(acts, T * B * G), k.saved(hs, T * n)] : undefined };
       },
       backward([xv, Wk, Ug, Uc, , h0], saved, [dout, dhT]) {
         const k = kernel();

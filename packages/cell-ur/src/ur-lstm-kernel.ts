@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs-core';
-import { fusedCall, loadKernel, type FusedResult, type Params, type State } from '@cellstack/core';
+import { fusedCall, keepSafe, loadKernel, type FusedResult, type Params, type State } from '@cellstack/core';
 import { kernelVariant, projectionBias, zoneoutMasks, type GateLayout } from './gates.js';
 
 const kernel = () => loadKernel(new URL('../kernel/urlstm.wasm', import.meta.url));
@@ -18,14 +18,16 @@ export function urlstmFused(g: GateLayout, zc: number, zh: number, seed: () => n
       forward([xv, Wk, U, b, h0, c0], { saving }) {
         const k = kernel();
         k.reset();
+        // Not zero-filled (~8 MB a pass): the projection fills acts, every step its rows of cs and hs, and the row work before it is read.
+        // The saved ones stay in kernel memory for the backward pass where that is safe (keep() comes first).
+        const [acts, cs, hs] = [T * B * G, T * n, T * n].map((size) => (keepSafe(saving) ? k.keep(size, true) : k.scratch(size)));
         const args = [xv, Wk, U, b, h0, c0].map((a) => k.put(a));
         const masks = [mc, mh].map((m) => (m ? k.put(m) : 0));
-        // Not zero-filled (~8 MB a pass): the projection fills acts, every step its rows of cs and hs, and the row work before it is read.
-        const [o, lastH, lastC, acts, cs, hs] = [T * n, n, n, T * B * G, T * n, T * n].map((size) => k.scratch(size));
+        const [o, lastH, lastC] = [T * n, n, n].map((size) => k.scratch(size));
         k.call('urlstm_forward', T, B, F, H, ...variant, zc, zh, ...args, ...masks, o, lastH, lastC, acts, cs, hs, k.scratch(11 * H));
         return {
           outputs: [k.read(o, T * n), k.read(lastH, n), k.read(lastC, n)],
-          saved: saving ? [k.read(acts, T * B * G), k.read(cs, T * n), k.read(hs, T * n)] : undefined,
+          saved: saving ? [k.saved(acts, T * B * G), k.saved(cs, T * n), k.saved(hs, T * n)] : undefined,
         };
       },
       backward([xv, Wk, U, , h0, c0], saved, [dout, dhT, dcT]) {

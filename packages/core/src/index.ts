@@ -18,6 +18,7 @@ export {
   loadKernel,
   fusedCall,
   viewsSafe,
+  keepSafe,
   zeros,
   setFusedKernels,
   fusedKernelsActive,

@@ -7,16 +7,40 @@ import { checkInterrupt } from './interrupt.js';
 import { hostImports } from './native.js';
 import { configure, settings } from './settings.js';
 
+/** A kept block (WasmKernel.keep): [start, end) of a kernel's memory, freed once its backward pass is done with it. */
+interface KeptBlock {
+  kernel: WasmKernel;
+  start: number;
+  end: number;
+  live: boolean;
+  /** Its views `saved()` handed out that the garbage collector has not yet taken. */
+  views: number;
+}
+/** The kept block and byte address behind each view `saved()` handed out (a grown memory detaches the view itself). */
+const keptViews = new WeakMap<Float32Array, { block: KeptBlock; ptr: number }>();
+
 /**
  * A loaded fused-kernel module (a cell's kernel/<cell>.wasm built from C with
  * kernel/cellstack_kernel.h). Memory is a bump allocator over the module's own linear
- * memory: `reset()` at the start of each call, then `put`/`alloc`, call, `read`.
+ * memory: `reset()` at the start of each call, then `put`/`alloc`, call, `read`. Below
+ * the bump region lies a stack of kept blocks (`keep`): a forward pass's saved values,
+ * which its backward pass reads in place instead of a copy out and a copy back in
+ * (W1 LSTM: ~10 MB each way a step). Layers free them in reverse order, so a stack fits.
  */
 export class WasmKernel {
   private readonly memory: WasmMemory;
   private readonly fns: Record<string, (...args: number[]) => void>;
   private readonly base: number;
   private top: number;
+  /** End of the top live kept block (the bump region's start). */
+  private floor: number;
+  private readonly blocks: KeptBlock[] = [];
+  /** No kept block yet this call: the next keep() starts one. */
+  private fresh = true;
+  // A forward pass whose backward never runs (its tape dropped) frees its block once all its views are collected.
+  private static readonly finalizer = new FinalizationRegistry<KeptBlock>((block) => {
+    if (--block.views === 0) block.kernel.drop(block);
+  });
 
   constructor(bytes: Uint8Array, readonly label: string) {
     const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
@@ -25,12 +49,60 @@ export class WasmKernel {
     this.memory = ex.memory as WasmMemory;
     host.follow(ex.cs_use_host);
     this.base = align((ex.__heap_base as { value: number }).value);
-    this.top = this.base;
+    this.top = this.floor = this.base;
     this.fns = Object.fromEntries(Object.entries(ex).filter(([, v]) => typeof v === 'function')) as never;
   }
 
   reset(): void {
-    this.top = this.base;
+    this.top = this.floor;
+    this.fresh = true;
+  }
+
+  /**
+   * Room for n floats that outlives this call, zero-filled unless `written` (as `alloc`/`scratch`): right
+   * after `reset()`, before any other allocation; consecutive calls extend one block. Read it with
+   * `saved()`; fusedCall frees it after the backward pass (`free`).
+   */
+  keep(n: number, written = false): number {
+    let block = this.blocks.at(-1);
+    if (this.top !== this.floor) throw new CellstackError(`kernel ${this.label}`, 'keep() after another allocation of this call', 'keep() right after reset()');
+    if (this.fresh || !block) {
+      block = { kernel: this, start: this.floor, end: this.floor, live: true, views: 0 };
+      this.blocks.push(block);
+      this.fresh = false;
+    }
+    const ptr = written ? this.scratch(n) : this.alloc(n);
+    block.end = this.floor = this.top;
+    return ptr;
+  }
+
+  /**
+   * A forward pass's saved value at ptr, for its backward pass: from `keep()`, a view that `put()` passes
+   * back in place however memory has grown since; else a copy (`read`).
+   */
+  saved(ptr: number, n: number): Float32Array {
+    const block = this.blocks.at(-1);
+    if (!block || this.fresh || ptr < block.start || ptr >= block.end) return this.read(ptr, n);
+    const view = this.view(ptr, n);
+    keptViews.set(view, { block, ptr });
+    block.views++;
+    WasmKernel.finalizer.register(view, block, block);
+    return view;
+  }
+
+  /** Free the kept block behind a view from `saved()` (with all its other views); other arrays are ignored. */
+  free(saved: Float32Array): void {
+    const kept = keptViews.get(saved);
+    if (kept?.block.kernel === this) this.drop(kept.block);
+  }
+
+  /** The stack shrinks past every freed block on its top. */
+  private drop(block: KeptBlock): void {
+    if (!block.live) return;
+    block.live = false;
+    WasmKernel.finalizer.unregister(block);
+    while (this.blocks.length > 0 && !this.blocks.at(-1)!.live) this.blocks.pop();
+    this.floor = this.blocks.at(-1)?.end ?? this.base;
   }
 
   /** Room for n floats, zero-filled; returns its byte address. */
@@ -49,8 +121,13 @@ export class WasmKernel {
     return this.reserve(n);
   }
 
-  /** Copy an array in; returns its byte address. */
+  /** Copy an array in; returns its byte address. A view from `kept()` is not copied: its address is returned. */
   put(a: Float32Array): number {
+    const kept = keptViews.get(a);
+    if (kept) {
+      if (kept.block.kernel !== this || !kept.block.live) throw new CellstackError(`kernel ${this.label}`, 'was passed a saved value already freed or kept by another kernel', 'a forward pass\'s saved values, once, in its own backward pass');
+      return kept.ptr;
+    }
     const ptr = this.reserve(a.length);
     new Float32Array(this.memory.buffer, ptr, a.length).set(a);
     return ptr;
@@ -91,15 +168,24 @@ export class WasmKernel {
    * backward, which are most of its output bytes).
    */
   run(name: string, scalars: number[], inputs: Float32Array[], outputs: number[], options: RunOptions = {}): Float32Array[] {
-    const { scratch = [], read = outputs.length, written = false, scratchWritten = written, views = false } = options;
+    const { scratch = [], read = outputs.length, written = false, scratchWritten = written, views = false, keep = false } = options;
     this.reset();
+    // Kept outputs first: keep() extends the block only before any other allocation.
+    const keptPtrs = keep ? outputs.slice(0, read).map((n) => this.keep(n, written)) : [];
     const ptrs = [
       ...inputs.map((a) => this.put(a)),
-      ...outputs.map((n) => (written ? this.scratch(n) : this.alloc(n))),
+      ...keptPtrs,
+      ...outputs.slice(keptPtrs.length).map((n) => (written ? this.scratch(n) : this.alloc(n))),
       ...scratch.map((n) => (scratchWritten ? this.scratch(n) : this.alloc(n))),
     ];
-    this.call(name, ...scalars, ...ptrs);
-    return outputs.slice(0, read).map((n, i) => (views ? this.view(ptrs[inputs.length + i], n) : this.read(ptrs[inputs.length + i], n)));
+    try {
+      this.call(name, ...scalars, ...ptrs);
+    } catch (e) {
+      if (keep) this.drop(this.blocks.at(-1)!);
+      throw e;
+    }
+    const at = (i: number) => ptrs[inputs.length + i];
+    return outputs.slice(0, read).map((n, i) => (keep ? this.saved(at(i), n) : views ? this.view(at(i), n) : this.read(at(i), n)));
   }
 
   /** The module's memory now (a grown memory is a new buffer). */
@@ -135,12 +221,26 @@ export interface RunOptions {
    * which turns them into tensors before the kernel runs again — one copy of the outputs, not two.
    */
   views?: boolean;
+  /**
+   * Keep the outputs read back in kernel memory (`keep()`) and return them as kept views: for a forward
+   * pass's saved values, which its backward pass then reads in place — only where tensors copy the
+   * outputs at once (keepSafe()). fusedCall frees them after the backward pass.
+   */
+  keep?: boolean;
 }
 
 const align = (n: number) => (n + 15) & ~15;
 
 /** Whether a forward pass may hand back views of kernel memory (RunOptions.views): outside a gradient, on wasm. */
 export const viewsSafe = (saving: boolean): boolean => !saving && backendCopiesOnWrite();
+
+/** Whether a forward pass may keep its saved values in kernel memory (RunOptions.keep): inside a gradient, on wasm. */
+export const keepSafe = (saving: boolean): boolean => saving && backendCopiesOnWrite();
+
+/** Free the kept blocks behind any of these arrays (fusedCall, once the backward pass has read them). */
+function releaseKept(arrays: Iterable<Float32Array>): void {
+  for (const a of arrays) keptViews.get(a)?.block.kernel.free(a);
+}
 
 const zeroArrays = new Map<number, Float32Array>();
 /** n zeros, for a kernel input (copied in, never written): e.g. the gradient of a final state nothing used. */
@@ -272,10 +372,12 @@ export function fusedCall<S>(inputs: tf.Tensor[], outShapes: number[][], spec: F
     try {
       grads = spec.backward(xs, saved as S, dys);
     } catch (e) {
+      releaseKept(keep);
       recycleArrays([...dys, ...xs, ...keep]);
       throw e;
     }
     const result = grads.map((g, i) => tf.tensor(g, inputs[i].shape));
+    releaseKept(keep);
     recycleArrays([...dys, ...xs, ...keep, ...(copies ? grads : [])]);
     return Object.fromEntries(result.map((g, i) => [i, () => g]));
   };
@@ -295,6 +397,7 @@ function forwardOnly<S>(inputs: tf.Tensor[], outShapes: number[][], sizes: numbe
   const result = outShapes.map((shape, i) => tf.tensor(outputs[i].subarray(0, sizes[i]), shape));
   // Tensors copy the arrays at once on wasm and keep them elsewhere; anything saved regardless is free too.
   const held = new Set(backendCopiesOnWrite() ? [] : outputs);
+  releaseKept(arraysIn(saved));
   recycleArrays([...xs, ...outputs, ...arraysIn(saved)].filter((a) => !held.has(a)));
   return result;
 }

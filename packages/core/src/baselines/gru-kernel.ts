@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { FusedResult, Params, State } from '../cell.js';
-import { fusedCall, loadKernel, viewsSafe, zeros } from '../kernel.js';
+import { fusedCall, keepSafe, loadKernel, viewsSafe, zeros } from '../kernel.js';
 
 const kernel = () => loadKernel(new URL('../../kernel/gru.wasm', import.meta.url));
 
@@ -14,6 +14,7 @@ export function gruFused(x: tf.Tensor3D, { h }: State, p: Params): FusedResult {
       const [o, , a] = kernel().run('gru_forward', [T, B, F, H], [xv, W, Ug, Uc, bias, h0], [T * n, n, 3 * T * n], {
         read: saving ? 3 : 1,
         views: viewsSafe(saving),
+        keep: keepSafe(saving),
         written: true, // the projection fills a; every step writes h
       });
       // Backward reads h_t from the outputs themselves.

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { FusedResult, Params, State } from '../cell.js';
-import { fusedCall, loadKernel, viewsSafe, zeros } from '../kernel.js';
+import { fusedCall, keepSafe, loadKernel, viewsSafe, zeros } from '../kernel.js';
 
 const kernel = () => loadKernel(new URL('../../kernel/janet.wasm', import.meta.url));
 
@@ -12,7 +12,7 @@ export function janetFused(beta: number) {
     const n = B * H;
     const [out] = fusedCall([x, p.kernel, p.recurrent, p.bias, h], [[B, T, H]], {
       forward([xv, W, U, bias, h0], { saving }) {
-        const [o, , z] = kernel().run('janet_forward', [T, B, F, H, beta], [xv, W, U, bias, h0], [T * n, n, 2 * T * n], { read: saving ? 3 : 1, written: true, views: viewsSafe(saving) }); // the projection fills z, every step its rows of out
+        const [o, , z] = kernel().run('janet_forward', [T, B, F, H, beta], [xv, W, U, bias, h0], [T * n, n, 2 * T * n], { read: saving ? 3 : 1, written: true, views: viewsSafe(saving), keep: keepSafe(saving) }); // the projection fills z, every step its rows of out
         // z = [s | tanh(z_c)] per step, and every h_t (the outputs).
         return { outputs: [o], saved: saving ? [z, o] : undefined };
       },

@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { FusedResult, Params, State } from '../cell.js';
-import { fusedCall, loadKernel, viewsSafe } from '../kernel.js';
+import { fusedCall, keepSafe, loadKernel, viewsSafe } from '../kernel.js';
 
 const kernel = () => loadKernel(new URL('../../kernel/lstm.wasm', import.meta.url));
 
@@ -14,6 +14,7 @@ export function lstmFused(x: tf.Tensor3D, { h, c }: State, p: Params): FusedResu
       const [o, lastH, lastC, a, cs] = kernel().run('lstm_forward', [T, B, F, H], [xv, W, U, bias, h0, c0], [T * n, n, n, 4 * T * n, T * n], {
         read: saving ? 5 : 3,
         views: viewsSafe(saving),
+        keep: keepSafe(saving),
         written: true, // the projection fills a; every step writes c and h
       });
       // Backward reads h_t from the outputs themselves.

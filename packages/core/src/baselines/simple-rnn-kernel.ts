@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { FusedResult, Params, State } from '../cell.js';
-import { fusedCall, loadKernel, viewsSafe, zeros } from '../kernel.js';
+import { fusedCall, keepSafe, loadKernel, viewsSafe, zeros } from '../kernel.js';
 
 const kernel = () => loadKernel(new URL('../../kernel/simple-rnn.wasm', import.meta.url));
 
@@ -11,7 +11,7 @@ export function simpleRnnFused(x: tf.Tensor3D, { h }: State, p: Params): FusedRe
   const n = B * H;
   const [out] = fusedCall([x, p.kernel, p.recurrent, p.bias, h], [[B, T, H]], {
     forward([xv, W, U, bias, h0], { saving }) {
-      const [o] = kernel().run('simple_rnn_forward', [T, B, F, H], [xv, W, U, bias, h0], [T * n, n], { written: true, read: 1, views: viewsSafe(saving) }); // the projection fills out
+      const [o] = kernel().run('simple_rnn_forward', [T, B, F, H], [xv, W, U, bias, h0], [T * n, n], { written: true, read: 1, views: viewsSafe(saving), keep: keepSafe(saving) }); // the projection fills out
       // Backward needs only the outputs (every h_t).
       return { outputs: [o], saved: o };
     },
