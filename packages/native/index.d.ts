@@ -9,6 +9,17 @@ export declare const matmul:
       ldc: number, accumulate: number) => void)
   | undefined;
 /**
+ * `count` products as `matmul`'s, operand i advanced by i·bsa, i·bsb, i·bsc floats (bsc = 0: all summed
+ * into one C, accumulating after the first): e.g. a layer's input projection, one product per sequence of
+ * the batch, in one call split over the threads (whole products, or C's panels when they share a C).
+ * Bit-identical to the `count` matmul calls for every thread count. Throws a RangeError when an operand
+ * of any product leaves the buffer.
+ */
+export declare const matmulBatch:
+  | ((memory: ArrayBuffer, count: number, bsa: number, bsb: number, bsc: number, M: number, N: number, K: number, A: number, sa: number,
+      sk: number, B: number, ldb: number, C: number, ldc: number, accumulate: number) => void)
+  | undefined;
+/**
  * One recurrent step's gate math on `memory` over B rows of H units (byte offsets; ldz, ldp,
  * ldh: row strides in floats). kind 0, LSTM: z [B, 4H] holds the pre-activations (i f c̃ o)
  * and receives their sigmoid/tanh; c = f·prev + i·c̃ ([B, H], rows H apart); h = o·tanh(c).

@@ -124,6 +124,12 @@ __attribute__((import_module("env"), import_name("cs_host_matmul"))) void cs_hos
 static int cs_host_min;
 CS_EXPORT(cs_use_host)(int min_product) { cs_host_min = min_product; }
 
+/* `count` products in one host call (the addon's matmulBatch; see cs_matmul_batch below). */
+__attribute__((import_module("env"), import_name("cs_host_matmul_batch"))) void cs_host_matmul_batch(int count, int bsa, int bsb, int bsc, int M,
+                                                                                                   int N, int K, const float *A, int sa,
+                                                                                                   int sk, const float *B, int ldb,
+                                                                                                   float *C, int ldc, int accumulate);
+
 /*
  * A recurrent step's gate math on the host (8 lanes, FMA, rows split over its threads), which
  * kernels call while their products go there (cs_host_min > 0): the `gates` export of
@@ -252,6 +258,23 @@ static inline void cs_matmul(int M, int N, int K, const float *A, int sa, int sk
   }
 }
 
+/*
+ * `count` products C_i (+)= A_i·B_i, operand i advanced by i·bsa, i·bsb, i·bsc floats; bsc = 0 sums
+ * them all into one C (accumulating after the first). One host call for the lot while products go
+ * native, split over the addon's threads; the same sums as `count` cs_matmul calls.
+ */
+static inline void cs_matmul_batch(int count, int bsa, int bsb, int bsc, int M, int N, int K, const float *A, int sa, int sk,
+                                   const float *B, int ldb, float *C, int ldc, int accumulate) {
+#ifndef CS_HEAP_MODULE
+  if (cs_host_min > 0 && (long)count * M * N * K >= cs_host_min) {
+    cs_host_matmul_batch(count, bsa, bsb, bsc, M, N, K, A, sa, sk, B, ldb, C, ldc, accumulate);
+    return;
+  }
+#endif
+  for (int i = 0; i < count; i++)
+    cs_matmul(M, N, K, A + (long)i * bsa, sa, sk, B + (long)i * bsb, ldb, C + (long)i * bsc, ldc, accumulate || (bsc == 0 && i > 0));
+}
+
 /* out[j] += Σ_r x[r, j] over `rows` rows of width n (bias gradients). */
 static inline void cs_colsum(float *out, const float *x, int rows, int n) {
   for (int r = 0; r < rows; r++)
@@ -269,7 +292,8 @@ static inline void cs_transpose(float *dst, const float *src, int rows, int cols
  * xp[t, b, :] = x[b, t, :]·W + bias (W [F, G], bias [G] or 0), written time-major [T, B, G].
  */
 static inline void cs_project(int T, int B, int F, int G, const float *x, const float *W, const float *bias, float *xp) {
-  for (int b = 0; b < B; b++) cs_matmul(T, G, F, x + (long)b * T * F, F, 1, W, G, xp + (long)b * G, B * G, 0);
+  /* One product a step (x_t's rows lie T·F apart), so each writes one contiguous [B, G] block of xp. */
+  cs_matmul_batch(T, F, 0, B * G, B, G, F, x, T * F, 1, W, G, xp, G, 0);
   if (bias)
     for (long r = 0; r < (long)T * B; r++)
       for (int j = 0; j < G; j++) xp[r * G + j] += bias[j];
@@ -282,10 +306,13 @@ static inline void cs_project(int T, int B, int F, int G, const float *x, const 
 static inline void cs_project_backward(int T, int B, int F, int G, const float *x, const float *W, const float *dxp, float *dx,
                                 float *dW, float *dbias, float *work) {
   cs_transpose(work, W, F, G);
-  for (int b = 0; b < B; b++) {
-    cs_matmul(F, G, T, x + (long)b * T * F, 1, F, dxp + (long)b * G, B * G, dW, G, 1);
-    cs_matmul(T, F, G, dxp + (long)b * G, B * G, 1, work, F, dx + (long)b * T * F, F, 0);
-  }
+  /* dW as one product over all T·B rows, on a time-major copy of x in dx's room (dx is written last): a
+     product a sequence read dxp's rows B·G floats apart, all in one L1 set, at a third of the speed. */
+  for (int t = 0; t < T; t++)
+    for (int b = 0; b < B; b++) cs_copy(dx + ((long)t * B + b) * F, x + ((long)b * T + t) * F, F);
+  cs_matmul(F, G, T * B, dx, 1, F, dxp, G, dW, G, 1);
+  /* dx one product a step: [B, G] blocks of dxp against Wᵀ, rows T·F apart in dx. */
+  cs_matmul_batch(T, B * G, 0, F, B, F, G, dxp, G, 1, work, F, dx, T * F, 0);
   if (dbias) cs_colsum(dbias, dxp, T * B, G);
 }
 

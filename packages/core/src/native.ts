@@ -6,12 +6,15 @@ import { NATIVE_MIN_PRODUCT, configure, onConfigure, settings, type Settings } f
 
 type HostMatmul = (memory: ArrayBuffer, M: number, N: number, K: number, A: number, sa: number, sk: number, B: number, ldb: number,
   C: number, ldc: number, accumulate: number) => void;
+type HostMatmulBatch = (memory: ArrayBuffer, count: number, bsa: number, bsb: number, bsc: number, M: number, N: number, K: number, A: number,
+  sa: number, sk: number, B: number, ldb: number, C: number, ldc: number, accumulate: number) => void;
 type HostGates = (memory: ArrayBuffer, kind: number, B: number, H: number, z: number, ldz: number, prev: number, ldp: number, c: number, h: number, ldh: number) => void;
 type HostStep = (memory: ArrayBuffer, kind: number, B: number, H: number, args: number) => void;
 type HostTrace = (memory: ArrayBuffer, code: number, steps: number, t0: number, dt: number) => number;
 type HostTraceParts = (memory: ArrayBuffer, list: number, parts: number, steps: number, t0: number, dt: number) => number;
 interface Addon {
   matmul?: HostMatmul;
+  matmulBatch?: HostMatmulBatch;
   gates?: HostGates;
   step?: HostStep;
   trace?: HostTrace;
@@ -30,7 +33,7 @@ function addon(): Addon {
   try {
     loaded = createRequire(import.meta.url)('@cellstack/native') as Addon;
     // The kernels call every host function once the products go native: an older build lacks some.
-    if (loaded.matmul && (!loaded.gates || !loaded.step || !loaded.trace || !loaded.traceParts)) loaded = { isa: 'none: @cellstack/native is out of date (run `npm rebuild @cellstack/native`)' };
+    if (loaded.matmul && (!loaded.matmulBatch || !loaded.gates || !loaded.step || !loaded.trace || !loaded.traceParts)) loaded = { isa: 'none: @cellstack/native is out of date (run `npm rebuild @cellstack/native`)' };
   } catch {
     loaded = { isa: 'none: the optional dependency @cellstack/native is not installed' };
   }
@@ -112,7 +115,7 @@ const minProductNow = () => (settings().native && loaded?.matmul ? settings().na
 const LOOP_KINDS: Record<number, { slots: number; width: number }> = { 10: { slots: 7, width: 1 }, 11: { slots: 12, width: 4 }, 12: { slots: 14, width: 4 }, 13: { slots: 11, width: 3 } };
 
 /**
- * The `env` imports of a kernel module (`cs_host_matmul`, `cs_host_gates`, `cs_host_step`) on its own memory, and a hook to
+ * The `env` imports of a kernel module (`cs_host_matmul`, `cs_host_matmul_batch`, `cs_host_gates`, `cs_host_step`) on its own memory, and a hook to
  * call with its `cs_use_host` export, which then follows the settings.
  */
 export function hostImports(memory: () => { buffer: ArrayBuffer }) {
@@ -120,6 +123,13 @@ export function hostImports(memory: () => { buffer: ArrayBuffer }) {
     checkInterrupt(); // a whole-sequence kernel can stop between its products
     countProduct(M * N * K);
     loaded!.matmul!(memory().buffer, M, N, K, A, sa, sk, B, ldb, C, ldc, acc);
+  };
+  // Several products in one call (cs_matmul_batch: the input projections over a batch's sequences).
+  const cs_host_matmul_batch = (count: number, bsa: number, bsb: number, bsc: number, M: number, N: number, K: number, A: number, sa: number, sk: number,
+    B: number, ldb: number, C: number, ldc: number, acc: number) => {
+    checkInterrupt();
+    countProduct(count * M * N * K);
+    loaded!.matmulBatch!(memory().buffer, count, bsa, bsb, bsc, M, N, K, A, sa, sk, B, ldb, C, ldc, acc);
   };
   // A step's gate math (kernel/lstm.c, gru.c), called only while the products go native.
   const cs_host_gates = (kind: number, B: number, H: number, z: number, ldz: number, prev: number, ldp: number, c: number, h: number, ldh: number) =>
@@ -132,7 +142,7 @@ export function hostImports(memory: () => { buffer: ArrayBuffer }) {
     loaded!.step!(memory().buffer, kind, B, H, args);
   };
   return {
-    env: { cs_host_matmul, cs_host_gates, cs_host_step },
+    env: { cs_host_matmul, cs_host_matmul_batch, cs_host_gates, cs_host_step },
     follow(useHost: unknown) {
       if (typeof useHost !== 'function') return; // a kernel built without the host product
       const set = useHost as (minProduct: number) => void;

@@ -496,6 +496,62 @@ static void parallel_rows(void (*rows)(const void *, int, int), const void *ctx,
   run_parallel(threads, B);
 }
 
+/*
+ * `count` products C_i (+)= A_i·B_i, operand i at i·bsa, i·bsb, i·bsc floats on (bsc = 0: all into one C,
+ * in order of i). A layer's input projection over its batch's sequences is one call of B products
+ * (x [B, T, F] against activations [T, B, G]), where B calls each paid a host call and ran on one thread.
+ */
+typedef struct {
+  int count, M, N, K, acc, by_cols;
+  const float *A, *B;
+  float *C;
+  long sa, sk, ldb, ldc, bsa, bsb, bsc;
+} Batch;
+
+/* Products [from, to), each whole: separate Cs, so threads never share an element. */
+static void batch_items(const void *ctx, int from, int to) {
+  const Batch *b = ctx;
+  for (int i = from; i < to; i++)
+    matmul(b->M, b->N, b->K, b->A + i * b->bsa, b->sa, b->sk, b->B + i * b->bsb, b->ldb, b->C + i * b->bsc, b->ldc, b->acc);
+}
+
+/* Panels (or row blocks) [from, to) of every product in order of i: each element's sum is the one-thread order. */
+static void batch_slices(const void *ctx, int from, int to) {
+  const Batch *b = ctx;
+  int step = b->by_cols ? COLS : ROWS, extent = b->by_cols ? b->N : b->M;
+  int lo = from * step, hi = to * step < extent ? to * step : extent;
+  for (int i = 0; i < b->count; i++) {
+    const float *A = b->A + i * b->bsa, *B = b->B + i * b->bsb;
+    float *C = b->C + i * b->bsc;
+    int acc = b->acc || (b->bsc == 0 && i > 0);
+    if (b->by_cols) matmul(b->M, hi - lo, b->K, A, b->sa, b->sk, B + lo, b->ldb, C + lo, b->ldc, acc);
+    else matmul(hi - lo, b->N, b->K, A + lo * b->sa, b->sa, b->sk, B, b->ldb, C + (long)lo * b->ldc, b->ldc, acc);
+  }
+}
+
+static void parallel_batch(Batch *b) {
+  long work = (long)b->count * b->M * b->N * (b->K > 0 ? b->K : 1);
+  int threads = atomic_load(&pool.wanted);
+  if (work / PART_MIN < threads) threads = (int)(work / PART_MIN);
+  int panels = (b->N + COLS - 1) / COLS, blocks = (b->M + ROWS - 1) / ROWS, units;
+  void (*fn)(const void *, int, int);
+  if (b->bsc != 0 && b->count >= threads) {
+    units = b->count;
+    fn = batch_items;
+  } else {
+    b->by_cols = panels >= threads || panels >= blocks;
+    units = b->by_cols ? panels : blocks;
+    fn = batch_slices;
+  }
+  if (units < threads) threads = units;
+  if (threads < 2 || pthread_mutex_trylock(&pool.submit) != 0) {
+    fn(b, 0, units);
+    return;
+  }
+  pool.job = (Job){units, 0, 0, 0, 0, 0, -1, NULL, NULL, NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL, 0, 0, fn, b};
+  run_parallel(threads, units);
+}
+
 /* Run pool.job (its per_chunk still unset) as chunks of `units` on up to `threads`; pool.submit is held and released here. */
 static void run_parallel(int threads, int units) {
   if (pool.started < threads - 1) grow(threads);
@@ -590,6 +646,32 @@ static napi_value Matmul(napi_env env, napi_callback_info info) {
 }
 
 /*
+ * matmulBatch(memory, count, bsa, bsb, bsc, M, N, K, A, sa, sk, B, ldb, C, ldc, accumulate): `count` products
+ * as matmul's, operand i advanced by i·bsa, i·bsb, i·bsc floats; bsc = 0 sums them all into one C. Bit-identical
+ * to the `count` matmul calls (with accumulate after the first when bsc = 0), for every thread count.
+ */
+static napi_value MatmulBatch(napi_env env, napi_callback_info info) {
+  void *base;
+  size_t length;
+  int32_t v[15];
+  if (!int_args(env, info, "matmulBatch", "counts, sizes, offsets and strides", 15, &base, &length, v)) return NULL;
+  int32_t count = v[0], bsa = v[1], bsb = v[2], bsc = v[3], M = v[4], N = v[5], K = v[6], sa = v[8], sk = v[9], ldb = v[11], ldc = v[13];
+  uint32_t A = (uint32_t)v[7], B = (uint32_t)v[10], C = (uint32_t)v[12];
+  if (count < 0 || bsa < 0 || bsb < 0 || bsc < 0 || M < 0 || N < 0 || K < 0 || sa < 0 || sk < 0 || ldb < 0 || ldc < 0 || (A | B | C) & 3)
+    return fail(env, "matmulBatch: negative count, size or stride, or an offset not a multiple of 4");
+  int64_t last = count > 0 ? count - 1 : 0; /* strides are non-negative: the last product reaches furthest */
+  if (count > 0 && (extent(A + 4 * last * bsa, M, K, sa, sk) > (int64_t)length || extent(B + 4 * last * bsb, K, N, ldb, 1) > (int64_t)length ||
+                    extent(C + 4 * last * bsc, M, N, ldc, 1) > (int64_t)length))
+    return fail(env, "matmulBatch: an operand lies outside the buffer");
+#ifdef ISA
+  char *m = base;
+  Batch b = {count, M, N, K, v[14], 0, (const float *)(m + A), (const float *)(m + B), (float *)(m + C), sa, sk, ldb, ldc, bsa, bsb, bsc};
+  if (count > 0) parallel_batch(&b);
+#endif
+  return NULL;
+}
+
+/*
  * gates(memory, kind, B, H, z, ldz, prev, ldp, c, h, ldh): one recurrent step's gate math over B
  * rows of H units, byte offsets and row strides in floats. kind 0, LSTM: z [B, 4H] pre-activations
  * → activations, prev = c_{t−1}, c = c_t [B, H] (rows H apart), h = h_t. kind 1, GRU reset: z [B, 3H]
@@ -662,6 +744,7 @@ NAPI_MODULE_INIT() {
 #ifdef ISA
   if (supported()) {
     export(env, exports, "matmul", Matmul);
+    export(env, exports, "matmulBatch", MatmulBatch);
     export(env, exports, "gates", Gates);
     export(env, exports, "step", Step);
     export(env, exports, "trace", Trace);
