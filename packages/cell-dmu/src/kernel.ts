@@ -47,7 +47,7 @@ export function dmuFused(widths: number[], activation: HiddenActivation, candida
         const args = [int32Bits(widths), xs[0], pack(xs.slice(1, -1)), xs[xs.length - 1]].map((a) => k.put(a));
         const [o, last] = [TB * d, B * d].map((size) => k.scratch(size));
         k.call('dmu_forward', T, B, F, d, ...codes, ...args, o, last, saved);
-        return { outputs: [k.read(o, TB * d), k.read(last, B * d)], saved: saving ? k.saved(saved, savedSize) : undefined };
+        return { outputs: [k.output(o, TB * d), k.output(last, B * d)], saved: saving ? k.saved(saved, savedSize) : undefined };
       },
       backward(xs, saved, [dout, dhT]) {
         const k = kernel();

@@ -37,7 +37,7 @@ export function nruFused(o: NRUOptions, { groups, r }: { groups: number; r: numb
         const work = kr.alloc(T * B * Gp + B * (H + D) + 2 * k * M + Gp);
         kr.call('nru_forward', ...dims, xv, Wk, U, Wm, bias, Wh, hb, h0, m0, gain, lnb, o1, o2, o3, ...saved, work);
         return {
-          outputs: [kr.read(o1, T * B * H), kr.read(o2, B * H), kr.read(o3, B * M)],
+          outputs: [kr.output(o1, T * B * H), kr.output(o2, B * H), kr.output(o3, B * M)],
           saved: saving ? saved.map((ptr, i) => kr.saved(ptr, savedSizes[i])) : undefined,
         };
       },

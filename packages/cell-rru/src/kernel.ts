@@ -64,7 +64,7 @@ export function rruFused(dims: RRUKernelDims, maskSeed: () => number) {
         const [o, last] = sizes.slice(0, 2).map((size) => k.scratch(size));
         k.call('rru_forward', ...dimArgs, ...args, ...dropArgs, o, last, ...saved, k.scratch(n + 2 * Bg));
         return {
-          outputs: [k.read(o, sizes[0]), k.read(last, Bn)],
+          outputs: [k.output(o, sizes[0]), k.output(last, Bn)],
           saved: saving ? saved.map((ptr, i) => k.saved(ptr, sizes[i + 2])) : undefined,
         };
       },

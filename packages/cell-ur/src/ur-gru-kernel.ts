@@ -25,7 +25,7 @@ export function urgruFused(g: GateLayout, zh: number, seed: () => number) {
         const mask = mh ? k.put(mh) : 0;
         const [o, last] = [T * n, n].map((size) => k.alloc(size));
         k.call('urgru_forward', T, B, F, H, ...variant, zh, ...args, mask, o, last, acts, hs, k.alloc(n + 9 * H));
-        return { outputs: [k.read(o, T * n), k.read(last, n)], saved: saving ? [k.saved(acts, T * B * G), k.saved(hs, T * n)] : undefined };
+        return { outputs: [k.output(o, T * n), k.output(last, n)], saved: saving ? [k.saved(acts, T * B * G), k.saved(hs, T * n)] : undefined };
       },
       backward([xv, Wk, Ug, Uc, , h0], saved, [dout, dhT]) {
         const k = kernel();

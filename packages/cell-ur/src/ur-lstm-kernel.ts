@@ -26,7 +26,7 @@ export function urlstmFused(g: GateLayout, zc: number, zh: number, seed: () => n
         const [o, lastH, lastC] = [T * n, n, n].map((size) => k.scratch(size));
         k.call('urlstm_forward', T, B, F, H, ...variant, zc, zh, ...args, ...masks, o, lastH, lastC, acts, cs, hs, k.scratch(11 * H));
         return {
-          outputs: [k.read(o, T * n), k.read(lastH, n), k.read(lastC, n)],
+          outputs: [k.output(o, T * n), k.output(lastH, n), k.output(lastC, n)],
           saved: saving ? [k.saved(acts, T * B * G), k.saved(cs, T * n), k.saved(hs, T * n)] : undefined,
         };
       },

@@ -193,6 +193,14 @@ export class WasmKernel {
     return this.memory.buffer;
   }
 
+  /**
+   * An output of this call for fusedCall to turn into a tensor: in place where tensors copy their data at
+   * once (wasm: one copy of it, not two), else a pooled copy (tensors elsewhere keep the array).
+   */
+  output(ptr: number, n: number): Float32Array {
+    return backendCopiesOnWrite() ? this.view(ptr, n) : this.read(ptr, n);
+  }
+
   /** n floats at ptr in place: valid only until this kernel's next call or allocation (see RunOptions.views). */
   view(ptr: number, n: number): Float32Array {
     return new Float32Array(this.memory.buffer, ptr, n);

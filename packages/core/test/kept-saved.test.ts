@@ -80,6 +80,15 @@ const spec: FusedSpec<Float32Array[]> = {
 describe.each(['wasm', 'cpu'] as const)('fusedCall with kept saved values on %s', (backend) => {
   afterAll(() => selectBackend((process.env.CELLSTACK_TEST_BACKEND as 'wasm') ?? 'wasm'));
 
+  it('output(): in place where tensors copy at once (wasm), else a copy', async () => {
+    await selectBackend(backend);
+    kernel.reset();
+    const p = kernel.put(Float32Array.from([7, 8]));
+    const out = kernel.output(p, 2);
+    expect(Array.from(out)).toEqual([7, 8]);
+    expect(out.buffer === kernel.buffer).toBe(backend === 'wasm');
+  });
+
   it('three stacked calls give the right gradient and leave no block behind', async () => {
     await selectBackend(backend);
     const start = floor();

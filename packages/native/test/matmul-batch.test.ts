@@ -28,10 +28,10 @@ function run(threads: number, size: number, args: number[], batched: boolean): F
   setThreads!(threads);
   const mem = fill(new Float32Array(size), size);
   const [count, bsa, bsb, bsc, M, N, K, A, sa, sk, Bo, ldb, C, ldc, acc] = args;
-  if (batched) matmulBatch!(mem.buffer, count, bsa, bsb, bsc, M, N, K, 4 * A, sa, sk, 4 * Bo, ldb, 4 * C, ldc, acc);
+  if (batched) matmulBatch!(mem.buffer as ArrayBuffer, count, bsa, bsb, bsc, M, N, K, 4 * A, sa, sk, 4 * Bo, ldb, 4 * C, ldc, acc);
   else
     for (let i = 0; i < count; i++)
-      matmul!(mem.buffer, M, N, K, 4 * (A + i * bsa), sa, sk, 4 * (Bo + i * bsb), ldb, 4 * (C + i * bsc), ldc, acc || (bsc === 0 && i > 0) ? 1 : 0);
+      matmul!(mem.buffer as ArrayBuffer, M, N, K, 4 * (A + i * bsa), sa, sk, 4 * (Bo + i * bsb), ldb, 4 * (C + i * bsc), ldc, acc || (bsc === 0 && i > 0) ? 1 : 0);
   return mem;
 }
 
@@ -60,9 +60,9 @@ describe.skipIf(!matmulBatch || !matmul || !setThreads)('native batched products
   it('count 0 writes nothing; K 0 zeroes separate Cs, and a shared C once', () => {
     const mem = fill(new Float32Array(64), 3);
     const copy = mem.slice();
-    matmulBatch!(mem.buffer, 0, 4, 4, 4, 2, 2, 2, 0, 2, 1, 64, 2, 128, 2, 0);
+    matmulBatch!(mem.buffer as ArrayBuffer, 0, 4, 4, 4, 2, 2, 2, 0, 2, 1, 64, 2, 128, 2, 0);
     expect(same(mem, copy)).toBe(true);
-    matmulBatch!(mem.buffer, 3, 0, 0, 4, 2, 2, 0, 0, 0, 1, 0, 2, 128, 2, 0);
+    matmulBatch!(mem.buffer as ArrayBuffer, 3, 0, 0, 4, 2, 2, 0, 0, 0, 1, 0, 2, 128, 2, 0);
     expect(Array.from(mem.subarray(32, 44))).toEqual(new Array(12).fill(0));
     expect(same(mem.subarray(44), copy.subarray(44))).toBe(true);
   });
