@@ -62,13 +62,16 @@ const parts: Record<string, () => unknown> = {
     : {}),
 };
 const result: Record<string, number> = {};
+const wall: Record<string, number> = {};
 for (const [name, fn] of Object.entries(parts)) {
   for (let i = 0; i < 3; i++) await fn();
   const calls = Number(args.calls);
   const before = process.cpuUsage();
+  const start = performance.now();
   for (let i = 0; i < calls; i++) await fn();
+  wall[name] = +((performance.now() - start) / calls).toFixed(2);
   const cpu = process.cpuUsage(before);
   result[name] = +((cpu.user + cpu.system) / 1000 / calls).toFixed(2);
 }
 const other = result.step - (result.cellsForwardBackward ?? result.cellsForward) - (result.headLossForwardBackward ?? result.headForward) - (result.update ?? 0);
-console.log(JSON.stringify({ workload: args.workload, cell: args.cell, cpuMs: result, otherCpuMs: +other.toFixed(2), numTensors: tf.memory().numTensors }));
+console.log(JSON.stringify({ workload: args.workload, cell: args.cell, cpuMs: result, wallMs: wall, otherCpuMs: +other.toFixed(2), numTensors: tf.memory().numTensors }));

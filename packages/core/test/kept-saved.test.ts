@@ -47,6 +47,14 @@ describe('WasmKernel kept blocks', () => {
     expect(() => kernel.put(views[0])).toThrow(/saved value already freed/);
   });
 
+  it('every allocation starts on a 64-byte cache line, whatever the sizes before it', () => {
+    kernel.reset();
+    const ptrs = [kernel.keep(3), kernel.keep(5, true), kernel.put(Float32Array.of(1)), kernel.alloc(7), kernel.scratch(1), kernel.putInts(Int32Array.of(2, 3)), kernel.alloc(16)];
+    expect(ptrs.map((p) => p % 64)).toEqual(ptrs.map(() => 0));
+    expect(new Set(ptrs).size).toBe(ptrs.length);
+    kernel.free(kernel.saved(ptrs[0], 3));
+  });
+
   it('keep() only before this call’s other allocations; saved() of other memory is a copy', () => {
     kernel.reset();
     const q = kernel.put(Float32Array.from([4, 5]));
