@@ -131,24 +131,30 @@ function fastestTorch(rows: Row[]): Row[] {
 
 /**
  * The native addon's single-thread matmul rate here: the best of several timings of W1's
- * recurrent product ([32, 128]·[128, 512]) and of a larger one ([256, 256]·[256, 512]), GFLOP/s.
+ * recurrent product ([32, 128]·[128, 512]) and of a larger one ([256, 256]·[256, 512]), GFLOP/s,
+ * and the better of the two (`best`, what the GFLOP/s column is a percentage of). The operands lie
+ * in a wasm memory, as the kernels' do: page-aligned, so every operand starts on a cache line (a
+ * Float32Array's own buffer starts 16 bytes off one here, which cost the products ~15 %).
  */
-function addonPeak(): { w1: number; large: number } | undefined {
+function addonPeak(): { w1: number; large: number; best: number } | undefined {
   const addon = createRequire(import.meta.url)('@cellstack/native') as typeof import('@cellstack/native');
   if (!addon.matmul || !addon.setThreads) return undefined;
   addon.setThreads(1);
   const rate = (M: number, N: number, K: number) => {
-    const mem = new Float32Array(M * K + K * N + M * N).fill(0.5);
+    const floats = M * K + K * N + M * N;
+    const memory = new WebAssembly.Memory({ initial: Math.ceil((4 * floats) / 65536) }).buffer;
+    new Float32Array(memory, 0, floats).fill(0.5);
     let best = 0;
     for (let rep = 0; rep < 7; rep++) {
       const n = Math.ceil(2e8 / (M * N * K));
       const t0 = performance.now();
-      for (let i = 0; i < n; i++) addon.matmul!(mem.buffer as ArrayBuffer, M, N, K, 0, K, 1, 4 * M * K, N, 4 * (M * K + K * N), N, 0);
+      for (let i = 0; i < n; i++) addon.matmul!(memory, M, N, K, 0, K, 1, 4 * M * K, N, 4 * (M * K + K * N), N, 0);
       best = Math.max(best, (2 * M * N * K * n) / ((performance.now() - t0) / 1000) / 1e9);
     }
     return +best.toFixed(1);
   };
-  return { w1: rate(32, 512, 128), large: rate(256, 512, 256) };
+  const w1 = rate(32, 512, 128), large = rate(256, 512, 256);
+  return { w1, large, best: Math.max(w1, large) };
 }
 
 /** The markdown table (and memory table) from result rows; ratios of medians. */
@@ -156,7 +162,8 @@ function render(results: Row[], py: string | undefined): string {
   const fmt = (x: number | undefined) => (x === undefined ? '—' : x >= 10 ? x.toFixed(1) : x >= 0.1 ? x.toFixed(2) : x.toPrecision(2));
   const find = (w: unknown, c: unknown, key: string, value: string, native = false) =>
     results.find((r) => r.workload === w && r.cell === c && r[key] === value && r.backend !== 'cpu' && Boolean(r.native) === native);
-  const peak = results.find((r) => r.workload === 'peak')?.peakGflops as { w1: number; large: number } | undefined;
+  const peak = results.find((r) => r.workload === 'peak')?.peakGflops as { w1: number; large: number; best?: number } | undefined;
+  const best = peak && (peak.best ?? Math.max(peak.w1, peak.large));
   // A median with the spread of its processes: "15.5 (14.1–16.0)".
   const spread = (r?: Row) => {
     if (!r) return '—';
@@ -167,7 +174,7 @@ function render(results: Row[], py: string | undefined): string {
   const rate = (r?: Row) => {
     if (!r || typeof r.gflops !== 'number') return '—';
     const t = Number(r.threads ?? 1);
-    return peak ? `${r.gflops} (${Math.round((100 * r.gflops) / t / peak.large)} %)` : String(r.gflops);
+    return best ? `${r.gflops} (${Math.round((100 * r.gflops) / t / best)} %)` : String(r.gflops);
   };
   const table: string[] = [];
   const seen = new Set<string>();
@@ -231,7 +238,7 @@ function render(results: Row[], py: string | undefined): string {
   return [
     `Machine: ${machine}; tfjs 4.22 wasm backend (1 thread); ${nativeNote}${peak ? ` (its matmul on one thread: ${peak.large} GFLOP/s at [256,256]·[256,512], ${peak.w1} at W1's [32,128]·[128,512])` : ''}; ${headNote}; ${torchNote}. ` +
       `Medians of ${runs} interleaved processes (min–max in brackets); training steps (W1, W2) or forward passes (W3) per second; GFLOP/s: ` +
-      `the step's matrix products over its whole time (% of the addon's one-thread rate × threads). ✓/✗: the target (≥ 1.2× the loop cell in training, ≥ 1.0× in inference and vs nn modules).`,
+      `the step's matrix products over its whole time (% of the addon's best one-thread rate × threads). ✓/✗: the target (≥ 1.2× the loop cell in training, ≥ 1.0× in inference and vs nn modules).`,
     '',
     '| workload | cell | generic | fused (wasm) | fused (native) [threads] | GFLOP/s | PyTorch loop cell [threads] | fused/loop | PyTorch nn module [threads] | fused/nn |',
     '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',

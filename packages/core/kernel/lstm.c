@@ -4,6 +4,7 @@
  * bias [4H], h0 and c0 [B, H]; out [B, T, H]. Backward needs, besides out (read in place
  * with strides, as is h_{t−1} in the forward matmul), the gate activations a [T, B, 4H] and
  * the cell states cs [T, B, H]; tanh(c) is recomputed. One matmul per step for all four gates.
+ * work (forward): (T·B + 4H)·(F + 1) floats, for the projection.
  */
 #include "cellstack_kernel.h"
 
@@ -12,9 +13,9 @@
 #define MUL wasm_f32x4_mul
 
 CS_EXPORT(lstm_forward)(int T, int B, int F, int H, const float *x, const float *Wk, const float *U, const float *bias,
-                        const float *h0, const float *c0, float *out, float *hT, float *cT, float *a, float *cs) {
+                        const float *h0, const float *c0, float *out, float *hT, float *cT, float *a, float *cs, float *work) {
   int n = B * H, G = 4 * H, TH = T * H;
-  cs_project(T, B, F, G, x, Wk, bias, a);
+  cs_project_biased(T, B, F, G, x, Wk, bias, a, work);
   if (cs_host_min > 0 && (long)B * G * H >= cs_host_min) {
     /* The whole recurrence in one host call: each thread runs every step on its slice of the batch. */
     int args[12] = {(int)a, G, (int)cs, (int)out, TH, (int)h0, H, (int)c0, H, (int)U, G, T};
@@ -50,17 +51,18 @@ CS_EXPORT(lstm_forward)(int T, int B, int F, int H, const float *x, const float 
 
 /*
  * The gradients of the gate pre-activations overwrite a (each lane is read before it is
- * written), then feed dU and the input projection's backward. dU = Σ_t h_{t−1}ᵀ dz_t is one
- * product over all steps after the loop, on a time-major copy of h_1 … h_{T−1}: a long
- * reduction the addon splits over threads, where a product a step (K = B) spent its time
- * reloading dU. work: 2·B·H + 4H·H + F·4H + (T−1)·B·H floats.
+ * written). dU = Σ_t h_{t−1}ᵀ dz_t, dWk = Σ_t x_tᵀ dz_t and dbias = Σ_t dz_t are then one product
+ * over all T·B rows: rows [h_{t−1}, x_t, 1] (time-major, built in work) against dz, so dz (6.5 MB at
+ * W1) streams from memory once, not three times, in a long reduction the addon splits over threads.
+ * work: 2·B·H + 4H·H + F·4H + T·B·(H + F + 1) + (H + F + 1)·4H floats.
  */
 CS_EXPORT(lstm_backward)(int T, int B, int F, int H, const float *x, const float *Wk, const float *U, const float *h0,
                          const float *c0, const float *out, float *a, const float *cs, const float *dout,
                          const float *dhT, const float *dcT, float *dx, float *dWk, float *dU, float *dbias,
                          float *dh0, float *dc0, float *work) {
   int n = B * H, G = 4 * H, TH = T * H;
-  float *dh = work, *dc = dh + n, *Ut = dc + n, *wt = Ut + (long)G * H, *hs = wt + (long)F * G;
+  int R = H + F + 1; // a row of the weight gradients' product: h_{t−1}, x_t, 1
+  float *dh = work, *dc = dh + n, *Ut = dc + n, *wt = Ut + (long)G * H, *rows = wt + (long)F * G, *sums = rows + (long)T * B * R;
   const f4 one = f4s(1.0f);
   cs_transpose(Ut, U, H, G);
   cs_copy(dh, dhT, n);
@@ -95,13 +97,20 @@ CS_EXPORT(lstm_backward)(int T, int B, int F, int H, const float *x, const float
       cs_matmul(B, H, G, dzt, G, 1, Ut, H, dh, H, 0);
     }
   }
-  cs_matmul(H, G, B, h0, 1, H, a, G, dU, G, 1);
-  if (T > 1) {
-    for (int t = 0; t < T - 1; t++)
-      for (int b = 0; b < B; b++) cs_copy(hs + ((long)t * B + b) * H, out + (long)b * TH + (long)t * H, H);
-    cs_matmul(H, G, (T - 1) * B, hs, 1, H, a + (long)n * 4, G, dU, G, 1);
-  }
+  for (int t = 0; t < T; t++)
+    for (int b = 0; b < B; b++) {
+      float *r = rows + ((long)t * B + b) * R;
+      cs_copy(r, t ? out + (long)b * TH + (long)(t - 1) * H : h0 + b * H, H);
+      cs_copy(r + H, x + ((long)b * T + t) * F, F);
+      r[H + F] = 1.0f;
+    }
+  cs_matmul(R, G, T * B, rows, 1, R, a, G, sums, G, 0);
+  cs_copy(dU, sums, H * G);
+  cs_copy(dWk, sums + (long)H * G, F * G);
+  cs_copy(dbias, sums + (long)(H + F) * G, G);
   cs_copy(dh0, dh, n);
   cs_copy(dc0, dc, n);
-  cs_project_backward(T, B, F, G, x, Wk, a, dx, dWk, dbias, wt);
+  /* dx one product a step: [B, G] blocks of dz against Wkᵀ, rows T·F apart in dx. */
+  cs_transpose(wt, Wk, F, G);
+  cs_matmul_batch(T, B * G, 0, F, B, F, G, a, G, 1, wt, F, dx, T * F, 0);
 }

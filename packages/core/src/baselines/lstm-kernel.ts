@@ -15,14 +15,15 @@ export function lstmFused(x: tf.Tensor3D, { h, c }: State, p: Params): FusedResu
         read: saving ? 5 : 3,
         views: viewsSafe(saving),
         keep: keepSafe(saving),
-        written: true, // the projection fills a; every step writes c and h
+        scratch: [(T * B + 4 * H) * (F + 1)],
+        written: true, // the projection fills a and its scratch; every step writes c and h
       });
       // Backward reads h_t from the outputs themselves.
       return { outputs: [o, lastH, lastC], saved: saving ? [o, a, cs] : undefined };
     },
     backward([xv, W, U, , h0, c0], saved, [dout, dhT, dcT]) {
       const grads = [B * T * F, F * 4 * H, H * 4 * H, 4 * H, n, n];
-      return kernel().run('lstm_backward', [T, B, F, H], [xv, W, U, h0, c0, ...saved, dout, dhT, dcT], grads, { scratch: [2 * n + 4 * H * H + 4 * F * H + (T - 1) * n], scratchWritten: true });
+      return kernel().run('lstm_backward', [T, B, F, H], [xv, W, U, h0, c0, ...saved, dout, dhT, dcT], grads, { scratch: [2 * n + 4 * H * H + 4 * F * H + T * B * (H + F + 1) + (H + F + 1) * 4 * H], scratchWritten: true });
     },
   });
   return { output: out as tf.Tensor3D, state: { h: hT as tf.Tensor2D, c: cT as tf.Tensor2D } };
