@@ -142,7 +142,8 @@ function addonPeak(): { w1: number; large: number; best: number } | undefined {
   addon.setThreads(1);
   const rate = (M: number, N: number, K: number) => {
     const floats = M * K + K * N + M * N;
-    const memory = new WebAssembly.Memory({ initial: Math.ceil((4 * floats) / 65536) }).buffer;
+    const { Memory } = (globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number }) => { buffer: ArrayBuffer } } }).WebAssembly;
+    const memory = new Memory({ initial: Math.ceil((4 * floats) / 65536) }).buffer;
     new Float32Array(memory, 0, floats).fill(0.5);
     let best = 0;
     for (let rep = 0; rep < 7; rep++) {
