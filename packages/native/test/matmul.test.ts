@@ -53,6 +53,7 @@ describe.skipIf(!matmul)(`native matmul (${isa})`, () => {
     { M: 5, N: 15, K: 9, pad: 3 },
     { M: 13, N: 33, K: 11, transposeA: true },
     { M: 128, N: 24, K: 1000, transposeA: true, accumulate: true }, // long reduction, in chunks
+    { M: 67, N: 37, K: 130, pad: 3, accumulate: true }, // packed B panels (M, K ≥ 64): two whole, one of 5 columns
     { M: 11, N: 8, K: 3, pad: 1, accumulate: true },
     { M: 3, N: 40, K: 2 },
     { M: 50, N: 10, K: 128, pad: 2, accumulate: true }, // a dense layer of 10 units: 8 columns and 2 masked in one pass
