@@ -91,6 +91,23 @@ describe.skipIf(!gates || !setThreads)('the native gate math of a recurrent step
     expect(threadedProducts!() - before).toBe(B * H >= 2048 ? 3 : 0);
   });
 
+  it('a NaN pre-activation stays NaN (the clamps do not hide it); ±∞ and ±100 saturate', () => {
+    const mem = Float32Array.of(NaN, 100, -100, Infinity, -Infinity, 0.3, -0.3, 0, ...new Array(8).fill(0));
+    setThreads!(1);
+    gates!(mem.buffer as ArrayBuffer, TANH, 1, 8, 0, 8, 0, 8, 0, 0, 8);
+    expect(Array.from(mem.subarray(0, 5))).toEqual([NaN, 1, -1, 1, -1]);
+    expect(mem[5]).toBeCloseTo(Math.tanh(0.3), 7);
+    expect(mem[6]).toBe(-mem[5]);
+    expect(mem[7]).toBe(0);
+    // LSTM, B 1, H 4: i's pre-activations NaN, 100, −100, 0; every other gate 0; c_prev (floats 16–19) 0, c at 20, h at 24.
+    const z = Float32Array.of(NaN, 100, -100, 0, ...new Array(24).fill(0));
+    gates!(z.buffer as ArrayBuffer, LSTM, 1, 4, 0, 16, 64, 4, 80, 96, 4);
+    expect([z[0], z[1], z[3]]).toEqual([NaN, 1, 0.5]);
+    expect(z[2]).toBeGreaterThanOrEqual(0);
+    expect(z[2]).toBeLessThan(1e-38); // 1 / (1 + e^88): exp clamps its argument at 88
+    expect([z[20], z[24], z[21], z[25]]).toEqual([NaN, NaN, 0, 0]); // c and h: NaN for that unit only
+  });
+
   it('rejects a wrong argument count, a bad kind, an operand outside the buffer and a misaligned offset', () => {
     const mem = new Float32Array(64);
     const buf = mem.buffer as ArrayBuffer;
