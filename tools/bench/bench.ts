@@ -21,10 +21,11 @@ import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { accelState, configure, createOptimizer, createRuntime, fusedKernelsActive, gpuKernelsActive, layerPaths, nativeKernels, productMultiplyAdds, settings, type BackendChoice, type CellInstance, type CellPlugin, type ModelIR } from '@cellstack/core';
 import { cliArgs } from './args.js';
+import { addonPeak } from './peak.js';
 
 const CELL_PACKAGES = ['@cellstack/cell-nru', '@cellstack/cell-ur', '@cellstack/cell-star', '@cellstack/cell-rru', '@cellstack/cell-dmu'];
 
-const USAGE = 'usage: npx tsx --conditions=@cellstack/source tools/bench/bench.ts [--workload W1|W2|W3|M|G] [--cell LSTM] [--options JSON] [--ir model.json --seq N --batch N] [--backend wasm|cpu|webgpu|auto] [--plugin file.ts] [--steps 5] [--warmup 2]';
+const USAGE = 'usage: npx tsx --conditions=@cellstack/source tools/bench/bench.ts [--workload W1|W2|W3|M|G] [--cell LSTM] [--options JSON] [--ir model.json --seq N --batch N] [--backend wasm|cpu|webgpu|auto] [--plugin file.ts] [--steps 5] [--warmup 2] [--peak]';
 const args = cliArgs('bench', USAGE, {
   options: {
     help: { type: 'boolean', default: false },
@@ -38,6 +39,7 @@ const args = cliArgs('bench', USAGE, {
     plugin: { type: 'string' },
     steps: { type: 'string', default: '5' },
     warmup: { type: 'string', default: '2' },
+    peak: { type: 'boolean', default: false },
   },
 });
 
@@ -99,6 +101,9 @@ async function main() {
   for (let i = 0; i < n; i++) await once();
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
+  // --peak: the addon's one-thread matmul rate in this process right after its timed steps, so that the
+  // step's fraction of it does not depend on how fast this shared machine ran at some other moment.
+  const peak = args.peak && nativeKernels().active ? addonPeak(settings().threads)?.best : undefined;
   // A whole-sequence kernel ran: the cell's hand-written one or its traced step.
   const kernel = layerPaths(model)[0]?.path ?? null;
   const fused = fusedKernelsActive() && (kernel === 'hand-written' || kernel === 'traced');
@@ -128,6 +133,7 @@ async function main() {
       // Multiply-adds of every matrix product in one step (2 FLOPs each), and the rate achieved over the whole step.
       productMacsPerStep: macs,
       gflops: macs === null ? null : +((2 * macs * n) / seconds / 1e9).toFixed(1),
+      ...(peak && macs !== null ? { peakGflops: peak, ofPeak: +((2 * macs * n) / seconds / 1e9 / peak / nativeKernels().threads).toFixed(3) } : {}),
       secondsPerStep: +(seconds / n).toFixed(2),
       // CPU time of this process per step (all its threads): steadier than steps/s on a loaded machine.
       cpuMsPerStep: +((cpu.user + cpu.system) / 1000 / n).toFixed(1),

@@ -17,13 +17,13 @@
  * a run that fails is reported.
  */
 import { execFileSync } from 'node:child_process';
-import { createRequire } from 'node:module';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import { nativeKernels } from '@cellstack/core';
 import { cliArgs } from './args.js';
+import { addonPeak } from './peak.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
@@ -65,7 +65,7 @@ type Path = 'generic' | 'fused' | 'native';
 function oursOnce(cell: string, workload: string, kind: Path, extra: string[] = [], threads?: number): Row {
   try {
     return lastJson(
-      execFileSync(process.execPath, ['--import', 'tsx', '--conditions=@cellstack/source', path.join(here, 'bench.ts'), '--workload', workload, '--cell', cell, '--steps', args.steps!, '--warmup', args.warmup!, ...extra], {
+      execFileSync(process.execPath, ['--import', 'tsx', '--conditions=@cellstack/source', path.join(here, 'bench.ts'), '--workload', workload, '--cell', cell, '--steps', args.steps!, '--warmup', args.warmup!, ...(kind === 'native' ? ['--peak'] : []), ...extra], {
         cwd: root,
         encoding: 'utf8',
         env: { ...process.env, CELLSTACK_FUSED: kind === 'generic' ? '0' : '1', CELLSTACK_NATIVE: kind === 'native' ? '1' : '0', ...(threads ? { CELLSTACK_THREADS: String(threads) } : {}) },
@@ -81,10 +81,11 @@ function oursOnce(cell: string, workload: string, kind: Path, extra: string[] = 
   }
 }
 
-/** The median run of several (their rates kept in `runs`). */
+/** The median run of several (their rates kept in `runs`; `ofPeak`, the fraction of each process's own addon peak, medianed too). */
 function medianRow(rows: Row[]): Row {
   const m = median(rows.map((r) => r.stepsPerSec));
-  return { ...rows.find((r) => r.stepsPerSec === m || Number.isNaN(m))!, runs: rows.map((r) => r.stepsPerSec) };
+  const ofPeak = rows.map((r) => r.ofPeak).filter((x): x is number => typeof x === 'number');
+  return { ...rows.find((r) => r.stepsPerSec === m || Number.isNaN(m))!, runs: rows.map((r) => r.stepsPerSec), ...(ofPeak.length ? { ofPeak: median(ofPeak), ofPeakRuns: ofPeak } : {}) };
 }
 
 function ours(cell: string, workload: string, kind: Path, extra: string[] = [], times = runs): Row {
@@ -129,35 +130,6 @@ function fastestTorch(rows: Row[]): Row[] {
   });
 }
 
-/**
- * The native addon's single-thread matmul rate here: the best of several timings of W1's
- * recurrent product ([32, 128]·[128, 512]) and of a larger one ([256, 256]·[256, 512]), GFLOP/s,
- * and the better of the two (`best`, what the GFLOP/s column is a percentage of). The operands lie
- * in a wasm memory, as the kernels' do: page-aligned, so every operand starts on a cache line (a
- * Float32Array's own buffer starts 16 bytes off one here, which cost the products ~15 %).
- */
-function addonPeak(): { w1: number; large: number; best: number } | undefined {
-  const addon = createRequire(import.meta.url)('@cellstack/native') as typeof import('@cellstack/native');
-  if (!addon.matmul || !addon.setThreads) return undefined;
-  addon.setThreads(1);
-  const rate = (M: number, N: number, K: number) => {
-    const floats = M * K + K * N + M * N;
-    const { Memory } = (globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number }) => { buffer: ArrayBuffer } } }).WebAssembly;
-    const memory = new Memory({ initial: Math.ceil((4 * floats) / 65536) }).buffer;
-    new Float32Array(memory, 0, floats).fill(0.5);
-    let best = 0;
-    for (let rep = 0; rep < 7; rep++) {
-      const n = Math.ceil(2e8 / (M * N * K));
-      const t0 = performance.now();
-      for (let i = 0; i < n; i++) addon.matmul!(memory, M, N, K, 0, K, 1, 4 * M * K, N, 4 * (M * K + K * N), N, 0);
-      best = Math.max(best, (2 * M * N * K * n) / ((performance.now() - t0) / 1000) / 1e9);
-    }
-    return +best.toFixed(1);
-  };
-  const w1 = rate(32, 512, 128), large = rate(256, 512, 256);
-  return { w1, large, best: Math.max(w1, large) };
-}
-
 /** The markdown table (and memory table) from result rows; ratios of medians. */
 function render(results: Row[], py: string | undefined): string {
   const fmt = (x: number | undefined) => (x === undefined ? '—' : x >= 10 ? x.toFixed(1) : x >= 0.1 ? x.toFixed(2) : x.toPrecision(2));
@@ -175,6 +147,8 @@ function render(results: Row[], py: string | undefined): string {
   const rate = (r?: Row) => {
     if (!r || typeof r.gflops !== 'number') return '—';
     const t = Number(r.threads ?? 1);
+    // Against the peak its own processes measured (bench --peak), else this run's.
+    if (typeof r.ofPeak === 'number') return `${r.gflops} (${Math.round(100 * r.ofPeak)} %)`;
     return best ? `${r.gflops} (${Math.round((100 * r.gflops) / t / best)} %)` : String(r.gflops);
   };
   const table: string[] = [];
@@ -239,7 +213,7 @@ function render(results: Row[], py: string | undefined): string {
   return [
     `Machine: ${machine}; tfjs 4.22 wasm backend (1 thread); ${nativeNote}${peak ? ` (its matmul on one thread: ${peak.large} GFLOP/s at [256,256]·[256,512], ${peak.w1} at W1's [32,128]·[128,512])` : ''}; ${headNote}; ${torchNote}. ` +
       `Medians of ${runs} interleaved processes (min–max in brackets); training steps (W1, W2) or forward passes (W3) per second; GFLOP/s: ` +
-      `the step's matrix products over its whole time (% of the addon's best one-thread rate × threads). ✓/✗: the target (≥ 1.2× the loop cell in training, ≥ 1.0× in inference and vs nn modules).`,
+      `the step's matrix products over its whole time (median over its processes of the % of the addon's best one-thread rate × threads, that rate measured in the same process right after its timed steps). ✓/✗: the target (≥ 1.2× the loop cell in training, ≥ 1.0× in inference and vs nn modules).`,
     '',
     '| workload | cell | generic | fused (wasm) | fused (native) [threads] | GFLOP/s | PyTorch loop cell [threads] | fused/loop | PyTorch nn module [threads] | fused/nn |',
     '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
