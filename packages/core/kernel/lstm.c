@@ -15,12 +15,13 @@
 CS_EXPORT(lstm_forward)(int T, int B, int F, int H, const float *x, const float *Wk, const float *U, const float *bias,
                         const float *h0, const float *c0, float *out, float *hT, float *cT, float *a, float *cs, float *work) {
   int n = B * H, G = 4 * H, TH = T * H;
-  cs_project_biased(T, B, F, G, x, Wk, bias, a, work);
   if (cs_host_min > 0 && (long)B * G * H >= cs_host_min) {
-    /* The whole recurrence in one host call: each thread runs every step on its slice of the batch. */
-    int args[12] = {(int)a, G, (int)cs, (int)out, TH, (int)h0, H, (int)c0, H, (int)U, G, T};
+    /* The whole recurrence in one host call, the input projection included (a step's z_t written once, in
+       cache): each thread runs every step on its slice of the batch. */
+    int args[18] = {(int)a, G, (int)cs, (int)out, TH, (int)h0, H, (int)c0, H, (int)U, G, F, (int)bias, (int)x, T * F, (int)Wk, G, T};
     cs_host_step(CS_STEP_LSTM_LOOP, B, H, args);
   } else {
+    cs_project_biased(T, B, F, G, x, Wk, bias, a, work);
     for (int t = 0; t < T; t++) {
       // h_{t−1} is row b of h0 or out[b, t−1]: the row stride differs.
       const float *hp = t ? out + (long)(t - 1) * H : h0, *cp = t ? cs + (long)(t - 1) * n : c0;

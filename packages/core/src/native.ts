@@ -111,8 +111,16 @@ export function nativeTraceParts(): { run: HostTraceParts; threads: number } | u
 
 const minProductNow = () => (settings().native && loaded?.matmul ? settings().nativeMinProduct : 0);
 
-/** The `step` kinds that run a whole recurrence: their block's length in int32s (T last), and U's width in units of H. */
-const LOOP_KINDS: Record<number, { slots: number; width: number }> = { 10: { slots: 7, width: 1 }, 11: { slots: 12, width: 4 }, 12: { slots: 14, width: 4 }, 13: { slots: 11, width: 3 } };
+/**
+ * The `step` kinds that run a whole recurrence: their block's length in int32s (T last), U's width in units of H,
+ * and where the block holds F, the width of an input projection the loop makes too (the LSTM's forward).
+ */
+const LOOP_KINDS: Record<number, { slots: number; width: number; f?: number }> = {
+  10: { slots: 7, width: 1 },
+  11: { slots: 18, width: 4, f: 11 },
+  12: { slots: 14, width: 4 },
+  13: { slots: 11, width: 3 },
+};
 
 /**
  * The `env` imports of a kernel module (`cs_host_matmul`, `cs_host_matmul_batch`, `cs_host_gates`, `cs_host_step`) on its own memory, and a hook to
@@ -138,7 +146,10 @@ export function hostImports(memory: () => { buffer: ArrayBuffer }) {
   // whole-loop kinds multiply too: their products count like cs_host_matmul's (T is the block's last int32).
   const cs_host_step = (kind: number, B: number, H: number, args: number) => {
     const loop = LOOP_KINDS[kind];
-    if (loop) countProduct(new Int32Array(memory().buffer, args, loop.slots)[loop.slots - 1] * B * H * H * loop.width);
+    if (loop) {
+      const block = new Int32Array(memory().buffer, args, loop.slots);
+      countProduct(block[loop.slots - 1] * B * H * loop.width * (H + (loop.f === undefined ? 0 : block[loop.f])));
+    }
     loaded!.step!(memory().buffer, kind, B, H, args);
   };
   return {

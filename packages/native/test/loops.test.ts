@@ -12,13 +12,14 @@ const [GATES_LSTM, GATES_GRU_RESET, GATES_GRU_BLEND] = [0, 1, 2];
 
 /**
  * Float offsets of one LSTM layer's operands in one seeded buffer, every row stride padded: a [T·B, 4H]
- * (x_t W + b), cs [T·B, H] (rows H apart), out [B, T·H], h0, c0 [B, H], U [H, 4H] (× 1/√H), Uᵀ, dout
- * [B, T·H], dh, dc [B, H], then the forward (12 int32s) and backward (14) blocks, then 12 int32s of scratch.
+ * (seeded: the forward loop overwrites it), cs [T·B, H] (rows H apart), out [B, T·H], h0, c0 [B, H], U [H, 4H]
+ * (× 1/√H), Uᵀ, dout [B, T·H], dh, dc [B, H], the input x [B, T·F], W [F, 4H] and bias [4H], then the forward
+ * (18 int32s) and backward (14) blocks, then 12 int32s of scratch.
  */
-function layout(T: number, B: number, H: number) {
+function layout(T: number, B: number, H: number, F = 3) {
   const G = 4 * H;
-  const ld = { z: G + 1, o: T * H + 3, h0: H + 1, c0: H + 2, u: G + 2, ut: H + 2, dout: T * H + 1, dh: H + 3, dc: H + 1 };
-  const sizes = { a: T * B * ld.z, cs: T * B * H, out: B * ld.o, h0: B * ld.h0, c0: B * ld.c0, U: H * ld.u, Ut: G * ld.ut, dout: B * ld.dout, dh: B * ld.dh, dc: B * ld.dc };
+  const ld = { z: G + 1, o: T * H + 3, h0: H + 1, c0: H + 2, u: G + 2, ut: H + 2, dout: T * H + 1, dh: H + 3, dc: H + 1, x: T * F + 2, w: G + 3 };
+  const sizes = { a: T * B * ld.z, cs: T * B * H, out: B * ld.o, h0: B * ld.h0, c0: B * ld.c0, U: H * ld.u, Ut: G * ld.ut, dout: B * ld.dout, dh: B * ld.dh, dc: B * ld.dc, x: B * ld.x, W: F * ld.w, bias: G };
   const at = {} as Record<keyof typeof sizes | 'fwd' | 'bwd', number>;
   let end = 0;
   for (const [k, n] of Object.entries(sizes)) {
@@ -26,14 +27,14 @@ function layout(T: number, B: number, H: number) {
     end += n;
   }
   at.fwd = end;
-  at.bwd = end + 12;
-  const mem = fill(new Float32Array(end + 12 + 14 + 12), T * 7 + B * 31 + H);
+  at.bwd = end + 18;
+  const mem = fill(new Float32Array(end + 18 + 14 + 12), T * 7 + B * 31 + H);
   for (let i = at.U; i < at.Ut; i++) mem[i] /= Math.sqrt(H);
   for (let k = 0; k < H; k++) for (let j = 0; j < G; j++) mem[at.Ut + j * ld.ut + k] = mem[at.U + k * ld.u + j];
   const ints = new Int32Array(mem.buffer);
-  ints.set([4 * at.a, ld.z, 4 * at.cs, 4 * at.out, ld.o, 4 * at.h0, ld.h0, 4 * at.c0, ld.c0, 4 * at.U, ld.u, T], at.fwd);
+  ints.set([4 * at.a, ld.z, 4 * at.cs, 4 * at.out, ld.o, 4 * at.h0, ld.h0, 4 * at.c0, ld.c0, 4 * at.U, ld.u, F, 4 * at.bias, 4 * at.x, ld.x, 4 * at.W, ld.w, T], at.fwd);
   ints.set([4 * at.a, ld.z, 4 * at.cs, 4 * at.c0, ld.c0, 4 * at.dout, ld.dout, 4 * at.dh, ld.dh, 4 * at.dc, ld.dc, 4 * at.Ut, ld.ut, T], at.bwd);
-  return { mem, at, ld };
+  return { mem, at, ld, F };
 }
 
 /** The forward loop (and with `backward`, the backward loop after it) in one call each on `threads`. */
@@ -45,15 +46,20 @@ function loops(T: number, B: number, H: number, threads: number, backward: boole
   return mem;
 }
 
-/** The same work as per-step calls, as kernel/lstm.c made them: `matmul` + `gates` kind 0, then `step` kind 9 + `matmul`. */
+/**
+ * The same work as per-step calls, as kernel/lstm.c makes them below the loops' threshold: z_t = bias, then
+ * `matmul` x_t W and h_{t−1} U into it + `gates` kind 0, then `step` kind 9 + `matmul`.
+ */
 function perStep(T: number, B: number, H: number, backward: boolean): Float32Array {
-  const { mem, at, ld } = layout(T, B, H);
+  const { mem, at, ld, F } = layout(T, B, H);
   const buf = mem.buffer as ArrayBuffer;
   const G = 4 * H;
   for (let t = 0; t < T; t++) {
     const z = 4 * (at.a + t * B * ld.z);
     const [hp, ldp] = t ? [4 * (at.out + (t - 1) * H), ld.o] : [4 * at.h0, ld.h0];
     const [cp, ldcp] = t ? [4 * (at.cs + (t - 1) * B * H), H] : [4 * at.c0, ld.c0];
+    for (let b = 0; b < B; b++) mem.copyWithin(at.a + (t * B + b) * ld.z, at.bias, at.bias + G);
+    matmul!(buf, B, G, F, 4 * (at.x + t * F), ld.x, 1, 4 * at.W, ld.w, z, ld.z, 1);
     matmul!(buf, B, G, H, hp, ldp, 1, 4 * at.U, ld.u, z, ld.z, 1);
     gates!(buf, GATES_LSTM, B, H, z, ld.z, cp, ldcp, 4 * (at.cs + t * B * H), 4 * (at.out + t * H), ld.o);
   }
@@ -81,13 +87,14 @@ describe.skipIf(!step || !matmul || !gates || !setThreads || !threadedProducts)(
     [4, 7, 20],
   ])('T %i, B %i, H %i forward: c and h against float64 within 1e-5, a holds the activations, nothing else written', (T, B, H) => {
     const got = loops(T, B, H, 1, false);
-    const { mem, at, ld } = layout(T, B, H);
+    const { mem, at, ld, F } = layout(T, B, H);
     for (let b = 0; b < B; b++) {
       let h = Array.from({ length: H }, (_, j) => mem[at.h0 + b * ld.h0 + j]);
       let c = Array.from({ length: H }, (_, j) => mem[at.c0 + b * ld.c0 + j]);
       for (let t = 0; t < T; t++) {
         const row = at.a + (t * B + b) * ld.z;
-        const z = Array.from({ length: 4 * H }, (_, j) => h.reduce((s, hk, k) => s + hk * mem[at.U + k * ld.u + j], mem[row + j]));
+        const xw = (j: number) => Array.from({ length: F }, (_, f) => mem[at.x + b * ld.x + t * F + f] * mem[at.W + f * ld.w + j]).reduce((s, v) => s + v, mem[at.bias + j]);
+        const z = Array.from({ length: 4 * H }, (_, j) => h.reduce((s, hk, k) => s + hk * mem[at.U + k * ld.u + j], xw(j)));
         const act = z.map((v, j) => (j >= 2 * H && j < 3 * H ? Math.tanh(v) : sigmoid(v)));
         c = c.map((cp, j) => act[H + j] * cp + act[j] * act[2 * H + j]);
         h = c.map((cj, j) => act[3 * H + j] * Math.tanh(cj));
@@ -114,7 +121,8 @@ describe.skipIf(!step || !matmul || !gates || !setThreads || !threadedProducts)(
         const before = threadedProducts!();
         expect(same(loops(T, B, H, n, backward), one), `${n} threads, backward ${backward}`).toBe(true);
         // Split when every slice has ≥ 2^18 multiply-adds of products and a row: one job a loop, not one a step.
-        const slices = Math.min(n, Math.floor((T * B * 4 * H * H) / 2 ** 18), B);
+        const slices = Math.min(n, Math.floor((T * B * 4 * H * (H + 3)) / 2 ** 18), B); // F 3: the projection counts
+
         expect(threadedProducts!() - before).toBe(slices >= 2 ? (backward ? 2 : 1) : 0);
       }
     }
@@ -125,7 +133,7 @@ describe.skipIf(!step || !matmul || !gates || !setThreads || !threadedProducts)(
     const buf = mem.buffer as ArrayBuffer;
     const ints = new Int32Array(buf);
     for (const [kind, block, slots] of [
-      [LSTM_LOOP, at.fwd, 12],
+      [LSTM_LOOP, at.fwd, 18],
       [LSTM_GRAD_LOOP, at.bwd, 14],
     ]) {
       const T = block + slots - 1;
@@ -154,6 +162,11 @@ describe.skipIf(!step || !matmul || !gates || !setThreads || !threadedProducts)(
       expect(() => step!(buf, kind, 3, 4, 4 * block)).toThrow(/negative row stride/);
       ints[last + 1] = stride;
     }
+    // The forward block's input width F (slot 11): negative, or wider than x and W.
+    ints[at.fwd + 11] = -1;
+    expect(() => step!(buf, LSTM_LOOP, 3, 4, 4 * at.fwd)).toThrow(/input width F is negative/);
+    ints[at.fwd + 11] = 1000;
+    expect(() => step!(buf, LSTM_LOOP, 3, 4, 4 * at.fwd)).toThrow(/operand lies outside/);
   });
 });
 
