@@ -4,7 +4,7 @@
  * bias [4H], h0 and c0 [B, H]; out [B, T, H]. Backward needs, besides out (read in place
  * with strides, as is h_{t−1} in the forward matmul), the gate activations a [T, B, 4H] and
  * the cell states cs [T, B, H]; tanh(c) is recomputed. One matmul per step for all four gates.
- * work (forward): (T·B + 4H)·(F + 1) floats, for the projection.
+ * work (forward): (T·B + 4H)·(F + 1) + H·4H floats, for the projection ([Wk; bias; U] on the addon).
  */
 #include "cellstack_kernel.h"
 
@@ -18,7 +18,11 @@ CS_EXPORT(lstm_forward)(int T, int B, int F, int H, const float *x, const float 
   if (cs_host_min > 0 && (long)B * G * H >= cs_host_min) {
     /* The whole recurrence in one host call, the input projection included (a step's z_t written once, in
        cache): each thread runs every step on its slice of the batch. */
-    int args[18] = {(int)a, G, (int)cs, (int)out, TH, (int)h0, H, (int)c0, H, (int)U, G, F, (int)bias, (int)x, T * F, (int)Wk, G, T};
+    float *V = work; /* [Wk; bias; U]: rows [x_t, 1, h_{t−1}] times it give z_t in one product */
+    cs_copy(V, Wk, F * G);
+    cs_copy(V + (long)F * G, bias, G);
+    cs_copy(V + (long)(F + 1) * G, U, H * G);
+    int args[15] = {(int)a, G, (int)cs, (int)out, TH, (int)h0, H, (int)c0, H, (int)V, G, F, (int)x, T * F, T};
     cs_host_step(CS_STEP_LSTM_LOOP, B, H, args);
   } else {
     cs_project_biased(T, B, F, G, x, Wk, bias, a, work);

@@ -12,27 +12,29 @@ const [GATES_LSTM, GATES_GRU_RESET, GATES_GRU_BLEND] = [0, 1, 2];
 
 /**
  * Float offsets of one LSTM layer's operands in one seeded buffer, every row stride padded: a [T·B, 4H]
- * (seeded: the forward loop overwrites it), cs [T·B, H] (rows H apart), out [B, T·H], h0, c0 [B, H], U [H, 4H]
- * (× 1/√H), Uᵀ, dout [B, T·H], dh, dc [B, H], the input x [B, T·F], W [F, 4H] and bias [4H], then the forward
- * (18 int32s) and backward (14) blocks, then 12 int32s of scratch.
+ * (seeded: the forward loop overwrites it), cs [T·B, H] (rows H apart), out [B, T·H], h0, c0 [B, H], V = [W; b; U]
+ * ([F + 1 + H, 4H], U × 1/√H; at.W, at.bias and at.U point into it), Uᵀ, dout [B, T·H], dh, dc [B, H], the input
+ * x [B, T·F], then the forward (15 int32s) and backward (14) blocks, then scratch: 12 int32s and perStep's rows.
  */
 function layout(T: number, B: number, H: number, F = 3) {
   const G = 4 * H;
-  const ld = { z: G + 1, o: T * H + 3, h0: H + 1, c0: H + 2, u: G + 2, ut: H + 2, dout: T * H + 1, dh: H + 3, dc: H + 1, x: T * F + 2, w: G + 3 };
-  const sizes = { a: T * B * ld.z, cs: T * B * H, out: B * ld.o, h0: B * ld.h0, c0: B * ld.c0, U: H * ld.u, Ut: G * ld.ut, dout: B * ld.dout, dh: B * ld.dh, dc: B * ld.dc, x: B * ld.x, W: F * ld.w, bias: G };
-  const at = {} as Record<keyof typeof sizes | 'fwd' | 'bwd', number>;
+  const ld = { z: G + 1, o: T * H + 3, h0: H + 1, c0: H + 2, u: G + 2, ut: H + 2, dout: T * H + 1, dh: H + 3, dc: H + 1, x: T * F + 2 };
+  const sizes = { a: T * B * ld.z, cs: T * B * H, out: B * ld.o, h0: B * ld.h0, c0: B * ld.c0, V: (F + 1 + H) * ld.u, Ut: G * ld.ut, dout: B * ld.dout, dh: B * ld.dh, dc: B * ld.dc, x: B * ld.x };
+  const at = {} as Record<keyof typeof sizes | 'W' | 'bias' | 'U' | 'fwd' | 'bwd' | 'scratch', number>;
   let end = 0;
   for (const [k, n] of Object.entries(sizes)) {
     at[k as keyof typeof sizes] = end;
     end += n;
   }
+  [at.W, at.bias, at.U] = [at.V, at.V + F * ld.u, at.V + (F + 1) * ld.u];
   at.fwd = end;
-  at.bwd = end + 18;
-  const mem = fill(new Float32Array(end + 18 + 14 + 12), T * 7 + B * 31 + H);
+  at.bwd = end + 15;
+  at.scratch = at.bwd + 14;
+  const mem = fill(new Float32Array(at.scratch + 12 + B * (F + 1 + H)), T * 7 + B * 31 + H);
   for (let i = at.U; i < at.Ut; i++) mem[i] /= Math.sqrt(H);
   for (let k = 0; k < H; k++) for (let j = 0; j < G; j++) mem[at.Ut + j * ld.ut + k] = mem[at.U + k * ld.u + j];
   const ints = new Int32Array(mem.buffer);
-  ints.set([4 * at.a, ld.z, 4 * at.cs, 4 * at.out, ld.o, 4 * at.h0, ld.h0, 4 * at.c0, ld.c0, 4 * at.U, ld.u, F, 4 * at.bias, 4 * at.x, ld.x, 4 * at.W, ld.w, T], at.fwd);
+  ints.set([4 * at.a, ld.z, 4 * at.cs, 4 * at.out, ld.o, 4 * at.h0, ld.h0, 4 * at.c0, ld.c0, 4 * at.V, ld.u, F, 4 * at.x, ld.x, T], at.fwd);
   ints.set([4 * at.a, ld.z, 4 * at.cs, 4 * at.c0, ld.c0, 4 * at.dout, ld.dout, 4 * at.dh, ld.dh, 4 * at.dc, ld.dc, 4 * at.Ut, ld.ut, T], at.bwd);
   return { mem, at, ld, F };
 }
@@ -46,10 +48,7 @@ function loops(T: number, B: number, H: number, threads: number, backward: boole
   return mem;
 }
 
-/**
- * The same work as per-step calls, as kernel/lstm.c makes them below the loops' threshold: z_t = bias, then
- * `matmul` x_t W and h_{t−1} U into it + `gates` kind 0, then `step` kind 9 + `matmul`.
- */
+/** The same work as per-step calls: rows [x_t, 1, h_{t−1}], one `matmul` by V + `gates` kind 0, then `step` kind 9 + `matmul`. */
 function perStep(T: number, B: number, H: number, backward: boolean): Float32Array {
   const { mem, at, ld, F } = layout(T, B, H);
   const buf = mem.buffer as ArrayBuffer;
@@ -58,13 +57,18 @@ function perStep(T: number, B: number, H: number, backward: boolean): Float32Arr
     const z = 4 * (at.a + t * B * ld.z);
     const [hp, ldp] = t ? [4 * (at.out + (t - 1) * H), ld.o] : [4 * at.h0, ld.h0];
     const [cp, ldcp] = t ? [4 * (at.cs + (t - 1) * B * H), H] : [4 * at.c0, ld.c0];
-    for (let b = 0; b < B; b++) mem.copyWithin(at.a + (t * B + b) * ld.z, at.bias, at.bias + G);
-    matmul!(buf, B, G, F, 4 * (at.x + t * F), ld.x, 1, 4 * at.W, ld.w, z, ld.z, 1);
-    matmul!(buf, B, G, H, hp, ldp, 1, 4 * at.U, ld.u, z, ld.z, 1);
+    const K = F + 1 + H;
+    const rows = at.scratch + 12;
+    for (let b = 0; b < B; b++) {
+      mem.copyWithin(rows + b * K, at.x + b * ld.x + t * F, at.x + b * ld.x + t * F + F);
+      mem[rows + b * K + F] = 1;
+      mem.copyWithin(rows + b * K + F + 1, hp / 4 + b * ldp, hp / 4 + b * ldp + H);
+    }
+    matmul!(buf, B, G, K, 4 * rows, K, 1, 4 * at.V, ld.u, z, ld.z, 0);
     gates!(buf, GATES_LSTM, B, H, z, ld.z, cp, ldcp, 4 * (at.cs + t * B * H), 4 * (at.out + t * H), ld.o);
   }
   if (!backward) return mem;
-  const block = at.bwd + 14; // the scratch
+  const block = at.scratch;
   for (let t = T - 1; t >= 0; t--) {
     const dz = 4 * (at.a + t * B * ld.z);
     const [cp, ldcp] = t ? [4 * (at.cs + (t - 1) * B * H), H] : [4 * at.c0, ld.c0];
@@ -75,8 +79,8 @@ function perStep(T: number, B: number, H: number, backward: boolean): Float32Arr
   return mem;
 }
 
-/** Equal bits up to the scratch. */
-const same = (a: Float32Array, b: Float32Array) => Buffer.from(a.buffer, 0, 4 * (a.length - 12)).equals(Buffer.from(b.buffer, 0, 4 * (b.length - 12)));
+/** Equal bits up to the LSTM layout's scratch (or, for the GRU's, its last 12 floats). */
+const same = (a: Float32Array, b: Float32Array, end = a.length - 12) => Buffer.from(a.buffer, 0, 4 * end).equals(Buffer.from(b.buffer, 0, 4 * end));
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 
 describe.skipIf(!step || !matmul || !gates || !setThreads || !threadedProducts)('the native LSTM loops (step kinds 11 and 12)', () => {
@@ -93,7 +97,7 @@ describe.skipIf(!step || !matmul || !gates || !setThreads || !threadedProducts)(
       let c = Array.from({ length: H }, (_, j) => mem[at.c0 + b * ld.c0 + j]);
       for (let t = 0; t < T; t++) {
         const row = at.a + (t * B + b) * ld.z;
-        const xw = (j: number) => Array.from({ length: F }, (_, f) => mem[at.x + b * ld.x + t * F + f] * mem[at.W + f * ld.w + j]).reduce((s, v) => s + v, mem[at.bias + j]);
+        const xw = (j: number) => Array.from({ length: F }, (_, f) => mem[at.x + b * ld.x + t * F + f] * mem[at.W + f * ld.u + j]).reduce((s, v) => s + v, mem[at.bias + j]);
         const z = Array.from({ length: 4 * H }, (_, j) => h.reduce((s, hk, k) => s + hk * mem[at.U + k * ld.u + j], xw(j)));
         const act = z.map((v, j) => (j >= 2 * H && j < 3 * H ? Math.tanh(v) : sigmoid(v)));
         c = c.map((cp, j) => act[H + j] * cp + act[j] * act[2 * H + j]);
@@ -116,10 +120,11 @@ describe.skipIf(!step || !matmul || !gates || !setThreads || !threadedProducts)(
   ])('T %i, B %i, H %i: forward and backward bit-identical on 1, 2, 3 and 5 threads and to the per-step calls; one pool job a pass', (T, B, H) => {
     for (const backward of [false, true]) {
       const one = loops(T, B, H, 1, backward);
-      expect(same(one, perStep(T, B, H, backward)), `per-step, backward ${backward}`).toBe(true);
+      const end = layout(T, B, H).at.scratch;
+      expect(same(one, perStep(T, B, H, backward), end), `per-step, backward ${backward}`).toBe(true);
       for (const n of [2, 3, 5]) {
         const before = threadedProducts!();
-        expect(same(loops(T, B, H, n, backward), one), `${n} threads, backward ${backward}`).toBe(true);
+        expect(same(loops(T, B, H, n, backward), one, end), `${n} threads, backward ${backward}`).toBe(true);
         // Split when every slice has ≥ 2^18 multiply-adds of products and a row: one job a loop, not one a step.
         const slices = Math.min(n, Math.floor((T * B * 4 * H * (H + 3)) / 2 ** 18), B); // F 3: the projection counts
 
@@ -133,14 +138,14 @@ describe.skipIf(!step || !matmul || !gates || !setThreads || !threadedProducts)(
     const buf = mem.buffer as ArrayBuffer;
     const ints = new Int32Array(buf);
     for (const [kind, block, slots] of [
-      [LSTM_LOOP, at.fwd, 18],
+      [LSTM_LOOP, at.fwd, 15],
       [LSTM_GRAD_LOOP, at.bwd, 14],
     ]) {
       const T = block + slots - 1;
       ints[T] = 0;
       const start = Float32Array.from(mem);
       step!(buf, kind, 3, 4, 4 * block);
-      expect(same(mem, start), `kind ${kind}`).toBe(true);
+      expect(same(mem, start, at.scratch), `kind ${kind}`).toBe(true);
       ints[T] = -1;
       expect(() => step!(buf, kind, 3, 4, 4 * block)).toThrow(/the LSTM loop's step count T is negative/);
       ints[T] = 2;

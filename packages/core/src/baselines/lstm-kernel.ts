@@ -15,7 +15,7 @@ export function lstmFused(x: tf.Tensor3D, { h, c }: State, p: Params): FusedResu
         read: saving ? 5 : 3,
         views: viewsSafe(saving),
         keep: keepSafe(saving),
-        scratch: [(T * B + 4 * H) * (F + 1)],
+        scratch: [(T * B + 4 * H) * (F + 1) + 4 * H * H],
         written: true, // the projection fills a and its scratch; every step writes c and h
       });
       // Backward reads h_t from the outputs themselves.
