@@ -300,26 +300,6 @@ static inline void cs_project(int T, int B, int F, int G, const float *x, const 
 }
 
 /*
- * cs_project with the bias folded into one product: rows [x_t, 1] (time-major, in work) against
- * [W; bias], so xp is written once; a separate bias pass re-read and re-wrote all of xp (6.5 MB at
- * W1 LSTM). work: (T·B + G)·(F + 1) floats.
- */
-static inline void cs_project_biased(int T, int B, int F, int G, const float *x, const float *W, const float *bias, float *xp,
-                                     float *work) {
-  int R = F + 1;
-  float *rows = work, *Wb = work + (long)T * B * R;
-  for (int t = 0; t < T; t++)
-    for (int b = 0; b < B; b++) {
-      float *r = rows + ((long)t * B + b) * R;
-      cs_copy(r, x + ((long)b * T + t) * F, F);
-      r[F] = 1.0f;
-    }
-  cs_copy(Wb, W, F * G);
-  cs_copy(Wb + (long)F * G, bias, G);
-  cs_matmul(T * B, G, R, rows, R, 1, Wb, G, xp, G, 0);
-}
-
-/*
  * Gradients of cs_project given dxp [T, B, G]: dW (+)= Σ xᵀ·dxp, dbias (+)= Σ dxp (when
  * non-null), dx [B, T, F] = dxp·Wᵀ. work: F·G floats (Wᵀ).
  */

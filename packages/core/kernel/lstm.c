@@ -4,7 +4,7 @@
  * bias [4H], h0 and c0 [B, H]; out [B, T, H]. Backward needs, besides out (read in place
  * with strides, as is h_{t−1} in the forward matmul), the gate activations a [T, B, 4H] and
  * the cell states cs [T, B, H]; tanh(c) is recomputed. One matmul per step for all four gates.
- * work (forward): (T·B + 4H)·(F + 1) + H·4H floats, for the projection ([Wk; bias; U] on the addon).
+ * work (forward, on the addon): (F + 1 + H)·4H floats, for [Wk; bias; U].
  */
 #include "cellstack_kernel.h"
 
@@ -25,7 +25,7 @@ CS_EXPORT(lstm_forward)(int T, int B, int F, int H, const float *x, const float 
     int args[15] = {(int)a, G, (int)cs, (int)out, TH, (int)h0, H, (int)c0, H, (int)V, G, F, (int)x, T * F, T};
     cs_host_step(CS_STEP_LSTM_LOOP, B, H, args);
   } else {
-    cs_project_biased(T, B, F, G, x, Wk, bias, a, work);
+    cs_project(T, B, F, G, x, Wk, bias, a);
     for (int t = 0; t < T; t++) {
       // h_{t−1} is row b of h0 or out[b, t−1]: the row stride differs.
       const float *hp = t ? out + (long)(t - 1) * H : h0, *cp = t ? cs + (long)(t - 1) * n : c0;

@@ -15,8 +15,8 @@ export function lstmFused(x: tf.Tensor3D, { h, c }: State, p: Params): FusedResu
         read: saving ? 5 : 3,
         views: viewsSafe(saving),
         keep: keepSafe(saving),
-        scratch: [(T * B + 4 * H) * (F + 1) + 4 * H * H],
-        written: true, // the projection fills a and its scratch; every step writes c and h
+        scratch: [(F + 1 + H) * 4 * H],
+        written: true, // the projection fills a, [Wk; bias; U] its scratch; every step writes c and h
       });
       // Backward reads h_t from the outputs themselves.
       return { outputs: [o, lastH, lastC], saved: saving ? [o, a, cs] : undefined };
