@@ -161,15 +161,14 @@ static void matmul(int M, int N, int K, const float *A, long sa, long sk, const 
     return;
   }
   /* With a long reduction and many rows, one 16-column panel of B (K × 16) at a time under every
-     row block, so it stays in L1: row block by row block streamed all of B's chunk from L2 or L3 for
-     every 6 rows (dU = hᵀ·dz, [128, 3168]·[3168, 512]). Otherwise rows first: with a short reduction
-     (the input projections, K = F) C's rows are written whole, and a recurrent step's few rows ran
-     ~5 % slower panel-first (W1 LSTM steps, one thread: panel-first for K ≥ 64 and M ≥ 64 ~1.1× both
-     rows-first and panel-first for every K ≥ 64). Each element's sum is the same either way. */
+     row block, copied first into one contiguous block so it stays in L1: in place, B's rows ldb floats
+     apart (2048 at workload L) shared a handful of L1 sets, and row block by row block streamed the
+     panel from L2 or L3 for every 6 rows ([1024, 1000]·[1000, 2048]: 1.4× faster packed). Otherwise rows
+     first: with a short reduction (the input projections, K = F) C's rows are written whole, and a
+     recurrent step's few rows ran ~5 % slower panel-first (W1 LSTM steps, one thread: panel-first for
+     K ≥ 64 and M ≥ 64 ~1.1× both rows-first and panel-first for every K ≥ 64). Each element's sum is the
+     same either way. */
   int nb = K >= 64 && M >= 64 ? COLS : N;
-  /* The panel-first B panel is copied into one contiguous block first: B's rows ldb floats apart (2048
-     at workload L) share a handful of L1 sets, so the panel never stayed in L1 across row blocks
-     ([1024, 1000]·[1000, 2048]: 1.4× faster packed; W1's products unchanged). */
   static _Thread_local float panel[(KC + KC / 2) * COLS] __attribute__((aligned(64)));
   for (int j = 0; j < N; j += nb) {
     int n = N - j < nb ? N - j : nb;
