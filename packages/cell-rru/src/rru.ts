@@ -182,6 +182,10 @@ export const RRU = defineCell<RRUOptions>({
       },
       signals: ['sigmoidS', 'Z', 'candidate'],
       fused: rruFused({ n, p, g, layers: L, norm: NORM_CODES[o.normalize], sScale: o.sScale, keep, maskPerStep: o.dropoutMask === 'step' }, maskSeed),
+      // Inference on ≥ 2 threads: the traced program splits the batch over the threads, while the hand-written
+      // kernel's per-step products are too small to (README, traced vs hand-written: W3 1.24× on 2 threads, 1.04× on 1;
+      // training 0.85× on W1).
+      tracedWins: ({ threads, training }) => threads > 1 && !training,
     };
   },
 });

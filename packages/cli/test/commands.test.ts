@@ -83,8 +83,11 @@ describe('summary, check, fmt, cells, tasks (in process)', () => {
     for (const n of ['LSTM', 'GRU', 'NRU', 'URLSTM', 'STAR', 'RRU', 'DMU']) expect(names).toContain(n);
     expect(cells.find((c) => c.name === 'NRU')!.defaults).toMatchObject({ hidden: 80, memory: 64, heads: 4 });
     // Every first-party cell has a hand-written kernel and traces; by default (kernel preference 'auto') UR-LSTM
-    // runs its traced step wherever the addon runs traced programs (its tracedWins), the others their kernels.
-    for (const c of cells) expect(c.path, c.name).toBe(c.name === 'URLSTM' && nativeKernels().traced ? 'traced' : 'hand-written');
+    // runs its traced step wherever the addon runs traced programs, RRU there in inference on ≥ 2 threads (their
+    // tracedWins; `cells` reports an inference call), the others their kernels.
+    const { traced, threads } = nativeKernels();
+    const tracedCells = traced ? ['URLSTM', ...(threads > 1 ? ['RRU'] : [])] : [];
+    for (const c of cells) expect(c.path, c.name).toBe(tracedCells.includes(c.name) ? 'traced' : 'hand-written');
     setKernelPreference('traced');
     try {
       stdout = '';

@@ -93,10 +93,12 @@ export interface CellInstance {
   fused?(x: tf.Tensor3D, state: State, params: Params, ctx: { training: boolean }): FusedResult | undefined;
   /**
    * Where the cell's traced step is measured faster than `fused` (tools/bench/traced.ts), so that the
-   * default kernel preference ('auto') runs the traced step there: 'native' — whenever traced programs
-   * run on the native addon (`nativeKernels().traced`). Absent: `fused` wherever it applies.
+   * default kernel preference ('auto') runs the traced step there; only ever where traced programs run on
+   * the native addon (`nativeKernels().traced`): 'native' — always there; or a predicate of the call, e.g.
+   * RRU's `({ threads, training }) => threads > 1 && !training` (inference, the batch split over threads).
+   * Absent: `fused` wherever it applies.
    */
-  tracedWins?: 'native';
+  tracedWins?: 'native' | ((call: { threads: number; training: boolean }) => boolean);
   /**
    * The same for tf's webgpu backend: GPU programs on GPU-resident tensors (no readback).
    * Used instead of the generic loop on webgpu while fused kernels are on.

@@ -53,9 +53,12 @@ function timeSlices(x: tf.Tensor3D): tf.Tensor2D[] {
 }
 
 /** Whether a cell with a hand-written kernel runs it under the kernel preference now (else its traced step). */
-function handWritten(cell: CellInstance): boolean {
+function handWritten(cell: CellInstance, training: boolean): boolean {
   const p = kernelPreference();
-  return p === 'hand-written' || (p === 'auto' && !(cell.tracedWins === 'native' && nativeKernels().traced));
+  if (p !== 'auto') return p === 'hand-written';
+  const { traced, threads } = nativeKernels();
+  const wins = cell.tracedWins;
+  return !(traced && (wins === 'native' || (typeof wins === 'function' && wins({ threads, training }))));
 }
 
 /**
@@ -83,7 +86,7 @@ export function runSequence(cell: CellInstance, params: Params, x: tf.Tensor3D, 
     return { output: last(r.output), state: r.state, path: 'hand-written' };
   };
   // A cell whose traced step wins here (tracedWins) still has its hand-written kernel should tracing fail.
-  const fallback = () => (cell.fused && kernelPreference() === 'auto' && !handWritten(cell) ? handRun() : undefined);
+  const fallback = () => (cell.fused && kernelPreference() === 'auto' && !handWritten(cell, opts.training) ? handRun() : undefined);
   // Probes need the per-step signals, which only the step function reports.
   if (opts.recordSignals) path = 'step loop: recording signals (probes)';
   else if (gpuKernelsActive()) {
@@ -100,7 +103,7 @@ export function runSequence(cell: CellInstance, params: Params, x: tf.Tensor3D, 
       path = `step loop: ${r}`;
     }
   } else if (!fusedKernelsActive()) path = 'step loop: whole-sequence kernels off (CELLSTACK_FUSED=0 or tensors on a GPU)';
-  else if (cell.fused && handWritten(cell)) {
+  else if (cell.fused && handWritten(cell, opts.training)) {
     const r = handRun();
     if (r) return r;
   } else if (opts.mask) {

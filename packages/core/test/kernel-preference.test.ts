@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { configure, defineCell, init, kernelPreference, nativeKernels, runSequence, setKernelPreference, settings, type Params } from '@cellstack/core';
 import { buildCell, randomTensor } from '@cellstack/core/testing';
 
-const initial = { native: settings().native };
+const initial = { native: settings().native, threads: settings().threads };
 afterEach(() => {
   configure(initial);
   setKernelPreference('auto');
@@ -13,11 +13,15 @@ afterEach(() => {
  * h_t = tanh(x_t W + h_{t−1} U), with a "hand-written" kernel (the same recurrence as one tf loop) that
  * declares its traced step the faster on the addon; `sin` makes the step untraceable.
  */
-const Toy = defineCell<{ sin: boolean }>({
+const Toy = defineCell<{ sin: boolean; wins: 'native' | 'inference' }>({
   name: 'PreferenceToy',
   description: 'a cell whose traced step wins on the addon',
-  schema: { type: 'object', properties: { sin: { type: 'boolean', default: false } }, additionalProperties: false },
-  create: ({ sin }, { inputSize: F }) => {
+  schema: {
+    type: 'object',
+    properties: { sin: { type: 'boolean', default: false }, wins: { enum: ['native', 'inference'], default: 'native' } },
+    additionalProperties: false,
+  },
+  create: ({ sin, wins }, { inputSize: F }) => {
     const recur = (h: tf.Tensor2D, x: tf.Tensor2D, U: tf.Tensor2D) => tf.tanh(tf.add(x, tf.matMul(sin ? tf.sin(h) : h, U))) as tf.Tensor2D;
     return {
       state: { h: 3 },
@@ -36,16 +40,16 @@ const Toy = defineCell<{ sin: boolean }>({
         for (const xt of xs) outs.push((s = recur(s, xt, p.u as tf.Tensor2D)));
         return { output: tf.stack(outs, 1) as tf.Tensor3D, state: { h: s } };
       },
-      tracedWins: 'native',
+      tracedWins: wins === 'native' ? 'native' : ({ threads, training }) => threads > 1 && !training,
     };
   },
 });
 
 describe("kernel preference 'auto' (the default)", () => {
-  const path = (sin: boolean) => {
-    const built = buildCell(Toy, { sin }, { inputSize: 2, seed: 3 });
+  const path = (sin: boolean, { wins = 'native' as 'native' | 'inference', training = true } = {}) => {
+    const built = buildCell(Toy, { sin, wins }, { inputSize: 2, seed: 3 });
     const p = tf.tidy(() => {
-      const r = runSequence(built.cell, built.params as Params, randomTensor([4, 5, 2], 1) as tf.Tensor3D, { training: true, returnSequences: true });
+      const r = runSequence(built.cell, built.params as Params, randomTensor([4, 5, 2], 1) as tf.Tensor3D, { training, returnSequences: true });
       return r.path;
     });
     built.dispose();
@@ -61,6 +65,16 @@ describe("kernel preference 'auto' (the default)", () => {
     expect(path(false)).toBe('traced');
     configure({ native: false });
     expect(path(false)).toBe('hand-written');
+  });
+
+  it.skipIf(!nativeKernels().available)('asks a tracedWins predicate about the call (threads, training) while the addon runs traced programs', () => {
+    configure({ native: true, threads: 2 });
+    expect(path(false, { wins: 'inference', training: false })).toBe('traced');
+    expect(path(false, { wins: 'inference', training: true })).toBe('hand-written');
+    configure({ threads: 1 });
+    expect(path(false, { wins: 'inference', training: false })).toBe('hand-written');
+    configure({ native: false, threads: 2 });
+    expect(path(false, { wins: 'inference', training: false })).toBe('hand-written');
   });
 
   it.skipIf(!nativeKernels().available)('falls back to the hand-written kernel where the step cannot be traced', () => {
