@@ -54,10 +54,11 @@ export declare const gates:
  * holds z_t = x_t W + b at columns t·H and each becomes h_t = tanh(z_t + h_{t−1} U) in place, h_{−1} = h0,
  * U [H, H] — the same `matmul` and `gates` kind 3 work as T pairs of calls, bit-identical to them.
  * kind 11, the LSTM's whole forward loop, its input projection included: block a, ldz, cs, out, ldo, h0,
- * ldh0, c0, ldc0, V, ldv, F, x, ldx, T; a [T·B, 4H] (step t's rows from t·B) gets z_t = [x_t, 1, h_{t−1}]·V
+ * ldh0, c0, ldc0, V, ldv, F, xh, xhs, x, ldx, T; a [T·B, 4H] (step t's rows from t·B) gets z_t = [x_t, 1, h_{t−1}]·V
  * with V = [W; b; U] ([F + 1 + H, 4H]) and becomes the activations, x [B, T·F] (x_t at columns t·F), cs [T·B, H]
  * (rows H apart) c_t, out [B, T·H] h_t (the work of one `matmul` on the rows [x_t, 1, h_{t−1}] and `gates`
- * kind 0 a step). kind 12, its whole
+ * kind 0 a step); xh receives those rows (F + 1 + H floats each), step t's at float t·xhs: xhs 0 reuses one block of
+ * B rows, B·(F + 1 + H) keeps all T·B for the weight gradients. kind 12, its whole
  * backward loop: block a, ldz, cs, c0, ldc0, dout, lddo, dh, lddh, dc, lddc, Uᵀ, ldut, T; a's
  * activations become dz (kind 9 a step, then dh ← dz_t Uᵀ); dh and dc hold ∂L/∂h and ∂L/∂c of the final
  * state on entry and of h0 and c0 on return. kind 13, the GRU's whole forward loop: block a, ldz, out, ldo, h0, ldh0, [U_z | U_r], ldu,

@@ -156,7 +156,7 @@ enum {
   CS_STEP_DMU = 8,
   CS_STEP_LSTM_GRAD = 9,
   CS_STEP_SIMPLE_RNN = 10, /* SimpleRNN's whole forward loop: out, h0, U (address, row stride each), then T */
-  CS_STEP_LSTM_LOOP = 11,  /* the LSTM's whole forward loop: a, cs (no stride), out, h0, c0, U, then T */
+  CS_STEP_LSTM_LOOP = 11,  /* the LSTM's whole forward loop: a, cs (no stride), out, h0, c0, V, F, xh (its step), x, then T */
   CS_STEP_LSTM_GRAD_LOOP = 12, /* its whole backward loop: a, cs (no stride), c0, dout, dh, dc, Uᵀ, then T */
   CS_STEP_GRU_LOOP = 13        /* the GRU's whole forward loop: a, out, h0, [U_z | U_r], U_h, then T */
 };

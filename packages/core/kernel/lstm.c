@@ -1,10 +1,10 @@
 /*
  * LSTM layer over a whole sequence (equations in src/baselines/lstm.ts, gate order i f c̃ o),
  * input projection included. Shapes: x [B, T, F], kernel [F, 4H], recurrent [H, 4H],
- * bias [4H], h0 and c0 [B, H]; out [B, T, H]. Backward needs, besides out (read in place
- * with strides, as is h_{t−1} in the forward matmul), the gate activations a [T, B, 4H] and
- * the cell states cs [T, B, H]; tanh(c) is recomputed. One matmul per step for all four gates.
- * work (forward, on the addon): (F + 1 + H)·4H floats, for [Wk; bias; U].
+ * bias [4H], h0 and c0 [B, H]; out [B, T, H]. Backward needs the gate activations a [T, B, 4H],
+ * the cell states cs [T, B, H] and, for the weight gradients, rows [T·B, F + 1 + H] = [x_t, 1, h_{t−1}]
+ * (time-major; written when keepRows, else rows is B rows of room); tanh(c) is recomputed. One matmul
+ * per step for all four gates. work (forward, on the addon): (F + 1 + H)·4H floats, for [Wk; bias; U].
  */
 #include "cellstack_kernel.h"
 
@@ -12,17 +12,17 @@
 #define SUB wasm_f32x4_sub
 #define MUL wasm_f32x4_mul
 
-CS_EXPORT(lstm_forward)(int T, int B, int F, int H, const float *x, const float *Wk, const float *U, const float *bias,
-                        const float *h0, const float *c0, float *out, float *hT, float *cT, float *a, float *cs, float *work) {
-  int n = B * H, G = 4 * H, TH = T * H;
+CS_EXPORT(lstm_forward)(int T, int B, int F, int H, int keepRows, const float *x, const float *Wk, const float *U, const float *bias,
+                        const float *h0, const float *c0, float *out, float *hT, float *cT, float *a, float *cs, float *rows, float *work) {
+  int n = B * H, G = 4 * H, TH = T * H, R = F + 1 + H;
   if (cs_host_min > 0 && (long)B * G * H >= cs_host_min) {
     /* The whole recurrence in one host call, the input projection included (a step's z_t written once, in
-       cache): each thread runs every step on its slice of the batch. */
+       cache): each thread runs every step on its slice of the batch, building its rows as it goes. */
     float *V = work; /* [Wk; bias; U]: rows [x_t, 1, h_{t−1}] times it give z_t in one product */
     cs_copy(V, Wk, F * G);
     cs_copy(V + (long)F * G, bias, G);
     cs_copy(V + (long)(F + 1) * G, U, H * G);
-    int args[15] = {(int)a, G, (int)cs, (int)out, TH, (int)h0, H, (int)c0, H, (int)V, G, F, (int)x, T * F, T};
+    int args[17] = {(int)a, G, (int)cs, (int)out, TH, (int)h0, H, (int)c0, H, (int)V, G, F, (int)rows, keepRows ? B * R : 0, (int)x, T * F, T};
     cs_host_step(CS_STEP_LSTM_LOOP, B, H, args);
   } else {
     cs_project(T, B, F, G, x, Wk, bias, a);
@@ -49,6 +49,14 @@ CS_EXPORT(lstm_forward)(int T, int B, int F, int H, const float *x, const float 
         }
       }
     }
+    if (keepRows)
+      for (int t = 0; t < T; t++)
+        for (int b = 0; b < B; b++) {
+          float *r = rows + ((long)t * B + b) * R;
+          cs_copy(r, x + ((long)b * T + t) * F, F);
+          r[F] = 1.0f;
+          cs_copy(r + F + 1, t ? out + (long)b * TH + (long)(t - 1) * H : h0 + b * H, H);
+        }
   }
   for (int b = 0; b < B; b++) cs_copy(hT + b * H, out + (long)b * TH + (long)(T - 1) * H, H);
   cs_copy(cT, cs + (long)(T - 1) * n, n);
@@ -56,18 +64,17 @@ CS_EXPORT(lstm_forward)(int T, int B, int F, int H, const float *x, const float 
 
 /*
  * The gradients of the gate pre-activations overwrite a (each lane is read before it is
- * written). dU = Σ_t h_{t−1}ᵀ dz_t, dWk = Σ_t x_tᵀ dz_t and dbias = Σ_t dz_t are then one product
- * over all T·B rows: rows [h_{t−1}, x_t, 1] (time-major, built in work) against dz, so dz (6.5 MB at
- * W1) streams from memory once, not three times, in a long reduction the addon splits over threads.
- * work: 2·B·H + 4H·H + F·4H + T·B·(H + F + 1) + (H + F + 1)·4H floats.
+ * written). dWk = Σ_t x_tᵀ dz_t, dbias = Σ_t dz_t and dU = Σ_t h_{t−1}ᵀ dz_t are then one product
+ * over all T·B of the forward's rows [x_t, 1, h_{t−1}] against dz, so dz (6.5 MB at W1) streams
+ * from memory once, not three times, in a long reduction the addon splits over threads. dx only
+ * when wantDx (a model's input needs none). work: 2·B·H + 4H·H + F·4H + (F + 1 + H)·4H floats.
  */
-CS_EXPORT(lstm_backward)(int T, int B, int F, int H, const float *x, const float *Wk, const float *U, const float *h0,
-                         const float *c0, const float *out, float *a, const float *cs, const float *dout,
-                         const float *dhT, const float *dcT, float *dx, float *dWk, float *dU, float *dbias,
-                         float *dh0, float *dc0, float *work) {
-  int n = B * H, G = 4 * H, TH = T * H;
-  int R = H + F + 1; // a row of the weight gradients' product: h_{t−1}, x_t, 1
-  float *dh = work, *dc = dh + n, *Ut = dc + n, *wt = Ut + (long)G * H, *rows = wt + (long)F * G, *sums = rows + (long)T * B * R;
+CS_EXPORT(lstm_backward)(int T, int B, int F, int H, int wantDx, const float *Wk, const float *U, const float *c0,
+                         const float *rows, float *a, const float *cs, const float *dout, const float *dhT,
+                         const float *dcT, float *dx, float *dWk, float *dU, float *dbias, float *dh0, float *dc0,
+                         float *work) {
+  int n = B * H, G = 4 * H, TH = T * H, R = F + 1 + H;
+  float *dh = work, *dc = dh + n, *Ut = dc + n, *wt = Ut + (long)G * H, *sums = wt + (long)F * G;
   const f4 one = f4s(1.0f);
   cs_transpose(Ut, U, H, G);
   cs_copy(dh, dhT, n);
@@ -102,19 +109,13 @@ CS_EXPORT(lstm_backward)(int T, int B, int F, int H, const float *x, const float
       cs_matmul(B, H, G, dzt, G, 1, Ut, H, dh, H, 0);
     }
   }
-  for (int t = 0; t < T; t++)
-    for (int b = 0; b < B; b++) {
-      float *r = rows + ((long)t * B + b) * R;
-      cs_copy(r, t ? out + (long)b * TH + (long)(t - 1) * H : h0 + b * H, H);
-      cs_copy(r + H, x + ((long)b * T + t) * F, F);
-      r[H + F] = 1.0f;
-    }
   cs_matmul(R, G, T * B, rows, 1, R, a, G, sums, G, 0);
-  cs_copy(dU, sums, H * G);
-  cs_copy(dWk, sums + (long)H * G, F * G);
-  cs_copy(dbias, sums + (long)(H + F) * G, G);
+  cs_copy(dWk, sums, F * G);
+  cs_copy(dbias, sums + (long)F * G, G);
+  cs_copy(dU, sums + (long)(F + 1) * G, H * G);
   cs_copy(dh0, dh, n);
   cs_copy(dc0, dc, n);
+  if (!wantDx) return;
   /* dx one product a step: [B, G] blocks of dz against Wkᵀ, rows T·F apart in dx. */
   cs_transpose(wt, Wk, F, G);
   cs_matmul_batch(T, B * G, 0, F, B, F, G, a, G, 1, wt, F, dx, T * F, 0);

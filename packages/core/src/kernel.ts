@@ -340,8 +340,12 @@ export interface FusedSpec<S> {
    * left out (undefined) and the kernel need not read it back.
    */
   forward(xs: Float32Array[], context: { saving: boolean }): { outputs: Float32Array[]; saved: S | undefined };
-  /** Gradients for every input, in order, given the gradients of every output. */
-  backward(xs: Float32Array[], saved: S, dys: Float32Array[]): Float32Array[];
+  /**
+   * Gradients for every input, in order, given the gradients of every output. `inputGrad` is false where
+   * nothing needs the gradient of input 0 (the sequence: a model's first layer reads data): its place may
+   * then hold anything (the kernels skip that product).
+   */
+  backward(xs: Float32Array[], saved: S, dys: Float32Array[], context: { inputGrad: boolean }): Float32Array[];
 }
 
 /**
@@ -376,20 +380,30 @@ export function fusedCall<S>(inputs: tf.Tensor[], outShapes: number[][], spec: F
     else forward.outputs.forEach((a) => keep.delete(a)); // a tensor holds it
     return values;
   };
+  /*
+   * tfjs calls the gradient functions of the inputs on the gradient's path, in input order, right after
+   * this returns (tfjs-core tape.ts, backpropagateGradients): so the first one called tells whether input 0's
+   * is wanted, and the kernel runs then. Each tensor is made in its own call (tfjs keeps only what it returns).
+   */
   const backwardsFunc = (dy: tf.Tensor | tf.Tensor[]) => {
     const dys = (Array.isArray(dy) ? dy : [dy]).map(tensorData);
-    let grads: Float32Array[];
-    try {
-      grads = spec.backward(xs, saved as S, dys);
-    } catch (e) {
-      releaseKept(keep);
-      recycleArrays([...dys, ...xs, ...keep]);
-      throw e;
-    }
-    const result = grads.map((g, i) => tf.tensor(g, inputs[i].shape));
-    releaseKept(keep);
-    recycleArrays([...dys, ...xs, ...keep, ...(copies ? grads : [])]);
-    return Object.fromEntries(result.map((g, i) => [i, () => g]));
+    let grads: Float32Array[] | undefined;
+    const run = (first: number): Float32Array[] => {
+      try {
+        grads = spec.backward(xs, saved as S, dys, { inputGrad: first === 0 });
+      } finally {
+        releaseKept(keep);
+        recycleArrays([...dys, ...xs, ...keep, ...(copies && grads ? grads.slice(0, first) : [])]);
+      }
+      return grads;
+    };
+    const grad = (i: number) => () => {
+      const g = (grads ?? run(i))[i];
+      const t = tf.tensor(g, inputs[i].shape);
+      if (copies) recycleArrays([g]);
+      return t;
+    };
+    return Object.fromEntries(inputs.map((_, i) => [i, grad(i)]));
   };
   const engine = tf.engine() as unknown as { runKernelFunc(p: { forwardFunc: () => tf.Tensor[]; backwardsFunc: typeof backwardsFunc; inputs: Record<number, tf.Tensor> }): tf.Tensor | tf.Tensor[] };
   const out = engine.runKernelFunc({ forwardFunc, backwardsFunc, inputs: Object.fromEntries(inputs.map((t, i) => [i, t])) });

@@ -117,7 +117,7 @@ const minProductNow = () => (settings().native && loaded?.matmul ? settings().na
  */
 const LOOP_KINDS: Record<number, { slots: number; width: number; f?: number }> = {
   10: { slots: 7, width: 1 },
-  11: { slots: 15, width: 4, f: 11 },
+  11: { slots: 17, width: 4, f: 11 },
   12: { slots: 14, width: 4 },
   13: { slots: 11, width: 3 },
 };

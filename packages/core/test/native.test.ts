@@ -49,7 +49,7 @@ describe('native addon switch', () => {
     const counted = productMultiplyAdds();
     const [nativeLoss, nativeGrad] = run(true);
     // Every product counts, the whole-loop host calls' T steps too (T 6, B 8, F 16, H 64, G 4H): the forward
-    // loop with its input projection, the backward loop, [dU; dW_k; dbias] in one product (rows h_{t−1}, x_t, 1), dx.
+    // loop with its input projection, the backward loop, [dW_k; dbias; dU] in one product (rows x_t, 1, h_{t−1}), dx.
     const [T, B, F, H, G] = [6, 8, 16, 64, 256];
     expect(productMultiplyAdds() - counted).toBe(T * B * F * G + 2 * T * B * G * H + (H + F + 1) * G * T * B + T * B * G * F);
     expect(Math.abs(nativeLoss - wasmLoss) / wasmLoss).toBeLessThan(1e-5);
@@ -61,6 +61,33 @@ describe('native addon switch', () => {
     });
     expect(diff / scale).toBeLessThan(1e-5);
     expect(diff).toBeGreaterThan(0); // FMA rounds once per multiply-add: the native path did run
+    x.dispose();
+    built.dispose();
+  });
+
+  it.each([false, true])('fused LSTM (native %s): where x needs no gradient, dx is not computed and the weight gradients are the same bits', (native) => {
+    if (native && !nativeKernels().available) return;
+    setNativeKernels(native);
+    const built = buildCell(LSTM, { units: 64 }, { inputSize: 16, seed: 2 });
+    const P = built.params as Params;
+    const x = randomTensor([8, 6, 16], 4) as tf.Tensor3D;
+    const names = ['kernel', 'recurrent', 'bias'] as const;
+    const loss = (xs: tf.Tensor, ws: tf.Tensor[]) => {
+      const params = { ...P, ...Object.fromEntries(names.map((n, i) => [n, ws[i]])) };
+      return tf.sum(tf.square(runSequence(built.cell, params, xs as tf.Tensor3D, { training: false, returnSequences: true }).output)) as tf.Scalar;
+    };
+    const weights = names.map((n) => P[n]);
+    const before = tf.memory().numTensors;
+    const counted = productMultiplyAdds();
+    const withDx = tf.tidy(() => tf.grads((xs: tf.Tensor, ...ws: tf.Tensor[]) => loss(xs, ws))([x, ...weights]).map((g) => g.dataSync().slice()));
+    const withDxProducts = productMultiplyAdds() - counted;
+    const onlyWeights = tf.tidy(() => tf.grads((...ws: tf.Tensor[]) => loss(x, ws))(weights).map((g) => g.dataSync().slice()));
+    expect(tf.memory().numTensors).toBe(before);
+    expect(onlyWeights).toEqual(withDx.slice(1));
+    expect(withDx[0].some((v) => v !== 0)).toBe(true);
+    // The native path counts its products: all but dx (T·B·4H·F multiply-adds).
+    const [T, B, F, H] = [6, 8, 16, 64];
+    if (native) expect(productMultiplyAdds() - counted - withDxProducts).toBe(withDxProducts - T * B * 4 * H * F);
     x.dispose();
     built.dispose();
   });

@@ -237,7 +237,7 @@ typedef struct {
   int T, B, H, F, slices;
   float *a, *cs, *out, *dh, *dc, *xh;
   const float *h0, *c0, *U, *dout, *Uc, *x;
-  long ldz, ldo, ldh0, ldc0, ldu, lddo, lddh, lddc, lduc, ldx;
+  long ldz, ldo, ldh0, ldc0, ldu, lddo, lddh, lddc, lduc, ldx, xhs;
 } Loop;
 
 /* Slice i of s->slices: batch rows [B·i/slices, B·(i+1)/slices). */
@@ -248,10 +248,11 @@ static void slice_rows(const Loop *s, int i, int *r0, int *r1) {
 
 /*
  * a [T, B, 4H] (rows ldz apart, steps B·ldz) gets z_t = [x_t, 1, h_{t−1}] V with V = [W; b; U] ([F + 1 + H, 4H]),
- * then the activations; x [B, T·F] (x_t at columns t·F); cs [T, B, H] (rows H apart); out [B, T·H]; xh [B, F + 1 + H]
- * holds each row's [x_t, 1, h_{t−1}]. The input projection is one product with the recurrent one, a step at a
- * time, so z_t is written once while in cache: a separate pass over all of a wrote it out to memory and the
- * loop read it back (13 MB a step at W1).
+ * then the activations; x [B, T·F] (x_t at columns t·F); cs [T, B, H] (rows H apart); out [B, T·H]; xh gets each
+ * row's [x_t, 1, h_{t−1}] (F + 1 + H floats), step t's rows at t·xhs: xhs = 0 reuses one block of B rows, B·(F + 1 + H)
+ * keeps every step's for the weight gradients (one product over these rows against dz, lstm.c's backward). The input
+ * projection is one product with the recurrent one, a step at a time, so z_t is written once while in cache: a
+ * separate pass over all of a wrote it out to memory and the loop read it back (13 MB a step at W1).
  */
 static void lstm_forward_slices(const void *ctx, int from, int to) {
   const Loop *s = ctx;
@@ -264,12 +265,12 @@ static void lstm_forward_slices(const void *ctx, int from, int to) {
     const float *hp = t ? s->out + (long)(t - 1) * H : s->h0, *cp = t ? s->cs + (t - 1) * zc : s->c0;
     long ldp = t ? s->ldo : s->ldh0, ldcp = t ? H : s->ldc0;
     for (int r = r0; r < r1; r++) {
-      float *row = s->xh + (long)r * K;
+      float *row = s->xh + t * s->xhs + (long)r * K;
       __builtin_memcpy(row, s->x + r * s->ldx + (long)t * F, sizeof(float) * (size_t)F);
       row[F] = 1.0f;
       __builtin_memcpy(row + F + 1, hp + r * ldp, sizeof(float) * (size_t)H);
     }
-    matmul(r1 - r0, G, K, s->xh + (long)r0 * K, K, 1, s->U, s->ldu, at + r0 * s->ldz, s->ldz, 0);
+    matmul(r1 - r0, G, K, s->xh + t * s->xhs + (long)r0 * K, K, 1, s->U, s->ldu, at + r0 * s->ldz, s->ldz, 0);
     lstm_rows(r0, r1, H, at, s->ldz, cp, ldcp, s->cs + t * zc, s->out + (long)t * H, s->ldo);
   }
 }
@@ -386,19 +387,19 @@ static napi_value simple_rnn_step(napi_env env, void *base, size_t length, int32
 
 /*
  * step's kinds 11 to 13, the LSTM and GRU loops. Blocks of int32s (byte offsets, row strides in floats), T last:
- * 11: a, ldz, cs, out, ldo, h0, ldh0, c0, ldc0, V, ldv, F, x, ldx, T (a is written; V = [W; b; U] [F + 1 + H, G],
- * x [B, T·F]); 12: a, ldz, cs, c0, ldc0, dout, lddo, dh, lddh, dc, lddc, Uᵀ, ldut, T;
+ * 11: a, ldz, cs, out, ldo, h0, ldh0, c0, ldc0, V, ldv, F, xh, xhs, x, ldx, T (a, xh are written; V = [W; b; U]
+ * [F + 1 + H, G], x [B, T·F], xh the rows [x_t, 1, h_{t−1}] with xhs 0 or B·(F + 1 + H), see lstm_forward_slices); 12: a, ldz, cs, c0, ldc0, dout, lddo, dh, lddh, dc, lddc, Uᵀ, ldut, T;
  * 13: a, ldz, out, ldo, h0, ldh0, U, ldu, Uc, lduc, T. a [T, B, G] (step t's rows from t·B; G = 4H for the LSTM, 3H for
  * the GRU), cs [T, B, H] with rows H apart, out and dout [B, T·H], U [H, G] (the GRU's [U_z | U_r], [H, 2H]), Uᵀ [4H, H],
  * Uc (the GRU's U_h) [H, H].
  */
 typedef struct {
-  int at, ld; /* the operand's offset slot and stride slot (−1: rows H apart) */
+  int at, ld; /* the operand's offset slot and stride slot (−1: rows H apart; −2: F + 1 + H apart) */
   int64_t rows, cols;
 } Operand;
 
 static napi_value loop_step(napi_env env, void *base, size_t length, int32_t kind, int32_t B, int32_t H, uint32_t at) {
-  int gru = kind == STEP_GRU_LOOP, slots = kind == STEP_LSTM_LOOP ? 15 : kind == STEP_LSTM_GRAD_LOOP ? 14 : 11;
+  int gru = kind == STEP_GRU_LOOP, slots = kind == STEP_LSTM_LOOP ? 17 : kind == STEP_LSTM_GRAD_LOOP ? 14 : 11;
   if ((int64_t)at + 4 * slots > (int64_t)length) return fail(env, "step: the argument block lies outside the buffer");
   const int32_t *v = (const int32_t *)((char *)base + at);
   int32_t T = v[slots - 1];
@@ -406,30 +407,29 @@ static napi_value loop_step(napi_env env, void *base, size_t length, int32_t kin
   int32_t F = kind == STEP_LSTM_LOOP ? v[11] : 0;
   if (F < 0) return fail(env, "step: the LSTM loop's input width F is negative");
   int64_t TB = (int64_t)T * B, G = (gru ? 3 : 4) * (int64_t)H, TH = (int64_t)T * H;
-  const Operand fw[7] = {{0, 1, TB, G}, {2, -1, TB, H}, {3, 4, B, TH}, {5, 6, B, H}, {7, 8, B, H}, {9, 10, F + 1 + (int64_t)H, G}, {12, 13, B, (int64_t)T * F}},
+  int64_t K = F + 1 + (int64_t)H, xhs = kind == STEP_LSTM_LOOP ? v[13] : 0;
+  const Operand fw[8] = {{0, 1, TB, G}, {2, -1, TB, H}, {3, 4, B, TH}, {5, 6, B, H}, {7, 8, B, H}, {9, 10, K, G}, {12, -2, xhs ? TB : B, K}, {14, 15, B, (int64_t)T * F}},
                 bw[7] = {{0, 1, TB, G}, {2, -1, TB, H}, {3, 4, B, H}, {5, 6, B, TH}, {7, 8, B, H}, {9, 10, B, H}, {11, 12, G, H}},
                 gr[5] = {{0, 1, TB, G}, {2, 3, B, TH}, {4, 5, B, H}, {6, 7, H, 2 * (int64_t)H}, {8, 9, H, H}};
   const Operand *ops = kind == STEP_LSTM_LOOP ? fw : kind == STEP_LSTM_GRAD_LOOP ? bw : gr;
-  int n = kind == STEP_LSTM_LOOP ? 7 : kind == STEP_LSTM_GRAD_LOOP ? 7 : 5;
-  float *p[7];
-  long ld[7];
+  int n = kind == STEP_LSTM_LOOP ? 8 : kind == STEP_LSTM_GRAD_LOOP ? 7 : 5;
+  float *p[8];
+  long ld[8];
   for (int i = 0; i < n; i++) {
     uint32_t off = (uint32_t)v[ops[i].at];
-    int32_t stride = ops[i].ld < 0 ? H : v[ops[i].ld];
+    int32_t stride = ops[i].ld == -1 ? H : ops[i].ld == -2 ? (int32_t)K : v[ops[i].ld];
     if (stride < 0 || off & 3) return fail(env, "step: a negative row stride, or an operand offset not a multiple of 4");
     if (extent(off, ops[i].rows, ops[i].cols, stride, 1) > (int64_t)length) return fail(env, "step: an operand lies outside the buffer");
     p[i] = (float *)((char *)base + off);
     ld[i] = stride;
   }
+  if (xhs != 0 && xhs != B * K) return fail(env, "step: the LSTM loop's row step xhs must be 0 (one block of B rows) or B·(F + 1 + H) (every step's rows)");
 #ifdef ISA
   long work = (long)TB * G * (H + F);
   if (kind == STEP_LSTM_LOOP) {
-    float *xh = malloc(sizeof(float) * (size_t)B * (size_t)(F + 1 + H) + 1);
-    if (!xh) return fail(env, "step: out of memory for the LSTM loop's rows");
-    Loop s = {.T = T, .B = B, .H = H, .F = F, .a = p[0], .cs = p[1], .out = p[2], .h0 = p[3], .c0 = p[4], .U = p[5], .x = p[6], .xh = xh,
-              .ldz = ld[0], .ldo = ld[2], .ldh0 = ld[3], .ldc0 = ld[4], .ldu = ld[5], .ldx = ld[6]};
+    Loop s = {.T = T, .B = B, .H = H, .F = F, .a = p[0], .cs = p[1], .out = p[2], .h0 = p[3], .c0 = p[4], .U = p[5], .xh = p[6], .x = p[7],
+              .ldz = ld[0], .ldo = ld[2], .ldh0 = ld[3], .ldc0 = ld[4], .ldu = ld[5], .ldx = ld[7], .xhs = (long)xhs};
     parallel_slices(lstm_forward_slices, &s, work);
-    free(xh);
   } else if (kind == STEP_LSTM_GRAD_LOOP) {
     Loop s = {.T = T, .B = B, .H = H, .a = p[0], .cs = p[1], .c0 = p[2], .dout = p[3], .dh = p[4], .dc = p[5], .U = p[6],
               .ldz = ld[0], .ldc0 = ld[2], .lddo = ld[3], .lddh = ld[4], .lddc = ld[5], .ldu = ld[6]};

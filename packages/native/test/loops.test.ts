@@ -14,12 +14,14 @@ const [GATES_LSTM, GATES_GRU_RESET, GATES_GRU_BLEND] = [0, 1, 2];
  * Float offsets of one LSTM layer's operands in one seeded buffer, every row stride padded: a [T·B, 4H]
  * (seeded: the forward loop overwrites it), cs [T·B, H] (rows H apart), out [B, T·H], h0, c0 [B, H], V = [W; b; U]
  * ([F + 1 + H, 4H], U × 1/√H; at.W, at.bias and at.U point into it), Uᵀ, dout [B, T·H], dh, dc [B, H], the input
- * x [B, T·F], then the forward (15 int32s) and backward (14) blocks, then scratch: 12 int32s and perStep's rows.
+ * x [B, T·F], the rows xh [T·B, F + 1 + H] (every step's, xhs = B·(F + 1 + H); seeded), then the forward (17 int32s)
+ * and backward (14) blocks, then scratch: 12 int32s.
  */
 function layout(T: number, B: number, H: number, F = 3) {
   const G = 4 * H;
+  const K = F + 1 + H;
   const ld = { z: G + 1, o: T * H + 3, h0: H + 1, c0: H + 2, u: G + 2, ut: H + 2, dout: T * H + 1, dh: H + 3, dc: H + 1, x: T * F + 2 };
-  const sizes = { a: T * B * ld.z, cs: T * B * H, out: B * ld.o, h0: B * ld.h0, c0: B * ld.c0, V: (F + 1 + H) * ld.u, Ut: G * ld.ut, dout: B * ld.dout, dh: B * ld.dh, dc: B * ld.dc, x: B * ld.x };
+  const sizes = { a: T * B * ld.z, cs: T * B * H, out: B * ld.o, h0: B * ld.h0, c0: B * ld.c0, V: K * ld.u, Ut: G * ld.ut, dout: B * ld.dout, dh: B * ld.dh, dc: B * ld.dc, x: B * ld.x, xh: T * B * K };
   const at = {} as Record<keyof typeof sizes | 'W' | 'bias' | 'U' | 'fwd' | 'bwd' | 'scratch', number>;
   let end = 0;
   for (const [k, n] of Object.entries(sizes)) {
@@ -28,15 +30,15 @@ function layout(T: number, B: number, H: number, F = 3) {
   }
   [at.W, at.bias, at.U] = [at.V, at.V + F * ld.u, at.V + (F + 1) * ld.u];
   at.fwd = end;
-  at.bwd = end + 15;
+  at.bwd = end + 17;
   at.scratch = at.bwd + 14;
-  const mem = fill(new Float32Array(at.scratch + 12 + B * (F + 1 + H)), T * 7 + B * 31 + H);
+  const mem = fill(new Float32Array(at.scratch + 12), T * 7 + B * 31 + H);
   for (let i = at.U; i < at.Ut; i++) mem[i] /= Math.sqrt(H);
   for (let k = 0; k < H; k++) for (let j = 0; j < G; j++) mem[at.Ut + j * ld.ut + k] = mem[at.U + k * ld.u + j];
   const ints = new Int32Array(mem.buffer);
-  ints.set([4 * at.a, ld.z, 4 * at.cs, 4 * at.out, ld.o, 4 * at.h0, ld.h0, 4 * at.c0, ld.c0, 4 * at.V, ld.u, F, 4 * at.x, ld.x, T], at.fwd);
+  ints.set([4 * at.a, ld.z, 4 * at.cs, 4 * at.out, ld.o, 4 * at.h0, ld.h0, 4 * at.c0, ld.c0, 4 * at.V, ld.u, F, 4 * at.xh, B * K, 4 * at.x, ld.x, T], at.fwd);
   ints.set([4 * at.a, ld.z, 4 * at.cs, 4 * at.c0, ld.c0, 4 * at.dout, ld.dout, 4 * at.dh, ld.dh, 4 * at.dc, ld.dc, 4 * at.Ut, ld.ut, T], at.bwd);
-  return { mem, at, ld, F };
+  return { mem, at, ld, F, K };
 }
 
 /** The forward loop (and with `backward`, the backward loop after it) in one call each on `threads`. */
@@ -48,17 +50,16 @@ function loops(T: number, B: number, H: number, threads: number, backward: boole
   return mem;
 }
 
-/** The same work as per-step calls: rows [x_t, 1, h_{t−1}], one `matmul` by V + `gates` kind 0, then `step` kind 9 + `matmul`. */
+/** The same work as per-step calls: rows [x_t, 1, h_{t−1}] into xh, one `matmul` by V + `gates` kind 0, then `step` kind 9 + `matmul`. */
 function perStep(T: number, B: number, H: number, backward: boolean): Float32Array {
-  const { mem, at, ld, F } = layout(T, B, H);
+  const { mem, at, ld, F, K } = layout(T, B, H);
   const buf = mem.buffer as ArrayBuffer;
   const G = 4 * H;
   for (let t = 0; t < T; t++) {
     const z = 4 * (at.a + t * B * ld.z);
     const [hp, ldp] = t ? [4 * (at.out + (t - 1) * H), ld.o] : [4 * at.h0, ld.h0];
     const [cp, ldcp] = t ? [4 * (at.cs + (t - 1) * B * H), H] : [4 * at.c0, ld.c0];
-    const K = F + 1 + H;
-    const rows = at.scratch + 12;
+    const rows = at.xh + t * B * K;
     for (let b = 0; b < B; b++) {
       mem.copyWithin(rows + b * K, at.x + b * ld.x + t * F, at.x + b * ld.x + t * F + F);
       mem[rows + b * K + F] = 1;
@@ -89,14 +90,17 @@ describe.skipIf(!step || !matmul || !gates || !setThreads || !threadedProducts)(
   it.each([
     [1, 3, 13],
     [4, 7, 20],
-  ])('T %i, B %i, H %i forward: c and h against float64 within 1e-5, a holds the activations, nothing else written', (T, B, H) => {
+  ])('T %i, B %i, H %i forward: c and h against float64 within 1e-5, a holds the activations, xh the rows, nothing else written', (T, B, H) => {
     const got = loops(T, B, H, 1, false);
-    const { mem, at, ld, F } = layout(T, B, H);
+    const { mem, at, ld, F, K } = layout(T, B, H);
     for (let b = 0; b < B; b++) {
       let h = Array.from({ length: H }, (_, j) => mem[at.h0 + b * ld.h0 + j]);
       let c = Array.from({ length: H }, (_, j) => mem[at.c0 + b * ld.c0 + j]);
       for (let t = 0; t < T; t++) {
         const row = at.a + (t * B + b) * ld.z;
+        const xh = Array.from(got.subarray(at.xh + (t * B + b) * K, at.xh + (t * B + b + 1) * K));
+        const hPrev = t ? Array.from(got.subarray(at.out + b * ld.o + (t - 1) * H, at.out + b * ld.o + t * H)) : h;
+        expect(xh, `xh b ${b} t ${t}`).toEqual([...mem.subarray(at.x + b * ld.x + t * F, at.x + b * ld.x + t * F + F), 1, ...(t ? hPrev : h.map(Math.fround))]);
         const xw = (j: number) => Array.from({ length: F }, (_, f) => mem[at.x + b * ld.x + t * F + f] * mem[at.W + f * ld.u + j]).reduce((s, v) => s + v, mem[at.bias + j]);
         const z = Array.from({ length: 4 * H }, (_, j) => h.reduce((s, hk, k) => s + hk * mem[at.U + k * ld.u + j], xw(j)));
         const act = z.map((v, j) => (j >= 2 * H && j < 3 * H ? Math.tanh(v) : sigmoid(v)));
@@ -108,7 +112,7 @@ describe.skipIf(!step || !matmul || !gates || !setThreads || !threadedProducts)(
       }
     }
     const written = (q: number) =>
-      (q >= at.a && q < at.cs && (q - at.a) % ld.z < 4 * H) || (q >= at.cs && q < at.out) || (q >= at.out && q < at.h0 && (q - at.out) % ld.o < T * H);
+      (q >= at.a && q < at.cs && (q - at.a) % ld.z < 4 * H) || (q >= at.cs && q < at.out) || (q >= at.out && q < at.h0 && (q - at.out) % ld.o < T * H) || (q >= at.xh && q < at.fwd);
     for (let q = 0; q < got.length; q++) if (!written(q) && !Object.is(got[q], mem[q])) throw new Error(`float ${q} changed`);
   });
 
@@ -138,7 +142,7 @@ describe.skipIf(!step || !matmul || !gates || !setThreads || !threadedProducts)(
     const buf = mem.buffer as ArrayBuffer;
     const ints = new Int32Array(buf);
     for (const [kind, block, slots] of [
-      [LSTM_LOOP, at.fwd, 15],
+      [LSTM_LOOP, at.fwd, 17],
       [LSTM_GRAD_LOOP, at.bwd, 14],
     ]) {
       const T = block + slots - 1;
@@ -172,6 +176,25 @@ describe.skipIf(!step || !matmul || !gates || !setThreads || !threadedProducts)(
     expect(() => step!(buf, LSTM_LOOP, 3, 4, 4 * at.fwd)).toThrow(/input width F is negative/);
     ints[at.fwd + 11] = 1000;
     expect(() => step!(buf, LSTM_LOOP, 3, 4, 4 * at.fwd)).toThrow(/operand lies outside/);
+    ints[at.fwd + 11] = 3;
+    // The rows' step xhs (slot 13): 0 or B·(F + 1 + H) only.
+    for (const xhs of [-1, 1, 3 * 8 - 1]) {
+      ints[at.fwd + 13] = xhs;
+      expect(() => step!(buf, LSTM_LOOP, 3, 4, 4 * at.fwd)).toThrow(/row step xhs must be 0 .* or B·\(F \+ 1 \+ H\)/);
+    }
+  });
+
+  it('xhs 0 reuses one block of B rows: the same a, c and h, the block ends with the last step\'s rows', () => {
+    const [T, B, H] = [5, 7, 20];
+    const all = loops(T, B, H, 2, false);
+    setThreads!(2);
+    const { mem, at, K } = layout(T, B, H);
+    const ints = new Int32Array(mem.buffer);
+    ints[at.fwd + 13] = 0;
+    step!(mem.buffer as ArrayBuffer, LSTM_LOOP, B, H, 4 * at.fwd);
+    expect(same(mem.subarray(0, at.xh), all.subarray(0, at.xh), at.xh)).toBe(true);
+    expect(Array.from(mem.subarray(at.xh, at.xh + B * K))).toEqual(Array.from(all.subarray(at.xh + (T - 1) * B * K, at.xh + T * B * K)));
+    expect(Array.from(mem.subarray(at.xh + B * K, at.fwd))).toEqual(Array.from(layout(T, B, H).mem.subarray(at.xh + B * K, at.fwd)));
   });
 });
 

@@ -9,21 +9,26 @@ export function lstmFused(x: tf.Tensor3D, { h, c }: State, p: Params): FusedResu
   const [B, T, F] = x.shape;
   const H = h.shape[1];
   const n = B * H;
+  const R = F + 1 + H;
   const [out, hT, cT] = fusedCall([x, p.kernel, p.recurrent, p.bias, h, c], [[B, T, H], [B, H], [B, H]], {
     forward([xv, W, U, bias, h0, c0], { saving }) {
-      const [o, lastH, lastC, a, cs] = kernel().run('lstm_forward', [T, B, F, H], [xv, W, U, bias, h0, c0], [T * n, n, n, 4 * T * n, T * n], {
-        read: saving ? 5 : 3,
+      // rows: every step's [x_t, 1, h_{t−1}] for the weight gradients when saving, else room for one step's.
+      const sizes = [T * n, n, n, 4 * T * n, T * n, saving ? T * B * R : B * R];
+      const [o, lastH, lastC, a, cs, rows] = kernel().run('lstm_forward', [T, B, F, H, saving ? 1 : 0], [xv, W, U, bias, h0, c0], sizes, {
+        read: saving ? 6 : 3,
         views: viewsSafe(saving),
         keep: keepSafe(saving),
-        scratch: [(F + 1 + H) * 4 * H],
-        written: true, // the projection fills a, [Wk; bias; U] its scratch; every step writes c and h
+        scratch: [R * 4 * H],
+        written: true, // the projection fills a, [Wk; bias; U] its scratch; every step writes c, h and its rows
       });
-      // Backward reads h_t from the outputs themselves.
-      return { outputs: [o, lastH, lastC], saved: saving ? [o, a, cs] : undefined };
+      return { outputs: [o, lastH, lastC], saved: saving ? [rows, a, cs] : undefined };
     },
-    backward([xv, W, U, , h0, c0], saved, [dout, dhT, dcT]) {
+    backward([, W, U, , , c0], saved, [dout, dhT, dcT], { inputGrad }) {
       const grads = [B * T * F, F * 4 * H, H * 4 * H, 4 * H, n, n];
-      return kernel().run('lstm_backward', [T, B, F, H], [xv, W, U, h0, c0, ...saved, dout, dhT, dcT], grads, { scratch: [2 * n + 4 * H * H + 4 * F * H + T * B * (H + F + 1) + (H + F + 1) * 4 * H], scratchWritten: true });
+      return kernel().run('lstm_backward', [T, B, F, H, inputGrad ? 1 : 0], [W, U, c0, ...saved, dout, dhT, dcT], grads, {
+        scratch: [2 * n + 4 * H * H + 4 * F * H + R * 4 * H],
+        scratchWritten: true,
+      });
     },
   });
   return { output: out as tf.Tensor3D, state: { h: hT as tf.Tensor2D, c: cT as tf.Tensor2D } };
