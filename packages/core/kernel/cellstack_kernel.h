@@ -283,8 +283,16 @@ static inline void cs_colsum(float *out, const float *x, int rows, int n) {
 
 /* dst[c, r] = src[r, c] for a [rows, cols] matrix. */
 static inline void cs_transpose(float *dst, const float *src, int rows, int cols) {
-  for (int r = 0; r < rows; r++)
-    for (int c = 0; c < cols; c++) dst[(long)c * rows + r] = src[(long)r * cols + c];
+  /* In 16 × 16 tiles from 16 rows up: walking src a row at a time wrote dst a column at a time, each write
+     another cache line ([128, 512]: 87 µs, tiled 37). Fewer rows stay as they were (faster there). */
+  enum { TILE = 16 };
+  int step = rows < TILE ? cols : TILE;
+  for (int c0 = 0; c0 < cols; c0 += step)
+    for (int r0 = 0; r0 < rows; r0 += TILE) {
+      int r1 = r0 + TILE < rows ? r0 + TILE : rows, c1 = c0 + step < cols ? c0 + step : cols;
+      for (int r = r0; r < r1; r++)
+        for (int c = c0; c < c1; c++) dst[(long)c * rows + r] = src[(long)r * cols + c];
+    }
 }
 
 /*

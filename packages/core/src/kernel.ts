@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
-import { backendCopiesOnWrite, recycleArrays, takeArray, tensorData } from './accel/array-pool.js';
+import { backendCopiesOnWrite, recycleArrays, takeArray, tensorData, tensorView } from './accel/array-pool.js';
 import { CellstackError } from './errors.js';
 import { checkInterrupt } from './interrupt.js';
 import { hostImports } from './native.js';
@@ -337,13 +337,15 @@ export interface FusedSpec<S> {
   /**
    * Output arrays in the order of `outShapes`, and whatever backward needs. `saving` is
    * false outside a gradient (predict, evaluate): backward never runs, so `saved` may be
-   * left out (undefined) and the kernel need not read it back.
+   * left out (undefined) and the kernel need not read it back. With `saving` false, `xs` may be views of
+   * tfjs's heap: copy them into the kernel (put, run) before making any tensor.
    */
   forward(xs: Float32Array[], context: { saving: boolean }): { outputs: Float32Array[]; saved: S | undefined };
   /**
    * Gradients for every input, in order, given the gradients of every output. `inputGrad` is false where
    * nothing needs the gradient of input 0 (the sequence: a model's first layer reads data): its place may
-   * then hold anything (the kernels skip that product).
+   * then hold anything (the kernels skip that product). `dys` may be views of tfjs's heap: copy them into
+   * the kernel before making any tensor.
    */
   backward(xs: Float32Array[], saved: S, dys: Float32Array[], context: { inputGrad: boolean }): Float32Array[];
 }
@@ -386,9 +388,10 @@ export function fusedCall<S>(inputs: tf.Tensor[], outShapes: number[][], spec: F
    * is wanted, and the kernel runs then. Each tensor is made in its own call (tfjs keeps only what it returns).
    */
   const backwardsFunc = (dy: tf.Tensor | tf.Tensor[]) => {
-    const dys = (Array.isArray(dy) ? dy : [dy]).map(tensorData);
     let grads: Float32Array[] | undefined;
     const run = (first: number): Float32Array[] => {
+      // Views of tfjs's heap where it can: the kernel copies them in before any tensor is made.
+      const dys = (Array.isArray(dy) ? dy : [dy]).map(tensorView);
       try {
         grads = spec.backward(xs, saved as S, dys, { inputGrad: first === 0 });
       } finally {
@@ -416,7 +419,8 @@ export function fusedCall<S>(inputs: tf.Tensor[], outShapes: number[][], spec: F
  * tf.customGrad's single result costs (two copies of the outputs), and nothing saved is read.
  */
 function forwardOnly<S>(inputs: tf.Tensor[], outShapes: number[][], sizes: number[], spec: FusedSpec<S>): tf.Tensor[] {
-  const xs = inputs.map(tensorData);
+  // Views of tfjs's heap where it can: the kernel copies them in before any tensor is made.
+  const xs = inputs.map(tensorView);
   const { outputs, saved } = spec.forward(xs, { saving: false });
   const result = outShapes.map((shape, i) => tf.tensor(outputs[i].subarray(0, sizes[i]), shape));
   // Tensors copy the arrays at once on wasm and keep them elsewhere; anything saved regardless is free too.

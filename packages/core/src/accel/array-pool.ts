@@ -56,3 +56,13 @@ export function tensorData(t: tf.Tensor): Float32Array {
   }
   return t.dataSync() as Float32Array;
 }
+
+/**
+ * A tensor's float data to copy elsewhere at once: on the wasm backend with the patches on, a view of
+ * the backend's heap (no copy), valid only until tfjs next allocates (its heap may grow and move);
+ * elsewhere as tensorData.
+ */
+export function tensorView(t: tf.Tensor): Float32Array {
+  if (heapReads() && t.dtype === 'float32') return (tf.backend() as unknown as WasmBackend).typedArrayFromHeap(t) as Float32Array;
+  return tensorData(t);
+}

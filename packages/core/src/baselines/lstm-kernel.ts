@@ -24,7 +24,7 @@ export function lstmFused(x: tf.Tensor3D, { h, c }: State, p: Params): FusedResu
       return { outputs: [o, lastH, lastC], saved: saving ? [rows, a, cs] : undefined };
     },
     backward([, W, U, , , c0], saved, [dout, dhT, dcT], { inputGrad }) {
-      const grads = [B * T * F, F * 4 * H, H * 4 * H, 4 * H, n, n];
+      const grads = [inputGrad ? B * T * F : 0, F * 4 * H, H * 4 * H, 4 * H, n, n];
       return kernel().run('lstm_backward', [T, B, F, H, inputGrad ? 1 : 0], [W, U, c0, ...saved, dout, dhT, dcT], grads, {
         scratch: [2 * n + 4 * H * H + 4 * F * H + R * 4 * H],
         scratchWritten: true,
