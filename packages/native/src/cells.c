@@ -388,7 +388,8 @@ static napi_value simple_rnn_step(napi_env env, void *base, size_t length, int32
 /*
  * step's kinds 11 to 13, the LSTM and GRU loops. Blocks of int32s (byte offsets, row strides in floats), T last:
  * 11: a, ldz, cs, out, ldo, h0, ldh0, c0, ldc0, V, ldv, F, xh, xhs, x, ldx, T (a, xh are written; V = [W; b; U]
- * [F + 1 + H, G], x [B, T·F], xh the rows [x_t, 1, h_{t−1}] with xhs 0 or B·(F + 1 + H), see lstm_forward_slices); 12: a, ldz, cs, c0, ldc0, dout, lddo, dh, lddh, dc, lddc, Uᵀ, ldut, T;
+ * [F + 1 + H, G], x [B, T·F], xh the rows [x_t, 1, h_{t−1}] with xhs 0 or B·(F + 1 + H), see lstm_forward_slices);
+ * 12: a, ldz, cs, c0, ldc0, dout, lddo, dh, lddh, dc, lddc, Uᵀ, ldut, T;
  * 13: a, ldz, out, ldo, h0, ldh0, U, ldu, Uc, lduc, T. a [T, B, G] (step t's rows from t·B; G = 4H for the LSTM, 3H for
  * the GRU), cs [T, B, H] with rows H apart, out and dout [B, T·H], U [H, G] (the GRU's [U_z | U_r], [H, 2H]), Uᵀ [4H, H],
  * Uc (the GRU's U_h) [H, H].
