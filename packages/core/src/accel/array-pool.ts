@@ -43,18 +43,22 @@ export function backendCopiesOnWrite(): boolean {
   return tf.getBackend() === 'wasm';
 }
 
+/** The tensor's floats in place on the wasm backend's heap (the patches on), else undefined. */
+function heapFloats(t: tf.Tensor): Float32Array | undefined {
+  return heapReads() && t.dtype === 'float32' ? ((tf.backend() as unknown as WasmBackend).typedArrayFromHeap(t) as Float32Array) : undefined;
+}
+
 /**
  * A tensor's float data as a pooled copy. On the wasm backend with the patches on it is
  * copied straight from the backend's heap (dataSync would allocate a fresh array);
  * elsewhere dataSync's own array is returned, which the pool never takes back.
  */
 export function tensorData(t: tf.Tensor): Float32Array {
-  if (heapReads() && t.dtype === 'float32') {
-    const a = takeArray(t.size);
-    a.set((tf.backend() as unknown as WasmBackend).typedArrayFromHeap(t));
-    return a;
-  }
-  return t.dataSync() as Float32Array;
+  const heap = heapFloats(t);
+  if (!heap) return t.dataSync() as Float32Array;
+  const a = takeArray(t.size);
+  a.set(heap);
+  return a;
 }
 
 /**
@@ -63,6 +67,5 @@ export function tensorData(t: tf.Tensor): Float32Array {
  * elsewhere as tensorData.
  */
 export function tensorView(t: tf.Tensor): Float32Array {
-  if (heapReads() && t.dtype === 'float32') return (tf.backend() as unknown as WasmBackend).typedArrayFromHeap(t) as Float32Array;
-  return tensorData(t);
+  return heapFloats(t) ?? tensorData(t);
 }
