@@ -62,9 +62,10 @@ export declare const gates:
  * backward loop: block a, ldz, cs, c0, ldc0, dout, lddo, dh, lddh, dc, lddc, Uᵀ, ldut, T; a's
  * activations become dz (kind 9 a step, then dh ← dz_t Uᵀ); dh and dc hold ∂L/∂h and ∂L/∂c of the final
  * state on entry and of h0 and c0 on return. kind 13, the GRU's whole forward loop: block a, ldz, out, ldo, h0, ldh0, [U_z | U_r], ldu,
- * U_h, lduc, T (`matmul` + `gates` kinds 1 and 2 a step). Kinds 10–13 give each thread a slice of
- * the batch for the whole sequence (one pool job a pass); their results are bit-identical to the
- * per-step calls. Rows split over the threads like `gates` (bit-identical for every thread count).
+ * U_h, lduc, T (`matmul` + `gates` kinds 1 and 2 a step). Kinds 10–13 cut the batch into one slice
+ * of rows per thread and each slice's T steps into 8 parts, claimed part by part in step order (a thread
+ * that starts late takes over any slice's later parts; one pool job a pass); their results are
+ * bit-identical to the per-step calls. Rows split over the threads like `gates` (bit-identical for every thread count).
  * Throws a RangeError for a bad kind or T, or an operand outside the buffer.
  */
 export declare const step: ((memory: ArrayBuffer, kind: number, B: number, H: number, args: number) => void) | undefined;
@@ -95,5 +96,10 @@ export declare const traceParts: ((memory: ArrayBuffer, list: number, parts: num
 export declare const setThreads: ((n: number) => number) | undefined;
 /** How many products have run on more than one thread (for tests and benchmarks). */
 export declare const threadedProducts: (() => number) | undefined;
+/**
+ * Wake the pool's sleeping threads to spin (~0.4 ms) for a job about to come, so it does not wait for
+ * the OS to schedule them: call it before the work (e.g. input copies) that precedes a product.
+ */
+export declare const wake: (() => void) | undefined;
 /** The instruction set of `matmul` ("avx2+fma", "neon"), or "none: <why>". */
 export declare const isa: string;

@@ -2,7 +2,8 @@ import type * as tf from '@tensorflow/tfjs-core';
 import { fusedCall, keepSafe, loadKernel, type FusedResult, type Params, type State } from '@cellstack/core';
 import type { CandidateActivation, HiddenActivation } from './dmu.js';
 
-const kernel = () => loadKernel(new URL('../kernel/dmu.wasm', import.meta.url));
+const url = new URL('../kernel/dmu.wasm', import.meta.url);
+const kernel = () => loadKernel(url);
 
 /** Activation codes of kernel/dmu.c. */
 const hiddenCode: Record<HiddenActivation, number> = { leakyRelu: 0, relu: 1, tanh: 2, sigmoid: 3, linear: 4 };

@@ -2,7 +2,8 @@ import type * as tf from '@tensorflow/tfjs-core';
 import { fusedCall, keepSafe, loadKernel, type FusedResult, type Params, type State } from '@cellstack/core';
 import type { NRUOptions } from './nru.js';
 
-const kernel = () => loadKernel(new URL('../kernel/nru.wasm', import.meta.url));
+const url = new URL('../kernel/nru.wasm', import.meta.url);
+const kernel = () => loadKernel(url);
 
 /** Option bits of kernel/nru.c. */
 const MEAN = 1;

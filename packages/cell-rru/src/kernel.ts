@@ -1,7 +1,8 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { dropoutThreshold, fusedCall, keepSafe, loadKernel, type FusedResult, type Params, type State } from '@cellstack/core';
 
-const kernel = () => loadKernel(new URL('../kernel/rru.wasm', import.meta.url));
+const url = new URL('../kernel/rru.wasm', import.meta.url);
+const kernel = () => loadKernel(url);
 
 export interface RRUKernelDims {
   /** State size n, output size p, middle width g, ReLU layers L. */

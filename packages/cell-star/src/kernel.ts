@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { fusedCall, keepSafe, loadKernel, viewsSafe, type FusedResult, type Params, type State } from '@cellstack/core';
 
-const kernel = () => loadKernel(new URL('../kernel/star.wasm', import.meta.url));
+const url = new URL('../kernel/star.wasm', import.meta.url);
+const kernel = () => loadKernel(url);
 
 /** STAR's whole-layer kernel (kernel/star.c): x [B, T, F] → outputs [B, T, H] and the final h. */
 export function starFused(official: boolean) {

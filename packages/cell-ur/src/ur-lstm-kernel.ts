@@ -2,7 +2,8 @@ import type * as tf from '@tensorflow/tfjs-core';
 import { fusedCall, keepSafe, loadKernel, type FusedResult, type Params, type State } from '@cellstack/core';
 import { kernelVariant, projectionBias, zoneoutMasks, type GateLayout } from './gates.js';
 
-const kernel = () => loadKernel(new URL('../kernel/urlstm.wasm', import.meta.url));
+const url = new URL('../kernel/urlstm.wasm', import.meta.url);
+const kernel = () => loadKernel(url);
 
 /** URLSTM's whole-layer kernel (kernel/urlstm.c): x [B, T, F] → outputs [B, T, H] and the final h, c. */
 export function urlstmFused(g: GateLayout, zc: number, zh: number, seed: () => number) {

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { backendCopiesOnWrite, recycleArrays, takeArray, tensorData, tensorView } from './accel/array-pool.js';
 import { CellstackError } from './errors.js';
 import { checkInterrupt } from './interrupt.js';
-import { hostImports } from './native.js';
+import { hostImports, wakeThreads } from './native.js';
 import { configure, settings } from './settings.js';
 
 /** A kept block (WasmKernel.keep): [start, end) of a kernel's memory, freed once its backward pass is done with it. */
@@ -273,7 +273,8 @@ const kernels = new Map<string, WasmKernel>();
 
 /**
  * The kernel module at `url` (a file next to the plugin's code, e.g.
- * `new URL('../kernel/star.wasm', import.meta.url)`), compiled once per process.
+ * `new URL('../kernel/star.wasm', import.meta.url)`, made once at module level: a URL
+ * made per call costs ~20 µs of a W1 step), compiled once per process.
  */
 export function loadKernel(url: URL): WasmKernel {
   let k = kernels.get(url.href);
@@ -365,6 +366,7 @@ export function fusedCall<S>(inputs: tf.Tensor[], outShapes: number[][], spec: F
   const keep = new Set<Float32Array>();
   const copies = backendCopiesOnWrite();
   const forwardFunc = () => {
+    wakeThreads();
     xs = inputs.map(tensorData);
     let forward: ReturnType<FusedSpec<S>['forward']>;
     try {
@@ -374,6 +376,7 @@ export function fusedCall<S>(inputs: tf.Tensor[], outShapes: number[][], spec: F
       throw e;
     }
     saved = forward.saved;
+    wakeThreads(); // the next layer's (or the head's) product comes after the output copies
     for (const a of arraysIn(saved)) keep.add(a);
     const values = forward.outputs.map((a, i) => tf.tensor(a.subarray(0, sizes[i]), outShapes[i]));
     // Arrays go back to the pool once nothing can read them: tensors copy them at once on
@@ -390,6 +393,7 @@ export function fusedCall<S>(inputs: tf.Tensor[], outShapes: number[][], spec: F
   const backwardsFunc = (dy: tf.Tensor | tf.Tensor[]) => {
     let grads: Float32Array[] | undefined;
     const run = (first: number): Float32Array[] => {
+      wakeThreads();
       // Views of tfjs's heap where it can: the kernel copies them in before any tensor is made.
       const dys = (Array.isArray(dy) ? dy : [dy]).map(tensorView);
       try {

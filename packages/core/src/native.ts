@@ -21,6 +21,7 @@ interface Addon {
   traceParts?: HostTraceParts;
   isa: string;
   setThreads?: (n: number) => number;
+  wake?: () => void;
 }
 
 let loaded: Addon | undefined;
@@ -88,6 +89,14 @@ export function setNativeKernels(on: boolean, minProduct = NATIVE_MIN_PRODUCT): 
 export function nativeProduct(multiplyAdds: number): HostMatmul | undefined {
   const s = settings();
   return s.native && multiplyAdds >= s.nativeMinProduct ? addon().matmul : undefined;
+}
+
+/**
+ * Wake the addon's sleeping threads ahead of a layer's products (no-op when they do not go native): called
+ * before the input copies of a fused layer's pass, so the first product finds its threads awake.
+ */
+export function wakeThreads(): void {
+  if (settings().native) loaded?.wake?.();
 }
 
 /**

@@ -36,6 +36,31 @@ describe.runIf(tf.getBackend() === 'wasm')('Adam on the wasm heap (GroupedOptimi
     tf.dispose([...ours, ...ref]);
   });
 
+  it('updates in place, except data another tensor shares: a clone of a weight keeps its values', () => {
+    // Each variable alone on its data (setup's initial tensors share theirs until disposed).
+    const ours = shapes.map((s, i) => tf.tidy(() => tf.variable(randomTensor(s, 10 + i), true, `heapS${i}`)));
+    const ref = setup('refS');
+    const opt = new GroupedOptimizer({ name: 'adam', learningRate: 0.01 });
+    const tfAdam = tf.train.adam(0.01);
+    const clone = tf.clone(ours[0]); // shares the variable's data (refCount 2): the update must not write it
+    const before = Array.from(clone.dataSync());
+    const dataIds = ours.map((v) => v.dataId);
+    for (let step = 0; step < 3; step++) {
+      const g = gradsAt(step);
+      opt.applyGradients(ours.map((v, i) => ({ name: v.name, tensor: g[i] })));
+      tfAdam.applyGradients(ref.map((v, i) => ({ name: v.name, tensor: g[i] })));
+      tf.dispose(g);
+    }
+    expect(Array.from(clone.dataSync())).toEqual(before);
+    ours.forEach((v, i) => expect(Array.from(v.dataSync())).toEqual(Array.from(ref[i].dataSync())));
+    // The shared one got new data; the others kept theirs (updated in place).
+    expect(ours.map((v, i) => v.dataId === dataIds[i])).toEqual([false, true, true, true]);
+    tf.dispose(clone);
+    opt.dispose();
+    tfAdam.dispose();
+    tf.dispose([...ours, ...ref]);
+  });
+
   it('clips like tf ops: the same norm, and weights within float32 rounding of the clipped tf update', () => {
     const [ours, ref] = [setup('heapC'), setup('refC')];
     const opt = new GroupedOptimizer({ name: 'adam', learningRate: 0.01, clipNorm: 0.5 });

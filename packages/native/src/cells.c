@@ -254,13 +254,11 @@ static void slice_rows(const Loop *s, int i, int *r0, int *r1) {
  * projection is one product with the recurrent one, a step at a time, so z_t is written once while in cache: a
  * separate pass over all of a wrote it out to memory and the loop read it back (13 MB a step at W1).
  */
-static void lstm_forward_slices(const void *ctx, int from, int to) {
-  const Loop *s = ctx;
-  int H = s->H, G = 4 * H, F = s->F, K = F + 1 + H, r0, r1, unused;
-  slice_rows(s, from, &r0, &unused);
-  slice_rows(s, to - 1, &unused, &r1);
+static void lstm_forward_steps(const Loop *s, int slice, int i0, int i1) {
+  int H = s->H, G = 4 * H, F = s->F, K = F + 1 + H, r0, r1;
+  slice_rows(s, slice, &r0, &r1);
   long za = (long)s->B * s->ldz, zc = (long)s->B * H;
-  for (int t = 0; t < s->T; t++) {
+  for (int t = i0; t < i1; t++) {
     float *at = s->a + t * za;
     const float *hp = t ? s->out + (long)(t - 1) * H : s->h0, *cp = t ? s->cs + (t - 1) * zc : s->c0;
     long ldp = t ? s->ldo : s->ldh0, ldcp = t ? H : s->ldc0;
@@ -276,13 +274,11 @@ static void lstm_forward_slices(const void *ctx, int from, int to) {
 }
 
 /* From t = T − 1 down: a's activations → dz (step kind 9), then dh = dz_t Uᵀ (U here is Uᵀ, [4H, H]). */
-static void lstm_backward_slices(const void *ctx, int from, int to) {
-  const Loop *s = ctx;
-  int H = s->H, G = 4 * H, r0, r1, unused;
-  slice_rows(s, from, &r0, &unused);
-  slice_rows(s, to - 1, &unused, &r1);
+static void lstm_backward_steps(const Loop *s, int slice, int i0, int i1) {
+  int H = s->H, G = 4 * H, r0, r1;
+  slice_rows(s, slice, &r0, &r1);
   long za = (long)s->B * s->ldz, zc = (long)s->B * H;
-  for (int t = s->T - 1; t >= 0; t--) {
+  for (int t = s->T - 1 - i0; t > s->T - 1 - i1; t--) {
     float *dz = s->a + t * za;
     StepArgs g = {STEP_LSTM_GRAD, H, {dz, s->cs + t * zc, (float *)(t ? s->cs + (t - 1) * zc : s->c0), (float *)(s->dout + (long)t * H), s->dh, s->dc},
                   {s->ldz, H, t ? H : s->ldc0, s->lddo, s->lddh, s->lddc}, {0, 0}};
@@ -292,13 +288,11 @@ static void lstm_backward_slices(const void *ctx, int from, int to) {
 }
 
 /* a [T, B, 3H] holds x_t W + b; out [B, T·H]; U = [U_z | U_r] [H, 2H], Uc = U_h [H, H]. r ∘ h_{t−1} goes where h_t will be. */
-static void gru_forward_slices(const void *ctx, int from, int to) {
-  const Loop *s = ctx;
-  int H = s->H, r0, r1, unused;
-  slice_rows(s, from, &r0, &unused);
-  slice_rows(s, to - 1, &unused, &r1);
+static void gru_forward_steps(const Loop *s, int slice, int i0, int i1) {
+  int H = s->H, r0, r1;
+  slice_rows(s, slice, &r0, &r1);
   long za = (long)s->B * s->ldz;
-  for (int t = 0; t < s->T; t++) {
+  for (int t = i0; t < i1; t++) {
     float *at = s->a + t * za, *h = s->out + (long)t * H;
     const float *hp = t ? s->out + (long)(t - 1) * H : s->h0;
     long ldp = t ? s->ldo : s->ldh0;
@@ -309,28 +303,54 @@ static void gru_forward_slices(const void *ctx, int from, int to) {
   }
 }
 
+/*
+ * A slice's steps [i0, i1) in its loop's order (the backward loop's step i is t = T − 1 − i). Each slice's T steps run
+ * in LOOP_PHASES parts, claimed phase by phase (slice 0's first part, slice 1's, …, then every slice's second part): a
+ * thread that claims a part whose slice is still in its previous part waits for it. When a worker starts late (the OS,
+ * or the VM, schedules it milliseconds late in ~10 % of loops here), the threads already running take its first parts
+ * and it joins at the next free one: the loop then costs about half the delay instead of all of it.
+ */
+typedef void (*LoopSteps)(const Loop *s, int slice, int i0, int i1);
+#define LOOP_PHASES 8
+typedef struct {
+  LoopSteps steps;
+  const Loop *s;
+  atomic_int done[MAX_THREADS]; /* per slice, its parts finished */
+} Phased;
+
+static void phased_parts(const void *ctx, int from, int to) {
+  Phased *p = (Phased *)ctx;
+  const Loop *s = p->s;
+  for (int k = from; k < to; k++) {
+    int slice = k % s->slices, phase = k / s->slices;
+    while (atomic_load_explicit(&p->done[slice], memory_order_acquire) < phase) relax();
+    p->steps(s, slice, (int)((long)s->T * phase / LOOP_PHASES), (int)((long)s->T * (phase + 1) / LOOP_PHASES));
+    atomic_store_explicit(&p->done[slice], phase + 1, memory_order_release);
+  }
+}
+
 /* A whole-sequence loop on one slice of the batch per thread (≥ 2^18 multiply-adds of products each). */
-static void parallel_slices(void (*slices)(const void *, int, int), Loop *s, long work) {
+static void parallel_slices(LoopSteps steps, Loop *s, long work) {
   int threads = atomic_load(&pool.wanted);
   if (work / PART_MIN < threads) threads = (int)(work / PART_MIN);
   if (s->B < threads) threads = s->B;
   if (threads < 2 || pthread_mutex_trylock(&pool.submit) != 0) {
     s->slices = 1;
-    slices(s, 0, 1);
+    steps(s, 0, 0, s->T);
     return;
   }
   s->slices = threads;
-  pool.job = (Job){threads, s->H, 0, 0, 0, 0, -1, NULL, NULL, NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL, 0, 0, slices, s};
-  run_parallel(threads, threads);
+  Phased p = {steps, s, {0}};
+  int parts = threads * LOOP_PHASES;
+  pool.job = (Job){parts, s->H, 0, 0, 0, 0, -1, NULL, NULL, NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL, 0, 0, phased_parts, &p};
+  run_parallel(threads, parts, parts);
 }
 
 /* SimpleRNN: out [B, T·H] holds z_t = x_t W + b at columns t·H; each step becomes h_t = tanh(z_t + h_{t−1} U) in place. */
-static void simple_rnn_slices(const void *ctx, int from, int to) {
-  const Loop *s = ctx;
-  int H = s->H, r0, r1, unused;
-  slice_rows(s, from, &r0, &unused);
-  slice_rows(s, to - 1, &unused, &r1);
-  for (int t = 0; t < s->T; t++) {
+static void simple_rnn_steps(const Loop *s, int slice, int i0, int i1) {
+  int H = s->H, r0, r1;
+  slice_rows(s, slice, &r0, &r1);
+  for (int t = i0; t < i1; t++) {
     float *h = s->out + (long)t * H;
     const float *hp = t ? h - H : s->h0;
     long ldp = t ? s->ldo : s->ldh0;
@@ -341,7 +361,7 @@ static void simple_rnn_slices(const void *ctx, int from, int to) {
 
 static void simple_rnn_loop(int T, int B, int H, float *out, long ldo, const float *h0, long ldh0, const float *U, long ldu) {
   Loop s = {.T = T, .B = B, .H = H, .out = out, .h0 = h0, .U = U, .ldo = ldo, .ldh0 = ldh0, .ldu = ldu};
-  parallel_slices(simple_rnn_slices, &s, (long)T * B * H * H);
+  parallel_slices(simple_rnn_steps, &s, (long)T * B * H * H);
 }
 
 static void step_rows(const void *ctx, int b0, int b1) {
@@ -388,7 +408,7 @@ static napi_value simple_rnn_step(napi_env env, void *base, size_t length, int32
 /*
  * step's kinds 11 to 13, the LSTM and GRU loops. Blocks of int32s (byte offsets, row strides in floats), T last:
  * 11: a, ldz, cs, out, ldo, h0, ldh0, c0, ldc0, V, ldv, F, xh, xhs, x, ldx, T (a, xh are written; V = [W; b; U]
- * [F + 1 + H, G], x [B, T·F], xh the rows [x_t, 1, h_{t−1}] with xhs 0 or B·(F + 1 + H), see lstm_forward_slices);
+ * [F + 1 + H, G], x [B, T·F], xh the rows [x_t, 1, h_{t−1}] with xhs 0 or B·(F + 1 + H), see lstm_forward_steps);
  * 12: a, ldz, cs, c0, ldc0, dout, lddo, dh, lddh, dc, lddc, Uᵀ, ldut, T;
  * 13: a, ldz, out, ldo, h0, ldh0, U, ldu, Uc, lduc, T. a [T, B, G] (step t's rows from t·B; G = 4H for the LSTM, 3H for
  * the GRU), cs [T, B, H] with rows H apart, out and dout [B, T·H], U [H, G] (the GRU's [U_z | U_r], [H, 2H]), Uᵀ [4H, H],
@@ -430,15 +450,15 @@ static napi_value loop_step(napi_env env, void *base, size_t length, int32_t kin
   if (kind == STEP_LSTM_LOOP) {
     Loop s = {.T = T, .B = B, .H = H, .F = F, .a = p[0], .cs = p[1], .out = p[2], .h0 = p[3], .c0 = p[4], .U = p[5], .xh = p[6], .x = p[7],
               .ldz = ld[0], .ldo = ld[2], .ldh0 = ld[3], .ldc0 = ld[4], .ldu = ld[5], .ldx = ld[7], .xhs = (long)xhs};
-    parallel_slices(lstm_forward_slices, &s, work);
+    parallel_slices(lstm_forward_steps, &s, work);
   } else if (kind == STEP_LSTM_GRAD_LOOP) {
     Loop s = {.T = T, .B = B, .H = H, .a = p[0], .cs = p[1], .c0 = p[2], .dout = p[3], .dh = p[4], .dc = p[5], .U = p[6],
               .ldz = ld[0], .ldc0 = ld[2], .lddo = ld[3], .lddh = ld[4], .lddc = ld[5], .ldu = ld[6]};
-    parallel_slices(lstm_backward_slices, &s, work);
+    parallel_slices(lstm_backward_steps, &s, work);
   } else {
     Loop s = {.T = T, .B = B, .H = H, .a = p[0], .out = p[1], .h0 = p[2], .U = p[3], .Uc = p[4],
               .ldz = ld[0], .ldo = ld[1], .ldh0 = ld[2], .ldu = ld[3], .lduc = ld[4]};
-    parallel_slices(gru_forward_slices, &s, work);
+    parallel_slices(gru_forward_steps, &s, work);
   }
 #endif
   return NULL;

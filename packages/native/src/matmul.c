@@ -346,6 +346,8 @@ static void tanh_rows(int b0, int b1, int H, float *z, long ldz) {
 #define PART_MIN (1L << 18)
 #define CHUNKS_PER_THREAD 4
 #define SPIN_NS 100000L
+/* How long workers woken by `wake()` spin for the job it announces (a fused layer's input copies come first). */
+#define WAKE_SPIN_NS 400000L
 /* Gate elements (rows × units) per thread below which the LSTM step's gate math uses fewer threads (~3 µs). */
 #define GATES_PART_MIN 1024L
 
@@ -388,6 +390,7 @@ static struct {
   pthread_t tid[MAX_THREADS];
   int started, envs;
   atomic_int wanted, stop;
+  atomic_ulong hints; /* wake() calls so far */
   Job job;
   atomic_ulong claim;
   atomic_int finished;   /* chunks of the current product done */
@@ -437,14 +440,19 @@ static int drain(unsigned long gen) {
 
 static void *worker(void *arg) {
   unsigned long seen = (uintptr_t)arg; /* the generation current when it was created */
+  long spin = SPIN_NS;
   for (;;) {
-    long until = now_ns() + SPIN_NS;
+    long until = now_ns() + spin;
+    unsigned long hint = atomic_load(&pool.hints);
+    spin = SPIN_NS;
     for (int i = 0; GEN(atomic_load_explicit(&pool.claim, memory_order_acquire)) == seen && !atomic_load(&pool.stop); i++) {
       relax();
       if ((i & 63) == 63 && now_ns() > until) {
         pthread_mutex_lock(&pool.m);
-        while (GEN(atomic_load(&pool.claim)) == seen && !atomic_load(&pool.stop)) pthread_cond_wait(&pool.wake, &pool.m);
+        while (GEN(atomic_load(&pool.claim)) == seen && atomic_load(&pool.hints) == hint && !atomic_load(&pool.stop))
+          pthread_cond_wait(&pool.wake, &pool.m);
         pthread_mutex_unlock(&pool.m);
+        if (atomic_load(&pool.hints) != hint) spin = WAKE_SPIN_NS; /* woken ahead of a job: wait for it awake */
         break;
       }
     }
@@ -480,7 +488,7 @@ static void stop_pool(void) {
   atomic_store(&pool.stop, 0);
 }
 
-static void run_parallel(int threads, int units);
+static void run_parallel(int threads, int units, int most);
 
 /* The product on as many threads as its size repays, up to pool.wanted. */
 static void parallel_matmul(int M, int N, int K, const float *A, long sa, long sk, const float *B, long ldb, float *C, long ldc, int acc) {
@@ -497,7 +505,7 @@ static void parallel_matmul(int M, int N, int K, const float *A, long sa, long s
     return;
   }
   pool.job = (Job){M, N, K, acc, by_cols, 0, -1, A, B, C, sa, sk, ldb, ldc, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL};
-  run_parallel(threads, units);
+  run_parallel(threads, units, threads * CHUNKS_PER_THREAD);
 }
 
 /* A step's gate math over B rows of H units, split by rows like a product. */
@@ -511,7 +519,7 @@ static void parallel_gates(int kind, int B, int H, float *z, long ldz, const flo
     return;
   }
   pool.job = job;
-  run_parallel(threads, B);
+  run_parallel(threads, B, threads * CHUNKS_PER_THREAD);
 }
 
 /* `rows` over B batch rows of H units on ctx, split by rows like the gate math. */
@@ -525,7 +533,7 @@ static void parallel_rows(void (*rows)(const void *, int, int), const void *ctx,
     return;
   }
   pool.job = job;
-  run_parallel(threads, B);
+  run_parallel(threads, B, threads * CHUNKS_PER_THREAD);
 }
 
 /*
@@ -581,13 +589,16 @@ static void parallel_batch(Batch *b) {
     return;
   }
   pool.job = (Job){units, 0, 0, 0, 0, 0, -1, NULL, NULL, NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL, 0, 0, fn, b};
-  run_parallel(threads, units);
+  run_parallel(threads, units, threads * CHUNKS_PER_THREAD);
 }
 
-/* Run pool.job (its per_chunk still unset) as chunks of `units` on up to `threads`; pool.submit is held and released here. */
-static void run_parallel(int threads, int units) {
+/*
+ * Run pool.job (its per_chunk still unset) as at most `most` chunks of `units` on up to `threads`; pool.submit is held
+ * and released here.
+ */
+static void run_parallel(int threads, int units, int most) {
   if (pool.started < threads - 1) grow(threads);
-  int chunks = threads * CHUNKS_PER_THREAD < units ? threads * CHUNKS_PER_THREAD : units;
+  int chunks = most < units ? most : units;
   int per_chunk = (units + chunks - 1) / chunks;
   chunks = (units + per_chunk - 1) / per_chunk;
   pool.job.per_chunk = per_chunk;
@@ -748,6 +759,21 @@ static napi_value SetThreads(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/*
+ * wake(): workers asleep start spinning for the next job, so that it does not wait for the OS to
+ * wake them (~60 µs here, sometimes milliseconds on a VM): JS calls it before a layer's input copies.
+ */
+static napi_value Wake(napi_env env, napi_callback_info info) {
+  (void)env;
+  (void)info;
+  if (pool.started == 0) return NULL;
+  atomic_fetch_add(&pool.hints, 1);
+  pthread_mutex_lock(&pool.m);
+  pthread_cond_broadcast(&pool.wake);
+  pthread_mutex_unlock(&pool.m);
+  return NULL;
+}
+
 /* threadedProducts(): how many products so far ran on more than one thread. */
 static napi_value ThreadedProducts(napi_env env, napi_callback_info info) {
   (void)info;
@@ -783,6 +809,7 @@ NAPI_MODULE_INIT() {
     export(env, exports, "traceParts", TraceParts);
     export(env, exports, "setThreads", SetThreads);
     export(env, exports, "threadedProducts", ThreadedProducts);
+    export(env, exports, "wake", Wake);
     pthread_mutex_lock(&pool.submit);
     pool.envs++;
     pthread_mutex_unlock(&pool.submit);

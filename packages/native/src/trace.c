@@ -99,7 +99,7 @@ static void fused_run(const int *h, float *const *p, int tiles) {
     return;
   }
   pool.job = (Job){.M = tiles, .N = h[3], .gates = -1, .rows = fused_rows, .ctx = &run};
-  run_parallel(threads, tiles);
+  run_parallel(threads, tiles, threads * CHUNKS_PER_THREAD);
 }
 #define FUSED_RUN(h, p, tiles) fused_run(h, p, tiles)
 

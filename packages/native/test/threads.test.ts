@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { fill, type Case } from './seeded.js';
 
 const addonPath = createRequire(import.meta.url).resolve('@cellstack/native');
-const { matmul, setThreads, threadedProducts } = createRequire(import.meta.url)('@cellstack/native') as typeof import('@cellstack/native');
+const { matmul, setThreads, threadedProducts, wake } = createRequire(import.meta.url)('@cellstack/native') as typeof import('@cellstack/native');
 
 /** The whole buffer after one product of `c` on `threads` threads (the same seeded start every time). */
 function product(threads: number, { M, N, K, transposeA = false, pad = 0, accumulate = false }: Case): Float32Array {
@@ -19,7 +19,7 @@ function product(threads: number, { M, N, K, transposeA = false, pad = 0, accumu
   return mem;
 }
 
-describe.skipIf(!matmul || !setThreads)('native products on a thread pool', () => {
+describe.skipIf(!matmul || !setThreads || !wake)('native products on a thread pool', () => {
   afterAll(() => setThreads!(1));
 
   // Odd shapes above the split size (2^18 multiply-adds a thread): column splits with 8- and
@@ -42,6 +42,16 @@ describe.skipIf(!matmul || !setThreads)('native products on a thread pool', () =
     expect(threadedProducts!() - before).toBe(split ? 3 : 0); // the large ones did run threaded
   });
 
+  it('wake() before a product changes nothing in its result, and is a no-op with one thread', () => {
+    const c = { M: 67, N: 129, K: 253 };
+    const one = product(1, c);
+    wake!();
+    expect(Buffer.from(product(1, c).buffer).equals(Buffer.from(one.buffer))).toBe(true);
+    setThreads!(3);
+    wake!();
+    expect(Buffer.from(product(3, c).buffer).equals(Buffer.from(one.buffer))).toBe(true);
+  });
+
   it('caps threads at 64 and rejects anything but a positive integer', () => {
     expect(setThreads!(1000)).toBe(64);
     expect(setThreads!(availableParallelism())).toBe(availableParallelism());
@@ -57,6 +67,7 @@ run();`;
   it.each([
     ['the script ends', `${work}`],
     ['process.exit()', `${work} setTimeout(() => process.exit(0), 10);`],
+    ['wake() leaves the workers spinning', `${work} a.wake(); run(); a.wake();`],
     ['a worker thread used the pool', `${work} const { Worker } = require('node:worker_threads');
 new Worker(${JSON.stringify(work)}, { eval: true }).on('exit', () => { run(); console.log(a.threadedProducts()); });`],
   ])('a process exits promptly after threaded products: %s', (_, script) => {

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { recordingGradients } from '../kernel.js';
 import { heapAddress, type WasmBackend } from './heap.js';
+import { wakeThreads } from '../native.js';
 import { heapMatMulExport, productOnHeap } from './matmul.js';
 
 /*
@@ -174,6 +175,7 @@ function fusedCrossEntropy(original: Loss): Loss {
       const value = forward();
       (args[args.length - 1] as Save)([xs, Ws, yPred, yTrue]);
       const gradFunc = (dy: tf.Tensor, [xk, Wk, pk, yk]: tf.Tensor[]) => {
+        wakeThreads(); // for headGradients' products
         // The softmax's and the clip's gradients in one (heap_cce_grad).
         const dz = output(pk.shape);
         patched!.head.heap_cce_grad(M, N, at(pk), at(yk), yInt, lo, hi, at(dy), at(dz));

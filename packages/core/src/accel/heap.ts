@@ -6,6 +6,8 @@ export interface WasmBackend {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   disposeData(dataId: object): boolean;
   incRef(dataId: object): void;
+  /** How many tensors (and backend-internal holders) share the data of dataId. */
+  refCount(dataId: object): number;
   typedArrayFromHeap(t: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
   dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
   wasm?: { asm?: { memory?: unknown } };

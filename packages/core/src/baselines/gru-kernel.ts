@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { FusedResult, Params, State } from '../cell.js';
 import { fusedCall, keepSafe, loadKernel, viewsSafe, zeros } from '../kernel.js';
 
-const kernel = () => loadKernel(new URL('../../kernel/gru.wasm', import.meta.url));
+const url = new URL('../../kernel/gru.wasm', import.meta.url);
+const kernel = () => loadKernel(url);
 
 /** GRU's whole-layer kernel (kernel/gru.c): x [B, T, F] → outputs [B, T, H] and the final h. */
 export function gruFused(x: tf.Tensor3D, { h }: State, p: Params): FusedResult {

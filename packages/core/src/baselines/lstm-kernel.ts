@@ -2,7 +2,8 @@ import type * as tf from '@tensorflow/tfjs-core';
 import type { FusedResult, Params, State } from '../cell.js';
 import { fusedCall, keepSafe, loadKernel, viewsSafe } from '../kernel.js';
 
-const kernel = () => loadKernel(new URL('../../kernel/lstm.wasm', import.meta.url));
+const url = new URL('../../kernel/lstm.wasm', import.meta.url);
+const kernel = () => loadKernel(url);
 
 /** LSTM's whole-layer kernel (kernel/lstm.c): x [B, T, F] → outputs [B, T, H] and the final h and c. */
 export function lstmFused(x: tf.Tensor3D, { h, c }: State, p: Params): FusedResult {

@@ -6,7 +6,8 @@ import { countProduct } from '../products.js';
 import { sizeOf, type AdjointProgram, type StepProgram } from './ir.js';
 import { CHUNK, OP_WORDS, type Lowered } from './lower.js';
 
-const kernel = (): WasmKernel => loadKernel(new URL('../../kernel/trace.wasm', import.meta.url));
+const url = new URL('../../kernel/trace.wasm', import.meta.url);
+const kernel = (): WasmKernel => loadKernel(url);
 
 /** Names of the values a traced layer passes, in the op's input order. */
 export interface Names {
