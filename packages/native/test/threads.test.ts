@@ -23,8 +23,9 @@ describe.skipIf(!matmul || !setThreads || !wake)('native products on a thread po
   afterAll(() => setThreads!(1));
 
   // Odd shapes above the split size (2^18 multiply-adds a thread): column splits with 8- and
-  // 1-column tails, row splits with row tails (narrow C), Aᵀ in place, padding, accumulation,
-  // a reduction long enough to be chunked; and small ones that stay on one thread.
+  // 1-column tails, row splits with row tails (narrow C, or a short reduction over many rows),
+  // Aᵀ in place, padding, accumulation, a reduction long enough to be chunked; and small ones
+  // that stay on one thread.
   const cases: Case[] = [
     { M: 37, N: 301, K: 61 },
     { M: 67, N: 333, K: 97, transposeA: true },
@@ -32,6 +33,8 @@ describe.skipIf(!matmul || !setThreads || !wake)('native products on a thread po
     { M: 517, N: 20, K: 131, pad: 3, accumulate: true },
     { M: 129, N: 513, K: 700, transposeA: true, accumulate: true },
     { M: 32, N: 512, K: 128 },
+    { M: 3203, N: 131, K: 10 },
+    { M: 2051, N: 77, K: 63, transposeA: true, pad: 1, accumulate: true },
     { M: 7, N: 17, K: 5 },
   ];
   it.each(cases)('M $M, N $N, K $K (Aᵀ $transposeA, pad $pad, accumulate $accumulate): bit-identical on 1, 2, 3 and 5 threads', (c) => {

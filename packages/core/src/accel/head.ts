@@ -93,6 +93,7 @@ function denseOnHeap(layer: DenseLayer, inputs: tf.Tensor | tf.Tensor[], kwargs:
   layer.invokeCallHook(inputs, kwargs);
   const softmax = act === 'softmax';
   const forward = (xs: tf.Tensor, Ws: tf.Tensor, bs?: tf.Tensor) => {
+    wakeThreads(); // the pool slept through the layer below's output copy and the engine's work since
     const [K, N] = Ws.shape;
     const M = xs.size / K;
     const out = output([...xs.shape.slice(0, -1), N]);
