@@ -90,8 +90,9 @@ export declare const traceParts: ((memory: ArrayBuffer, list: number, parts: num
 /**
  * The most threads one product may use (1–64, capped; default 1 until set — @cellstack/core
  * sets its `threads` setting). Products split into whole 16-column panels (or 6-row blocks: a
- * narrow C, or a reduction under 64 over many rows) of at least 2^18 multiply-adds each, so smaller ones stay on the calling thread and the
- * results are bit-identical for every thread count. Returns the value set.
+ * narrow C, or a reduction under 64 over many rows) of at least 2^18 multiply-adds each, so
+ * smaller ones stay on the calling thread and the results are bit-identical for every thread
+ * count. Returns the value set.
  */
 export declare const setThreads: ((n: number) => number) | undefined;
 /** How many products have run on more than one thread (for tests and benchmarks). */

@@ -490,26 +490,25 @@ static void stop_pool(void) {
 
 static void run_parallel(int threads, int units, int most);
 
-/* The product on as many threads as its size repays, up to pool.wanted. */
 /*
- * Whether a product on `threads` threads splits C's columns (16-column panels) or its rows (6-row
- * blocks). Columns when there are enough: each thread then reads a slice of B. But a short reduction
- * (K < 64, where `matmul` writes C's rows whole) splits rows when there are enough of them: its time is
- * C's writes, and column panels had each thread write every row in 64-byte pieces, a row apart
- * ([3200, 10]·[10, 128], the dense head's input gradient: 180 µs on two threads, 85 on one).
+ * How a product on `threads` threads splits C: into 16-column panels (*by_cols set) or 6-row blocks;
+ * returns how many. Columns when there are enough: each thread then reads a slice of B. But a short
+ * reduction (K < 64, where `matmul` writes C's rows whole) splits rows when there are enough of them:
+ * its time is C's writes, and column panels had each thread write every row in 64-byte pieces, a row
+ * apart ([3200, 10]·[10, 128], the dense head's input gradient: 180 µs on two threads, 85 on one).
  */
-static int split_by_cols(int M, int N, int K, int threads) {
+static int split_units(int M, int N, int K, int threads, int *by_cols) {
   int panels = (N + COLS - 1) / COLS, blocks = (M + ROWS - 1) / ROWS;
-  if (K < 64 && blocks >= threads * CHUNKS_PER_THREAD) return 0;
-  return panels >= threads || panels >= blocks;
+  *by_cols = !(K < 64 && blocks >= threads * CHUNKS_PER_THREAD) && (panels >= threads || panels >= blocks);
+  return *by_cols ? panels : blocks;
 }
 
+/* The product on as many threads as its size repays, up to pool.wanted. */
 static void parallel_matmul(int M, int N, int K, const float *A, long sa, long sk, const float *B, long ldb, float *C, long ldc, int acc) {
   long work = (long)M * N * (K > 0 ? K : 1);
   int threads = atomic_load(&pool.wanted);
   if (work / PART_MIN < threads) threads = (int)(work / PART_MIN);
-  int by_cols = split_by_cols(M, N, K, threads);
-  int units = by_cols ? (N + COLS - 1) / COLS : (M + ROWS - 1) / ROWS;
+  int by_cols, units = split_units(M, N, K, threads, &by_cols);
   if (units < threads) threads = units;
   if (threads < 2 || pthread_mutex_trylock(&pool.submit) != 0) {
     matmul(M, N, K, A, sa, sk, B, ldb, C, ldc, acc);
@@ -590,8 +589,7 @@ static void parallel_batch(Batch *b) {
     units = b->count;
     fn = batch_items;
   } else {
-    b->by_cols = split_by_cols(b->M, b->N, b->K, threads);
-    units = b->by_cols ? (b->N + COLS - 1) / COLS : (b->M + ROWS - 1) / ROWS;
+    units = split_units(b->M, b->N, b->K, threads, &b->by_cols);
     fn = batch_slices;
   }
   if (units < threads) threads = units;
