@@ -145,10 +145,11 @@ static inline __attribute__((always_inline)) void rows(const int R, int N, int K
   }
 }
 
+/* Long reductions (K > KC + KC / 2) run in chunks of KC, so the COLS-wide panel of B stays in L1. */
+enum { KC = 256 };
+
 static void matmul(int M, int N, int K, const float *A, long sa, long sk, const float *B, long ldb, float *C, long ldc,
                           int acc) {
-  /* Long reductions in chunks, so the COLS-wide panel of B stays in L1. */
-  enum { KC = 256 };
   if (K > KC + KC / 2) {
     for (int k0 = 0; k0 < K; k0 += KC) {
       int kc = K - k0 < KC ? K - k0 : KC;
@@ -503,6 +504,38 @@ static int split_units(int M, int N, int K, int threads, int *by_cols) {
   return *by_cols ? panels : blocks;
 }
 
+/*
+ * A long reduction on the threads: C's units (panels or row blocks) in one contiguous group a thread, each group's
+ * product in K chunks of KC (the chunks `matmul` makes on one thread, so every element's sum is the same), claimed
+ * chunk by chunk (every group's first, then every group's second, …) as the loops claim their steps. Chunks of whole
+ * K over 4 panels made each thread read all of A once a chunk: the weight gradient's A, [3200, 139] at W1, came
+ * from memory 4 times a thread and the product ran ~12 % slower on two threads. A late thread's first chunks are
+ * taken by the others, as before. Only where a thread's chunk is itself worth a part (PART_MIN): the dense head's
+ * weight gradient, [3200, 128]ᵀ·[3200, 10], waited on its 4 µs chunks and ran ~10 % slower so.
+ */
+typedef struct {
+  int M, N, K, acc, by_cols, groups, units;
+  const float *A, *B;
+  float *C;
+  long sa, sk, ldb, ldc;
+  atomic_int done[MAX_THREADS]; /* per group, its chunks finished */
+} Reduction;
+
+static void reduction_parts(const void *ctx, int from, int to) {
+  Reduction *r = (Reduction *)ctx;
+  for (int part = from; part < to; part++) {
+    int g = part % r->groups, chunk = part / r->groups, k0 = chunk * KC, kc = r->K - k0 < KC ? r->K - k0 : KC;
+    while (atomic_load_explicit(&r->done[g], memory_order_acquire) < chunk) relax();
+    int step = r->by_cols ? COLS : ROWS, extent = r->by_cols ? r->N : r->M;
+    int lo = r->units * g / r->groups * step, hi = r->units * (g + 1) / r->groups * step;
+    if (hi > extent) hi = extent;
+    const float *A = r->A + k0 * r->sk, *B = r->B + k0 * r->ldb;
+    if (r->by_cols) matmul(r->M, hi - lo, kc, A, r->sa, r->sk, B + lo, r->ldb, r->C + lo, r->ldc, r->acc || k0 > 0);
+    else matmul(hi - lo, r->N, kc, A + lo * r->sa, r->sa, r->sk, B, r->ldb, r->C + (long)lo * r->ldc, r->ldc, r->acc || k0 > 0);
+    atomic_store_explicit(&r->done[g], chunk + 1, memory_order_release);
+  }
+}
+
 /* The product on as many threads as its size repays, up to pool.wanted. */
 static void parallel_matmul(int M, int N, int K, const float *A, long sa, long sk, const float *B, long ldb, float *C, long ldc, int acc) {
   long work = (long)M * N * (K > 0 ? K : 1);
@@ -512,6 +545,13 @@ static void parallel_matmul(int M, int N, int K, const float *A, long sa, long s
   if (units < threads) threads = units;
   if (threads < 2 || pthread_mutex_trylock(&pool.submit) != 0) {
     matmul(M, N, K, A, sa, sk, B, ldb, C, ldc, acc);
+    return;
+  }
+  if (K > KC + KC / 2 && (long)M * N * KC / threads >= PART_MIN) {
+    Reduction r = {M, N, K, acc, by_cols, threads, units, A, B, C, sa, sk, ldb, ldc, {0}};
+    int parts = threads * ((K + KC - 1) / KC);
+    pool.job = (Job){parts, 0, 0, 0, 0, 0, -1, NULL, NULL, NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL, 0, 0, reduction_parts, &r};
+    run_parallel(threads, parts, parts);
     return;
   }
   pool.job = (Job){M, N, K, acc, by_cols, 0, -1, A, B, C, sa, sk, ldb, ldc, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL};

@@ -24,14 +24,17 @@ describe.skipIf(!matmul || !setThreads || !wake)('native products on a thread po
 
   // Odd shapes above the split size (2^18 multiply-adds a thread): column splits with 8- and
   // 1-column tails, row splits with row tails (narrow C, or a short reduction over many rows),
-  // Aᵀ in place, padding, accumulation, a reduction long enough to be chunked; and small ones
-  // that stay on one thread.
+  // Aᵀ in place, padding, accumulation, reductions long enough to be chunked (claimed chunk by
+  // chunk: by columns, W1's weight gradient among them, and by rows on 3 and 5 threads); and
+  // small ones that stay on one thread.
   const cases: Case[] = [
     { M: 37, N: 301, K: 61 },
     { M: 67, N: 333, K: 97, transposeA: true },
     { M: 1031, N: 9, K: 120 },
     { M: 517, N: 20, K: 131, pad: 3, accumulate: true },
     { M: 129, N: 513, K: 700, transposeA: true, accumulate: true },
+    { M: 139, N: 512, K: 3200, transposeA: true },
+    { M: 1031, N: 20, K: 900, pad: 2 },
     { M: 32, N: 512, K: 128 },
     { M: 3203, N: 131, K: 10 },
     { M: 2051, N: 77, K: 63, transposeA: true, pad: 1, accumulate: true },
