@@ -412,6 +412,15 @@ static inline void relax(void) {
 #endif
 }
 
+/* Units [u0, u1) of C = A·B (16-column panels when by_cols, else 6-row blocks; the last one may be partial). */
+static void matmul_units(int by_cols, int u0, int u1, int M, int N, int K, const float *A, long sa, long sk, const float *B,
+                         long ldb, float *C, long ldc, int acc) {
+  int step = by_cols ? COLS : ROWS, extent = by_cols ? N : M;
+  int lo = u0 * step, hi = u1 * step < extent ? u1 * step : extent;
+  if (by_cols) matmul(M, hi - lo, K, A, sa, sk, B + lo, ldb, C + lo, ldc, acc);
+  else matmul(hi - lo, N, K, A + lo * sa, sa, sk, B, ldb, C + (long)lo * ldc, ldc, acc);
+}
+
 static void run_chunk(const Job *j, int chunk) {
   if (j->gates >= 0 || j->rows) {
     int from = chunk * j->per_chunk, to = from + j->per_chunk < j->M ? from + j->per_chunk : j->M;
@@ -419,11 +428,8 @@ static void run_chunk(const Job *j, int chunk) {
     else gate_rows(j, from, to);
     return;
   }
-  int step = j->by_cols ? COLS : ROWS, extent = j->by_cols ? j->N : j->M;
-  int from = chunk * j->per_chunk * step, to = from + j->per_chunk * step;
-  if (to > extent) to = extent;
-  if (j->by_cols) matmul(j->M, to - from, j->K, j->A, j->sa, j->sk, j->B + from, j->ldb, j->C + from, j->ldc, j->acc);
-  else matmul(to - from, j->N, j->K, j->A + from * j->sa, j->sa, j->sk, j->B, j->ldb, j->C + (long)from * j->ldc, j->ldc, j->acc);
+  int from = chunk * j->per_chunk;
+  matmul_units(j->by_cols, from, from + j->per_chunk, j->M, j->N, j->K, j->A, j->sa, j->sk, j->B, j->ldb, j->C, j->ldc, j->acc);
 }
 
 /* Claim and run chunks of generation `gen` until none is left; returns how many this thread ran. */
@@ -526,12 +532,8 @@ static void reduction_parts(const void *ctx, int from, int to) {
   for (int part = from; part < to; part++) {
     int g = part % r->groups, chunk = part / r->groups, k0 = chunk * KC, kc = r->K - k0 < KC ? r->K - k0 : KC;
     while (atomic_load_explicit(&r->done[g], memory_order_acquire) < chunk) relax();
-    int step = r->by_cols ? COLS : ROWS, extent = r->by_cols ? r->N : r->M;
-    int lo = r->units * g / r->groups * step, hi = r->units * (g + 1) / r->groups * step;
-    if (hi > extent) hi = extent;
-    const float *A = r->A + k0 * r->sk, *B = r->B + k0 * r->ldb;
-    if (r->by_cols) matmul(r->M, hi - lo, kc, A, r->sa, r->sk, B + lo, r->ldb, r->C + lo, r->ldc, r->acc || k0 > 0);
-    else matmul(hi - lo, r->N, kc, A + lo * r->sa, r->sa, r->sk, B, r->ldb, r->C + (long)lo * r->ldc, r->ldc, r->acc || k0 > 0);
+    matmul_units(r->by_cols, r->units * g / r->groups, r->units * (g + 1) / r->groups, r->M, r->N, kc, r->A + k0 * r->sk, r->sa,
+                 r->sk, r->B + k0 * r->ldb, r->ldb, r->C, r->ldc, r->acc || k0 > 0);
     atomic_store_explicit(&r->done[g], chunk + 1, memory_order_release);
   }
 }
@@ -608,15 +610,9 @@ static void batch_items(const void *ctx, int from, int to) {
 /* Panels (or row blocks) [from, to) of every product in order of i: each element's sum is the one-thread order. */
 static void batch_slices(const void *ctx, int from, int to) {
   const Batch *b = ctx;
-  int step = b->by_cols ? COLS : ROWS, extent = b->by_cols ? b->N : b->M;
-  int lo = from * step, hi = to * step < extent ? to * step : extent;
-  for (int i = 0; i < b->count; i++) {
-    const float *A = b->A + i * b->bsa, *B = b->B + i * b->bsb;
-    float *C = b->C + i * b->bsc;
-    int acc = b->acc || (b->bsc == 0 && i > 0);
-    if (b->by_cols) matmul(b->M, hi - lo, b->K, A, b->sa, b->sk, B + lo, b->ldb, C + lo, b->ldc, acc);
-    else matmul(hi - lo, b->N, b->K, A + lo * b->sa, b->sa, b->sk, B, b->ldb, C + (long)lo * b->ldc, b->ldc, acc);
-  }
+  for (int i = 0; i < b->count; i++)
+    matmul_units(b->by_cols, from, to, b->M, b->N, b->K, b->A + i * b->bsa, b->sa, b->sk, b->B + i * b->bsb, b->ldb,
+                 b->C + i * b->bsc, b->ldc, b->acc || (b->bsc == 0 && i > 0));
 }
 
 static void parallel_batch(Batch *b) {
