@@ -148,8 +148,9 @@ function render(results: Row[], py: string | undefined): string {
     if (!r || typeof r.gflops !== 'number') return '—';
     const t = Number(r.threads ?? 1);
     // Against the peak its own processes measured (bench --peak), else this run's.
-    if (typeof r.ofPeak === 'number') return `${r.gflops} (${Math.round(100 * r.ofPeak)} %)`;
-    return best ? `${r.gflops} (${Math.round((100 * r.gflops) / t / best)} %)` : String(r.gflops);
+    // One decimal: a target of 50 % must not read as met at 49.5 %.
+    if (typeof r.ofPeak === 'number') return `${r.gflops} (${(100 * r.ofPeak).toFixed(1)} %)`;
+    return best ? `${r.gflops} (${((100 * r.gflops) / t / best).toFixed(1)} %)` : String(r.gflops);
   };
   const table: string[] = [];
   const seen = new Set<string>();
