@@ -237,8 +237,15 @@ typedef struct {
   int T, B, H, F, slices;
   float *a, *cs, *out, *dh, *dc, *xh;
   const float *h0, *c0, *U, *dout, *Uc, *x;
+  const float *Up, *Ucp; /* U and Uc packed for the loop (pack_panels), or NULL */
   long ldz, ldo, ldh0, ldc0, ldu, lddo, lddh, lddc, lduc, ldx, xhs;
 } Loop;
+
+/* A step's product against U (K × N, or Uc): its packed copy when the loop has one, else U in place. */
+static inline void u_matmul(int M, int N, int K, const float *A, long sa, const float *Up, const float *U, long ldu, float *C, long ldc, int acc) {
+  if (Up) matmul_packed(M, N, K, A, sa, 1, Up, (long)K * COLS, C, ldc, acc);
+  else matmul(M, N, K, A, sa, 1, U, ldu, C, ldc, acc);
+}
 
 /* Slice i of s->slices: batch rows [B·i/slices, B·(i+1)/slices). */
 static void slice_rows(const Loop *s, int i, int *r0, int *r1) {
@@ -268,7 +275,7 @@ static void lstm_forward_steps(const Loop *s, int slice, int i0, int i1) {
       row[F] = 1.0f;
       __builtin_memcpy(row + F + 1, hp + r * ldp, sizeof(float) * (size_t)H);
     }
-    matmul(r1 - r0, G, K, s->xh + t * s->xhs + (long)r0 * K, K, 1, s->U, s->ldu, at + r0 * s->ldz, s->ldz, 0);
+    u_matmul(r1 - r0, G, K, s->xh + t * s->xhs + (long)r0 * K, K, s->Up, s->U, s->ldu, at + r0 * s->ldz, s->ldz, 0);
     lstm_rows(r0, r1, H, at, s->ldz, cp, ldcp, s->cs + t * zc, s->out + (long)t * H, s->ldo);
   }
 }
@@ -283,7 +290,7 @@ static void lstm_backward_steps(const Loop *s, int slice, int i0, int i1) {
     StepArgs g = {STEP_LSTM_GRAD, H, {dz, s->cs + t * zc, (float *)(t ? s->cs + (t - 1) * zc : s->c0), (float *)(s->dout + (long)t * H), s->dh, s->dc},
                   {s->ldz, H, t ? H : s->ldc0, s->lddo, s->lddh, s->lddc}, {0, 0}};
     lstm_grad_rows(&g, r0, r1);
-    matmul(r1 - r0, H, G, dz + r0 * s->ldz, s->ldz, 1, s->U, s->ldu, s->dh + r0 * s->lddh, s->lddh, 0);
+    u_matmul(r1 - r0, H, G, dz + r0 * s->ldz, s->ldz, s->Up, s->U, s->ldu, s->dh + r0 * s->lddh, s->lddh, 0);
   }
 }
 
@@ -296,9 +303,9 @@ static void gru_forward_steps(const Loop *s, int slice, int i0, int i1) {
     float *at = s->a + t * za, *h = s->out + (long)t * H;
     const float *hp = t ? s->out + (long)(t - 1) * H : s->h0;
     long ldp = t ? s->ldo : s->ldh0;
-    matmul(r1 - r0, 2 * H, H, hp + r0 * ldp, ldp, 1, s->U, s->ldu, at + r0 * s->ldz, s->ldz, 1);
+    u_matmul(r1 - r0, 2 * H, H, hp + r0 * ldp, ldp, s->Up, s->U, s->ldu, at + r0 * s->ldz, s->ldz, 1);
     gru_reset_rows(r0, r1, H, at, s->ldz, hp, ldp, h, s->ldo);
-    matmul(r1 - r0, H, H, h + r0 * s->ldo, s->ldo, 1, s->Uc, s->lduc, at + 2 * H + r0 * s->ldz, s->ldz, 1);
+    u_matmul(r1 - r0, H, H, h + r0 * s->ldo, s->ldo, s->Ucp, s->Uc, s->lduc, at + 2 * H + r0 * s->ldz, s->ldz, 1);
     gru_blend_rows(r0, r1, H, at, s->ldz, hp, ldp, h, s->ldo);
   }
 }
@@ -346,6 +353,16 @@ static void parallel_slices(LoopSteps steps, Loop *s, long work) {
   run_parallel(threads, parts, parts);
 }
 
+/* parallel_slices with the loop's U ([K, N]) and the GRU's Uc ([H, H]) packed once for its T steps. */
+static void packed_slices(LoopSteps steps, Loop *s, long work, int N, int K) {
+  float *up = pack_panels(N, K, s->U, s->ldu), *ucp = s->Uc ? pack_panels(s->H, s->H, s->Uc, s->lduc) : NULL;
+  s->Up = up;
+  s->Ucp = ucp;
+  parallel_slices(steps, s, work);
+  free(up);
+  free(ucp);
+}
+
 /* SimpleRNN: out [B, T·H] holds z_t = x_t W + b at columns t·H; each step becomes h_t = tanh(z_t + h_{t−1} U) in place. */
 static void simple_rnn_steps(const Loop *s, int slice, int i0, int i1) {
   int H = s->H, r0, r1;
@@ -354,14 +371,14 @@ static void simple_rnn_steps(const Loop *s, int slice, int i0, int i1) {
     float *h = s->out + (long)t * H;
     const float *hp = t ? h - H : s->h0;
     long ldp = t ? s->ldo : s->ldh0;
-    matmul(r1 - r0, H, H, hp + r0 * ldp, ldp, 1, s->U, s->ldu, h + r0 * s->ldo, s->ldo, 1);
+    u_matmul(r1 - r0, H, H, hp + r0 * ldp, ldp, s->Up, s->U, s->ldu, h + r0 * s->ldo, s->ldo, 1);
     tanh_rows(r0, r1, H, h, s->ldo);
   }
 }
 
 static void simple_rnn_loop(int T, int B, int H, float *out, long ldo, const float *h0, long ldh0, const float *U, long ldu) {
   Loop s = {.T = T, .B = B, .H = H, .out = out, .h0 = h0, .U = U, .ldo = ldo, .ldh0 = ldh0, .ldu = ldu};
-  parallel_slices(simple_rnn_steps, &s, (long)T * B * H * H);
+  packed_slices(simple_rnn_steps, &s, (long)T * B * H * H, H, H);
 }
 
 static void step_rows(const void *ctx, int b0, int b1) {
@@ -450,15 +467,15 @@ static napi_value loop_step(napi_env env, void *base, size_t length, int32_t kin
   if (kind == STEP_LSTM_LOOP) {
     Loop s = {.T = T, .B = B, .H = H, .F = F, .a = p[0], .cs = p[1], .out = p[2], .h0 = p[3], .c0 = p[4], .U = p[5], .xh = p[6], .x = p[7],
               .ldz = ld[0], .ldo = ld[2], .ldh0 = ld[3], .ldc0 = ld[4], .ldu = ld[5], .ldx = ld[7], .xhs = (long)xhs};
-    parallel_slices(lstm_forward_steps, &s, work);
+    packed_slices(lstm_forward_steps, &s, work, 4 * H, F + 1 + H);
   } else if (kind == STEP_LSTM_GRAD_LOOP) {
     Loop s = {.T = T, .B = B, .H = H, .a = p[0], .cs = p[1], .c0 = p[2], .dout = p[3], .dh = p[4], .dc = p[5], .U = p[6],
               .ldz = ld[0], .ldc0 = ld[2], .lddo = ld[3], .lddh = ld[4], .lddc = ld[5], .ldu = ld[6]};
-    parallel_slices(lstm_backward_steps, &s, work);
+    packed_slices(lstm_backward_steps, &s, work, H, 4 * H);
   } else {
     Loop s = {.T = T, .B = B, .H = H, .a = p[0], .out = p[1], .h0 = p[2], .U = p[3], .Uc = p[4],
               .ldz = ld[0], .ldo = ld[1], .ldh0 = ld[2], .ldu = ld[3], .lduc = ld[4]};
-    parallel_slices(gru_forward_steps, &s, work);
+    packed_slices(gru_forward_steps, &s, work, 2 * H, H);
   }
 #endif
   return NULL;

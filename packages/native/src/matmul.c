@@ -145,6 +145,28 @@ static inline __attribute__((always_inline)) void rows(const int R, int N, int K
   }
 }
 
+/* Every row block of A against b (one panel of B, or all of it: n columns, row stride lb) into C's first n columns.
+   next: the next panel of B (row stride ldb) to prefetch a share of per block, or NULL. */
+static void row_blocks(int M, int n, int K, const float *A, long sa, long sk, const float *b, long lb, float *C, long ldc, int acc,
+                       const float *next, long ldb) {
+  int i = 0, blocks = M / ROWS;
+  for (; i + ROWS <= M; i += ROWS) {
+    /* The next panel's rows of B, a share per row block: packed, they would otherwise be read at memory latency. */
+    if (next)
+      for (int k = K * (i / ROWS) / blocks, k1 = K * (i / ROWS + 1) / blocks; k < k1; k++) __builtin_prefetch(next + k * ldb);
+    rows(ROWS, n, K, A + i * sa, sa, sk, b, lb, C + i * ldc, ldc, acc);
+  }
+  const float *a = A + i * sa;
+  float *c = C + i * ldc;
+  switch (M - i) {
+    case 5: rows(5, n, K, a, sa, sk, b, lb, c, ldc, acc); break;
+    case 4: rows(4, n, K, a, sa, sk, b, lb, c, ldc, acc); break;
+    case 3: rows(3, n, K, a, sa, sk, b, lb, c, ldc, acc); break;
+    case 2: rows(2, n, K, a, sa, sk, b, lb, c, ldc, acc); break;
+    case 1: rows(1, n, K, a, sa, sk, b, lb, c, ldc, acc); break;
+  }
+}
+
 /* Long reductions (K > KC + KC / 2) run in chunks of KC, so the COLS-wide panel of B stays in L1. */
 enum { KC = 256 };
 
@@ -179,23 +201,37 @@ static void matmul(int M, int N, int K, const float *A, long sa, long sk, const 
       for (int k = 0; k < K; k++) __builtin_memcpy(panel + k * COLS, B + k * ldb + j, sizeof(float) * (size_t)n);
       b = panel, lb = COLS;
     }
-    int i = 0, blocks = M / ROWS;
-    for (; i + ROWS <= M; i += ROWS) {
-      /* The next panel's rows of B, a share per row block: packed, they would otherwise be read at memory latency. */
-      if (nb == COLS && j + COLS < N)
-        for (int k = K * (i / ROWS) / blocks, k1 = K * (i / ROWS + 1) / blocks; k < k1; k++) __builtin_prefetch(B + k * ldb + j + COLS);
-      rows(ROWS, n, K, A + i * sa, sa, sk, b, lb, C + i * ldc + j, ldc, acc);
-    }
-    const float *a = A + i * sa;
-    float *c = C + i * ldc + j;
-    switch (M - i) {
-      case 5: rows(5, n, K, a, sa, sk, b, lb, c, ldc, acc); break;
-      case 4: rows(4, n, K, a, sa, sk, b, lb, c, ldc, acc); break;
-      case 3: rows(3, n, K, a, sa, sk, b, lb, c, ldc, acc); break;
-      case 2: rows(2, n, K, a, sa, sk, b, lb, c, ldc, acc); break;
-      case 1: rows(1, n, K, a, sa, sk, b, lb, c, ldc, acc); break;
-    }
+    row_blocks(M, n, K, A, sa, sk, b, lb, C + j, ldc, acc, nb == COLS && j + COLS < N ? B + j + COLS : NULL, ldb);
   }
+}
+
+/*
+ * B packed once for many products against it (a recurrent loop's U, used every step): its 16-column panels one
+ * after another, panel p's K rows of 16 floats at p·K·16 (the last panel's unused columns never read). In place, B's
+ * rows lie ldb floats apart (512 at W1's LSTM): a panel's rows then share two of L1's 64 sets, and every 6-row
+ * block read the panel from L2 again. NULL when there is no memory for it (the caller multiplies in place).
+ */
+static float *pack_panels(int N, int K, const float *B, long ldb) {
+  int panels = (N + COLS - 1) / COLS;
+  size_t bytes = ((size_t)panels * K * COLS * sizeof(float) + 63) & ~(size_t)63;
+  float *Bp = bytes ? aligned_alloc(64, bytes) : NULL;
+  for (int p = 0; Bp && p < panels; p++) {
+    int j = p * COLS, n = N - j < COLS ? N - j : COLS;
+    for (int k = 0; k < K; k++) __builtin_memcpy(Bp + ((long)p * K + k) * COLS, B + k * ldb + j, sizeof(float) * (size_t)n);
+  }
+  return Bp;
+}
+
+/* matmul against pack_panels' B (panels ps floats apart): panel by panel under every row block, each element's sum as matmul's. */
+static void matmul_packed(int M, int N, int K, const float *A, long sa, long sk, const float *Bp, long ps, float *C, long ldc, int acc) {
+  if (K > KC + KC / 2) {
+    for (int k0 = 0; k0 < K; k0 += KC) {
+      int kc = K - k0 < KC ? K - k0 : KC;
+      matmul_packed(M, N, kc, A + k0 * sk, sa, sk, Bp + (long)k0 * COLS, ps, C, ldc, acc || k0 > 0);
+    }
+    return;
+  }
+  for (int j = 0; j < N; j += COLS) row_blocks(M, N - j < COLS ? N - j : COLS, K, A, sa, sk, Bp + j / COLS * ps, COLS, C + j, ldc, acc, NULL, 0);
 }
 
 /*
