@@ -167,6 +167,11 @@ static void row_blocks(int M, int n, int K, const float *A, long sa, long sk, co
   }
 }
 
+/* B's first n ≤ 16 columns, K rows ldb floats apart, as K contiguous rows of 16 floats at dst (a panel). */
+static void pack_panel(int n, int K, const float *B, long ldb, float *dst) {
+  for (int k = 0; k < K; k++) __builtin_memcpy(dst + (long)k * COLS, B + k * ldb, sizeof(float) * (size_t)n);
+}
+
 /* Long reductions (K > KC + KC / 2) run in chunks of KC, so the COLS-wide panel of B stays in L1. */
 enum { KC = 256 };
 
@@ -198,7 +203,7 @@ static void matmul(int M, int N, int K, const float *A, long sa, long sk, const 
     const float *b = B + j;
     long lb = ldb;
     if (nb == COLS) {
-      for (int k = 0; k < K; k++) __builtin_memcpy(panel + k * COLS, B + k * ldb + j, sizeof(float) * (size_t)n);
+      pack_panel(n, K, B + j, ldb, panel);
       b = panel, lb = COLS;
     }
     row_blocks(M, n, K, A, sa, sk, b, lb, C + j, ldc, acc, nb == COLS && j + COLS < N ? B + j + COLS : NULL, ldb);
@@ -216,8 +221,8 @@ static float *pack_panels(int N, int K, const float *B, long ldb) {
   size_t bytes = ((size_t)panels * K * COLS * sizeof(float) + 63) & ~(size_t)63;
   float *Bp = bytes ? aligned_alloc(64, bytes) : NULL;
   for (int p = 0; Bp && p < panels; p++) {
-    int j = p * COLS, n = N - j < COLS ? N - j : COLS;
-    for (int k = 0; k < K; k++) __builtin_memcpy(Bp + ((long)p * K + k) * COLS, B + k * ldb + j, sizeof(float) * (size_t)n);
+    int j = p * COLS;
+    pack_panel(N - j < COLS ? N - j : COLS, K, B + j, ldb, Bp + (long)p * K * COLS);
   }
   return Bp;
 }
