@@ -145,17 +145,10 @@ static inline __attribute__((always_inline)) void rows(const int R, int N, int K
   }
 }
 
-/* Every row block of A against b (one panel of B, or all of it: n columns, row stride lb) into C's first n columns.
-   next: the next panel of B (row stride ldb) to prefetch a share of per block, or NULL. */
-static void row_blocks(int M, int n, int K, const float *A, long sa, long sk, const float *b, long lb, float *C, long ldc, int acc,
-                       const float *next, long ldb) {
-  int i = 0, blocks = M / ROWS;
-  for (; i + ROWS <= M; i += ROWS) {
-    /* The next panel's rows of B, a share per row block: packed, they would otherwise be read at memory latency. */
-    if (next)
-      for (int k = K * (i / ROWS) / blocks, k1 = K * (i / ROWS + 1) / blocks; k < k1; k++) __builtin_prefetch(next + k * ldb);
-    rows(ROWS, n, K, A + i * sa, sa, sk, b, lb, C + i * ldc, ldc, acc);
-  }
+/* Every row block of A against b (one panel of B, or all of it: n columns, row stride lb) into C's first n columns. */
+static void row_blocks(int M, int n, int K, const float *A, long sa, long sk, const float *b, long lb, float *C, long ldc, int acc) {
+  int i = 0;
+  for (; i + ROWS <= M; i += ROWS) rows(ROWS, n, K, A + i * sa, sa, sk, b, lb, C + i * ldc, ldc, acc);
   const float *a = A + i * sa;
   float *c = C + i * ldc;
   switch (M - i) {
@@ -167,13 +160,21 @@ static void row_blocks(int M, int n, int K, const float *A, long sa, long sk, co
   }
 }
 
-/* B's first n ≤ 16 columns, K rows ldb floats apart, as K contiguous rows of 16 floats at dst (a panel). */
-static void pack_panel(int n, int K, const float *B, long ldb, float *dst) {
-  for (int k = 0; k < K; k++) __builtin_memcpy(dst + (long)k * COLS, B + k * ldb, sizeof(float) * (size_t)n);
+/* B's first n columns, K rows ldb floats apart, at dst as 16-column panels one after another: panel p's K rows of 16
+   floats at p·K·16 (the last panel's unused columns never written). Row by row, so B is read in runs of n floats. */
+static void pack_block(int n, int K, const float *B, long ldb, float *dst) {
+  for (int k = 0; k < K; k++) {
+    const float *b = B + k * ldb;
+    float *d = dst + (long)k * COLS;
+    int j = 0;
+    for (; j + COLS <= n; j += COLS, d += (long)K * COLS) __builtin_memcpy(d, b + j, sizeof(float) * COLS);
+    if (j < n) __builtin_memcpy(d, b + j, sizeof(float) * (size_t)(n - j));
+  }
 }
 
-/* Long reductions (K > KC + KC / 2) run in chunks of KC, so the COLS-wide panel of B stays in L1. */
-enum { KC = 256 };
+/* Long reductions (K > KC + KC / 2) run in chunks of KC, so the COLS-wide panel of B stays in L1; NC columns of B are
+   packed at a time. */
+enum { KC = 256, NC = 128 };
 
 static void matmul(int M, int N, int K, const float *A, long sa, long sk, const float *B, long ldb, float *C, long ldc,
                           int acc) {
@@ -191,22 +192,24 @@ static void matmul(int M, int N, int K, const float *A, long sa, long sk, const 
   /* With a long reduction and many rows, one 16-column panel of B (K × 16) at a time under every
      row block, copied first into one contiguous block so it stays in L1: in place, B's rows ldb floats
      apart (2048 at workload L) shared a handful of L1 sets, and row block by row block streamed the
-     panel from L2 or L3 for every 6 rows ([1024, 1000]·[1000, 2048]: 1.4× faster packed). Otherwise rows
+     panel from L2 or L3 for every 6 rows ([1024, 1000]·[1000, 2048]: 1.4× faster packed). NC columns
+     are packed at once, row by row: a panel at a time read 64 bytes a row, ldb floats apart, and where B
+     came from memory those reads waited on it (W1's LSTM weight gradient, [139, 3200]·[3200, 512] with
+     B 6.5 MB, and operands 16 bytes off a cache line: 66 → 85 GFLOP/s on one thread). Otherwise rows
      first: with a short reduction (the input projections, K = F) C's rows are written whole, and a
      recurrent step's few rows ran ~5 % slower panel-first (W1 LSTM steps, one thread: panel-first for
      K ≥ 64 and M ≥ 64 ~1.1× both rows-first and panel-first for every K ≥ 64). Each element's sum is the
      same either way. */
-  int nb = K >= 64 && M >= 64 ? COLS : N;
-  static _Thread_local float panel[(KC + KC / 2) * COLS] __attribute__((aligned(64)));
-  for (int j = 0; j < N; j += nb) {
-    int n = N - j < nb ? N - j : nb;
-    const float *b = B + j;
-    long lb = ldb;
-    if (nb == COLS) {
-      pack_panel(n, K, B + j, ldb, panel);
-      b = panel, lb = COLS;
-    }
-    row_blocks(M, n, K, A, sa, sk, b, lb, C + j, ldc, acc, nb == COLS && j + COLS < N ? B + j + COLS : NULL, ldb);
+  if (K < 64 || M < 64) {
+    row_blocks(M, N, K, A, sa, sk, B, ldb, C, ldc, acc);
+    return;
+  }
+  static _Thread_local float block[(KC + KC / 2) * NC] __attribute__((aligned(64)));
+  for (int j0 = 0; j0 < N; j0 += NC) {
+    int n0 = N - j0 < NC ? N - j0 : NC;
+    pack_block(n0, K, B + j0, ldb, block);
+    for (int j = 0; j < n0; j += COLS)
+      row_blocks(M, n0 - j < COLS ? n0 - j : COLS, K, A, sa, sk, block + (long)j * K, COLS, C + j0 + j, ldc, acc);
   }
 }
 
@@ -220,10 +223,7 @@ static float *pack_panels(int N, int K, const float *B, long ldb) {
   int panels = (N + COLS - 1) / COLS;
   size_t bytes = ((size_t)panels * K * COLS * sizeof(float) + 63) & ~(size_t)63;
   float *Bp = bytes ? aligned_alloc(64, bytes) : NULL;
-  for (int p = 0; Bp && p < panels; p++) {
-    int j = p * COLS;
-    pack_panel(N - j < COLS ? N - j : COLS, K, B + j, ldb, Bp + (long)p * K * COLS);
-  }
+  if (Bp) pack_block(N, K, B, ldb, Bp);
   return Bp;
 }
 
@@ -236,7 +236,7 @@ static void matmul_packed(int M, int N, int K, const float *A, long sa, long sk,
     }
     return;
   }
-  for (int j = 0; j < N; j += COLS) row_blocks(M, N - j < COLS ? N - j : COLS, K, A, sa, sk, Bp + j / COLS * ps, COLS, C + j, ldc, acc, NULL, 0);
+  for (int j = 0; j < N; j += COLS) row_blocks(M, N - j < COLS ? N - j : COLS, K, A, sa, sk, Bp + j / COLS * ps, COLS, C + j, ldc, acc);
 }
 
 /*
@@ -581,6 +581,21 @@ static void reduction_parts(const void *ctx, int from, int to) {
 
 /* The product on as many threads as its size repays, up to pool.wanted. */
 static void parallel_matmul(int M, int N, int K, const float *A, long sa, long sk, const float *B, long ldb, float *C, long ldc, int acc) {
+  /* A narrow C with A transposed in place (a dense head's weight gradient, [3200, 128]ᵀ·[3200, 10]) as Cᵀ = Bᵀ·Aᵀ, whose
+     B operand is A's rows in place: C's 10 columns filled 10 of a panel's 16 lanes, Cᵀ's 128 fill every lane (2.5× faster
+     on one thread). Each element's sum is the same products in the same order (Cᵀ starts as C when accumulating). */
+  if (N < COLS && sa == 1 && sk > 1 && M >= 2 * COLS && K >= 64) {
+    float *Ct = malloc(sizeof(float) * (size_t)N * (size_t)M);
+    if (Ct) {
+      for (int i = 0; i < M && acc; i++)
+        for (int j = 0; j < N; j++) Ct[(long)j * M + i] = C[i * ldc + j];
+      parallel_matmul(N, M, K, B, 1, ldb, A, sk, Ct, M, acc);
+      for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) C[i * ldc + j] = Ct[(long)j * M + i];
+      free(Ct);
+      return;
+    }
+  }
   long work = (long)M * N * (K > 0 ? K : 1);
   int threads = atomic_load(&pool.wanted);
   if (work / PART_MIN < threads) threads = (int)(work / PART_MIN);

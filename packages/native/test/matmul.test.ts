@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { fill, type Case } from './seeded.js';
 
 type Matmul = NonNullable<typeof import('@cellstack/native').matmul>;
-const { matmul, isa } = createRequire(import.meta.url)('@cellstack/native') as typeof import('@cellstack/native');
+const { matmul, matmulBatch, isa } = createRequire(import.meta.url)('@cellstack/native') as typeof import('@cellstack/native');
 
 // CI builds the addon and sets CELLSTACK_REQUIRE_NATIVE=1, so a missing build fails there.
 it('is built where CI requires it', () => {
@@ -64,6 +64,22 @@ describe.skipIf(!matmul)(`native matmul (${isa})`, () => {
   ];
   it.each(cases)('M $M, N $N, K $K, Aᵀ $transposeA, pad $pad, accumulate $accumulate', (c) => {
     expect(check(run, c)).toBeLessThan(1e-5);
+  });
+
+  // matmulBatch runs each product through the kernel as it stands; matmul turns a narrow C with Aᵀ in place around.
+  it.each([
+    { M: 128, N: 10, K: 3200, accumulate: true }, // W1's dense head's weight gradient
+    { M: 37, N: 13, K: 300, pad: 3 },
+    { M: 64, N: 1, K: 64, accumulate: true },
+  ])('a narrow C with Aᵀ in place (M $M, N $N, K $K), computed as Cᵀ = Bᵀ·Aᵀ, is bit-identical to matmulBatch\'s', ({ M, N, K, pad = 0, accumulate }) => {
+    const sk = M + pad;
+    const [offB, offC] = [4 * K * sk, 4 * (K * sk + K * N)];
+    const start = fill(new Float32Array(offC / 4 + M * (N + pad) + 8), M + N + K);
+    const [one, batch] = [start.slice(), start.slice()];
+    run(one.buffer as ArrayBuffer, M, N, K, 0, 1, sk, offB, N, offC, N + pad, accumulate ? 1 : 0);
+    matmulBatch!(batch.buffer as ArrayBuffer, 1, 0, 0, 0, M, N, K, 0, 1, sk, offB, N, offC, N + pad, accumulate ? 1 : 0);
+    expect(Buffer.from(one.buffer).equals(Buffer.from(batch.buffer))).toBe(true);
+    expect(check(run, { M, N, K, transposeA: true, pad, accumulate })).toBeLessThan(1e-5);
   });
 
   it('K = 0 writes zeros, or leaves C when accumulating', () => {

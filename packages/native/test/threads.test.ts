@@ -38,6 +38,7 @@ describe.skipIf(!matmul || !setThreads || !wake)('native products on a thread po
     { M: 32, N: 512, K: 128 },
     { M: 3203, N: 131, K: 10 },
     { M: 2051, N: 77, K: 63, transposeA: true, pad: 1, accumulate: true },
+    { M: 128, N: 10, K: 3200, transposeA: true, accumulate: true }, // narrow, turned around (Cᵀ = Bᵀ·Aᵀ)
     { M: 7, N: 17, K: 5 },
   ];
   it.each(cases)('M $M, N $N, K $K (Aᵀ $transposeA, pad $pad, accumulate $accumulate): bit-identical on 1, 2, 3 and 5 threads', (c) => {
