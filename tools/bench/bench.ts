@@ -19,7 +19,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
-import { accelState, configure, createOptimizer, createRuntime, fusedKernelsActive, gpuKernelsActive, layerPaths, nativeKernels, productMultiplyAdds, settings, type BackendChoice, type CellInstance, type CellPlugin, type ModelIR } from '@cellstack/core';
+import { accelState, configure, createOptimizer, createRuntime, directSteps, fusedKernelsActive, gpuKernelsActive, layerPaths, nativeKernels, productMultiplyAdds, settings, type BackendChoice, type CellInstance, type CellPlugin, type ModelIR } from '@cellstack/core';
 import { cliArgs } from './args.js';
 import { addonPeak } from './peak.js';
 
@@ -96,6 +96,7 @@ async function main() {
   for (let i = 0; i < Number(args.warmup); i++) await once();
   const macs = await productsPerStep(once);
   const n = Number(args.steps);
+  const direct0 = directSteps();
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
   for (let i = 0; i < n; i++) await once();
@@ -123,6 +124,8 @@ async function main() {
       ...(kernel === 'traced' ? { tracedOn: nativeKernels().traced ? 'native' : 'wasm' } : {}),
       // The dense head over every step (and, training, its categorical cross-entropy): one op each on the wasm heap, or tf's ops.
       head: accelState().on && accelState().patches.includes('Dense') ? 'fused' : 'tf',
+      // Training: whether the steps ran the direct training step (accel/train-step.ts) or tfjs-layers' own.
+      ...(train ? { trainStep: directSteps() - direct0 === n ? 'direct' : 'tf' } : {}),
       // The instruction set of the native addon's products (fused path, addon active), else null.
       native: fused && nativeKernels().active ? nativeKernels().isa : null,
       seq: steps,

@@ -33,6 +33,7 @@ export { Interrupted, setInterruptFlag, checkInterrupt, interruptPoint, interrup
 export { nativeKernels, setNativeKernels, type NativeKernels } from './native.js';
 export { configure, settings, NATIVE_MIN_PRODUCT, type Settings } from './settings.js';
 export { installAccel, accelState, type AccelState } from './accel/index.js';
+export { directSteps } from './accel/train-step.js';
 export { productMultiplyAdds } from './products.js';
 export { defineCell, layerClassOf } from './define-cell.js';
 export { CellLayer, type CellLayerArgs, type MergeMode } from './cell-layer.js';

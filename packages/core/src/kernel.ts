@@ -5,6 +5,7 @@ import { backendCopiesOnWrite, recycleArrays, takeArray, tensorData, tensorView 
 import { CellstackError } from './errors.js';
 import { checkInterrupt } from './interrupt.js';
 import { hostImports, wakeThreads } from './native.js';
+import { openTape } from './op-tape.js';
 import { configure, settings } from './settings.js';
 
 /** A kept block (WasmKernel.keep): [start, end) of a kernel's memory, freed once its backward pass is done with it. */
@@ -412,8 +413,24 @@ export function fusedCall<S>(inputs: tf.Tensor[], outShapes: number[][], spec: F
     };
     return Object.fromEntries(inputs.map((_, i) => [i, grad(i)]));
   };
+  // A direct training step (accel/train-step.ts) records the op itself and calls backwardsFunc as tf's tape would.
+  const inputMap = Object.fromEntries(inputs.map((t, i) => [i, t]));
+  const tape = openTape();
+  if (tape) {
+    const outputs = forwardFunc();
+    tape.push({
+      inputs: inputMap,
+      outputs,
+      gradient: (dys) => backwardsFunc(dys.length > 1 ? dys : dys[0]),
+      discard: () => {
+        releaseKept(keep);
+        recycleArrays([...xs, ...keep]);
+      },
+    });
+    return outputs;
+  }
   const engine = tf.engine() as unknown as { runKernelFunc(p: { forwardFunc: () => tf.Tensor[]; backwardsFunc: typeof backwardsFunc; inputs: Record<number, tf.Tensor> }): tf.Tensor | tf.Tensor[] };
-  const out = engine.runKernelFunc({ forwardFunc, backwardsFunc, inputs: Object.fromEntries(inputs.map((t, i) => [i, t])) });
+  const out = engine.runKernelFunc({ forwardFunc, backwardsFunc, inputs: inputMap });
   return Array.isArray(out) ? out : [out];
 }
 

@@ -19,6 +19,12 @@ export interface Settings {
    * elementwise runs split per step, so that parameter gradients sum in one order on any thread count).
    */
   rowBlocks: boolean;
+  /**
+   * Training steps of a chain of layers (model.fit, trainOnBatch) keep their own tape of cellstack's ops
+   * instead of tf's engine bookkeeping, with bit-identical results, while the wasm patches are on
+   * (CELLSTACK_DIRECT_STEPS, default on; 0 = tfjs-layers' own train function).
+   */
+  directSteps: boolean;
 }
 
 /**
@@ -56,6 +62,7 @@ export function settingsFromEnv(env: Env): Settings {
     threads: count(env, 'CELLSTACK_THREADS', availableParallelism(), 'threads for the native products'),
     accel: onOff(env, 'CELLSTACK_ACCEL', true),
     rowBlocks: onOff(env, 'CELLSTACK_ROW_BLOCKS', true),
+    directSteps: onOff(env, 'CELLSTACK_DIRECT_STEPS', true),
   };
 }
 

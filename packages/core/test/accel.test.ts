@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { LSTM, accelState, configure, installAccel, runSequence, selectBackend, type Params } from '@cellstack/core';
 import { buildCell, randomTensor } from '@cellstack/core/testing';
 
-const PATCHES = ['BatchMatMul', '_FusedMatMul', 'Slice', 'Identity', 'Adam', 'Dense', 'categoricalCrossentropy'];
+const PATCHES = ['BatchMatMul', '_FusedMatMul', 'Slice', 'Identity', 'Adam', 'Dense', 'categoricalCrossentropy', 'trainStep'];
 
 describe.runIf(tf.getBackend() === 'wasm')('the tfjs-backend-wasm patches (core/src/accel)', () => {
   afterEach(() => {

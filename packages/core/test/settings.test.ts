@@ -9,12 +9,12 @@ describe('settings', () => {
   afterEach(() => configure(initial));
 
   it('defaults: everything on, threshold 16384, one thread per available core', () => {
-    expect(settingsFromEnv({})).toEqual({ fused: true, native: true, nativeMinProduct: 16384, threads: availableParallelism(), accel: true, rowBlocks: true });
+    expect(settingsFromEnv({})).toEqual({ fused: true, native: true, nativeMinProduct: 16384, threads: availableParallelism(), accel: true, rowBlocks: true, directSteps: true });
   });
 
   it('reads every variable', () => {
-    const env = { CELLSTACK_FUSED: '0', CELLSTACK_NATIVE: '0', CELLSTACK_NATIVE_MIN: '99', CELLSTACK_THREADS: '3', CELLSTACK_ACCEL: '0', CELLSTACK_ROW_BLOCKS: '0' };
-    expect(settingsFromEnv(env)).toEqual({ fused: false, native: false, nativeMinProduct: 99, threads: 3, accel: false, rowBlocks: false });
+    const env = { CELLSTACK_FUSED: '0', CELLSTACK_NATIVE: '0', CELLSTACK_NATIVE_MIN: '99', CELLSTACK_THREADS: '3', CELLSTACK_ACCEL: '0', CELLSTACK_ROW_BLOCKS: '0', CELLSTACK_DIRECT_STEPS: '0' };
+    expect(settingsFromEnv(env)).toEqual({ fused: false, native: false, nativeMinProduct: 99, threads: 3, accel: false, rowBlocks: false, directSteps: false });
     expect(settingsFromEnv({ CELLSTACK_NATIVE: 'all', CELLSTACK_NATIVE_MIN: '99' }).nativeMinProduct).toBe(1);
   });
 
@@ -22,6 +22,7 @@ describe('settings', () => {
     ['CELLSTACK_FUSED', 'yes', /CELLSTACK_FUSED: is 'yes' \(use 1 \(on\) or 0 \(off\)\)/],
     ['CELLSTACK_ACCEL', 'off', /CELLSTACK_ACCEL: is 'off'/],
     ['CELLSTACK_ROW_BLOCKS', 'on', /CELLSTACK_ROW_BLOCKS: is 'on'/],
+    ['CELLSTACK_DIRECT_STEPS', 'no', /CELLSTACK_DIRECT_STEPS: is 'no'/],
     ['CELLSTACK_NATIVE', 'fast', /CELLSTACK_NATIVE: is 'fast'.*use 1 .* 0 .* 'all'/],
     ['CELLSTACK_THREADS', '0', /CELLSTACK_THREADS: is '0' \(use a positive integer \(threads/],
     ['CELLSTACK_THREADS', '2.5', /CELLSTACK_THREADS: is '2.5'/],

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { recordingGradients } from '../kernel.js';
+import { openTape } from '../op-tape.js';
 import { heapAddress, type WasmBackend } from './heap.js';
 import { wakeThreads } from '../native.js';
 import { heapMatMulExport, productOnHeap } from './matmul.js';
@@ -27,6 +28,7 @@ interface HeapHead {
 }
 const EXPORTS = ['heap_softmax', 'heap_softmax_grad', 'heap_colsum', 'heap_cce', 'heap_cce_grad'] as const;
 type Save = (tensors: tf.Tensor[]) => void;
+type CustomOp = (...args: unknown[]) => { value: tf.Tensor; gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[] };
 type Loss = (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor;
 interface DenseLayer {
   activation?: { getClassName(): string };
@@ -104,7 +106,7 @@ function denseOnHeap(layer: DenseLayer, inputs: tf.Tensor | tf.Tensor[], kwargs:
   let p: tf.Tensor;
   if (!recordingGradients()) p = forward(x, W, b);
   else {
-    const op = tf.customGrad((...args: unknown[]) => {
+    const op = customOp((...args: unknown[]) => {
       const [xs, Ws] = args as tf.Tensor[];
       const value = forward(xs, Ws, b && (args[2] as tf.Tensor));
       // Saved (kept) for backward: the step's tidy disposes every other tensor of the forward pass first.
@@ -171,7 +173,7 @@ function fusedCrossEntropy(original: Loss): Loss {
       return tensor(rows);
     };
     if (!recordingGradients()) return forward();
-    const op = tf.customGrad((...args: unknown[]) => {
+    const op = customOp((...args: unknown[]) => {
       const [xs, Ws] = args as tf.Tensor[];
       const value = forward();
       (args[args.length - 1] as Save)([xs, Ws, yPred, yTrue]);
@@ -187,5 +189,20 @@ function fusedCrossEntropy(original: Loss): Loss {
       return { value, gradFunc };
     });
     return op(...(b ? [x, W, b] : [x, W]));
+  };
+}
+
+/**
+ * tf.customGrad(f) applied to `inputs`; inside a direct training step (accel/train-step.ts), f's
+ * value and gradient function go on the step's own record instead of tf's tape.
+ */
+function customOp(f: CustomOp) {
+  return (...inputs: tf.Tensor[]): tf.Tensor => {
+    const tape = openTape();
+    if (!tape) return tf.customGrad(f as never)(...inputs) as tf.Tensor;
+    let saved: tf.Tensor[] = [];
+    const { value, gradFunc } = f(...inputs, (tensors: tf.Tensor[]) => (saved = tensors));
+    tape.push({ inputs: Object.fromEntries(inputs.map((t, i) => [i, t])), outputs: [value], gradient: ([dy]) => Object.fromEntries(gradFunc(dy, saved).map((g, i) => [i, () => g])) });
+    return value;
   };
 }

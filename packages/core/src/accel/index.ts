@@ -6,11 +6,13 @@ import { restoreWasmKernels } from './heap.js';
 import { patchWasmIdentity } from './identity.js';
 import { patchWasmMatMul } from './matmul.js';
 import { patchWasmSlice } from './slice.js';
+import { installDirectSteps } from './train-step.js';
 
 /*
  * cellstack's patches to tfjs-backend-wasm 4.22, all in this folder: replacement kernels
  * (matmul, slice, identity), the Adam update, the dense head with its cross-entropy
- * (tfjs-layers' Dense.call and compile) and tensor reads on tfjs's own heap. They
+ * (tfjs-layers' Dense.call and compile), the direct training step (LayersModel's train
+ * function) and tensor reads on tfjs's own heap. They
  * reach into the backend's internals, so they are installed in one step, only on wasm,
  * and can be left out (CELLSTACK_ACCEL=0 or configure({ accel: false })).
  */
@@ -18,7 +20,7 @@ import { patchWasmSlice } from './slice.js';
 export interface AccelState {
   /** Whether the patches are in place now. */
   on: boolean;
-  /** What is replaced: tf kernel names, and 'Adam' for the heap optimiser update. */
+  /** What is replaced: tf kernel names, 'Adam' (the heap optimiser update), 'Dense' and 'categoricalCrossentropy' (the head), 'trainStep' (the direct training step). */
   patches: string[];
   /** Why they are on or off. */
   reason: string;
@@ -36,6 +38,7 @@ export function installAccel(): AccelState {
     if (state.on) restoreWasmKernels();
     installHeapAdam(false);
     installDenseHead(false);
+    installDirectSteps(false);
     state = { on: false, patches: [], reason: wanted ? `not installed: the ${tf.getBackend()} backend is active, only wasm is patched` : 'off (CELLSTACK_ACCEL=0 or configure({ accel: false }))' };
     return state;
   }
@@ -47,6 +50,7 @@ export function installAccel(): AccelState {
     ...(installHeapAdam(true) ? ['Adam'] : []),
     // After the matmul patch: the head multiplies through its heap module.
     ...(installDenseHead(true) ? ['Dense', 'categoricalCrossentropy'] : []),
+    ...(installDirectSteps(true) ? ['trainStep'] : []),
   ];
   state = { on: true, patches, reason: 'wasm backend: cellstack kernels on tfjs’s heap' };
   return state;
