@@ -5,7 +5,7 @@ import { backendCopiesOnWrite, recycleArrays, takeArray, tensorData, tensorView 
 import { CellstackError } from './errors.js';
 import { checkInterrupt } from './interrupt.js';
 import { hostImports, wakeThreads } from './native.js';
-import { openTape } from './op-tape.js';
+import { byIndex, openTape } from './op-tape.js';
 import { configure, settings } from './settings.js';
 
 /** A kept block (WasmKernel.keep): [start, end) of a kernel's memory, freed once its backward pass is done with it. */
@@ -414,7 +414,7 @@ export function fusedCall<S>(inputs: tf.Tensor[], outShapes: number[][], spec: F
     return Object.fromEntries(inputs.map((_, i) => [i, grad(i)]));
   };
   // A direct training step (accel/train-step.ts) records the op itself and calls backwardsFunc as tf's tape would.
-  const inputMap = Object.fromEntries(inputs.map((t, i) => [i, t]));
+  const inputMap = byIndex(inputs);
   const tape = openTape();
   if (tape) {
     const outputs = forwardFunc();

@@ -16,6 +16,9 @@ export interface TapeOp {
   discard?(): void;
 }
 
+/** An op's inputs by position, as tf's engine records them ({0: x, 1: W, …}). */
+export const byIndex = (inputs: tf.Tensor[]): Record<string, tf.Tensor> => Object.fromEntries(inputs.map((t, i) => [i, t]));
+
 let open: TapeOp[] | undefined;
 
 /** The tape of the direct training step whose forward pass runs now, if any: cellstack's ops record on it. */

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { recordingGradients } from '../kernel.js';
-import { openTape } from '../op-tape.js';
+import { byIndex, openTape } from '../op-tape.js';
 import { heapAddress, type WasmBackend } from './heap.js';
 import { wakeThreads } from '../native.js';
 import { heapMatMulExport, productOnHeap } from './matmul.js';
@@ -202,7 +202,7 @@ function customOp(f: CustomOp) {
     if (!tape) return tf.customGrad(f as never)(...inputs) as tf.Tensor;
     let saved: tf.Tensor[] = [];
     const { value, gradFunc } = f(...inputs, (tensors: tf.Tensor[]) => (saved = tensors));
-    tape.push({ inputs: Object.fromEntries(inputs.map((t, i) => [i, t])), outputs: [value], gradient: ([dy]) => Object.fromEntries(gradFunc(dy, saved).map((g, i) => [i, () => g])) });
+    tape.push({ inputs: byIndex(inputs), outputs: [value], gradient: ([dy]) => Object.fromEntries(gradFunc(dy, saved).map((g, i) => [i, () => g])) });
     return value;
   };
 }
