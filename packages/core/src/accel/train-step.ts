@@ -87,7 +87,7 @@ function directStep(model: Model, data: tf.Tensor[]): tf.Scalar[] | undefined {
   }
   const tape: TapeOp[] = [];
   const variables = model.collectedTrainableWeights.map((w) => w.read());
-  let result: { values: tf.Scalar[]; grads: { name: string; tensor: tf.Tensor | null | undefined }[] } | undefined;
+  let result: { values: tf.Scalar[]; grads: { name: string; tensor: tf.Tensor | null | undefined }[]; held: tf.Tensor[] } | undefined;
   try {
     tf.tidy(() => {
       let output: tf.Tensor | undefined;
@@ -111,8 +111,9 @@ function directStep(model: Model, data: tf.Tensor[]): tf.Scalar[] | undefined {
       const metrics = model.metricsTensors.map(([metric]) => tf.mean(metric(y, output!)) as tf.Scalar);
       // tfjs-layers' variable list, as tf's Optimizer.minimize hands it on.
       const list = variables.map((v) => ({ name: v.name, tensor: v.trainable ? grads.get(v.id) : null }));
-      for (const t of [loss, ...metrics, ...list.flatMap((g) => (g.tensor ? [g.tensor] : []))]) tf.keep(t);
-      result = { values: [loss, ...metrics], grads: list };
+      const held = list.flatMap((g) => (g.tensor ? [g.tensor] : []));
+      for (const t of [loss, ...metrics, ...held]) tf.keep(t);
+      result = { values: [loss, ...metrics], grads: list, held };
     });
   } finally {
     for (const op of tape) {
@@ -125,7 +126,7 @@ function directStep(model: Model, data: tf.Tensor[]): tf.Scalar[] | undefined {
   try {
     model.optimizer_.applyGradients(result.grads as unknown as tf.NamedTensorMap);
   } finally {
-    tf.dispose(result.grads.flatMap((g) => (g.tensor ? [g.tensor] : [])));
+    tf.dispose(result.held);
   }
   steps++;
   return result.values;
