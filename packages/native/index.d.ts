@@ -66,9 +66,11 @@ export declare const gates:
  * of rows per thread and each slice's T steps into 8 parts, claimed part by part in step order (a thread
  * that starts late takes over any slice's later parts; one pool job a pass); their results are
  * bit-identical to the per-step calls. Rows split over the threads like `gates` (bit-identical for every thread count).
- * Throws a RangeError for a bad kind or T, or an operand outside the buffer.
+ * Kinds 11–13 take an optional `second` buffer: an operand offset with bit 31 set is then bits 0–30 into it (e.g. the
+ * forward's out or the backward's dout left on tfjs's heap, with the rest in a kernel's memory; the first buffer must
+ * then be under 2 GiB). Throws a RangeError for a bad kind or T, or an operand outside its buffer.
  */
-export declare const step: ((memory: ArrayBuffer, kind: number, B: number, H: number, args: number) => void) | undefined;
+export declare const step: ((memory: ArrayBuffer, kind: number, B: number, H: number, args: number, second?: ArrayBuffer) => void) | undefined;
 /**
  * A traced kernel's program (@cellstack/core's kernel/trace.c interpreter, whose one source is
  * src/trace-interp.c, compiled here with 8 lanes and FMA) over `steps` steps t = t0, t0 + dt, …

@@ -5,6 +5,8 @@
  * the cell states cs [T, B, H] and, for the weight gradients, rows [T·B, F + 1 + H] = [x_t, 1, h_{t−1}]
  * (time-major; written when keepRows, else rows is B rows of room); tanh(c) is recomputed. One matmul
  * per step for all four gates. work (forward, on the addon): (F + 1 + H)·4H floats, for [Wk; bias; U].
+ * outOutside: out lies outside this memory (on tfjs's heap, RunOptions.outside), which only the host branch's
+ * loop may write; hT is then left to the caller, who reads h_T off out.
  */
 #include "cellstack_kernel.h"
 
@@ -12,7 +14,7 @@
 #define SUB wasm_f32x4_sub
 #define MUL wasm_f32x4_mul
 
-CS_EXPORT(lstm_forward)(int T, int B, int F, int H, int keepRows, const float *x, const float *Wk, const float *U, const float *bias,
+CS_EXPORT(lstm_forward)(int T, int B, int F, int H, int keepRows, int outOutside, const float *x, const float *Wk, const float *U, const float *bias,
                         const float *h0, const float *c0, float *out, float *hT, float *cT, float *a, float *cs, float *rows, float *work) {
   int n = B * H, G = 4 * H, TH = T * H, R = F + 1 + H;
   if (cs_host_min > 0 && (long)B * G * H >= cs_host_min) {
@@ -58,7 +60,8 @@ CS_EXPORT(lstm_forward)(int T, int B, int F, int H, int keepRows, const float *x
           cs_copy(r + F + 1, t ? out + (long)b * TH + (long)(t - 1) * H : h0 + b * H, H);
         }
   }
-  for (int b = 0; b < B; b++) cs_copy(hT + b * H, out + (long)b * TH + (long)(T - 1) * H, H);
+  if (!outOutside)
+    for (int b = 0; b < B; b++) cs_copy(hT + b * H, out + (long)b * TH + (long)(T - 1) * H, H);
   cs_copy(cT, cs + (long)(T - 1) * n, n);
 }
 

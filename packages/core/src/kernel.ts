@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
-import { backendCopiesOnWrite, recycleArrays, takeArray, tensorData, tensorView } from './accel/array-pool.js';
+import { backendCopiesOnWrite, heapOutputs, recycleArrays, takeArray, tensorData, tensorView, type HeapOutputs } from './accel/array-pool.js';
 import { CellstackError } from './errors.js';
 import { checkInterrupt } from './interrupt.js';
 import { hostImports, wakeThreads } from './native.js';
@@ -38,6 +38,10 @@ export class WasmKernel {
   private readonly blocks: KeptBlock[] = [];
   /** No kept block yet this call: the next keep() starts one. */
   private fresh = true;
+  /** The buffer of the operands this call left outside its memory (RunOptions.outside), while it runs. */
+  private second: ArrayBuffer | undefined;
+  /** Whether the module's host branches for `work` multiply-adds run now (they call the addon; see RunOptions.outside). */
+  readonly hostRuns: (work: number) => boolean;
   // A forward pass whose backward never runs (its tape dropped) frees its block once all its views are collected.
   private static readonly finalizer = new FinalizationRegistry<KeptBlock>((block) => {
     if (--block.views === 0) block.kernel.drop(block);
@@ -45,10 +49,11 @@ export class WasmKernel {
 
   constructor(bytes: Uint8Array, readonly label: string) {
     const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
-    const host = hostImports(() => this.memory);
+    const host = hostImports(() => this.memory, () => this.second);
     const ex = new wasm.Instance(new wasm.Module(bytes), { env: host.env }).exports;
     this.memory = ex.memory as WasmMemory;
     host.follow(ex.cs_use_host);
+    this.hostRuns = host.runs;
     this.base = align((ex.__heap_base as { value: number }).value);
     this.top = this.floor = this.base;
     this.fns = Object.fromEntries(Object.entries(ex).filter(([, v]) => typeof v === 'function')) as never;
@@ -169,22 +174,38 @@ export class WasmKernel {
    * backward, which are most of its output bytes).
    */
   run(name: string, scalars: number[], inputs: Float32Array[], outputs: number[], options: RunOptions = {}): Float32Array[] {
-    const { scratch = [], read = outputs.length, written = false, scratchWritten = written, views = false, keep = false } = options;
+    const { scratch = [], read = outputs.length, written = false, scratchWritten = written, views = false, keep = false, outside = [] } = options;
     this.reset();
     // Kept outputs first: keep() extends the block only before any other allocation.
     const keptPtrs = keep ? outputs.slice(0, read).map((n) => this.keep(n, written)) : [];
+    let second: ArrayBuffer | undefined;
     const ptrs = [
-      ...inputs.map((a) => this.put(a)),
+      ...inputs.map((a, i) => {
+        const there = outside.includes(i) && !keptViews.has(a) && a.buffer !== this.memory.buffer && a.buffer instanceof ArrayBuffer;
+        if (!there || (second && a.buffer !== second) || a.byteOffset + a.byteLength > SECOND_BUFFER) return this.put(a);
+        second = a.buffer;
+        return SECOND_BUFFER | a.byteOffset; // negative as an int32: the addon reads bit 31 as "in the second buffer"
+      }),
       ...keptPtrs,
       ...outputs.slice(keptPtrs.length).map((n) => (written ? this.scratch(n) : this.alloc(n))),
       ...scratch.map((n) => (scratchWritten ? this.scratch(n) : this.alloc(n))),
     ];
+    // Offsets past 2 GiB in this memory would read as the second buffer's: then copy those inputs in after all.
+    if (second && this.memory.buffer.byteLength > SECOND_BUFFER) {
+      for (const i of outside) if (ptrs[i] < 0) ptrs[i] = this.put(inputs[i]);
+      second = undefined;
+    }
+    this.second = second;
     try {
       this.call(name, ...scalars, ...ptrs);
     } catch (e) {
       if (keep) this.drop(this.blocks.at(-1)!);
       throw e;
+    } finally {
+      this.second = undefined;
     }
+    // One copied in after all (another buffer's, or this memory past 2 GiB) goes back: the kernel may have written it there.
+    for (const i of outside) if (ptrs[i] >= 0 && !keptViews.has(inputs[i])) inputs[i].set(this.view(ptrs[i], inputs[i].length));
     const at = (i: number) => ptrs[inputs.length + i];
     return outputs.slice(0, read).map((n, i) => (keep ? this.saved(at(i), n) : views ? this.view(at(i), n) : this.read(at(i), n)));
   }
@@ -231,12 +252,22 @@ export interface RunOptions {
    */
   views?: boolean;
   /**
+   * Inputs (by index) that the kernel only hands to the addon's loops (`step` kinds 11–13), never reads or writes
+   * itself: only where its host branch runs (`hostRuns`). One that lies outside the kernel's memory (a view of
+   * tfjs's heap: an output's gradient, or an output's room) stays there, its offset marked with bit 31, instead of
+   * a copy in (and out: the loop may write it).
+   */
+  outside?: number[];
+  /**
    * Keep the outputs read back in kernel memory (`keep()`) and return them as kept views: for a forward
    * pass's saved values, which its backward pass then reads in place — only where tensors copy the
    * outputs at once (keepSafe()). fusedCall frees them after the backward pass.
    */
   keep?: boolean;
 }
+
+/** Bit 31 of an operand's offset: it lies in the addon call's second buffer (RunOptions.outside). */
+const SECOND_BUFFER = 2 ** 31;
 
 // Whole cache lines: the addon's 8-float loads then never straddle two (a 16-byte-aligned operand made
 // W1 LSTM's recurrent products ~25 % slower).
@@ -340,9 +371,13 @@ export interface FusedSpec<S> {
    * Output arrays in the order of `outShapes`, and whatever backward needs. `saving` is
    * false outside a gradient (predict, evaluate): backward never runs, so `saved` may be
    * left out (undefined) and the kernel need not read it back. With `saving` false, `xs` may be views of
-   * tfjs's heap: copy them into the kernel (put, run) before making any tensor.
+   * tfjs's heap: copy them into the kernel (put, run) before making any tensor. `onHeap[i]`, where
+   * `placeOutputs` asked for output i and tfjs keeps tensors on the wasm heap: its tensor's room there, for the
+   * kernel to write in place (RunOptions.outside) and return as output i, which then becomes a tensor uncopied.
    */
-  forward(xs: Float32Array[], context: { saving: boolean }): { outputs: Float32Array[]; saved: S | undefined };
+  forward(xs: Float32Array[], context: { saving: boolean; onHeap: (Float32Array | undefined)[] }): { outputs: Float32Array[]; saved: S | undefined };
+  /** The outputs (by index) this pass's kernel can write straight into tensors on tfjs's heap (`onHeap`), if any. */
+  placeOutputs?(): number[];
   /**
    * Gradients for every input, in order, given the gradients of every output. `inputGrad` is false where
    * nothing needs the gradient of input 0 (the sequence: a model's first layer reads data): its place may
@@ -368,18 +403,20 @@ export function fusedCall<S>(inputs: tf.Tensor[], outShapes: number[][], spec: F
   const copies = backendCopiesOnWrite();
   const forwardFunc = () => {
     wakeThreads();
+    const { placed, onHeap } = place(spec, outShapes);
     xs = inputs.map(tensorData);
     let forward: ReturnType<FusedSpec<S>['forward']>;
     try {
-      forward = spec.forward(xs, { saving: true });
+      forward = spec.forward(xs, { saving: true, onHeap });
     } catch (e) {
       recycleArrays(xs); // interrupted (or failed): nothing will read them
+      placed?.free();
       throw e;
     }
     saved = forward.saved;
     wakeThreads(); // the next layer's (or the head's) product comes after the output copies
     for (const a of arraysIn(saved)) keep.add(a);
-    const values = forward.outputs.map((a, i) => tf.tensor(a.subarray(0, sizes[i]), outShapes[i]));
+    const values = forward.outputs.map((a, i) => (onHeap[i] === a ? placed!.tensor(a) : tf.tensor(a.subarray(0, sizes[i]), outShapes[i])));
     // Arrays go back to the pool once nothing can read them: tensors copy them at once on
     // wasm and keep them elsewhere; the saved ones live until backward.
     if (copies) recycleArrays(forward.outputs.filter((a) => !keep.has(a)));
@@ -440,15 +477,32 @@ export function fusedCall<S>(inputs: tf.Tensor[], outShapes: number[][], spec: F
  * tf.customGrad's single result costs (two copies of the outputs), and nothing saved is read.
  */
 function forwardOnly<S>(inputs: tf.Tensor[], outShapes: number[][], sizes: number[], spec: FusedSpec<S>): tf.Tensor[] {
-  // Views of tfjs's heap where it can: the kernel copies them in before any tensor is made.
+  const { placed, onHeap } = place(spec, outShapes);
+  // Views of tfjs's heap where it can (after its allocations above): the kernel copies them in before any tensor is made.
   const xs = inputs.map(tensorView);
-  const { outputs, saved } = spec.forward(xs, { saving: false });
-  const result = outShapes.map((shape, i) => tf.tensor(outputs[i].subarray(0, sizes[i]), shape));
+  let pass: ReturnType<FusedSpec<S>['forward']>;
+  try {
+    pass = spec.forward(xs, { saving: false, onHeap });
+  } catch (e) {
+    placed?.free();
+    throw e;
+  }
+  const { outputs, saved } = pass;
+  const result = outShapes.map((shape, i) => (onHeap[i] === outputs[i] ? placed!.tensor(outputs[i]) : tf.tensor(outputs[i].subarray(0, sizes[i]), shape)));
   // Tensors copy the arrays at once on wasm and keep them elsewhere; anything saved regardless is free too.
   const held = new Set(backendCopiesOnWrite() ? [] : outputs);
   releaseKept(arraysIn(saved));
   recycleArrays([...xs, ...outputs, ...arraysIn(saved)].filter((a) => !held.has(a)));
   return result;
+}
+
+/** The room on tfjs's heap for the outputs `spec.placeOutputs` asks for (none off the wasm backend), by output index. */
+function place<S>(spec: FusedSpec<S>, outShapes: number[][]): { placed?: HeapOutputs; onHeap: (Float32Array | undefined)[] } {
+  const which = spec.placeOutputs?.() ?? [];
+  const placed = heapOutputs(which.map((i) => outShapes[i]));
+  const onHeap: (Float32Array | undefined)[] = [];
+  if (placed) which.forEach((i, k) => (onHeap[i] = placed.views[k]));
+  return { placed, onHeap };
 }
 
 /** Whether tf is recording a tape for gradients now (tfjs-core 4.x: inside tf.grad, variableGrads, minimize). */

@@ -9,7 +9,7 @@ type HostMatmul = (memory: ArrayBuffer, M: number, N: number, K: number, A: numb
 type HostMatmulBatch = (memory: ArrayBuffer, count: number, bsa: number, bsb: number, bsc: number, M: number, N: number, K: number, A: number,
   sa: number, sk: number, B: number, ldb: number, C: number, ldc: number, accumulate: number) => void;
 type HostGates = (memory: ArrayBuffer, kind: number, B: number, H: number, z: number, ldz: number, prev: number, ldp: number, c: number, h: number, ldh: number) => void;
-type HostStep = (memory: ArrayBuffer, kind: number, B: number, H: number, args: number) => void;
+type HostStep = (memory: ArrayBuffer, kind: number, B: number, H: number, args: number, second?: ArrayBuffer) => void;
 type HostTrace = (memory: ArrayBuffer, code: number, steps: number, t0: number, dt: number) => number;
 type HostTraceParts = (memory: ArrayBuffer, list: number, parts: number, steps: number, t0: number, dt: number) => number;
 interface Addon {
@@ -133,9 +133,11 @@ const LOOP_KINDS: Record<number, { slots: number; width: number; f?: number }> =
 
 /**
  * The `env` imports of a kernel module (`cs_host_matmul`, `cs_host_matmul_batch`, `cs_host_gates`, `cs_host_step`) on its own memory, and a hook to
- * call with its `cs_use_host` export, which then follows the settings.
+ * call with its `cs_use_host` export, which then follows the settings. `second`: the buffer that the loop kinds' operands
+ * with bit 31 set lie in during the current call (WasmKernel's operands left outside its memory), if any.
  */
-export function hostImports(memory: () => { buffer: ArrayBuffer }) {
+export function hostImports(memory: () => { buffer: ArrayBuffer }, second: () => ArrayBuffer | undefined) {
+  let minProduct = 0;
   const cs_host_matmul = (M: number, N: number, K: number, A: number, sa: number, sk: number, B: number, ldb: number, C: number, ldc: number, acc: number) => {
     checkInterrupt(); // a whole-sequence kernel can stop between its products
     countProduct(M * N * K);
@@ -159,16 +161,23 @@ export function hostImports(memory: () => { buffer: ArrayBuffer }) {
       const block = new Int32Array(memory().buffer, args, loop.slots);
       countProduct(block[loop.slots - 1] * B * H * loop.width * (H + (loop.f === undefined ? 0 : block[loop.f])));
     }
-    loaded!.step!(memory().buffer, kind, B, H, args);
+    const outside = second();
+    if (outside) loaded!.step!(memory().buffer, kind, B, H, args, outside);
+    else loaded!.step!(memory().buffer, kind, B, H, args);
   };
   return {
     env: { cs_host_matmul, cs_host_matmul_batch, cs_host_gates, cs_host_step },
     follow(useHost: unknown) {
       if (typeof useHost !== 'function') return; // a kernel built without the host product
-      const set = useHost as (minProduct: number) => void;
+      const set = (m: number) => {
+        (useHost as (minProduct: number) => void)(m);
+        minProduct = m;
+      };
       switches.add(set);
       addon();
       set(minProductNow());
     },
+    /** Whether the kernel's host branches for `work` multiply-adds run now (its C test: cs_host_min > 0 && work >= cs_host_min). */
+    runs: (work: number) => minProduct > 0 && work >= minProduct,
   };
 }

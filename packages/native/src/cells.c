@@ -431,12 +431,15 @@ static napi_value simple_rnn_step(napi_env env, void *base, size_t length, int32
  * the GRU), cs [T, B, H] with rows H apart, out and dout [B, T·H], U [H, G] (the GRU's [U_z | U_r], [H, 2H]), Uᵀ [4H, H],
  * Uc (the GRU's U_h) [H, H].
  */
+#define SECOND_BUFFER 0x80000000u
+
 typedef struct {
   int at, ld; /* the operand's offset slot and stride slot (−1: rows H apart; −2: F + 1 + H apart) */
   int64_t rows, cols;
 } Operand;
 
-static napi_value loop_step(napi_env env, void *base, size_t length, int32_t kind, int32_t B, int32_t H, uint32_t at) {
+static napi_value loop_step(napi_env env, void *base, size_t length, void *second, size_t second_length, int32_t kind, int32_t B,
+                            int32_t H, uint32_t at) {
   int gru = kind == STEP_GRU_LOOP, slots = kind == STEP_LSTM_LOOP ? 17 : kind == STEP_LSTM_GRAD_LOOP ? 14 : 11;
   if ((int64_t)at + 4 * slots > (int64_t)length) return fail(env, "step: the argument block lies outside the buffer");
   const int32_t *v = (const int32_t *)((char *)base + at);
@@ -456,9 +459,13 @@ static napi_value loop_step(napi_env env, void *base, size_t length, int32_t kin
   for (int i = 0; i < n; i++) {
     uint32_t off = (uint32_t)v[ops[i].at];
     int32_t stride = ops[i].ld == -1 ? H : ops[i].ld == -2 ? (int32_t)K : v[ops[i].ld];
+    /* With a second buffer, an offset with bit 31 set is bits 0–30 into it (an operand left where tfjs keeps it). */
+    int there = second && off & SECOND_BUFFER;
+    if (there) off &= ~SECOND_BUFFER;
     if (stride < 0 || off & 3) return fail(env, "step: a negative row stride, or an operand offset not a multiple of 4");
-    if (extent(off, ops[i].rows, ops[i].cols, stride, 1) > (int64_t)length) return fail(env, "step: an operand lies outside the buffer");
-    p[i] = (float *)((char *)base + off);
+    if (extent(off, ops[i].rows, ops[i].cols, stride, 1) > (int64_t)(there ? second_length : length))
+      return fail(env, there ? "step: an operand lies outside the second buffer" : "step: an operand lies outside the buffer");
+    p[i] = (float *)((char *)(there ? second : base) + off);
     ld[i] = stride;
   }
   if (xhs != 0 && xhs != B * K) return fail(env, "step: the LSTM loop's row step xhs must be 0 (one block of B rows) or B·(F + 1 + H) (every step's rows)");
@@ -482,17 +489,18 @@ static napi_value loop_step(napi_env env, void *base, size_t length, int32_t kin
 }
 
 static napi_value Step(napi_env env, napi_callback_info info) {
-  void *base;
-  size_t length;
+  void *base, *second;
+  size_t length, second_length;
   int32_t v[4];
-  if (!int_args(env, info, "step", "kind, sizes and offsets", 4, &base, &length, v)) return NULL;
+  if (!args_with(env, info, "step", "kind, sizes and offsets", 4, &base, &length, v, &second, &second_length)) return NULL;
   int32_t kind = v[0], B = v[1], H = v[2];
   uint32_t at = (uint32_t)v[3];
   if (kind < 0 || kind > STEP_GRU_LOOP)
     return fail(env, "step: kind must be 0 to 13 (STAR, STAR official, their gradients, JANET, its gradient, tanh gradient, UR-LSTM, DMU, LSTM gradient, SimpleRNN forward, LSTM forward, LSTM backward, GRU forward)");
   if (B < 0 || H < 0 || at & 3) return fail(env, "step: negative size, or an offset not a multiple of 4");
+  if (second && kind < STEP_LSTM_LOOP) return fail(env, "step: only kinds 11 to 13 (the LSTM and GRU loops) take a second buffer");
   if (kind == STEP_SIMPLE_RNN) return simple_rnn_step(env, base, length, B, H, at);
-  if (kind > STEP_SIMPLE_RNN) return loop_step(env, base, length, kind, B, H, at);
+  if (kind > STEP_SIMPLE_RNN) return loop_step(env, base, length, second, second_length, kind, B, H, at);
   const int *widths = STEP_OPERANDS[kind];
   int n = widths[0], slots = 2 * n + STEP_FLOATS[kind];
   if ((int64_t)at + 4 * slots > (int64_t)length) return fail(env, "step: the argument block lies outside the buffer");

@@ -745,18 +745,22 @@ static napi_value fail(napi_env env, const char *message) {
 }
 
 /*
- * The exports' common prologue, name(memory: ArrayBuffer, n int32 numbers): fills base, length
- * and v[0..n), or throws naming `name` and what the numbers are, and returns false.
+ * The exports' common prologue, name(memory: ArrayBuffer, n int32 numbers[, second: ArrayBuffer]): fills base,
+ * length and v[0..n), and where `second` is non-NULL, *second and *second_length from an optional last
+ * ArrayBuffer (else NULL, 0); or throws naming `name` and what the numbers are, and returns false.
  */
-static bool int_args(napi_env env, napi_callback_info info, const char *name, const char *numbers, size_t n,
-                     void **base, size_t *length, int32_t *v) {
-  size_t argc = n + 1;
-  napi_value argv[16];
+static bool args_with(napi_env env, napi_callback_info info, const char *name, const char *numbers, size_t n,
+                      void **base, size_t *length, int32_t *v, void **second, size_t *second_length) {
+  size_t argc = n + 2;
+  napi_value argv[17];
   char message[160];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != n + 1) {
-    snprintf(message, sizeof message, "%s takes %zu arguments", name, n + 1);
+  if (second) *second = NULL, *second_length = 0;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || (argc != n + 1 && !(second && argc == n + 2))) {
+    snprintf(message, sizeof message, second ? "%s takes %zu or %zu arguments" : "%s takes %zu arguments", name, n + 1, n + 2);
   } else if (napi_get_arraybuffer_info(env, argv[0], base, length) != napi_ok) {
     snprintf(message, sizeof message, "%s: the first argument must be an ArrayBuffer", name);
+  } else if (argc == n + 2 && napi_get_arraybuffer_info(env, argv[n + 1], second, second_length) != napi_ok) {
+    snprintf(message, sizeof message, "%s: the last argument must be an ArrayBuffer", name);
   } else {
     for (size_t i = 0; i < n; i++)
       if (napi_get_value_int32(env, argv[i + 1], &v[i]) != napi_ok) {
@@ -768,6 +772,11 @@ static bool int_args(napi_env env, napi_callback_info info, const char *name, co
   }
   fail(env, message);
   return false;
+}
+
+static bool int_args(napi_env env, napi_callback_info info, const char *name, const char *numbers, size_t n, void **base,
+                     size_t *length, int32_t *v) {
+  return args_with(env, info, name, numbers, n, base, length, v, NULL, NULL);
 }
 
 /* matmul(memory: ArrayBuffer, M, N, K, A, sa, sk, B, ldb, C, ldc, accumulate): A, B, C are byte offsets. */

@@ -184,6 +184,37 @@ describe.skipIf(!step || !matmul || !gates || !setThreads || !threadedProducts)(
     }
   });
 
+  it('with a second buffer, offsets with bit 31 set lie in it: out (forward) and dout (backward) there give the same bits; bad second operands are named', () => {
+    const [T, B, H] = [5, 7, 20];
+    const all = loops(T, B, H, 2, true);
+    setThreads!(2);
+    const { mem, at, ld } = layout(T, B, H);
+    const buf = mem.buffer as ArrayBuffer;
+    const ints = new Int32Array(buf);
+    const [outAt, doutAt] = [16, 16 + B * ld.o]; // floats into the second buffer
+    const second = new Float32Array(doutAt + B * ld.dout);
+    second.set(mem.subarray(at.out, at.out + B * ld.o), outAt);
+    second.set(mem.subarray(at.dout, at.dout + B * ld.dout), doutAt);
+    mem.fill(NaN, at.out, at.out + B * ld.o); // the first buffer's places are neither read nor written
+    mem.fill(NaN, at.dout, at.dout + B * ld.dout);
+    ints[at.fwd + 3] = 0x80000000 | (4 * outAt);
+    ints[at.bwd + 5] = 0x80000000 | (4 * doutAt);
+    step!(buf, LSTM_LOOP, B, H, 4 * at.fwd, second.buffer);
+    step!(buf, LSTM_GRAD_LOOP, B, H, 4 * at.bwd, second.buffer);
+    expect(mem.subarray(at.out, at.out + B * ld.o).every(Number.isNaN)).toBe(true);
+    expect(Buffer.from(second.buffer, 4 * outAt, 4 * B * ld.o).equals(Buffer.from(all.buffer, 4 * at.out, 4 * B * ld.o))).toBe(true);
+    expect(Array.from(second.subarray(doutAt))).toEqual(Array.from(all.subarray(at.dout, at.dout + B * ld.dout)));
+    mem.set(all.subarray(at.out, at.out + B * ld.o), at.out);
+    mem.set(all.subarray(at.dout, at.dout + B * ld.dout), at.dout);
+    expect(same(mem.subarray(0, at.fwd), all.subarray(0, at.fwd), at.fwd)).toBe(true);
+
+    ints[at.bwd + 5] = 0x80000000 | (4 * (doutAt + 2)); // its rows end 1 float short of a row stride
+    expect(() => step!(buf, LSTM_GRAD_LOOP, B, H, 4 * at.bwd, second.buffer)).toThrow(/operand lies outside the second buffer/);
+    expect(() => step!(buf, LSTM_GRAD_LOOP, B, H, 4 * at.bwd)).toThrow(/operand lies outside the buffer/); // without one, bit 31 is an offset
+    expect(() => step!(buf, 0, B, H, 4 * at.bwd, second.buffer)).toThrow(/only kinds 11 to 13 .* take a second buffer/);
+    expect(() => (step as unknown as (...a: unknown[]) => void)(buf, LSTM_GRAD_LOOP, B, H, 4 * at.bwd, 5)).toThrow(/step: the last argument must be an ArrayBuffer/);
+  });
+
   it('xhs 0 reuses one block of B rows: the same a, c and h, the block ends with the last step\'s rows', () => {
     const [T, B, H] = [5, 7, 20];
     const all = loops(T, B, H, 2, false);

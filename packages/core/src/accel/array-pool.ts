@@ -69,3 +69,35 @@ export function tensorData(t: tf.Tensor): Float32Array {
 export function tensorView(t: tf.Tensor): Float32Array {
   return heapFloats(t) ?? tensorData(t);
 }
+
+/** Tensors' room on the wasm heap that a kernel writes in place (heapOutputs). */
+export interface HeapOutputs {
+  /** Per shape, a view of its room: valid until tfjs next allocates (its heap may grow and move). */
+  views: Float32Array[];
+  /** The tensor whose room `view` is, without a copy (each once). */
+  tensor(view: Float32Array): tf.Tensor;
+  /** Free the room no tensor was made of (a failed pass). */
+  free(): void;
+}
+
+/**
+ * Room for float32 tensors of these shapes on the wasm backend's heap (the patches on), else undefined:
+ * a kernel writes them in place there, and they become tensors with no copy.
+ */
+export function heapOutputs(shapes: number[][]): HeapOutputs | undefined {
+  if (!heapReads() || shapes.length === 0) return undefined;
+  const backend = tf.backend() as unknown as WasmBackend;
+  const infos = shapes.map((shape) => backend.makeOutput(shape, 'float32'));
+  // Views only after every allocation: one may grow the heap and detach earlier views.
+  const views = infos.map((t) => backend.typedArrayFromHeap(t) as Float32Array);
+  const made = new Set<number>();
+  return {
+    views,
+    tensor(view) {
+      const i = views.indexOf(view);
+      made.add(i);
+      return tf.engine().makeTensorFromTensorInfo(infos[i]);
+    },
+    free: () => infos.forEach((t, i) => made.has(i) || backend.disposeData(t.dataId)),
+  };
+}

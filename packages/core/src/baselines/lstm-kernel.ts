@@ -1,5 +1,6 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { FusedResult, Params, State } from '../cell.js';
+import { takeArray } from '../accel/array-pool.js';
 import { fusedCall, keepSafe, loadKernel, viewsSafe } from '../kernel.js';
 
 const url = new URL('../../kernel/lstm.wasm', import.meta.url);
@@ -11,24 +12,40 @@ export function lstmFused(x: tf.Tensor3D, { h, c }: State, p: Params): FusedResu
   const H = h.shape[1];
   const n = B * H;
   const R = F + 1 + H;
+  // lstm.c's host branch (the whole loop on the addon) reads dout and writes out where tfjs keeps them.
+  const onAddon = () => kernel().hostRuns(B * 4 * H * H);
   const [out, hT, cT] = fusedCall([x, p.kernel, p.recurrent, p.bias, h, c], [[B, T, H], [B, H], [B, H]], {
-    forward([xv, W, U, bias, h0, c0], { saving }) {
+    placeOutputs: () => (onAddon() ? [0] : []),
+    forward([xv, W, U, bias, h0, c0], { saving, onHeap: [outside] }) {
       // rows: every step's [x_t, 1, h_{t−1}] for the weight gradients when saving, else room for one step's.
       const sizes = [T * n, n, n, 4 * T * n, T * n, saving ? T * B * R : B * R];
-      const [o, lastH, lastC, a, cs, rows] = kernel().run('lstm_forward', [T, B, F, H, saving ? 1 : 0], [xv, W, U, bias, h0, c0], sizes, {
+      const options = {
         read: saving ? 6 : 3,
         views: viewsSafe(saving),
         keep: keepSafe(saving),
         scratch: [R * 4 * H],
         written: true, // the projection fills a, [Wk; bias; U] its scratch; every step writes c, h and its rows
+      };
+      if (!outside) {
+        const [o, lastH, lastC, a, cs, rows] = kernel().run('lstm_forward', [T, B, F, H, saving ? 1 : 0, 0], [xv, W, U, bias, h0, c0], sizes, options);
+        return { outputs: [o, lastH, lastC], saved: saving ? [rows, a, cs] : undefined };
+      }
+      // out passed as a 7th input left on tfjs's heap (C's argument order is the same); h_T read off it here.
+      const [, lastC, a, cs, rows] = kernel().run('lstm_forward', [T, B, F, H, saving ? 1 : 0, 1], [xv, W, U, bias, h0, c0, outside], [0, ...sizes.slice(2)], {
+        ...options,
+        read: options.read - 1,
+        outside: [6],
       });
-      return { outputs: [o, lastH, lastC], saved: saving ? [rows, a, cs] : undefined };
+      const lastH = takeArray(n);
+      for (let b = 0; b < B; b++) lastH.set(outside.subarray((b * T + T - 1) * H, (b * T + T) * H), b * H);
+      return { outputs: [outside, lastH, lastC], saved: saving ? [rows, a, cs] : undefined };
     },
     backward([, W, U, , , c0], saved, [dout, dhT, dcT], { inputGrad }) {
       const grads = [inputGrad ? B * T * F : 0, F * 4 * H, H * 4 * H, 4 * H, n, n];
       return kernel().run('lstm_backward', [T, B, F, H, inputGrad ? 1 : 0], [W, U, c0, ...saved, dout, dhT, dcT], grads, {
         scratch: [2 * n + 4 * H * H + 4 * F * H + R * 4 * H],
         scratchWritten: true,
+        outside: onAddon() ? [6] : [], // dout
       });
     },
   });

@@ -1,0 +1,81 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { NATIVE_MIN_PRODUCT, nativeKernels, setNativeKernels } from '@cellstack/core';
+import { loadKernel } from '../src/kernel.js';
+
+// The LSTM's passes with their output and output gradient left where they lie (RunOptions.outside): the
+// addon's loops write out and read dout in place, as step kinds 11 and 12's operands in a second buffer.
+const lstm = () => loadKernel(new URL('../kernel/lstm.wasm', import.meta.url));
+const env = process.env.CELLSTACK_NATIVE;
+const [T, B, F, H] = [5, 8, 16, 64];
+const [n, G, R] = [B * H, 4 * H, F + 1 + H];
+const seeded = (size: number, seed: number) => Float32Array.from({ length: size }, (_, i) => Math.sin(seed * 1000 + i * 0.37) * 0.5);
+
+/** n floats in an ArrayBuffer of their own, 16 floats in. */
+const apart = (n: number) => new Float32Array(new ArrayBuffer(4 * (16 + n)), 64, n);
+const inputs = () => [seeded(B * T * F, 1), seeded(F * G, 2), seeded(H * G, 3), seeded(G, 4), seeded(n, 5), seeded(n, 6)];
+const sameBits = (a: Float32Array, b: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+
+/** The forward pass's out, c_T, a, cs and rows: out in the kernel, or left in an ArrayBuffer of its own (with x too: `x`). */
+function forward(outside: false | 'out' | 'x and out'): Float32Array[] {
+  const k = lstm();
+  const [x, ...rest] = inputs();
+  const options = { written: true, scratch: [R * G] };
+  if (!outside) {
+    const [out, , cT, a, cs, rows] = k.run('lstm_forward', [T, B, F, H, 1, 0], [x, ...rest], [T * n, n, n, T * 4 * n, T * n, T * B * R], options);
+    return [out, cT, a, cs, rows];
+  }
+  const out = apart(T * n).fill(Number.NaN);
+  const xs = outside === 'out' ? x : apart(x.length);
+  xs.set(x);
+  const [, cT, a, cs, rows] = k.run('lstm_forward', [T, B, F, H, 1, 1], [xs, ...rest, out], [0, n, T * 4 * n, T * n, T * B * R], {
+    ...options,
+    outside: outside === 'out' ? [6] : [0, 6],
+  });
+  return [out, cT, a, cs, rows];
+}
+
+/** One forward pass and its backward pass, dout in an ArrayBuffer of its own; the gradients. */
+function gradients(outside: number[]): Float32Array[] {
+  const k = lstm();
+  const [x, W, U, bias, h0, c0] = inputs();
+  const [, , , a, cs, rows] = k.run('lstm_forward', [T, B, F, H, 1, 0], [x, W, U, bias, h0, c0], [T * n, n, n, T * 4 * n, T * n, T * B * R], { written: true, scratch: [R * G] });
+  const dout = apart(T * n);
+  dout.set(seeded(T * n, 7));
+  return k.run('lstm_backward', [T, B, F, H, 1], [W, U, c0, rows, a, cs, dout, seeded(n, 8), seeded(n, 9)], [B * T * F, F * G, H * G, G, n, n], {
+    scratch: [2 * n + 4 * H * H + 4 * F * H + R * G],
+    scratchWritten: true,
+    outside,
+  });
+}
+
+describe('kernel operands left outside its memory (RunOptions.outside)', () => {
+  afterEach(() => setNativeKernels(env !== '0', env === 'all' ? 1 : NATIVE_MIN_PRODUCT));
+
+  it.skipIf(!nativeKernels().available)('the LSTM backward loop on the addon reads dout in place: the same gradient bits as dout copied in', () => {
+    setNativeKernels(true);
+    expect(lstm().hostRuns(B * G * H)).toBe(true);
+    const copied = gradients([]);
+    const inPlace = gradients([6]);
+    inPlace.forEach((g, i) => expect(sameBits(g, copied[i]), `gradient ${i}`).toBe(true));
+    expect(copied[1].some((v) => v !== 0)).toBe(true);
+  });
+
+  it.skipIf(!nativeKernels().available)('the LSTM forward loop on the addon writes out in place: the same bits as out written in the kernel and copied out', () => {
+    setNativeKernels(true);
+    const copied = forward(false);
+    forward('out').forEach((v, i) => expect(sameBits(v, copied[i]), `output ${i}`).toBe(true));
+    expect(copied[0].some((v) => v !== 0)).toBe(true);
+    // Two left outside in different buffers: the second (out) is copied in, and back out after the call.
+    forward('x and out').forEach((v, i) => expect(sameBits(v, copied[i]), `output ${i}, x outside too`).toBe(true));
+  });
+
+  it('hostRuns follows the settings: off without the addon, below its threshold, or with it switched off', () => {
+    setNativeKernels(true, B * G * H + 1);
+    expect(lstm().hostRuns(B * G * H)).toBe(false);
+    expect(lstm().hostRuns(B * G * H + 1)).toBe(nativeKernels().available);
+    setNativeKernels(false);
+    expect(lstm().hostRuns(B * G * H)).toBe(false);
+    setNativeKernels(true);
+    expect(lstm().hostRuns(B * G * H)).toBe(nativeKernels().available);
+  });
+});
