@@ -1,5 +1,7 @@
+import * as tf from '@tensorflow/tfjs-core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { NATIVE_MIN_PRODUCT, nativeKernels, setNativeKernels } from '@cellstack/core';
+import { Interrupted, LSTM, NATIVE_MIN_PRODUCT, interruptible, nativeKernels, runSequence, setNativeKernels, type Params } from '@cellstack/core';
+import { buildCell, randomTensor } from '@cellstack/core/testing';
 import { loadKernel } from '../src/kernel.js';
 
 // The LSTM's passes with their output and output gradient left where they lie (RunOptions.outside): the
@@ -77,5 +79,37 @@ describe('kernel operands left outside its memory (RunOptions.outside)', () => {
     expect(lstm().hostRuns(B * G * H)).toBe(false);
     setNativeKernels(true);
     expect(lstm().hostRuns(B * G * H)).toBe(nativeKernels().available);
+  });
+
+  describe.skipIf(!nativeKernels().available)('an LSTM layer whose output the addon writes on tfjs\'s heap', () => {
+    const built = buildCell(LSTM, { units: H }, { inputSize: F, seed: 3 });
+    const x = randomTensor([B, T, F], 5) as tf.Tensor3D;
+    const dataIds = () => (tf.engine().backend as unknown as { numDataIds(): number }).numDataIds();
+    const infer = () => tf.tidy(() => {
+      const r = runSequence(built.cell, built.params as Params, x, { training: false, returnSequences: true });
+      return [r.output, r.state.h, r.state.c].map((t) => t.dataSync().slice() as Float32Array);
+    });
+
+    it('inference: the output within 1e-5 of the wasm kernel\'s, h_T its last step exactly, nothing left behind', () => {
+      setNativeKernels(false);
+      const [wasmOut] = infer();
+      setNativeKernels(true);
+      const [before, ids] = [tf.memory().numTensors, dataIds()];
+      const [out, h] = infer();
+      expect([tf.memory().numTensors, dataIds()]).toEqual([before, ids]);
+      expect(Math.max(...out.map((v, i) => Math.abs(v - wasmOut[i])))).toBeLessThan(1e-5);
+      for (let b = 0; b < B; b++) expect(Array.from(h.subarray(b * H, (b + 1) * H))).toEqual(Array.from(out.subarray((b * T + T - 1) * H, (b * T + T) * H)));
+    });
+
+    it('an interrupted pass frees the output\'s room on the heap, in a gradient or not', async () => {
+      setNativeKernels(true);
+      const flag = new Int32Array(new SharedArrayBuffer(4));
+      Atomics.store(flag, 0, 1);
+      const [before, ids] = [tf.memory().numTensors, dataIds()];
+      await expect(interruptible(flag, () => infer())).rejects.toBeInstanceOf(Interrupted);
+      const grads = () => tf.tidy(() => tf.grad((xs: tf.Tensor) => tf.sum(runSequence(built.cell, built.params as Params, xs as tf.Tensor3D, { training: true, returnSequences: true }).output))(x));
+      await expect(interruptible(flag, grads)).rejects.toBeInstanceOf(Interrupted);
+      expect([tf.memory().numTensors, dataIds()]).toEqual([before, ids]);
+    });
   });
 });
