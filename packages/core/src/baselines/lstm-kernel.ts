@@ -18,27 +18,18 @@ export function lstmFused(x: tf.Tensor3D, { h, c }: State, p: Params): FusedResu
     placeOutputs: () => (onAddon() ? [0] : []),
     forward([xv, W, U, bias, h0, c0], { saving, onHeap: [outside] }) {
       // rows: every step's [x_t, 1, h_{t−1}] for the weight gradients when saving, else room for one step's.
-      const sizes = [T * n, n, n, 4 * T * n, T * n, saving ? T * B * R : B * R];
-      const options = {
-        read: saving ? 6 : 3,
+      // An output left on tfjs's heap (outside) goes in as a 7th input (C's argument order is the same) and h_T is read off it here.
+      const sizes = [...(outside ? [] : [T * n]), outside ? 0 : n, n, 4 * T * n, T * n, saving ? T * B * R : B * R];
+      const got = kernel().run('lstm_forward', [T, B, F, H, saving ? 1 : 0, outside ? 1 : 0], outside ? [xv, W, U, bias, h0, c0, outside] : [xv, W, U, bias, h0, c0], sizes, {
+        read: (saving ? 6 : 3) - (outside ? 1 : 0),
         views: viewsSafe(saving),
         keep: keepSafe(saving),
         scratch: [R * 4 * H],
         written: true, // the projection fills a, [Wk; bias; U] its scratch; every step writes c, h and its rows
-      };
-      if (!outside) {
-        const [o, lastH, lastC, a, cs, rows] = kernel().run('lstm_forward', [T, B, F, H, saving ? 1 : 0, 0], [xv, W, U, bias, h0, c0], sizes, options);
-        return { outputs: [o, lastH, lastC], saved: saving ? [rows, a, cs] : undefined };
-      }
-      // out passed as a 7th input left on tfjs's heap (C's argument order is the same); h_T read off it here.
-      const [, lastC, a, cs, rows] = kernel().run('lstm_forward', [T, B, F, H, saving ? 1 : 0, 1], [xv, W, U, bias, h0, c0, outside], [0, ...sizes.slice(2)], {
-        ...options,
-        read: options.read - 1,
-        outside: [6],
+        outside: outside ? [6] : [],
       });
-      const lastH = takeArray(n);
-      for (let b = 0; b < B; b++) lastH.set(outside.subarray((b * T + T - 1) * H, (b * T + T) * H), b * H);
-      return { outputs: [outside, lastH, lastC], saved: saving ? [rows, a, cs] : undefined };
+      const [o, lastH, lastC, a, cs, rows] = outside ? [outside, lastStep(outside, [B, T, H]), ...got.slice(1)] : got;
+      return { outputs: [o, lastH, lastC], saved: saving ? [rows, a, cs] : undefined };
     },
     backward([, W, U, , , c0], saved, [dout, dhT, dcT], { inputGrad }) {
       const grads = [inputGrad ? B * T * F : 0, F * 4 * H, H * 4 * H, 4 * H, n, n];
@@ -50,4 +41,11 @@ export function lstmFused(x: tf.Tensor3D, { h, c }: State, p: Params): FusedResu
     },
   });
   return { output: out as tf.Tensor3D, state: { h: hT as tf.Tensor2D, c: cT as tf.Tensor2D } };
+}
+
+/** h_T of out [B, T, H]: each row's last step, into a pooled array. */
+function lastStep(out: Float32Array, [B, T, H]: number[]): Float32Array {
+  const h = takeArray(B * H);
+  for (let b = 0; b < B; b++) h.set(out.subarray((b * T + T - 1) * H, (b * T + T) * H), b * H);
+  return h;
 }
