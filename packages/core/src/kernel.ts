@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
-import { backendCopiesOnWrite, heapOutputs, recycleArrays, takeArray, tensorData, tensorView, type HeapOutputs } from './accel/array-pool.js';
+import { backendCopiesOnWrite, heapOutputs, recycleArrays, takeArray, tensorData, tensorView } from './accel/array-pool.js';
 import { CellstackError } from './errors.js';
 import { checkInterrupt } from './interrupt.js';
 import { hostImports, wakeThreads } from './native.js';
@@ -403,20 +403,20 @@ export function fusedCall<S>(inputs: tf.Tensor[], outShapes: number[][], spec: F
   const copies = backendCopiesOnWrite();
   const forwardFunc = () => {
     wakeThreads();
-    const { placed, onHeap } = place(spec, outShapes);
+    const placed = place(spec, outShapes, sizes);
     xs = inputs.map(tensorData);
     let forward: ReturnType<FusedSpec<S>['forward']>;
     try {
-      forward = spec.forward(xs, { saving: true, onHeap });
+      forward = spec.forward(xs, { saving: true, onHeap: placed.onHeap });
     } catch (e) {
       recycleArrays(xs); // interrupted (or failed): nothing will read them
-      placed?.free();
+      placed.free();
       throw e;
     }
     saved = forward.saved;
     wakeThreads(); // the next layer's (or the head's) product comes after the output copies
     for (const a of arraysIn(saved)) keep.add(a);
-    const values = forward.outputs.map((a, i) => (onHeap[i] === a ? placed!.tensor(a) : tf.tensor(a.subarray(0, sizes[i]), outShapes[i])));
+    const values = forward.outputs.map(placed.tensor);
     // Arrays go back to the pool once nothing can read them: tensors copy them at once on
     // wasm and keep them elsewhere; the saved ones live until backward.
     if (copies) recycleArrays(forward.outputs.filter((a) => !keep.has(a)));
@@ -477,18 +477,18 @@ export function fusedCall<S>(inputs: tf.Tensor[], outShapes: number[][], spec: F
  * tf.customGrad's single result costs (two copies of the outputs), and nothing saved is read.
  */
 function forwardOnly<S>(inputs: tf.Tensor[], outShapes: number[][], sizes: number[], spec: FusedSpec<S>): tf.Tensor[] {
-  const { placed, onHeap } = place(spec, outShapes);
+  const placed = place(spec, outShapes, sizes);
   // Views of tfjs's heap where it can (after its allocations above): the kernel copies them in before any tensor is made.
   const xs = inputs.map(tensorView);
   let pass: ReturnType<FusedSpec<S>['forward']>;
   try {
-    pass = spec.forward(xs, { saving: false, onHeap });
+    pass = spec.forward(xs, { saving: false, onHeap: placed.onHeap });
   } catch (e) {
-    placed?.free();
+    placed.free();
     throw e;
   }
   const { outputs, saved } = pass;
-  const result = outShapes.map((shape, i) => (onHeap[i] === outputs[i] ? placed!.tensor(outputs[i]) : tf.tensor(outputs[i].subarray(0, sizes[i]), shape)));
+  const result = outputs.map(placed.tensor);
   // Tensors copy the arrays at once on wasm and keep them elsewhere; anything saved regardless is free too.
   const held = new Set(backendCopiesOnWrite() ? [] : outputs);
   releaseKept(arraysIn(saved));
@@ -496,13 +496,20 @@ function forwardOnly<S>(inputs: tf.Tensor[], outShapes: number[][], sizes: numbe
   return result;
 }
 
-/** The room on tfjs's heap for the outputs `spec.placeOutputs` asks for (none off the wasm backend), by output index. */
-function place<S>(spec: FusedSpec<S>, outShapes: number[][]): { placed?: HeapOutputs; onHeap: (Float32Array | undefined)[] } {
+/**
+ * The room on tfjs's heap for the outputs `spec.placeOutputs` asks for (none off the wasm backend), by output index;
+ * `tensor(a, i)` makes output i's tensor (in place where `a` is its room, else a copy); `free()` after a failed pass.
+ */
+function place<S>(spec: FusedSpec<S>, outShapes: number[][], sizes: number[]) {
   const which = spec.placeOutputs?.() ?? [];
   const placed = heapOutputs(which.map((i) => outShapes[i]));
   const onHeap: (Float32Array | undefined)[] = [];
   if (placed) which.forEach((i, k) => (onHeap[i] = placed.views[k]));
-  return { placed, onHeap };
+  return {
+    onHeap,
+    tensor: (a: Float32Array, i: number): tf.Tensor => (onHeap[i] === a ? placed!.tensor(a) : tf.tensor(a.subarray(0, sizes[i]), outShapes[i])),
+    free: () => placed?.free(),
+  };
 }
 
 /** Whether tf is recording a tape for gradients now (tfjs-core 4.x: inside tf.grad, variableGrads, minimize). */
