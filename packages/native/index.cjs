@@ -12,4 +12,4 @@ function load() {
 }
 
 const addon = load();
-module.exports = { matmul: addon.matmul, matmulBatch: addon.matmulBatch, gates: addon.gates, step: addon.step, trace: addon.trace, traceParts: addon.traceParts, setThreads: addon.setThreads, threadedProducts: addon.threadedProducts, wake: addon.wake, isa: addon.isa };
+module.exports = { matmul: addon.matmul, matmulBatch: addon.matmulBatch, gates: addon.gates, step: addon.step, trace: addon.trace, traceParts: addon.traceParts, setThreads: addon.setThreads, threadedProducts: addon.threadedProducts, wake: addon.wake, setWide: addon.setWide, isa: addon.isa };

@@ -104,5 +104,12 @@ export declare const threadedProducts: (() => number) | undefined;
  * the OS to schedule them: call it before the work (e.g. input copies) that precedes a product.
  */
 export declare const wake: (() => void) | undefined;
-/** The instruction set of `matmul` ("avx2+fma", "neon"), or "none: <why>". */
+/**
+ * The recurrent steps' elementwise math (`gates` and every `step` kind) over 16 lanes (true, where the CPU has AVX-512)
+ * or 8: every lane runs the same operations, so both give the same bits. Returns whether 16 are now in use.
+ * Loading the addon turns 16 on for AMD CPUs with AVX-512 (Zen 4 on) and Intel from Ice Lake (where 512-bit
+ * math does not lower the clock for the products after it); for tests and comparisons.
+ */
+export declare const setWide: ((on: boolean) => boolean) | undefined;
+/** The instruction set of `matmul` ("avx2+fma", "neon"; ", gate math avx512f" when `setWide` is on at load), or "none: <why>". */
 export declare const isa: string;

@@ -56,6 +56,14 @@ typedef struct {
   float f[2];
 } StepArgs;
 
+#ifdef WIDE
+WIDE_BEGIN
+#define LANES 16
+#include "step-rows.h"
+#undef LANES
+WIDE_END
+#endif
+
 #ifdef ISA
 #if defined(__x86_64__) && defined(__clang__)
 #pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
@@ -64,167 +72,9 @@ typedef struct {
 #pragma GCC target("avx2,fma")
 #endif
 
-/* σ(x) and 1 − σ(x) = e^{−x}·σ(x) (no cancellation where σ(x) is near 1), as janet.c. */
-static inline v8 sigmoid_pair8(v8 x, v8 *rest) {
-  v8 e = exp8(-x), y = bcast(1.0f) / (bcast(1.0f) + e);
-  *rest = e * y;
-  return y;
-}
-
-static void star_rows(const StepArgs *s, int b0, int b1) {
-  int H = s->H, official = s->kind == STEP_STAR_OFFICIAL;
-  for (int b = b0; b < b1; b++) {
-    float *a = s->p[0] + b * s->ld[0], *h = s->p[2] + b * s->ld[2];
-    const float *hp = s->p[1] + b * s->ld[1];
-    for (int j = 0; j < H; j += 8) {
-      int k = H - j < 8 ? H - j : 8;
-      v8 z = tanh8(load8(a + j, k)), f = load8(a + H + j, k), p = load8(hp + j, k), y;
-      store8(a + j, z, k);
-      if (!official) {
-        f = sigmoid8(f);
-        store8(a + H + j, f, k);
-        y = p + f * (z - p);
-      } else {
-        v8 rest;
-        sigmoid_pair8(f - bcast(1.0f), &rest);
-        y = sigmoid8(f) * p + rest * z;
-      }
-      store8(h + j, tanh8(y), k);
-    }
-  }
-}
-
-static void star_grad_rows(const StepArgs *s, int b0, int b1) {
-  int H = s->H, official = s->kind == STEP_STAR_OFFICIAL_GRAD;
-  for (int b = b0; b < b1; b++) {
-    const float *a = s->p[0] + b * s->ld[0], *h = s->p[1] + b * s->ld[1], *hp = s->p[2] + b * s->ld[2], *dout = s->p[3] + b * s->ld[3];
-    float *dh = s->p[4] + b * s->ld[4], *da = s->p[5] + b * s->ld[5];
-    for (int j = 0; j < H; j += 8) {
-      int k = H - j < 8 ? H - j : 8;
-      v8 hv = load8(h + j, k), z = load8(a + j, k), g = load8(a + H + j, k), p = load8(hp + j, k);
-      v8 d = (load8(dh + j, k) + load8(dout + j, k)) * (bcast(1.0f) - hv * hv), dz, dg, dp;
-      if (!official) {
-        dz = d * g;
-        dg = d * (z - p) * g * (bcast(1.0f) - g);
-        dp = d * (bcast(1.0f) - g);
-      } else {
-        v8 r1, r2, s1 = sigmoid_pair8(g, &r1), s2 = sigmoid_pair8(g - bcast(1.0f), &r2);
-        dz = d * r2;
-        dg = d * (p * s1 * r1 - z * s2 * r2);
-        dp = d * s1;
-      }
-      store8(da + j, dz * (bcast(1.0f) - z * z), k);
-      store8(da + H + j, dg, k);
-      store8(dh + j, dp, k);
-    }
-  }
-}
-
-static void janet_rows(const StepArgs *s, int b0, int b1) {
-  int H = s->H;
-  v8 beta = bcast(s->f[0]);
-  for (int b = b0; b < b1; b++) {
-    float *a = s->p[0] + b * s->ld[0], *h = s->p[2] + b * s->ld[2];
-    const float *hp = s->p[1] + b * s->ld[1];
-    for (int j = 0; j < H; j += 8) {
-      int k = H - j < 8 ? H - j : 8;
-      v8 sv = load8(a + j, k), c = tanh8(load8(a + H + j, k)), f1, g1;
-      v8 f = sigmoid_pair8(sv, &f1);
-      sigmoid_pair8(sv - beta, &g1);
-      store8(a + H + j, c, k);
-      store8(h + j, f * load8(hp + j, k) + g1 * c, k);
-    }
-  }
-}
-
-static void janet_grad_rows(const StepArgs *s, int b0, int b1) {
-  int H = s->H;
-  v8 beta = bcast(s->f[0]);
-  for (int b = b0; b < b1; b++) {
-    const float *a = s->p[0] + b * s->ld[0], *hp = s->p[1] + b * s->ld[1], *dout = s->p[2] + b * s->ld[2];
-    float *dh = s->p[3] + b * s->ld[3], *da = s->p[4] + b * s->ld[4];
-    for (int j = 0; j < H; j += 8) {
-      int k = H - j < 8 ? H - j : 8;
-      v8 sv = load8(a + j, k), c = load8(a + H + j, k), d = load8(dh + j, k) + load8(dout + j, k), f1, g1;
-      v8 f = sigmoid_pair8(sv, &f1), g = sigmoid_pair8(sv - beta, &g1);
-      v8 df = load8(hp + j, k) * (f * f1), dg = c * (g * g1);
-      store8(da + j, d * (df - dg), k);
-      store8(da + H + j, d * (g1 * (bcast(1.0f) - c * c)), k);
-      store8(dh + j, d * f, k);
-    }
-  }
-}
-
-static void tanh_grad_rows(const StepArgs *s, int b0, int b1) {
-  int H = s->H;
-  for (int b = b0; b < b1; b++) {
-    const float *h = s->p[0] + b * s->ld[0], *dout = s->p[1] + b * s->ld[1], *dh = s->p[2] + b * s->ld[2];
-    float *da = s->p[3] + b * s->ld[3];
-    for (int j = 0; j < H; j += 8) {
-      int k = H - j < 8 ? H - j : 8;
-      v8 hv = load8(h + j, k);
-      store8(da + j, (load8(dh + j, k) + load8(dout + j, k)) * (bcast(1.0f) - hv * hv), k);
-    }
-  }
-}
-
-/* urlstm.c's forward step for the refine gate (E = f² + 2r(f − f²), tied input) with zoneout expectations, not masks. */
-static void urlstm_rows(const StepArgs *s, int b0, int b1) {
-  int H = s->H;
-  float zc = s->f[0], zh = s->f[1];
-  for (int b = b0; b < b1; b++) {
-    float *a = s->p[0] + b * s->ld[0], *c = s->p[3] + b * s->ld[3], *h = s->p[4] + b * s->ld[4];
-    const float *cp = s->p[1] + b * s->ld[1], *hp = s->p[2] + b * s->ld[2];
-    for (int j = 0; j < H; j += 8) {
-      int k = H - j < 8 ? H - j : 8;
-      v8 f = sigmoid8(load8(a + j, k)), r = sigmoid8(load8(a + H + j, k)), o = sigmoid8(load8(a + 2 * H + j, k));
-      v8 u = tanh8(load8(a + 3 * H + j, k)), p = load8(cp + j, k), f2 = f * f;
-      store8(a + j, f, k), store8(a + H + j, r, k), store8(a + 2 * H + j, o, k), store8(a + 3 * H + j, u, k);
-      v8 e = f2 + (r * bcast(2.0f)) * (f - f2), cn = u + e * (p - u), hn = o * tanh8(cn);
-      if (zc > 0) cn = cn + bcast(zc) * (p - cn);
-      if (zh > 0) hn = hn + bcast(zh) * (load8(hp + j, k) - hn);
-      store8(c + j, cn, k);
-      store8(h + j, hn, k);
-    }
-  }
-}
-
-/* dmu.c's output layer with the default tanh candidate. */
-static void dmu_rows(const StepArgs *s, int b0, int b1) {
-  int H = s->H;
-  for (int b = b0; b < b1; b++) {
-    float *a = s->p[0] + b * s->ld[0], *h = s->p[2] + b * s->ld[2];
-    const float *hp = s->p[1] + b * s->ld[1];
-    for (int j = 0; j < H; j += 8) {
-      int k = H - j < 8 ? H - j : 8;
-      v8 sv = sigmoid8(load8(a + j, k)), g = tanh8(load8(a + H + j, k));
-      store8(a + j, sv, k);
-      store8(a + H + j, g, k);
-      store8(h + j, sv * load8(hp + j, k) + (bcast(1.0f) - sv) * g, k);
-    }
-  }
-}
-
-/* lstm.c's backward step: dh (from the later steps) is read, dc updated, a's activations become dz. */
-static void lstm_grad_rows(const StepArgs *s, int b0, int b1) {
-  int H = s->H;
-  const v8 one = bcast(1.0f);
-  for (int b = b0; b < b1; b++) {
-    float *d = s->p[0] + b * s->ld[0], *dc = s->p[5] + b * s->ld[5];
-    const float *c = s->p[1] + b * s->ld[1], *cp = s->p[2] + b * s->ld[2], *dout = s->p[3] + b * s->ld[3], *dh = s->p[4] + b * s->ld[4];
-    for (int j = 0; j < H; j += 8) {
-      int k = H - j < 8 ? H - j : 8;
-      v8 i = load8(d + j, k), f = load8(d + H + j, k), g = load8(d + 2 * H + j, k), o = load8(d + 3 * H + j, k);
-      v8 tc = tanh8(load8(c + j, k)), dhj = load8(dh + j, k) + load8(dout + j, k);
-      v8 dcj = load8(dc + j, k) + (dhj * o) * (one - tc * tc);
-      store8(d + j, (dcj * g) * (i * (one - i)), k);
-      store8(d + H + j, (dcj * load8(cp + j, k)) * (f * (one - f)), k);
-      store8(d + 2 * H + j, (dcj * i) * (one - g * g), k);
-      store8(d + 3 * H + j, (dhj * tc) * (o * (one - o)), k);
-      store8(dc + j, dcj * f, k);
-    }
-  }
-}
+#define LANES 8
+#include "step-rows.h"
+#undef LANES
 
 /*
  * The SimpleRNN, LSTM and GRU loops split the batch, not the product: each thread takes a contiguous
@@ -276,7 +126,7 @@ static void lstm_forward_steps(const Loop *s, int slice, int i0, int i1) {
       __builtin_memcpy(row + F + 1, hp + r * ldp, sizeof(float) * (size_t)H);
     }
     u_matmul(r1 - r0, G, K, s->xh + t * s->xhs + (long)r0 * K, K, s->Up, s->U, s->ldu, at + r0 * s->ldz, s->ldz, 0);
-    lstm_rows(r0, r1, H, at, s->ldz, cp, ldcp, s->cs + t * zc, s->out + (long)t * H, s->ldo);
+    GATE_ROWS(lstm_rows)(r0, r1, H, at, s->ldz, cp, ldcp, s->cs + t * zc, s->out + (long)t * H, s->ldo);
   }
 }
 
@@ -289,7 +139,7 @@ static void lstm_backward_steps(const Loop *s, int slice, int i0, int i1) {
     float *dz = s->a + t * za;
     StepArgs g = {STEP_LSTM_GRAD, H, {dz, s->cs + t * zc, (float *)(t ? s->cs + (t - 1) * zc : s->c0), (float *)(s->dout + (long)t * H), s->dh, s->dc},
                   {s->ldz, H, t ? H : s->ldc0, s->lddo, s->lddh, s->lddc}, {0, 0}};
-    lstm_grad_rows(&g, r0, r1);
+    GATE_ROWS(lstm_grad_rows)(&g, r0, r1);
     u_matmul(r1 - r0, H, G, dz + r0 * s->ldz, s->ldz, s->Up, s->U, s->ldu, s->dh + r0 * s->lddh, s->lddh, 0);
   }
 }
@@ -304,9 +154,9 @@ static void gru_forward_steps(const Loop *s, int slice, int i0, int i1) {
     const float *hp = t ? s->out + (long)(t - 1) * H : s->h0;
     long ldp = t ? s->ldo : s->ldh0;
     u_matmul(r1 - r0, 2 * H, H, hp + r0 * ldp, ldp, s->Up, s->U, s->ldu, at + r0 * s->ldz, s->ldz, 1);
-    gru_reset_rows(r0, r1, H, at, s->ldz, hp, ldp, h, s->ldo);
+    GATE_ROWS(gru_reset_rows)(r0, r1, H, at, s->ldz, hp, ldp, h, s->ldo);
     u_matmul(r1 - r0, H, H, h + r0 * s->ldo, s->ldo, s->Ucp, s->Uc, s->lduc, at + 2 * H + r0 * s->ldz, s->ldz, 1);
-    gru_blend_rows(r0, r1, H, at, s->ldz, hp, ldp, h, s->ldo);
+    GATE_ROWS(gru_blend_rows)(r0, r1, H, at, s->ldz, hp, ldp, h, s->ldo);
   }
 }
 
@@ -372,7 +222,7 @@ static void simple_rnn_steps(const Loop *s, int slice, int i0, int i1) {
     const float *hp = t ? h - H : s->h0;
     long ldp = t ? s->ldo : s->ldh0;
     u_matmul(r1 - r0, H, H, hp + r0 * ldp, ldp, s->Up, s->U, s->ldu, h + r0 * s->ldo, s->ldo, 1);
-    tanh_rows(r0, r1, H, h, s->ldo);
+    GATE_ROWS(tanh_rows)(r0, r1, H, h, s->ldo);
   }
 }
 
@@ -385,15 +235,15 @@ static void step_rows(const void *ctx, int b0, int b1) {
   const StepArgs *s = ctx;
   switch (s->kind) {
     case STEP_STAR:
-    case STEP_STAR_OFFICIAL: star_rows(s, b0, b1); break;
+    case STEP_STAR_OFFICIAL: GATE_ROWS(star_rows)(s, b0, b1); break;
     case STEP_STAR_GRAD:
-    case STEP_STAR_OFFICIAL_GRAD: star_grad_rows(s, b0, b1); break;
-    case STEP_JANET: janet_rows(s, b0, b1); break;
-    case STEP_JANET_GRAD: janet_grad_rows(s, b0, b1); break;
-    case STEP_TANH_GRAD: tanh_grad_rows(s, b0, b1); break;
-    case STEP_URLSTM: urlstm_rows(s, b0, b1); break;
-    case STEP_DMU: dmu_rows(s, b0, b1); break;
-    case STEP_LSTM_GRAD: lstm_grad_rows(s, b0, b1); break;
+    case STEP_STAR_OFFICIAL_GRAD: GATE_ROWS(star_grad_rows)(s, b0, b1); break;
+    case STEP_JANET: GATE_ROWS(janet_rows)(s, b0, b1); break;
+    case STEP_JANET_GRAD: GATE_ROWS(janet_grad_rows)(s, b0, b1); break;
+    case STEP_TANH_GRAD: GATE_ROWS(tanh_grad_rows)(s, b0, b1); break;
+    case STEP_URLSTM: GATE_ROWS(urlstm_rows)(s, b0, b1); break;
+    case STEP_DMU: GATE_ROWS(dmu_rows)(s, b0, b1); break;
+    case STEP_LSTM_GRAD: GATE_ROWS(lstm_grad_rows)(s, b0, b1); break;
   }
 }
 

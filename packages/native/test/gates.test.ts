@@ -1,8 +1,8 @@
 import { createRequire } from 'node:module';
 import { afterAll, describe, expect, it } from 'vitest';
-import { fill } from './seeded.js';
+import { atBothWidths, fill, hasWide, loadedWide } from './seeded.js';
 
-const { gates, setThreads, threadedProducts } = createRequire(import.meta.url)('@cellstack/native') as typeof import('@cellstack/native');
+const { gates, setThreads, setWide, threadedProducts } = createRequire(import.meta.url)('@cellstack/native') as typeof import('@cellstack/native');
 
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 const [LSTM, GRU_RESET, GRU_BLEND, TANH] = [0, 1, 2, 3];
@@ -106,6 +106,42 @@ describe.skipIf(!gates || !setThreads)('the native gate math of a recurrent step
     expect(z[2]).toBeGreaterThanOrEqual(0);
     expect(z[2]).toBeLessThan(1e-38); // 1 / (1 + e^88): exp clamps its argument at 88
     expect([z[20], z[24], z[21], z[25]]).toEqual([NaN, NaN, 0, 0]); // c and h: NaN for that unit only
+  });
+
+  it.skipIf(!hasWide).each([
+    ...[LSTM, GRU_RESET, GRU_BLEND, TANH].flatMap((kind) => [
+      [kind, 3, 13, 100],
+      [kind, 5, 40, 3],
+      [kind, 16, 128, 8],
+    ]),
+  ] as [Kind, number, number, number][])('kind %i, B %i, H %i, |values| < %i: 16 lanes (setWide) give the bits of 8, on 1 and 2 threads', (kind, B, H, scale) => {
+    for (const threads of [1, 2]) {
+      const [narrow, wide] = atBothWidths(() => run(kind, threads, B, H, scale));
+      expect(Buffer.from(wide.buffer).equals(Buffer.from(narrow.buffer)), `${threads} threads`).toBe(true);
+    }
+  });
+
+  it.skipIf(!hasWide)("16 lanes give the bits of 8 at the edges: NaN, ±∞, ±0, exp's clamps (±87, 88), tanh's branch point (±0.625)", () => {
+    const edges = [NaN, Infinity, -Infinity, 0, -0, 87, -87, 88, -88, 87.5, -87.5, 44, -44, 0.625, -0.625, 0.62499994, 1e-30, -1e-30, 20, -20];
+    const once = () => {
+      // LSTM, B 2, H 40 (16-lane blocks and an 8-unit tail): z [2, 160], c_prev [2, 40], c and h after them.
+      const mem = fill(new Float32Array(2 * 160 + 3 * 2 * 40), 7);
+      for (let i = 0; i < 2 * 160 + 80; i++) mem[i] = i % 3 ? edges[i % edges.length] : mem[i] * 30;
+      setThreads!(1);
+      gates!(mem.buffer as ArrayBuffer, LSTM, 2, 40, 0, 160, 4 * 320, 40, 4 * 400, 4 * 480, 40);
+      return mem;
+    };
+    const [narrow, wide] = atBothWidths(once);
+    expect(Buffer.from(wide.buffer).equals(Buffer.from(narrow.buffer))).toBe(true);
+    expect(narrow.some(Number.isNaN)).toBe(true);
+  });
+
+  it('setWide takes one boolean and says whether 16 lanes are in use', () => {
+    expect(() => (setWide as unknown as (x: unknown) => boolean)(1)).toThrow('setWide takes one boolean');
+    expect(() => (setWide as unknown as () => boolean)()).toThrow('setWide takes one boolean');
+    expect(setWide!(false)).toBe(false);
+    expect(setWide!(true)).toBe(hasWide);
+    setWide!(loadedWide);
   });
 
   it('rejects a wrong argument count, a bad kind, an operand outside the buffer and a misaligned offset', () => {

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { afterAll, describe, expect, it } from 'vitest';
-import { fill } from './seeded.js';
+import { atBothWidths, fill, hasWide } from './seeded.js';
 
 const { step, matmul, gates, setThreads, threadedProducts } = createRequire(import.meta.url)('@cellstack/native') as typeof import('@cellstack/native');
 
@@ -134,6 +134,16 @@ describe.skipIf(!step || !matmul || !gates || !setThreads || !threadedProducts)(
 
         expect(threadedProducts!() - before).toBe(slices >= 2 ? (backward ? 2 : 1) : 0);
       }
+    }
+  });
+
+  it.skipIf(!hasWide).each([
+    [5, 3, 13],
+    [6, 9, 40],
+  ])('T %i, B %i, H %i forward and backward: 16 lanes (setWide) give the bits of 8, on 1 and 2 threads', (T, B, H) => {
+    for (const threads of [1, 2]) {
+      const [narrow, wide] = atBothWidths(() => loops(T, B, H, threads, true));
+      expect(Buffer.from(wide.buffer).equals(Buffer.from(narrow.buffer)), `${threads} threads`).toBe(true);
     }
   });
 
@@ -300,6 +310,13 @@ describe.skipIf(!step || !matmul || !gates || !setThreads || !threadedProducts)(
       expect(same(gruLoop(T, B, H, n), one), `${n} threads`).toBe(true);
       const slices = Math.min(n, Math.floor((T * B * 3 * H * H) / 2 ** 18), B);
       expect(threadedProducts!() - before).toBe(slices >= 2 ? 1 : 0);
+    }
+  });
+
+  it.skipIf(!hasWide)('T 5, B 9, H 40: 16 lanes (setWide) give the bits of 8, on 1 and 2 threads', () => {
+    for (const threads of [1, 2]) {
+      const [narrow, wide] = atBothWidths(() => gruLoop(5, 9, 40, threads));
+      expect(Buffer.from(wide.buffer).equals(Buffer.from(narrow.buffer)), `${threads} threads`).toBe(true);
     }
   });
 

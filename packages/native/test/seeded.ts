@@ -1,3 +1,24 @@
+import { createRequire } from 'node:module';
+const { setWide, isa } = createRequire(import.meta.url)('@cellstack/native') as typeof import('@cellstack/native');
+/** The width the addon chose at load (its `isa` names it). */
+export const loadedWide = isa.includes('gate math avx512f');
+
+/** Whether this CPU runs the gate math 16 lanes wide (`setWide`). */
+export const hasWide = !!setWide?.(true);
+setWide?.(loadedWide);
+
+/** `run` with the gate math 8 lanes wide, then 16: [8 lanes' result, 16 lanes'], the addon's own choice restored. */
+export function atBothWidths(run: () => Float32Array): [Float32Array, Float32Array] {
+  try {
+    setWide!(false);
+    const narrow = run();
+    setWide!(true);
+    return [narrow, run()];
+  } finally {
+    setWide!(loadedWide);
+  }
+}
+
 /** Seeded values in [-1, 1) (a small LCG: the tests must not depend on Math.random). */
 export function fill(a: Float32Array, seed: number): Float32Array {
   let s = seed >>> 0;

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { afterAll, describe, expect, it } from 'vitest';
-import { fill } from './seeded.js';
+import { atBothWidths, fill, hasWide } from './seeded.js';
 
 const { step, setThreads, threadedProducts } = createRequire(import.meta.url)('@cellstack/native') as typeof import('@cellstack/native');
 
@@ -146,6 +146,17 @@ describe.skipIf(!step || !setThreads)('the native step math of STAR, JANET, Simp
     const before = threadedProducts!();
     for (const n of [2, 3, 5]) expect(Buffer.from(run(kind, n, B, H, 6).buffer).equals(Buffer.from(one.buffer)), `${n} threads`).toBe(true);
     expect(threadedProducts!() - before).toBe(B * H >= 2048 ? 3 : 0);
+  });
+
+  it.skipIf(!hasWide).each([STAR, STAR_OFFICIAL, STAR_GRAD, STAR_OFFICIAL_GRAD, JANET, JANET_GRAD, TANH_GRAD, URLSTM, DMU, LSTM_GRAD].flatMap((kind) => [
+    [kind, 3, 13, 100],
+    [kind, 5, 40, 3],
+    [kind, 37, 100, 6],
+  ]))('kind %i, B %i, H %i, |values| < %i: 16 lanes (setWide) give the bits of 8, on 1 and 2 threads', (kind, B, H, scale) => {
+    for (const threads of [1, 2]) {
+      const [narrow, wide] = atBothWidths(() => run(kind, threads, B, H, scale));
+      expect(Buffer.from(wide.buffer).equals(Buffer.from(narrow.buffer)), `${threads} threads`).toBe(true);
+    }
   });
 
   it('rejects a wrong argument count, a bad kind, a block or an operand outside the buffer and a misaligned offset', () => {
