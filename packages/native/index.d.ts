@@ -111,5 +111,5 @@ export declare const wake: (() => void) | undefined;
  * math does not lower the clock for the products after it); for tests and comparisons.
  */
 export declare const setWide: ((on: boolean) => boolean) | undefined;
-/** The instruction set of `matmul` ("avx2+fma", "neon"; ", gate math avx512f" when `setWide` is on at load), or "none: <why>". */
+/** The instruction set of `matmul` ("avx2+fma", "neon"; ", gate math avx512f" where `setWide` is on by default), or "none: <why>". */
 export declare const isa: string;

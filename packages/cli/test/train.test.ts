@@ -14,7 +14,7 @@ describe('cellstack train (subprocess)', () => {
     expect(r.code, r.stderr).toBe(0);
     noStack(r);
     expect(r.stderr).toMatch(/^backend: wasm — /m);
-    expect(r.stderr).toMatch(/^kernels: whole-sequence \(per layer below\), products (native \((avx2\+fma|neon), \d+ threads?\)|in wasm \(native addon: .+\))$/m);
+    expect(r.stderr).toMatch(/^kernels: whole-sequence \(per layer below\), products (native \((avx2\+fma(, gate math avx512f)?|neon), \d+ threads?\)|in wasm \(native addon: .+\))$/m);
     expect(r.stderr).toMatch(/^layer \w+ \(LSTM\): hand-written$/m);
     expect(r.stdout).toMatch(/trained 6 steps in/);
     expect(r.stdout).toMatch(/validation \(8 held-out examples\): loss \d+\.\d+, accuracy/);

@@ -55,7 +55,7 @@ export interface NativeKernels {
   active: boolean;
   /** Products of at least this many multiply-adds go native. */
   minProduct: number;
-  /** Its instruction set ("avx2+fma", "neon"), or "none: <why>". */
+  /** Its instruction set ("avx2+fma", "neon"; ", gate math avx512f" where the step math runs 16 lanes), or "none: <why>". */
   isa: string;
   /** Threads its larger products run on (1 when the addon is not active). */
   threads: number;

@@ -828,8 +828,8 @@ static napi_value SetThreads(napi_env env, napi_callback_info info) {
 }
 
 /*
- * setWide(on): the gate math over 16 lanes (on, where the CPU has AVX-512) or 8; the same bits either
- * way. Returns whether 16 are now in use. Loading the addon picks wide_default().
+ * setWide(on): the step math over 16 lanes (on, where the CPU has AVX-512) or 8, for the whole process; the
+ * same bits either way. Returns whether 16 are now in use. The first load picks wide_default().
  */
 static napi_value SetWide(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -894,12 +894,16 @@ NAPI_MODULE_INIT() {
     export(env, exports, "threadedProducts", ThreadedProducts);
     export(env, exports, "wake", Wake);
     export(env, exports, "setWide", SetWide);
-    wide = wide_default();
     pthread_mutex_lock(&pool.submit);
+    /* The width is the process's (like the thread count): chosen when the first environment loads the addon, so a
+       worker thread loading it later does not undo a setWide. */
+    static bool wide_chosen = false;
+    if (!wide_chosen) wide = wide_default();
+    wide_chosen = true;
     pool.envs++;
     pthread_mutex_unlock(&pool.submit);
     napi_add_env_cleanup_hook(env, release_env, NULL);
-    napi_create_string_utf8(env, wide ? ISA ", gate math avx512f" : ISA, NAPI_AUTO_LENGTH, &isa);
+    napi_create_string_utf8(env, wide_default() ? ISA ", gate math avx512f" : ISA, NAPI_AUTO_LENGTH, &isa);
   } else
     napi_create_string_utf8(env, "none: this CPU lacks AVX2/FMA", NAPI_AUTO_LENGTH, &isa);
 #else

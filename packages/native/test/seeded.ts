@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 const { setWide, isa } = createRequire(import.meta.url)('@cellstack/native') as typeof import('@cellstack/native');
-/** The width the addon chose at load (its `isa` names it). */
+/** The width the addon chose at load (its `isa` names the default). */
 export const loadedWide = isa.includes('gate math avx512f');
 
 /** Whether this CPU runs the gate math 16 lanes wide (`setWide`). */
