@@ -126,7 +126,7 @@ static void lstm_forward_steps(const Loop *s, int slice, int i0, int i1) {
       __builtin_memcpy(row + F + 1, hp + r * ldp, sizeof(float) * (size_t)H);
     }
     u_matmul(r1 - r0, G, K, s->xh + t * s->xhs + (long)r0 * K, K, s->Up, s->U, s->ldu, at + r0 * s->ldz, s->ldz, 0);
-    GATE_ROWS(lstm_rows)(r0, r1, H, at, s->ldz, cp, ldcp, s->cs + t * zc, s->out + (long)t * H, s->ldo);
+    AT_WIDTH(lstm_rows)(r0, r1, H, at, s->ldz, cp, ldcp, s->cs + t * zc, s->out + (long)t * H, s->ldo);
   }
 }
 
@@ -139,7 +139,7 @@ static void lstm_backward_steps(const Loop *s, int slice, int i0, int i1) {
     float *dz = s->a + t * za;
     StepArgs g = {STEP_LSTM_GRAD, H, {dz, s->cs + t * zc, (float *)(t ? s->cs + (t - 1) * zc : s->c0), (float *)(s->dout + (long)t * H), s->dh, s->dc},
                   {s->ldz, H, t ? H : s->ldc0, s->lddo, s->lddh, s->lddc}, {0, 0}};
-    GATE_ROWS(lstm_grad_rows)(&g, r0, r1);
+    AT_WIDTH(lstm_grad_rows)(&g, r0, r1);
     u_matmul(r1 - r0, H, G, dz + r0 * s->ldz, s->ldz, s->Up, s->U, s->ldu, s->dh + r0 * s->lddh, s->lddh, 0);
   }
 }
@@ -154,9 +154,9 @@ static void gru_forward_steps(const Loop *s, int slice, int i0, int i1) {
     const float *hp = t ? s->out + (long)(t - 1) * H : s->h0;
     long ldp = t ? s->ldo : s->ldh0;
     u_matmul(r1 - r0, 2 * H, H, hp + r0 * ldp, ldp, s->Up, s->U, s->ldu, at + r0 * s->ldz, s->ldz, 1);
-    GATE_ROWS(gru_reset_rows)(r0, r1, H, at, s->ldz, hp, ldp, h, s->ldo);
+    AT_WIDTH(gru_reset_rows)(r0, r1, H, at, s->ldz, hp, ldp, h, s->ldo);
     u_matmul(r1 - r0, H, H, h + r0 * s->ldo, s->ldo, s->Ucp, s->Uc, s->lduc, at + 2 * H + r0 * s->ldz, s->ldz, 1);
-    GATE_ROWS(gru_blend_rows)(r0, r1, H, at, s->ldz, hp, ldp, h, s->ldo);
+    AT_WIDTH(gru_blend_rows)(r0, r1, H, at, s->ldz, hp, ldp, h, s->ldo);
   }
 }
 
@@ -222,7 +222,7 @@ static void simple_rnn_steps(const Loop *s, int slice, int i0, int i1) {
     const float *hp = t ? h - H : s->h0;
     long ldp = t ? s->ldo : s->ldh0;
     u_matmul(r1 - r0, H, H, hp + r0 * ldp, ldp, s->Up, s->U, s->ldu, h + r0 * s->ldo, s->ldo, 1);
-    GATE_ROWS(tanh_rows)(r0, r1, H, h, s->ldo);
+    AT_WIDTH(tanh_rows)(r0, r1, H, h, s->ldo);
   }
 }
 
@@ -235,15 +235,15 @@ static void step_rows(const void *ctx, int b0, int b1) {
   const StepArgs *s = ctx;
   switch (s->kind) {
     case STEP_STAR:
-    case STEP_STAR_OFFICIAL: GATE_ROWS(star_rows)(s, b0, b1); break;
+    case STEP_STAR_OFFICIAL: AT_WIDTH(star_rows)(s, b0, b1); break;
     case STEP_STAR_GRAD:
-    case STEP_STAR_OFFICIAL_GRAD: GATE_ROWS(star_grad_rows)(s, b0, b1); break;
-    case STEP_JANET: GATE_ROWS(janet_rows)(s, b0, b1); break;
-    case STEP_JANET_GRAD: GATE_ROWS(janet_grad_rows)(s, b0, b1); break;
-    case STEP_TANH_GRAD: GATE_ROWS(tanh_grad_rows)(s, b0, b1); break;
-    case STEP_URLSTM: GATE_ROWS(urlstm_rows)(s, b0, b1); break;
-    case STEP_DMU: GATE_ROWS(dmu_rows)(s, b0, b1); break;
-    case STEP_LSTM_GRAD: GATE_ROWS(lstm_grad_rows)(s, b0, b1); break;
+    case STEP_STAR_OFFICIAL_GRAD: AT_WIDTH(star_grad_rows)(s, b0, b1); break;
+    case STEP_JANET: AT_WIDTH(janet_rows)(s, b0, b1); break;
+    case STEP_JANET_GRAD: AT_WIDTH(janet_grad_rows)(s, b0, b1); break;
+    case STEP_TANH_GRAD: AT_WIDTH(tanh_grad_rows)(s, b0, b1); break;
+    case STEP_URLSTM: AT_WIDTH(urlstm_rows)(s, b0, b1); break;
+    case STEP_DMU: AT_WIDTH(dmu_rows)(s, b0, b1); break;
+    case STEP_LSTM_GRAD: AT_WIDTH(lstm_grad_rows)(s, b0, b1); break;
   }
 }
 

@@ -307,9 +307,9 @@ WIDE_END
 #endif
 
 /*
- * Whether the gate rows run 16 lanes wide (setWide): by default where AVX-512 is there and does not
- * slow the core down — AMD (Zen 4 on), Intel from Ice Lake (IFMA); on Skylake-SP and Cascade Lake,
- * 512-bit FMA lowers the clock for the products that follow, so 8 lanes stay.
+ * Whether the step math runs 16 lanes wide (setWide; AT_WIDTH(name) calls name16 or name8): by default
+ * where AVX-512 is there and does not slow the core down — AMD (Zen 4 on), Intel from Ice Lake (IFMA); on
+ * Skylake-SP and Cascade Lake, 512-bit FMA lowers the clock for the products that follow, so 8 lanes stay.
  */
 static int wide;
 static int wide_supported(void) {
@@ -328,9 +328,9 @@ static int wide_default(void) {
 #endif
 }
 #ifdef WIDE
-#define GATE_ROWS(name) (wide ? name##16 : name##8)
+#define AT_WIDTH(name) (wide ? name##16 : name##8)
 #else
-#define GATE_ROWS(name) name##8
+#define AT_WIDTH(name) name##8
 #endif
 
 /*
@@ -370,10 +370,10 @@ typedef struct {
 
 static void gate_rows(const Job *j, int from, int to) {
   switch (j->gates) {
-    case GATES_LSTM: GATE_ROWS(lstm_rows)(from, to, j->N, j->z, j->ldz, j->prev, j->ldp, j->c, j->h, j->ldc); break;
-    case GATES_GRU_RESET: GATE_ROWS(gru_reset_rows)(from, to, j->N, j->z, j->ldz, j->prev, j->ldp, j->h, j->ldc); break;
-    case GATES_GRU_BLEND: GATE_ROWS(gru_blend_rows)(from, to, j->N, j->z, j->ldz, j->prev, j->ldp, j->h, j->ldc); break;
-    case GATES_TANH: GATE_ROWS(tanh_rows)(from, to, j->N, j->z, j->ldz); break;
+    case GATES_LSTM: AT_WIDTH(lstm_rows)(from, to, j->N, j->z, j->ldz, j->prev, j->ldp, j->c, j->h, j->ldc); break;
+    case GATES_GRU_RESET: AT_WIDTH(gru_reset_rows)(from, to, j->N, j->z, j->ldz, j->prev, j->ldp, j->h, j->ldc); break;
+    case GATES_GRU_BLEND: AT_WIDTH(gru_blend_rows)(from, to, j->N, j->z, j->ldz, j->prev, j->ldp, j->h, j->ldc); break;
+    case GATES_TANH: AT_WIDTH(tanh_rows)(from, to, j->N, j->z, j->ldz); break;
   }
 }
 
