@@ -894,16 +894,17 @@ NAPI_MODULE_INIT() {
     export(env, exports, "threadedProducts", ThreadedProducts);
     export(env, exports, "wake", Wake);
     export(env, exports, "setWide", SetWide);
+    int by_default = wide_default();
     pthread_mutex_lock(&pool.submit);
     /* The width is the process's (like the thread count): chosen when the first environment loads the addon, so a
        worker thread loading it later does not undo a setWide. */
     static bool wide_chosen = false;
-    if (!wide_chosen) wide = wide_default();
+    if (!wide_chosen) wide = by_default;
     wide_chosen = true;
     pool.envs++;
     pthread_mutex_unlock(&pool.submit);
     napi_add_env_cleanup_hook(env, release_env, NULL);
-    napi_create_string_utf8(env, wide_default() ? ISA ", gate math avx512f" : ISA, NAPI_AUTO_LENGTH, &isa);
+    napi_create_string_utf8(env, by_default ? ISA ", gate math avx512f" : ISA, NAPI_AUTO_LENGTH, &isa);
   } else
     napi_create_string_utf8(env, "none: this CPU lacks AVX2/FMA", NAPI_AUTO_LENGTH, &isa);
 #else

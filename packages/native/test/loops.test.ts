@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { afterAll, describe, expect, it } from 'vitest';
-import { atBothWidths, fill, hasWide } from './seeded.js';
+import { expectWidthsAgree, fill, hasWide } from './seeded.js';
 
 const { step, matmul, gates, setThreads, threadedProducts } = createRequire(import.meta.url)('@cellstack/native') as typeof import('@cellstack/native');
 
@@ -141,10 +141,7 @@ describe.skipIf(!step || !matmul || !gates || !setThreads || !threadedProducts)(
     [5, 3, 13],
     [6, 9, 40],
   ])('T %i, B %i, H %i forward and backward: 16 lanes (setWide) give the bits of 8, on 1 and 2 threads', (T, B, H) => {
-    for (const threads of [1, 2]) {
-      const [narrow, wide] = atBothWidths(() => loops(T, B, H, threads, true));
-      expect(Buffer.from(wide.buffer).equals(Buffer.from(narrow.buffer)), `${threads} threads`).toBe(true);
-    }
+    expectWidthsAgree((threads) => loops(T, B, H, threads, true));
   });
 
   it('T 0 writes nothing; rejects a negative T, a block or an operand outside the buffer, a negative stride and a misaligned offset', () => {
@@ -314,10 +311,7 @@ describe.skipIf(!step || !matmul || !gates || !setThreads || !threadedProducts)(
   });
 
   it.skipIf(!hasWide)('T 5, B 9, H 40: 16 lanes (setWide) give the bits of 8, on 1 and 2 threads', () => {
-    for (const threads of [1, 2]) {
-      const [narrow, wide] = atBothWidths(() => gruLoop(5, 9, 40, threads));
-      expect(Buffer.from(wide.buffer).equals(Buffer.from(narrow.buffer)), `${threads} threads`).toBe(true);
-    }
+    expectWidthsAgree((threads) => gruLoop(5, 9, 40, threads));
   });
 
   it('T 0 writes nothing; rejects a negative T and a block or an operand outside the buffer', () => {

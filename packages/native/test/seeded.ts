@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { expect } from 'vitest';
 const { setWide, isa } = createRequire(import.meta.url)('@cellstack/native') as typeof import('@cellstack/native');
 /** The width the addon chose at load (its `isa` names the default). */
 export const loadedWide = isa.includes('gate math avx512f');
@@ -16,6 +17,14 @@ export function atBothWidths(run: () => Float32Array): [Float32Array, Float32Arr
     return [narrow, run()];
   } finally {
     setWide!(loadedWide);
+  }
+}
+
+/** `run(threads)` on 1 and 2 threads gives the same bytes with the gate math 8 and 16 lanes wide. */
+export function expectWidthsAgree(run: (threads: number) => Float32Array): void {
+  for (const threads of [1, 2]) {
+    const [narrow, wide] = atBothWidths(() => run(threads));
+    expect(Buffer.from(wide.buffer).equals(Buffer.from(narrow.buffer)), `${threads} threads`).toBe(true);
   }
 }
 

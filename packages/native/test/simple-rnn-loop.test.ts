@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { afterAll, describe, expect, it } from 'vitest';
-import { atBothWidths, fill, hasWide } from './seeded.js';
+import { expectWidthsAgree, fill, hasWide } from './seeded.js';
 
 const { step, matmul, gates, setThreads, threadedProducts } = createRequire(import.meta.url)('@cellstack/native') as typeof import('@cellstack/native');
 
@@ -84,10 +84,7 @@ describe.skipIf(!step || !matmul || !gates || !setThreads || !threadedProducts)(
   });
 
   it.skipIf(!hasWide)('T 6, B 9, H 40, scale 3: 16 lanes (setWide) give the bits of 8, on 1 and 2 threads', () => {
-    for (const threads of [1, 2]) {
-      const [narrow, wide] = atBothWidths(() => run(6, 9, 40, 3, threads));
-      expect(Buffer.from(wide.buffer).equals(Buffer.from(narrow.buffer)), `${threads} threads`).toBe(true);
-    }
+    expectWidthsAgree((threads) => run(6, 9, 40, 3, threads));
   });
 
   it('T 0 writes nothing; rejects a negative T, a block or an operand outside the buffer, a negative stride and a misaligned offset', () => {

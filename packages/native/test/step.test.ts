@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { afterAll, describe, expect, it } from 'vitest';
-import { atBothWidths, fill, hasWide } from './seeded.js';
+import { expectWidthsAgree, fill, hasWide } from './seeded.js';
 
 const { step, setThreads, threadedProducts } = createRequire(import.meta.url)('@cellstack/native') as typeof import('@cellstack/native');
 
@@ -153,10 +153,7 @@ describe.skipIf(!step || !setThreads)('the native step math of STAR, JANET, Simp
     [kind, 5, 40, 3],
     [kind, 37, 100, 6],
   ]))('kind %i, B %i, H %i, |values| < %i: 16 lanes (setWide) give the bits of 8, on 1 and 2 threads', (kind, B, H, scale) => {
-    for (const threads of [1, 2]) {
-      const [narrow, wide] = atBothWidths(() => run(kind, threads, B, H, scale));
-      expect(Buffer.from(wide.buffer).equals(Buffer.from(narrow.buffer)), `${threads} threads`).toBe(true);
-    }
+    expectWidthsAgree((threads) => run(kind, threads, B, H, scale));
   });
 
   it('rejects a wrong argument count, a bad kind, a block or an operand outside the buffer and a misaligned offset', () => {
